@@ -1,0 +1,21 @@
+//! v4l2-request-va: a VA-API driver over V4L2 stateless (request API) decoders.
+//!
+//! Layers, from the host application inwards:
+//! - [`va`]: the libva ABI edge. The only place (with the ioctl edge) that holds
+//!   `unsafe`. Every vtable entry runs through [`va::guard`].
+//! - [`driver`]: safe Rust objects behind the VA IDs (configs, contexts,
+//!   surfaces, buffers, images) and the decode flow.
+//! - [`pool`]: the decoupled CAPTURE buffer pool (pure state machine).
+//! - [`codec`]: VA buffers → V4L2 stateless controls, bitstream re-parsers (pure).
+//! - [`device`] and [`v4l2`]: decoder discovery (media controller) and the V4L2
+//!   queues, requests and controls (the ioctl edge, over v4l2r).
+//! - [`format`]: image layout math, DRM modifiers and plane copies (pure).
+
+pub mod codec;
+pub mod device;
+pub mod driver;
+pub mod format;
+pub mod logging;
+pub mod pool;
+pub mod v4l2;
+pub mod va;

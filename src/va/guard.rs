@@ -1,0 +1,52 @@
+//! The one guard every vtable entry goes through: catches panics (a panic must
+//! never unwind into C) and maps [`VaError`] to a `VAStatus`.
+
+use super::ffi;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// An error that reaches the application as a `VAStatus`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaError {
+    pub status: ffi::VAStatus,
+    pub msg: String,
+}
+
+impl VaError {
+    pub fn new(status: u32, msg: impl Into<String>) -> Self {
+        VaError { status: status as ffi::VAStatus, msg: msg.into() }
+    }
+}
+
+/// Result type of the safe driver layer.
+pub type VaResult<T> = Result<T, VaError>;
+
+/// Shorthand constructors, one per VA status the driver returns.
+#[macro_export]
+macro_rules! va_err {
+    ($status:ident, $($arg:tt)*) => {
+        $crate::va::guard::VaError::new($crate::va::ffi::$status, format!($($arg)*))
+    };
+}
+
+/// Run `f`, catching panics. `entry` names the vtable entry for the log line.
+pub fn guard<F>(entry: &'static str, f: F) -> ffi::VAStatus
+where
+    F: FnOnce() -> VaResult<()>,
+{
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => ffi::VA_STATUS_SUCCESS as ffi::VAStatus,
+        Ok(Err(e)) => {
+            log::warn!("{entry}: {} (status {:#x})", e.msg, e.status);
+            e.status
+        }
+        Err(panic) => {
+            let what = panic
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            log::error!("{entry}: internal error (panic caught): {what}");
+            ffi::VA_STATUS_ERROR_OPERATION_FAILED as ffi::VAStatus
+        }
+    }
+}
