@@ -1,0 +1,49 @@
+"""Per-codec data for the E2E suite. Adding a codec = adding an entry here (and streams in
+tests/streams/manifest.tsv, made by scripts/make-streams).
+
+visl_fourcc    OUTPUT (coded) pixel format that visl lists for the codec.
+va_profiles    VA profiles the driver must list when the device has that coded format
+               (8-bit only: visl's CAPTURE formats are NV12/YU12, no P010).
+tenbit         VA profile that needs a 10-bit CAPTURE format (expected only if the device
+               lists P010): streams of that profile are negative tests otherwise.
+gst_v4l2       GStreamer v4l2codecs element for the baseline, None where there is none that
+               works (GStreamer 1.22: v4l2slh265dec crashes on start, no AV1 element); the
+               trace comparison then uses `ffmpeg -bsf:v trace_headers` as the oracle.
+gst_va         GStreamer va plugin element (GST_VA_ALL_DRIVERS=1).
+"""
+
+CODECS = {
+    'h264': dict(visl_fourcc='S264',
+                 va_profiles={'VAProfileH264ConstrainedBaseline', 'VAProfileH264Main', 'VAProfileH264High'},
+                 tenbit=None, gst_v4l2='v4l2slh264dec', gst_va='vah264dec', required=True),
+    'mpeg2': dict(visl_fourcc='MG2S', va_profiles={'VAProfileMPEG2Simple', 'VAProfileMPEG2Main'},
+                  tenbit=None, gst_v4l2='v4l2slmpeg2dec', gst_va='vampeg2dec'),
+    'vp8': dict(visl_fourcc='VP8F', va_profiles={'VAProfileVP8Version0_3'},
+                tenbit=None, gst_v4l2='v4l2slvp8dec', gst_va='vavp8dec'),
+    'vp9': dict(visl_fourcc='VP9F', va_profiles={'VAProfileVP9Profile0'},
+                tenbit='VAProfileVP9Profile2', gst_v4l2='v4l2slvp9dec', gst_va='vavp9dec'),
+    'hevc': dict(visl_fourcc='S265', va_profiles={'VAProfileHEVCMain'},
+                 tenbit='VAProfileHEVCMain10', gst_v4l2=None, gst_va='vah265dec'),
+    'av1': dict(visl_fourcc='AV1F', va_profiles={'VAProfileAV1Profile0'},
+                tenbit=None, gst_v4l2=None, gst_va='vaav1dec'),
+}
+
+# Streams that no VA profile covers or that need 10-bit output: the suite checks that the
+# client fails cleanly (no hang, no crash) and that nothing reached the device.
+# name -> VA profile that would be needed (None: VA has no such profile).
+NEGATIVE = {
+    'h264-high10': None,
+    'hevc-main10': 'VAProfileHEVCMain10',
+    'vp9-p2': 'VAProfileVP9Profile2',
+}
+
+
+def read_manifest(path):
+    streams = []
+    with open(path) as f:
+        for line in f:
+            if line.startswith('#') or not line.strip():
+                continue
+            name, file, codec, frames, size, notes = line.rstrip('\n').split('\t')
+            streams.append(dict(name=name, file=file, codec=codec, frames=int(frames), size=size, notes=notes))
+    return streams

@@ -1,0 +1,368 @@
+#!/usr/bin/env python3
+"""Parse visl's ftrace output into per-request control records and compare two traces.
+
+    vtrace.py show TRACE                     # print the normalised records
+    vtrace.py compare CODEC TRACE BASELINE   # driver trace vs v4l2codecs trace
+    vtrace.py oracle CODEC TRACE STREAM      # driver trace vs `ffmpeg -bsf:v trace_headers`
+
+A trace is the text of /sys/kernel/tracing/trace with the visl_<codec>_controls events
+and the v4l2 qbuf events enabled. visl prints every control of a request in device_run
+(visl_trace_ctrls), always starting with the same control (the "lead" event below), so a
+new record starts at each lead event. Indexed events ("[3]: ...") and repeated events
+(HEVC DPB entries carry no index) are numbered in order of appearance within the record.
+
+Every normalisation is listed in normalise() and documented there.
+"""
+import re
+import subprocess
+import sys
+from collections import OrderedDict
+
+EVENT_RE = re.compile(r'^\s*(?P<task>.+?)-(?P<pid>\d+)\s+\[(?P<cpu>\d+)\]\s+(?P<flags>\S+\s+)?'
+                      r'(?P<ts>\d+\.\d+):\s+(?P<event>\w+):\s?(?P<rest>.*)$')
+# First control that visl traces for each codec in a request (visl-dec.c, visl_trace_ctrls).
+LEAD_EVENT = {
+    'h264': 'v4l2_ctrl_h264_sps', 'hevc': 'v4l2_ctrl_hevc_sps',
+    'mpeg2': 'v4l2_ctrl_mpeg2_sequence', 'vp8': 'v4l2_ctrl_vp8_frame',
+    'vp9': 'v4l2_ctrl_vp9_frame', 'av1': 'v4l2_ctrl_av1_sequence',
+    'fwht': 'v4l2_ctrl_fwht_params',
+}
+NON_CONTROL = {'v4l2_qbuf', 'v4l2_dqbuf'}
+KEY_RE = re.compile(r'^[a-z_][a-z0-9_.\[\]]*$')
+
+
+class Trace:
+    def __init__(self):
+        self.events = []          # (event, payload text)
+        self.output_qbuf_ts = []  # timestamps of OUTPUT QBUFs in order
+        self.capture_qbufs = 0
+
+
+def read_trace(path):
+    t = Trace()
+    cur = None
+    with open(path, errors='replace') as f:
+        for line in f:
+            line = line.rstrip('\n')
+            if line.startswith('#'):
+                continue
+            m = EVENT_RE.match(line)
+            if m:
+                ev, rest = m.group('event'), m.group('rest')
+                if ev == 'v4l2_qbuf':
+                    tm = re.search(r'type = (\w+),.*?timestamp = (\d+)', rest)
+                    if tm and tm.group(1).startswith('VIDEO_OUTPUT'):
+                        t.output_qbuf_ts.append(int(tm.group(2)))
+                    elif tm:
+                        t.capture_qbufs += 1
+                cur = [ev, rest]
+                t.events.append(cur)
+            elif cur is not None:
+                cur[1] += '\n' + line
+    return t
+
+
+def parse_payload(text):
+    """Field name -> value string. Handles both visl layouts: one 'name value' per line
+    (values may be '{...}' blocks spanning lines) and one-line 'name value, name value'."""
+    fields = OrderedDict()
+    text = text.strip()
+    idx = None
+    m = re.match(r'^\[(\d+)\]:\s*', text)
+    if m:
+        idx = int(m.group(1))
+        text = text[m.end():]
+    if '\n' in text or text == '':
+        lines = text.split('\n')
+        i = 0
+        while i < len(lines):
+            line = lines[i].strip()
+            i += 1
+            if not line:
+                continue
+            name, _, value = line.partition(' ')
+            if value.count('{') > value.count('}') or name.endswith('{'):
+                if name.endswith('{'):
+                    name, value = name[:-1], '{'
+                block = [value]
+                while i < len(lines) and block[-1].count('}') == 0:
+                    block.append(lines[i].strip())
+                    i += 1
+                value = ' '.join(block)
+            fields[name] = ' '.join(value.replace(',', ' ').split())
+    else:
+        # one-line layout: tokens alternate key value, a key directly followed by a key
+        # has an empty value (e.g. "fields  top_field_order_cnt 0")
+        toks = text.replace(',', ' ').split()
+        i = 0
+        while i < len(toks):
+            key = toks[i]
+            i += 1
+            val = []
+            while i < len(toks) and not (KEY_RE.match(toks[i]) and not toks[i].isdigit()):
+                val.append(toks[i])
+                i += 1
+            fields[key] = ' '.join(val)
+    return idx, fields
+
+
+def records(trace, codec):
+    """List of requests, each an OrderedDict 'event[i]' -> fields."""
+    lead = LEAD_EVENT[codec]
+    recs = []
+    counts = {}
+    for ev, text in trace.events:
+        if ev in NON_CONTROL or not ev.startswith('v4l2_'):
+            continue
+        if ev == lead or not recs:
+            recs.append(OrderedDict())
+            counts = {}
+        idx, fields = parse_payload(text)
+        if idx is None:
+            idx = counts.get(ev, 0)
+            counts[ev] = idx + 1
+            key = ev if idx == 0 and not ev.endswith('dpb_entry') else '%s[%d]' % (ev, idx)
+        else:
+            key = '%s[%d]' % (ev, idx)
+        recs[-1][key] = fields
+    return recs
+
+
+def ts_labeller(trace):
+    """Buffer timestamps -> 'f<N>', N = decode order of the request whose OUTPUT buffer
+    carried the timestamp (first OUTPUT QBUF with it). Unknown timestamps stay visible."""
+    order = {}
+    for ts in trace.output_qbuf_ts:
+        order.setdefault(ts, len(order))
+
+    def label(v):
+        try:
+            ts = int(v)
+        except ValueError:
+            return v
+        return 'f%d' % order[ts] if ts in order else 'ts?%d' % ts
+    return label
+
+
+def _flags(v):
+    return set(x for x in v.split('|') if x)
+
+
+def normalise(codec, recs, label):
+    """Apply the documented normalisations; returns list of flat dicts 'event.field' -> value.
+
+    Common:
+      N1  Reference timestamps (*_ts fields, H.264/HEVC DPB timestamps, AV1
+          reference_frame_ts) are opaque names chosen by the client: they are replaced by
+          the decode-order number of the frame whose OUTPUT buffer carried them (ts_labeller).
+    H.264:
+      H1  DPB entries without the VALID flag are dropped (unused slots; content is don't-care).
+      H2  DPB slot positions are the client's choice: valid entries are keyed by their
+          reference frame label instead of their slot index.
+      H3  ref_pic_list0/1 entries name a DPB slot by index: the index is replaced by the label
+          of that slot's frame. Only the first num_ref_idx_lX_active_minus1+1 entries are
+          compared, list0 only for P/SP/B slices and list1 only for B slices (the rest is unused).
+      H4  num_ref_idx_l0/l1_active_minus1 are compared only where the list is used (H3).
+      H5  pred_weights are compared only when explicit weighted prediction applies
+          (P/SP with WEIGHTED_PRED, B with weighted_bipred_idc == 1).
+    HEVC:
+      E1  DPB entries are keyed by their label (as H2); entries beyond num_active_dpb_entries
+          are dropped.
+    MPEG-2 / VP8 / VP9 / AV1:
+      R1  Reference timestamps of intra / key frames are don't-care and dropped (MPEG-2: both
+          refs for I pictures, backward_ref_ts for P pictures; VP8/VP9: key or intra-only
+          frames; AV1: KEY_FRAME / INTRA_ONLY frames).
+    """
+    out = []
+    for rec in recs:
+        flat = OrderedDict()
+        if codec == 'h264':
+            sp = rec.get('v4l2_ctrl_h264_slice_params', {})
+            pps = rec.get('v4l2_ctrl_h264_pps', {})
+            stype = sp.get('slice_type', '')
+            dpb = {}
+            for key, f in rec.items():
+                if key.startswith('v4l2_h264_dpb_entry['):
+                    slot = int(key[key.index('[') + 1:-1])
+                    if 'VALID' not in _flags(f.get('flags', '')):
+                        continue                                        # H1
+                    lab = label(f.get('reference_ts', ''))              # N1
+                    dpb[slot] = lab
+                    for name, v in f.items():
+                        if name != 'reference_ts':
+                            flat['dpb[%s].%s' % (lab, name)] = v        # H2
+            lists = {'0': stype in ('P', 'SP', 'B'), '1': stype == 'B'}
+            for key, f in rec.items():
+                if key.startswith('v4l2_h264_dpb_entry['):
+                    continue
+                m = re.match(r'v4l2_h264_ref_pic_list([01])\[(\d+)\]$', key)
+                if m:
+                    l, i = m.group(1), int(m.group(2))
+                    n = int(sp.get('num_ref_idx_l%s_active_minus1' % l, '0') or 0) + 1
+                    if not lists[l] or i >= n:
+                        continue                                        # H3
+                    idx = int(f.get('index', '255') or 255)
+                    flat['list%s[%d]' % (l, i)] = '%s %s' % (dpb.get(idx, 'slot%d' % idx), f.get('fields', ''))
+                    continue
+                if key == 'v4l2_ctrl_h264_pred_weights':
+                    explicit = (stype in ('P', 'SP') and 'WEIGHTED_PRED' in _flags(pps.get('flags', ''))) or \
+                               (stype == 'B' and pps.get('weighted_bipred_idc') == '1')
+                    if not explicit:
+                        continue                                        # H5
+                for name, v in f.items():
+                    if key == 'v4l2_ctrl_h264_slice_params' and name.startswith('num_ref_idx_l'):
+                        if not lists[name[len('num_ref_idx_l')]]:
+                            continue                                    # H4
+                    flat['%s.%s' % (key.replace('v4l2_ctrl_h264_', ''), name)] = v
+        elif codec == 'hevc':
+            dp = rec.get('v4l2_ctrl_hevc_decode_params', {})
+            nact = int(dp.get('num_active_dpb_entries', '16') or 16)
+            for key, f in rec.items():
+                m = re.match(r'v4l2_hevc_dpb_entry\[(\d+)\]$', key)
+                if m:
+                    if int(m.group(1)) >= nact:
+                        continue                                        # E1
+                    lab = label(f.get('timestamp', ''))                 # N1
+                    for name, v in f.items():
+                        if name != 'timestamp':
+                            flat['dpb[%s].%s' % (lab, name)] = v
+                    continue
+                for name, v in f.items():
+                    flat['%s.%s' % (key.replace('v4l2_ctrl_hevc_', ''), name)] = v
+        else:
+            intra = False
+            pic = rec.get('v4l2_ctrl_mpeg2_picture', {})
+            if codec == 'mpeg2':
+                ptype = pic.get('picture_coding_type', '')
+            for key, f in rec.items():
+                for name, v in f.items():
+                    flat['%s.%s' % (re.sub(r'^v4l2_(ctrl_)?%s_' % codec, '', key), name)] = v
+            fl = ' '.join(v for k, v in flat.items() if k.endswith('.flags'))
+            if codec in ('vp8', 'vp9'):
+                intra = 'KEY_FRAME' in fl or 'INTRA_ONLY' in fl
+            if codec == 'av1':
+                ftype = flat.get('frame.frame_type', '')
+                intra = ftype in ('0', '2', 'KEY_FRAME', 'INTRA_ONLY_FRAME')
+            for k in list(flat):
+                if k.endswith('_ts') or 'reference_frame_ts' in k:
+                    drop = intra
+                    if codec == 'mpeg2':
+                        drop = ptype in ('1', 'I') or (ptype in ('2', 'P') and 'backward' in k)
+                    if drop:
+                        del flat[k]                                     # R1
+                    else:
+                        flat[k] = ' '.join(label(x) for x in flat[k].strip('{}').split())  # N1
+        out.append(flat)
+    return out
+
+
+def compare(codec, trace_path, base_path, max_diffs=8):
+    """Returns (ok, nframes, nfields, messages)."""
+    t, b = read_trace(trace_path), read_trace(base_path)
+    a = normalise(codec, records(t, codec), ts_labeller(t))
+    e = normalise(codec, records(b, codec), ts_labeller(b))
+    msgs = []
+    if len(a) != len(e):
+        msgs.append('requests: driver %d, baseline %d' % (len(a), len(e)))
+    nfields = 0
+    for i, (x, y) in enumerate(zip(a, e)):
+        for k in sorted(set(x) | set(y)):
+            nfields += 1
+            if x.get(k) != y.get(k):
+                if len(msgs) < max_diffs:
+                    msgs.append('frame %d %s: driver %r, baseline %r' % (i, k, x.get(k, '<absent>'), y.get(k, '<absent>')))
+                else:
+                    msgs.append('...')
+                    return False, len(a), nfields, msgs
+    return not msgs, len(a), nfields, msgs
+
+
+# ---------------------------------------------------------------------------------------
+# trace_headers oracle: where no v4l2codecs element works (HEVC, AV1), the control fields
+# whose names equal a syntax element name of the active parameter sets / slice or frame
+# header are compared with ffmpeg's `-bsf:v trace_headers` values, picture by picture in
+# decode order. visl prints flag bits as a FLAGS|LIST, so only numeric fields take part.
+TH_RE = re.compile(r'^\[trace_headers @ \w+\] (?:(\d+)\s+(\S+)\s+[01]*\s*= (-?\d+)|([A-Z].*))$')
+PICTURE_UNITS = {'hevc': ('Slice Segment Header',), 'av1': ('Frame Header', 'Frame')}
+PARAM_UNITS = {'hevc': ('Video Parameter Set', 'Sequence Parameter Set', 'Picture Parameter Set'),
+               'av1': ('Sequence Header',)}
+
+
+def trace_headers(codec, stream):
+    out = subprocess.run(['ffmpeg', '-hide_banner', '-nostdin', '-i', stream, '-c', 'copy',
+                          '-bsf:v', 'trace_headers', '-f', 'null', '-'],
+                         stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, timeout=60).stderr
+    pictures, params, unit, cur = [], {}, None, None
+    for line in out.splitlines():
+        line = line[line.find('[trace_headers'):] if '[trace_headers' in line else line
+        m = TH_RE.match(line)
+        if not m:
+            continue
+        if m.group(4):
+            unit = m.group(4).strip()
+            if unit in PARAM_UNITS[codec]:
+                params[unit] = cur = {}
+            elif unit in PICTURE_UNITS[codec]:
+                cur = {}
+                pictures.append((dict((k, dict(v)) for k, v in params.items()), cur))
+            else:
+                cur = None
+            continue
+        if cur is not None:
+            cur.setdefault(m.group(2), m.group(3))   # first occurrence within the unit
+    pics = []
+    for p, hdr in pictures:
+        if codec == 'hevc' and hdr.get('first_slice_segment_in_pic_flag') != '1':
+            continue
+        if codec == 'av1' and hdr.get('show_existing_frame') == '1':
+            continue
+        merged = {}
+        for u in p.values():
+            merged.update(u)
+        merged.update(hdr)
+        pics.append(merged)
+    return pics
+
+
+def oracle(codec, trace_path, stream, max_diffs=8):
+    t = read_trace(trace_path)
+    recs = records(t, codec)
+    pics = trace_headers(codec, stream)
+    msgs = []
+    if len(recs) != len(pics):
+        msgs.append('requests: driver %d, trace_headers pictures %d' % (len(recs), len(pics)))
+    nfields = 0
+    for i, (rec, pic) in enumerate(zip(recs, pics)):
+        for key, f in rec.items():
+            if '[' in key:
+                continue
+            for name, v in f.items():
+                if name in pic and re.match(r'^-?\d+$', v):
+                    nfields += 1
+                    if v != pic[name] and len(msgs) < max_diffs:
+                        msgs.append('frame %d %s.%s: driver %s, trace_headers %s' % (i, key, name, v, pic[name]))
+    return not msgs and nfields > 0, len(recs), nfields, msgs
+
+
+def main(argv):
+    if len(argv) >= 3 and argv[1] == 'show':
+        codec = argv[3] if len(argv) > 3 else 'h264'
+        t = read_trace(argv[2])
+        for i, r in enumerate(normalise(codec, records(t, codec), ts_labeller(t))):
+            print('--- request %d' % i)
+            for k, v in r.items():
+                print('%s = %s' % (k, v))
+        return 0
+    if len(argv) == 5 and argv[1] in ('compare', 'oracle'):
+        fn = compare if argv[1] == 'compare' else oracle
+        ok, n, nf, msgs = fn(argv[2], argv[3], argv[4])
+        print('%s frames=%d fields=%d' % ('PASS' if ok else 'FAIL', n, nf))
+        for m in msgs:
+            print('  ' + m)
+        return 0 if ok else 1
+    print(__doc__, file=sys.stderr)
+    return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv))

@@ -1,0 +1,60 @@
+"""Unit test of scripts/strace-requeue.   python3 -m unittest discover -s tests/scripts"""
+import importlib.machinery
+import importlib.util
+import os
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+_loader = importlib.machinery.SourceFileLoader('strace_requeue', os.path.join(ROOT, 'scripts', 'strace-requeue'))
+_spec = importlib.util.spec_from_loader('strace_requeue', _loader)
+sr = importlib.util.module_from_spec(_spec)
+_loader.exec_module(sr)
+
+
+def analyse(name):
+    with open(os.path.join(HERE, 'data', name)) as f:
+        return sr.analyse(f)
+
+
+class RecordedGstreamer(unittest.TestCase):
+    """strace 6.1 of GStreamer v4l2slh264dec on h264-bframes in the visl guest (first 110
+    V4L2 buffer ioctls): EXPBUF structs are not decoded, exports are the allocation batch."""
+
+    def test_counts(self):
+        r = analyse('strace-v4l2slh264dec.txt')
+        self.assertEqual(r['decodes'], 21)
+        self.assertEqual(len(r['buffers']), 11)
+        self.assertEqual(r['exports'], 11)              # one per CAPTURE buffer, index 0..10
+        self.assertEqual(r['unattributed_exports'], 0)  # the 2 OUTPUT exports are recognised
+        self.assertEqual([r['buffers'][i]['exports'] for i in range(11)], [1] * 11)
+        self.assertEqual(r['buffers'][3]['qbufs'], 3)
+        self.assertEqual(r['buffers'][3]['intervals_decodes'], [8, 8])
+        self.assertEqual(r['min_requeue_decodes'], 8)
+        # exported before any decode: index k is first queued after k decodes
+        self.assertEqual([r['buffers'][i]['export_to_qbuf_decodes'] for i in range(11)], [[i + 1] for i in range(11)])
+        self.assertEqual(r['min_export_distance'], 1)
+
+
+class Synthetic(unittest.TestCase):
+    """[pid N] prefixes, unfinished/resumed calls, failed DQBUF, raw ioctl numbers, a decoded
+    EXPBUF struct (newer strace) and an undecoded EXPBUF outside the allocation batch."""
+
+    def test_synthetic(self):
+        r = analyse('strace-synthetic.txt')
+        self.assertEqual(r['decodes'], 5)
+        b0, b1 = r['buffers'][0], r['buffers'][1]
+        self.assertEqual(b0['qbufs'], 2)
+        self.assertEqual(b0['intervals_decodes'], [4])      # QBUF after 1 and after 5 decodes
+        self.assertAlmostEqual(b0['intervals_s'][0], 0.29, places=6)
+        self.assertEqual(b0['exports'], 1)
+        self.assertEqual(b0['export_to_qbuf_decodes'], [3])  # exported at 2 decodes, queued at 5
+        self.assertEqual(b1['qbufs'], 2)
+        self.assertEqual(b1['intervals_decodes'], [3])
+        self.assertEqual(r['unattributed_exports'], 1)
+        self.assertEqual(r['min_export_distance'], 3)
+        self.assertEqual(r['min_requeue_decodes'], 3)
+
+
+if __name__ == '__main__':
+    unittest.main()
