@@ -1,1 +1,401 @@
-//! (being written)
+//! The safe driver: VA objects behind typed IDs and the operations libva's
+//! vtable entries map to. Nothing here is `unsafe`; the ABI edge in
+//! [`crate::va::entry`] converts pointers to slices and values first.
+//!
+//! Lock order: object table → context → buffer. A surface or buffer lock is
+//! never held while another lock is taken (their data is copied out first),
+//! so no two entries can deadlock each other.
+
+pub mod buffer;
+pub mod config;
+pub mod context;
+pub mod image;
+pub mod objects;
+pub mod surface;
+
+use crate::device::DecoderNode;
+use crate::pool::SlotId;
+use crate::va::ffi;
+use crate::va::guard::VaResult;
+use crate::va_err;
+use buffer::{Buffer, BufferStore};
+use config::Config;
+use context::{Context, DecodeState};
+use objects::{ObjectKind, ObjectTable};
+use std::sync::{Arc, Mutex, MutexGuard};
+use surface::Surface;
+
+/// Largest picture we accept (the device may refuse less).
+pub const MAX_WIDTH: u32 = 8192;
+pub const MAX_HEIGHT: u32 = 8192;
+/// Upper bound on a single VA buffer the application may create.
+pub const MAX_BUFFER_BYTES: usize = 256 << 20;
+
+/// Lock a mutex, ignoring poisoning: a panic is caught by the guard and the
+/// objects stay structurally valid (every mutation is completed or not begun).
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+pub struct Driver {
+    pub devices: Vec<DecoderNode>,
+    pub configs: ObjectTable<Config>,
+    pub contexts: ObjectTable<Arc<Mutex<Context>>>,
+    pub surfaces: ObjectTable<Mutex<Surface>>,
+    pub buffers: ObjectTable<Mutex<Buffer>>,
+    pub images: ObjectTable<Mutex<image::Image>>,
+}
+
+impl Driver {
+    pub fn new(devices: Vec<DecoderNode>) -> Self {
+        Driver {
+            devices,
+            configs: ObjectTable::new(ObjectKind::Config),
+            contexts: ObjectTable::new(ObjectKind::Context),
+            surfaces: ObjectTable::new(ObjectKind::Surface),
+            buffers: ObjectTable::new(ObjectKind::Buffer),
+            images: ObjectTable::new(ObjectKind::Image),
+        }
+    }
+
+    // ---- configs -------------------------------------------------------
+
+    pub fn profiles(&self) -> Vec<ffi::VAProfile> {
+        config::supported_profiles(&self.devices)
+    }
+
+    pub fn entrypoints(&self, profile: ffi::VAProfile) -> VaResult<Vec<ffi::VAEntrypoint>> {
+        if config::route(&self.devices, profile).is_some() {
+            Ok(vec![ffi::VAEntrypointVLD])
+        } else {
+            Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "profile {profile} not supported"))
+        }
+    }
+
+    /// Value of a config attribute for a profile (VA_ATTRIB_NOT_SUPPORTED if unknown).
+    pub fn attribute_value(&self, profile: ffi::VAProfile, attrib: ffi::VAConfigAttribType) -> u32 {
+        let Some((row, _)) = config::route(&self.devices, profile) else {
+            return ffi::VA_ATTRIB_NOT_SUPPORTED;
+        };
+        match attrib {
+            ffi::VAConfigAttribRTFormat => row.rt_format,
+            ffi::VAConfigAttribDecSliceMode => ffi::VA_DEC_SLICE_MODE_NORMAL,
+            ffi::VAConfigAttribMaxPictureWidth => MAX_WIDTH,
+            ffi::VAConfigAttribMaxPictureHeight => MAX_HEIGHT,
+            _ => ffi::VA_ATTRIB_NOT_SUPPORTED,
+        }
+    }
+
+    pub fn check_entrypoint(&self, profile: ffi::VAProfile, entrypoint: ffi::VAEntrypoint) -> VaResult<()> {
+        self.entrypoints(profile)?;
+        if entrypoint != ffi::VAEntrypointVLD {
+            return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_ENTRYPOINT, "entrypoint {entrypoint} not supported"));
+        }
+        Ok(())
+    }
+
+    pub fn create_config(
+        &self,
+        profile: ffi::VAProfile,
+        entrypoint: ffi::VAEntrypoint,
+        attribs: &[ffi::VAConfigAttrib],
+    ) -> VaResult<u32> {
+        self.check_entrypoint(profile, entrypoint)?;
+        let (row, device) = config::route(&self.devices, profile)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "profile {profile} not supported"))?;
+        for a in attribs {
+            if a.type_ == ffi::VAConfigAttribRTFormat && a.value & row.rt_format == 0 {
+                return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {:#x} not supported", a.value));
+            }
+        }
+        let cfg = Config {
+            profile,
+            entrypoint,
+            codec: row.codec,
+            coded_fourcc: row.coded_fourcc,
+            device,
+            rt_format: row.rt_format,
+        };
+        self.configs
+            .insert(cfg)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many configs"))
+    }
+
+    pub fn config(&self, id: u32) -> VaResult<Arc<Config>> {
+        self.configs.get(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONFIG, "unknown config {id:#x}"))
+    }
+
+    pub fn destroy_config(&self, id: u32) -> VaResult<()> {
+        self.configs
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONFIG, "unknown config {id:#x}"))
+    }
+
+    // ---- surfaces ------------------------------------------------------
+
+    pub fn create_surfaces(&self, width: u32, height: u32, rt_format: u32, fourcc: Option<u32>, count: usize) -> VaResult<Vec<u32>> {
+        if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
+            return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "surface size {width}x{height}"));
+        }
+        if rt_format & ffi::VA_RT_FORMAT_YUV420 == 0 {
+            return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {rt_format:#x} not supported"));
+        }
+        let fourcc = fourcc.unwrap_or(ffi::VA_FOURCC_NV12);
+        if fourcc != ffi::VA_FOURCC_NV12 {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {fourcc:#x} not supported"));
+        }
+        let mut ids = Vec::with_capacity(count);
+        for _ in 0..count {
+            match self.surfaces.insert(Mutex::new(Surface::new(width, height, rt_format, fourcc))) {
+                Some(id) => ids.push(id),
+                None => {
+                    for id in ids {
+                        self.surfaces.remove(id);
+                    }
+                    return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many surfaces"));
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    pub fn surface(&self, id: u32) -> VaResult<Arc<Mutex<Surface>>> {
+        self.surfaces.get(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "unknown surface {id:#x}"))
+    }
+
+    pub fn destroy_surfaces(&self, ids: &[u32]) -> VaResult<()> {
+        let mut result = Ok(());
+        for &id in ids {
+            match self.surfaces.remove(id) {
+                Some(s) => {
+                    let ctx_id = lock(&s).context;
+                    if let Some(ctx) = ctx_id.and_then(|c| self.contexts.get(c)) {
+                        lock(&ctx).release_surface(id);
+                    }
+                }
+                None => result = Err(va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "unknown surface {id:#x}")),
+            }
+        }
+        result
+    }
+
+    /// The context that holds `surface`'s picture, if it was ever decoded.
+    fn surface_context(&self, surface: u32) -> VaResult<Option<Arc<Mutex<Context>>>> {
+        let ctx_id = lock(&self.surface(surface)?).context;
+        Ok(ctx_id.and_then(|c| self.contexts.get(c).map(|a| (*a).clone())))
+    }
+
+    pub fn sync_surface(&self, surface: u32) -> VaResult<()> {
+        match self.surface_context(surface)? {
+            Some(ctx) => lock(&ctx).sync(surface),
+            None => Ok(()),
+        }
+    }
+
+    pub fn query_surface_status(&self, surface: u32) -> VaResult<ffi::VASurfaceStatus> {
+        let state = match self.surface_context(surface)? {
+            Some(ctx) => lock(&ctx).poll_status(surface)?,
+            None => DecodeState::Ready,
+        };
+        Ok(match state {
+            DecodeState::Pending => ffi::VASurfaceRendering,
+            _ => ffi::VASurfaceReady,
+        })
+    }
+
+    /// For vaQuerySurfaceError: a pointer to the surface's (stable, boxed)
+    /// error list when its last decode failed.
+    pub fn surface_error(&self, surface: u32, status: ffi::VAStatus) -> VaResult<*mut std::ffi::c_void> {
+        let s = self.surface(surface)?;
+        let failed = match self.surface_context(surface)? {
+            Some(ctx) => lock(&ctx).state(surface) == Some(DecodeState::Failed),
+            None => false,
+        };
+        if status != ffi::VA_STATUS_ERROR_DECODING_ERROR as ffi::VAStatus || !failed {
+            return Ok(std::ptr::null_mut());
+        }
+        let mut s = lock(&s);
+        let mbs = s.width.div_ceil(16) * s.height.div_ceil(16);
+        s.mb_errors[0] = ffi::VASurfaceDecodeMBErrors {
+            status: 1,
+            start_mb: 0,
+            end_mb: mbs.saturating_sub(1),
+            decode_error_type: ffi::VADecodeMBError,
+            num_mb: mbs,
+            ..Default::default()
+        };
+        s.mb_errors[1].status = -1;
+        Ok(s.mb_errors.as_mut_ptr() as *mut std::ffi::c_void)
+    }
+
+    // ---- contexts ------------------------------------------------------
+
+    pub fn create_context(&self, config: u32, width: u32, height: u32, targets: &[u32]) -> VaResult<u32> {
+        let cfg = self.config(config)?;
+        if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
+            return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "context size {width}x{height}"));
+        }
+        for &t in targets {
+            self.surface(t)?;
+        }
+        let node = self
+            .devices
+            .get(cfg.device)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "config routed to a missing device"))?;
+        let ctx = Context::new((*cfg).clone(), node, width, height, targets.len())?;
+        let id = self
+            .contexts
+            .insert(Arc::new(Mutex::new(ctx)))
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many contexts"))?;
+        for &t in targets {
+            if let Ok(s) = self.surface(t) {
+                lock(&s).context = Some(id);
+            }
+        }
+        Ok(id)
+    }
+
+    pub fn context(&self, id: u32) -> VaResult<Arc<Mutex<Context>>> {
+        self.contexts
+            .get(id)
+            .map(|a| (*a).clone())
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))
+    }
+
+    pub fn destroy_context(&self, id: u32) -> VaResult<()> {
+        let ctx = self
+            .contexts
+            .remove(id)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))?;
+        for sid in self.surfaces.ids() {
+            if let Some(s) = self.surfaces.get(sid) {
+                let mut s = lock(&s);
+                if s.context == Some(id) {
+                    s.context = None;
+                }
+            }
+        }
+        drop(ctx); // the session closes when the last holder (maybe a derived image) goes
+        Ok(())
+    }
+
+    // ---- buffers -------------------------------------------------------
+
+    pub fn create_buffer(&self, buf_type: ffi::VABufferType, size: u32, num_elements: u32, data: Option<&[u8]>) -> VaResult<u32> {
+        let total = (size as usize)
+            .checked_mul(num_elements as usize)
+            .filter(|t| *t <= MAX_BUFFER_BYTES)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "buffer of {num_elements} x {size} bytes"))?;
+        let mut bytes = vec![0u8; total];
+        if let Some(d) = data {
+            let n = d.len().min(total);
+            bytes[..n].copy_from_slice(&d[..n]);
+        }
+        self.buffers
+            .insert(Mutex::new(Buffer::owned(buf_type, size, num_elements, bytes)))
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))
+    }
+
+    pub fn buffer(&self, id: u32) -> VaResult<Arc<Mutex<Buffer>>> {
+        self.buffers.get(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))
+    }
+
+    pub fn destroy_buffer(&self, id: u32) -> VaResult<()> {
+        self.buffers
+            .remove(id)
+            .map(|_| ())
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))
+    }
+
+    pub fn buffer_set_num_elements(&self, id: u32, n: u32) -> VaResult<()> {
+        let b = self.buffer(id)?;
+        let mut b = lock(&b);
+        let capacity = b.element_size as usize * b.num_elements as usize;
+        if n as usize * b.element_size as usize > capacity {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "{n} elements exceed the buffer"));
+        }
+        b.num_elements = n;
+        Ok(())
+    }
+
+    /// Map a buffer: a pointer valid until the buffer is destroyed.
+    pub fn map_buffer(&self, id: u32) -> VaResult<*mut std::ffi::c_void> {
+        let b = self.buffer(id)?;
+        let derived = {
+            let mut g = lock(&b);
+            g.map_count += 1;
+            match &mut g.store {
+                BufferStore::Owned(v) => return Ok(v.as_mut_ptr() as *mut std::ffi::c_void),
+                BufferStore::Derived { context, slot, .. } => (context.clone(), *slot),
+            }
+        };
+        let (ctx, slot) = derived;
+        let mut ctx = lock(&ctx);
+        ctx.slot_bytes_mut(slot)
+            .map(|s| s.as_mut_ptr() as *mut std::ffi::c_void)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))
+    }
+
+    pub fn unmap_buffer(&self, id: u32) -> VaResult<()> {
+        let b = self.buffer(id)?;
+        let mut b = lock(&b);
+        b.map_count = b.map_count.saturating_sub(1);
+        Ok(())
+    }
+
+    /// Copy the application's buffers into the context's picture.
+    pub fn render_picture(&self, context: u32, buffers: &[u32]) -> VaResult<()> {
+        let ctx = self.context(context)?;
+        let mut ctx = lock(&ctx);
+        for &id in buffers {
+            let b = self.buffer(id)?;
+            let b = lock(&b);
+            let bytes = b
+                .bytes()
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "buffer {id:#x} is an image view"))?;
+            let used = (b.element_size as usize * b.num_elements as usize).min(bytes.len());
+            ctx.render_buffer(b.buf_type, &bytes[..used], b.num_elements)?;
+        }
+        Ok(())
+    }
+
+    pub fn begin_picture(&self, context: u32, target: u32) -> VaResult<()> {
+        let s = self.surface(target)?;
+        lock(&s).context = Some(context);
+        let ctx = self.context(context)?;
+        let mut ctx = lock(&ctx);
+        ctx.begin_picture(target)
+    }
+
+    pub fn end_picture(&self, context: u32) -> VaResult<()> {
+        let ctx = self.context(context)?;
+        let mut ctx = lock(&ctx);
+        ctx.end_picture()
+    }
+
+    /// Sync `surface` and return its context and slot (for images and export).
+    pub fn decoded_slot(&self, surface: u32) -> VaResult<(Arc<Mutex<Context>>, SlotId)> {
+        let ctx = self
+            .surface_context(surface)?
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} holds no picture yet"))?;
+        let slot = {
+            let mut g = lock(&ctx);
+            g.sync(surface)?;
+            g.surface_slot(surface)
+        };
+        let slot = slot.ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} holds no picture yet"))?;
+        Ok((ctx, slot))
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // Buffers may hold contexts (derived images): drop them first.
+        self.images.drain();
+        self.buffers.drain();
+        self.contexts.drain();
+        self.surfaces.drain();
+        self.configs.drain();
+    }
+}

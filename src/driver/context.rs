@@ -1,0 +1,579 @@
+//! A decode context: one V4L2 session, its CAPTURE pool and the decode flow.
+//!
+//! `vaBeginPicture` / `vaRenderPicture` collect the application's buffers into
+//! a reused [`PictureBuffers`]; `vaEndPicture` translates them into V4L2
+//! controls, fills OUTPUT buffer(s), binds the target surface to a CAPTURE slot
+//! chosen by the pool, queues the request(s) and returns without waiting.
+//! `vaSyncSurface` (or a full OUTPUT ring) reaps completed requests with a
+//! bounded wait. References are named by the per-context frame counter carried
+//! in the buffer timestamp (`frame * 1000` ns, which survives the µs timeval
+//! round trip), never by slot index.
+
+use super::config::{Codec, Config};
+use crate::codec::h264;
+use crate::pool::{CapturePool, FrameId, PoolError, PoolPolicy, SlotId, SurfaceKey};
+use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
+use crate::va::abi::read_pod;
+use crate::va::ffi;
+use crate::va::guard::{VaError, VaResult};
+use crate::va_err;
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+use v4l2r::bindings as v4l2;
+
+/// Number of OUTPUT (bitstream) buffers, each with its permanent request.
+pub const OUTPUT_RING: u32 = 8;
+/// Initial OUTPUT buffer size; grows when a frame does not fit.
+const OUTPUT_MIN_SIZE: u32 = 1 << 20;
+/// Upper bound for any wait on the device.
+pub fn sync_timeout() -> Duration {
+    let ms = std::env::var("LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(5000);
+    Duration::from_millis(ms.clamp(10, 600_000))
+}
+
+/// Where a surface's latest decode in this context stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DecodeState {
+    /// Queued to the device, not reaped yet.
+    Pending,
+    /// Decoded without error.
+    Ready,
+    /// The device flagged an error or the wait timed out.
+    Failed,
+}
+
+/// A frame in flight: its OUTPUT buffers (one per request) and its slot.
+struct InFlight {
+    surface: SurfaceKey,
+    slot: SlotId,
+    outputs: Vec<u32>,
+}
+
+/// The application's buffers for the picture being assembled (reused).
+#[derive(Default)]
+pub struct PictureBuffers {
+    pub target: Option<SurfaceKey>,
+    pub pic_param: Vec<u8>,
+    pub iq_matrix: Option<Vec<u8>>,
+    /// (slice parameter bytes, element count, index into `slice_data`).
+    pub slice_params: Vec<(Vec<u8>, u32, usize)>,
+    pub slice_data: Vec<Vec<u8>>,
+    pending_params: Vec<(Vec<u8>, u32)>,
+}
+
+impl PictureBuffers {
+    fn clear(&mut self) {
+        self.target = None;
+        self.pic_param.clear();
+        self.iq_matrix = None;
+        self.slice_params.clear();
+        self.slice_data.clear();
+        self.pending_params.clear();
+    }
+}
+
+/// H.264 device modes, read from the device's current control values.
+#[derive(Clone, Copy, Debug)]
+struct H264Mode {
+    slice_based: bool,
+    annex_b: bool,
+}
+
+pub struct Context {
+    pub config: Config,
+    pub width: u32,
+    pub height: u32,
+    session: DecoderSession,
+    pool: CapturePool,
+    capture: CaptureFormat,
+    next_frame: FrameId,
+    picture: PictureBuffers,
+    in_flight: VecDeque<InFlight>,
+    states: HashMap<SurfaceKey, DecodeState>,
+    h264_mode: H264Mode,
+    bitstream: Vec<u8>,
+    decodes: u64,
+}
+
+/// Resolves reference surfaces to the timestamps of the frames their slots hold.
+struct PoolRefs<'a>(&'a CapturePool);
+
+impl h264::RefResolver for PoolRefs<'_> {
+    fn timestamp(&self, surface: ffi::VASurfaceID) -> Option<u64> {
+        self.0.surface_frame(surface).map(frame_timestamp)
+    }
+}
+
+/// V4L2 timestamp (ns) naming frame `frame`.
+pub fn frame_timestamp(frame: FrameId) -> u64 {
+    frame * 1000
+}
+
+fn v4l2_err(what: &str, e: impl std::fmt::Display) -> VaError {
+    va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "{what}: {e}")
+}
+
+fn pool_err(e: PoolError) -> VaError {
+    va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "capture pool: {e}")
+}
+
+impl Context {
+    /// Open a session on `node`, negotiate formats and allocate both queues.
+    /// Formats are always negotiated afresh: nothing is cached across sessions.
+    pub fn new(
+        config: Config,
+        node: &crate::device::DecoderNode,
+        width: u32,
+        height: u32,
+        num_surfaces: usize,
+    ) -> VaResult<Self> {
+        let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder", e))?;
+        let h264_mode = match config.codec {
+            Codec::H264 => H264Mode {
+                slice_based: session
+                    .get_control(v4l2::V4L2_CID_STATELESS_H264_DECODE_MODE)
+                    .map(|v| v == v4l2::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED as i32)
+                    .unwrap_or(false),
+                annex_b: session
+                    .get_control(v4l2::V4L2_CID_STATELESS_H264_START_CODE)
+                    .map(|v| v == v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as i32)
+                    .unwrap_or(false),
+            },
+        };
+        let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
+        session
+            .set_output_format(config.coded_fourcc, width, height, out_size)
+            .map_err(|e| v4l2_err("set OUTPUT format", e))?;
+        let capture = session
+            .set_capture_format(v4l2::V4L2_PIX_FMT_NV12, width, height)
+            .map_err(|e| v4l2_err("set CAPTURE format", e))?;
+        if capture.width < width || capture.height < height {
+            return Err(va_err!(
+                VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED,
+                "device gave a {}x{} CAPTURE format for a {width}x{height} stream",
+                capture.width,
+                capture.height
+            ));
+        }
+        let policy = crate::pool::policy_from_env();
+        let slots = crate::pool::default_pool_size(num_surfaces) as u32;
+        let got = session.alloc_capture(slots).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?;
+        session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
+        session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
+        log::info!(
+            "context: {:?} {width}x{height} on {}: CAPTURE {}x{} pitch {} x{got}, pool {policy:?}, {:?}",
+            config.codec,
+            node.video_path.display(),
+            capture.width,
+            capture.height,
+            capture.bytesperline[0],
+            h264_mode
+        );
+        Ok(Context {
+            config,
+            width,
+            height,
+            session,
+            pool: CapturePool::new(got as usize, crate::pool::MAX_POOL_SLOTS, policy),
+            capture,
+            next_frame: 1,
+            picture: PictureBuffers::default(),
+            in_flight: VecDeque::new(),
+            states: HashMap::new(),
+            h264_mode,
+            bitstream: Vec::new(),
+            decodes: 0,
+        })
+    }
+
+    pub fn capture_format(&self) -> &CaptureFormat {
+        &self.capture
+    }
+
+    pub fn begin_picture(&mut self, target: SurfaceKey) -> VaResult<()> {
+        if let Some(t) = self.picture.target {
+            log::warn!("vaBeginPicture on surface {target:#x} while a picture for {t:#x} is open: dropping it");
+        }
+        self.picture.clear();
+        self.picture.target = Some(target);
+        Ok(())
+    }
+
+    /// Collect one rendered buffer (its bytes are copied: the application may
+    /// reuse or destroy it right after vaRenderPicture).
+    pub fn render_buffer(&mut self, buf_type: ffi::VABufferType, bytes: &[u8], num_elements: u32) -> VaResult<()> {
+        if self.picture.target.is_none() {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "vaRenderPicture without vaBeginPicture"));
+        }
+        match buf_type {
+            ffi::VAPictureParameterBufferType => {
+                self.picture.pic_param.clear();
+                self.picture.pic_param.extend_from_slice(bytes);
+            }
+            ffi::VAIQMatrixBufferType => self.picture.iq_matrix = Some(bytes.to_vec()),
+            ffi::VASliceParameterBufferType => self.picture.pending_params.push((bytes.to_vec(), num_elements)),
+            ffi::VASliceDataBufferType => {
+                let idx = self.picture.slice_data.len();
+                self.picture.slice_data.push(bytes.to_vec());
+                for (p, n) in self.picture.pending_params.drain(..) {
+                    self.picture.slice_params.push((p, n, idx));
+                }
+            }
+            other => log::debug!("ignoring VA buffer type {other}"),
+        }
+        Ok(())
+    }
+
+    /// Translate and queue the collected picture; returns without waiting.
+    pub fn end_picture(&mut self) -> VaResult<()> {
+        let target = self
+            .picture
+            .target
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "vaEndPicture without vaBeginPicture"))?;
+        let result = match self.config.codec {
+            Codec::H264 => self.submit_h264(target),
+        };
+        self.picture.clear();
+        if result.is_err() {
+            self.states.insert(target, DecodeState::Failed);
+        }
+        result
+    }
+
+    fn submit_h264(&mut self, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferH264 = read_pod(&self.picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short H.264 picture parameter buffer"))?;
+        let iq: Option<ffi::VAIQMatrixBufferH264> = match &self.picture.iq_matrix {
+            Some(b) => Some(
+                read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 IQ matrix buffer"))?,
+            ),
+            None => None,
+        };
+        let mut slices = Vec::with_capacity(self.picture.slice_params.len());
+        for (bytes, count, data_idx) in &self.picture.slice_params {
+            let data = &self.picture.slice_data[*data_idx];
+            for i in 0..*count as usize {
+                let param: ffi::VASliceParameterBufferH264 = read_pod(bytes, i)
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 slice parameter buffer"))?;
+                let start = param.slice_data_offset as usize;
+                let end = start.saturating_add(param.slice_data_size as usize);
+                let bytes = data.get(start..end).ok_or_else(|| {
+                    va_err!(
+                        VA_STATUS_ERROR_INVALID_BUFFER,
+                        "slice data {start}..{end} outside a {}-byte slice data buffer",
+                        data.len()
+                    )
+                })?;
+                slices.push(h264::SliceInput { param, data: bytes });
+            }
+        }
+        if slices.is_empty() {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 picture without slices"));
+        }
+        let ctrls = h264::build_controls(
+            &h264::H264Picture { pic: &pic, iq: iq.as_ref(), slices: &slices, profile: self.config.profile },
+            &PoolRefs(&self.pool),
+        )
+        .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 translation: {e}"))?;
+
+        // Slots the frame references: never recycled while it is in flight.
+        let mut refs = Vec::with_capacity(16);
+        for r in pic.ReferenceFrames.iter() {
+            if r.picture_id != ffi::VA_INVALID_SURFACE && r.flags & ffi::VA_PICTURE_H264_INVALID == 0 {
+                if let Some(slot) = self.pool.surface_slot(r.picture_id) {
+                    if !refs.contains(&slot) {
+                        refs.push(slot);
+                    }
+                }
+            }
+        }
+
+        // A surface decoded again before it was synced: finish the old decode first.
+        if self.states.get(&target) == Some(&DecodeState::Pending) {
+            self.sync(target)?;
+        }
+
+        let frame = self.next_frame;
+        self.next_frame += 1;
+        let slot = self.bind_slot(target, frame, &refs)?;
+        let ts = frame_timestamp(frame);
+        let annex_b = self.h264_mode.annex_b;
+
+        let mut outputs = Vec::new();
+        let res = if self.h264_mode.slice_based {
+            // One request per slice; every request but the last holds the CAPTURE buffer.
+            let mut res = Ok(());
+            for (i, s) in slices.iter().enumerate() {
+                self.bitstream.clear();
+                h264::append_slice(&mut self.bitstream, s.data, annex_b);
+                let mut specs = vec![
+                    ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
+                    ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
+                ];
+                if ctrls.has_scaling_matrix {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+                }
+                specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+                if let Some(sp) = ctrls.slice_params.get(i) {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SLICE_PARAMS, sp));
+                }
+                if let Some(pw) = ctrls.pred_weights.get(i) {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, pw));
+                }
+                let last = i + 1 == slices.len();
+                match self.queue_one(&specs, ts, slot, i == 0, !last) {
+                    Ok(out) => outputs.push(out),
+                    Err(e) => {
+                        res = Err(e);
+                        break;
+                    }
+                }
+            }
+            res
+        } else {
+            self.bitstream.clear();
+            for s in &slices {
+                h264::append_slice(&mut self.bitstream, s.data, annex_b);
+            }
+            let mut specs = vec![
+                ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
+                ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
+            ];
+            if ctrls.has_scaling_matrix {
+                specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+            }
+            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+            self.queue_one(&specs, ts, slot, true, false).map(|out| outputs.push(out))
+        };
+        if outputs.is_empty() {
+            // Nothing reached the device: the slot goes straight back.
+            let _ = self.pool.abort_decode(slot);
+            self.states.insert(target, DecodeState::Failed);
+            return res;
+        }
+        self.states.insert(target, DecodeState::Pending);
+        self.in_flight.push_back(InFlight { surface: target, slot, outputs });
+        self.decodes += 1;
+        res
+    }
+
+    /// Fill a free OUTPUT buffer with `self.bitstream` and queue one request.
+    fn queue_one(
+        &mut self,
+        specs: &[ControlSpec],
+        ts: u64,
+        slot: SlotId,
+        queue_capture: bool,
+        hold: bool,
+    ) -> VaResult<u32> {
+        let out = self.acquire_output()?;
+        let len = self.bitstream.len();
+        self.session
+            .ensure_output_size(len)
+            .map_err(|e| v4l2_err("grow OUTPUT buffers", e))?;
+        let buf = self
+            .session
+            .output_buffer_mut(out)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "OUTPUT buffer {out} not mapped"))?;
+        buf.get_mut(..len)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "bitstream of {len} bytes does not fit"))?
+            .copy_from_slice(&self.bitstream);
+        self.session
+            .queue_decode(out, len, ts, specs, slot.0, queue_capture, hold)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}"))?;
+        Ok(out)
+    }
+
+    /// A free OUTPUT buffer, reaping the oldest frame in flight when the ring is full.
+    fn acquire_output(&mut self) -> VaResult<u32> {
+        for _ in 0..=OUTPUT_RING {
+            if let Some(out) = self.session.next_output() {
+                return Ok(out);
+            }
+            match self.in_flight.front() {
+                Some(f) => {
+                    let s = f.surface;
+                    self.reap_front(true)?;
+                    log::trace!("OUTPUT ring full: reaped the decode of surface {s:#x}");
+                }
+                None => break,
+            }
+        }
+        Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "no free OUTPUT buffer"))
+    }
+
+    /// Choose a CAPTURE slot for `frame`, growing the pool when it asks to.
+    fn bind_slot(&mut self, surface: SurfaceKey, frame: FrameId, refs: &[SlotId]) -> VaResult<SlotId> {
+        loop {
+            match self.pool.begin_decode(surface, frame, refs) {
+                Ok(slot) => return Ok(slot),
+                Err(PoolError::NeedGrow) => {
+                    let extra = 4u32;
+                    let range = self
+                        .session
+                        .grow_capture(extra)
+                        .map_err(|e| v4l2_err("grow CAPTURE pool", e))?;
+                    let n = (range.end - range.start) as usize;
+                    if n == 0 {
+                        return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "CAPTURE pool cannot grow"));
+                    }
+                    self.pool.add_slots(n).map_err(pool_err)?;
+                    log::info!("CAPTURE pool grew to {} slots", self.pool.len());
+                }
+                Err(PoolError::Exhausted) if !self.in_flight.is_empty() => {
+                    // Every slot is busy: wait for the oldest decode to free one.
+                    self.reap_front(true)?;
+                }
+                Err(e) => return Err(pool_err(e)),
+            }
+        }
+    }
+
+    /// Complete the oldest frame in flight (waiting up to the sync timeout when `wait`).
+    /// Returns false when `wait` is false and it is not done yet.
+    fn reap_front(&mut self, wait: bool) -> VaResult<bool> {
+        let Some(front) = self.in_flight.front() else { return Ok(true) };
+        let outputs = front.outputs.clone();
+        let mut captures: Vec<DequeuedCapture> = Vec::new();
+        for out in outputs {
+            let got = if wait {
+                match self.session.wait_decode(out, sync_timeout()) {
+                    Ok(v) => Some(v),
+                    Err(e) => {
+                        let f = self.in_flight.front().map(|f| f.surface).unwrap_or(0);
+                        log::error!("decode of surface {f:#x} did not complete: {e}");
+                        self.states.insert(f, DecodeState::Failed);
+                        return Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for decode: {e}"));
+                    }
+                }
+            } else {
+                self.session.poll_decode(out).map_err(|e| v4l2_err("poll decode", e))?
+            };
+            match got {
+                Some(v) => captures.extend(v),
+                None => return Ok(false),
+            }
+        }
+        if !captures.iter().any(|c| self.in_flight.front().map(|f| f.slot.0) == Some(c.index)) {
+            // The request completed but its CAPTURE buffer has not been returned yet.
+            let more = self
+                .session
+                .dequeue_capture(sync_timeout())
+                .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for CAPTURE buffer: {e}"))?;
+            captures.extend(more);
+        }
+        for c in captures {
+            self.complete_capture(c);
+        }
+        Ok(true)
+    }
+
+    /// Account for one dequeued CAPTURE buffer.
+    fn complete_capture(&mut self, c: DequeuedCapture) {
+        let slot = SlotId(c.index);
+        if let Err(e) = self.pool.complete_decode(slot, !c.error) {
+            log::error!("CAPTURE buffer {}: {e}", c.index);
+        }
+        if let Some(pos) = self.in_flight.iter().position(|f| f.slot == slot) {
+            if let Some(f) = self.in_flight.remove(pos) {
+                let state = if c.error { DecodeState::Failed } else { DecodeState::Ready };
+                if c.error {
+                    log::warn!("device flagged a decode error for surface {:#x} (slot {})", f.surface, c.index);
+                }
+                // Only the surface's latest decode decides its state.
+                if self.pool.surface_slot(f.surface) == Some(slot) {
+                    self.states.insert(f.surface, state);
+                }
+            }
+        }
+    }
+
+    /// Wait (bounded) until `surface`'s latest decode finished.
+    pub fn sync(&mut self, surface: SurfaceKey) -> VaResult<()> {
+        while self.in_flight.iter().any(|f| f.surface == surface) {
+            self.reap_front(true)?;
+        }
+        match self.states.get(&surface) {
+            Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
+            _ => Ok(()),
+        }
+    }
+
+    /// Non-blocking status for vaQuerySurfaceStatus.
+    pub fn poll_status(&mut self, surface: SurfaceKey) -> VaResult<DecodeState> {
+        while self.in_flight.iter().any(|f| f.surface == surface) {
+            if !self.reap_front(false)? {
+                return Ok(DecodeState::Pending);
+            }
+        }
+        Ok(self.states.get(&surface).copied().unwrap_or(DecodeState::Ready))
+    }
+
+    pub fn state(&self, surface: SurfaceKey) -> Option<DecodeState> {
+        self.states.get(&surface).copied()
+    }
+
+    /// The slot holding `surface`'s picture (after a sync).
+    pub fn surface_slot(&self, surface: SurfaceKey) -> Option<SlotId> {
+        self.pool.surface_slot(surface)
+    }
+
+    pub fn mark_exported(&mut self, slot: SlotId) {
+        if let Err(e) = self.pool.mark_exported(slot) {
+            log::warn!("mark slot {} exported: {e}", slot.0);
+        }
+    }
+
+    pub fn export_slot(&self, slot: SlotId) -> VaResult<std::os::fd::OwnedFd> {
+        self.session.export_capture(slot.0, 0).map_err(|e| v4l2_err("export CAPTURE buffer", e))
+    }
+
+    pub fn slot_bytes(&self, slot: SlotId) -> Option<&[u8]> {
+        self.session.capture_plane(slot.0, 0)
+    }
+
+    pub fn slot_bytes_mut(&mut self, slot: SlotId) -> Option<&mut [u8]> {
+        self.session.capture_plane_mut(slot.0, 0)
+    }
+
+    /// The surface was destroyed: forget its binding.
+    pub fn release_surface(&mut self, surface: SurfaceKey) {
+        self.pool.release_surface(surface);
+        self.states.remove(&surface);
+    }
+
+    /// Reap everything still in flight (bounded) before teardown.
+    fn drain(&mut self) {
+        while !self.in_flight.is_empty() {
+            if self.reap_front(true).is_err() {
+                // A decode that never completes: give up on the rest, STREAMOFF reclaims the buffers.
+                break;
+            }
+        }
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        self.drain();
+        if crate::logging::enabled() {
+            let ioctls = self.session.ioctl_count();
+            log::info!(
+                "context teardown: {} decodes, {} ioctls ({:.1} per decode)\n{}",
+                self.decodes,
+                ioctls,
+                if self.decodes > 0 { ioctls as f64 / self.decodes as f64 } else { 0.0 },
+                self.pool.stats().summary()
+            );
+        }
+        self.pool.reset(0);
+    }
+}
+
+/// Whether the pool policy is the naive 1:1 binding (for comparisons).
+pub fn is_one_to_one(p: PoolPolicy) -> bool {
+    matches!(p, PoolPolicy::OneToOne)
+}

@@ -1,0 +1,53 @@
+//! Plain-old-data views of VA parameter buffers.
+//!
+//! Applications hand the driver parameter structs (`VAPictureParameterBufferH264`
+//! and friends) as raw bytes in VA buffers. This is the one place that turns
+//! those bytes into typed values: only types marked [`VaPod`] (bindgen structs
+//! made of integers and arrays of integers, valid for every bit pattern) may be
+//! read, and reads are unaligned copies with a length check.
+
+use super::ffi;
+
+/// Marker for bindgen types that are valid for any bit pattern.
+///
+/// # Safety
+/// Implement only for `#[repr(C)]` types without pointers, references, bools,
+/// enums with invalid values, or padding-sensitive invariants.
+pub unsafe trait VaPod: Copy + Default {}
+
+// SAFETY: each of these bindgen structs consists solely of integer fields,
+// integer arrays, nested structs of the same kind and bitfield storage units
+// (plain integers), so every bit pattern is a valid value.
+unsafe impl VaPod for ffi::VAPictureParameterBufferH264 {}
+// SAFETY: as above (integers and integer arrays only).
+unsafe impl VaPod for ffi::VASliceParameterBufferH264 {}
+// SAFETY: as above (u8 arrays only).
+unsafe impl VaPod for ffi::VAIQMatrixBufferH264 {}
+
+/// Read element `index` of an array of `T` stored in `bytes`.
+pub fn read_pod<T: VaPod>(bytes: &[u8], index: usize) -> Option<T> {
+    let size = std::mem::size_of::<T>();
+    let start = index.checked_mul(size)?;
+    let end = start.checked_add(size)?;
+    let chunk = bytes.get(start..end)?;
+    // SAFETY: `chunk` holds exactly size_of::<T>() readable bytes, T is VaPod so
+    // any bit pattern is a valid T, and read_unaligned has no alignment needs.
+    Some(unsafe { std::ptr::read_unaligned(chunk.as_ptr() as *const T) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_are_length_checked() {
+        let size = std::mem::size_of::<ffi::VAIQMatrixBufferH264>();
+        let mut bytes = vec![0u8; size * 2];
+        bytes[size] = 42; // first byte of element 1: ScalingList4x4[0][0]
+        let second: ffi::VAIQMatrixBufferH264 = read_pod(&bytes, 1).unwrap();
+        assert_eq!(second.ScalingList4x4[0][0], 42);
+        assert!(read_pod::<ffi::VAIQMatrixBufferH264>(&bytes, 2).is_none());
+        assert!(read_pod::<ffi::VAIQMatrixBufferH264>(&bytes[1..], 1).is_none());
+        assert!(read_pod::<ffi::VAIQMatrixBufferH264>(&bytes, usize::MAX).is_none());
+    }
+}
