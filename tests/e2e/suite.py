@@ -1,0 +1,390 @@
+#!/usr/bin/env python3
+"""End-to-end suite, run inside the visl guest (tests/e2e/run-suite; see README "Test bed").
+
+One line per case: PASS|FAIL|TODO <case> <details>, then `N passed, N failed`.
+
+Which driver cases run: the suite asks vainfo which profiles the driver advertises. A codec
+with an advertised profile gets all driver cases (ffmpeg, gst-va, mpv, trace comparison);
+H.264 is always required (its cases FAIL when the driver does not advertise it); a codec
+visl supports but the driver does not advertise yields one visible `TODO` line per stream
+(counted, printed in the summary, never silently dropped).
+"""
+import argparse
+import glob
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+import codec_table as C  # noqa: E402
+import vtrace  # noqa: E402
+
+TRACING = '/sys/kernel/tracing'
+RENDER = '/dev/dri/renderD128'
+CLIENT_TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
+MIN_EXPORT_DISTANCE = int(os.environ.get('V4L2RVA_MIN_EXPORT_DISTANCE', '2'))
+
+
+class Suite:
+    def __init__(self, out):
+        self.out = out
+        self.passed = self.failed = self.todo = 0
+
+    def report(self, status, case, detail='', lines=()):
+        print(('%s %s %s' % (status, case, detail)).rstrip(), flush=True)
+        for line in list(lines)[:12]:
+            print('    ' + line, flush=True)
+        if status == 'PASS':
+            self.passed += 1
+        elif status == 'FAIL':
+            self.failed += 1
+        else:
+            self.todo += 1
+
+
+def run(cmd, log, env=None, timeout=CLIENT_TIMEOUT, stdout_file=None):
+    """Runs cmd (no stdin, own process group), writes stdout/stderr to log.*.
+    Returns (rc, stdout, stderr, seconds); rc 124 on timeout."""
+    e = dict(os.environ)
+    e.update(env or {})
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=e, start_new_session=True, text=True, errors='replace')
+    try:
+        out, err = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        rc = 124
+    with open(log + '.cmd', 'w') as f:
+        f.write(' '.join(cmd) + '\n')
+    with open(log + '.out', 'w') as f:
+        f.write(out)
+    with open(log + '.err', 'w') as f:
+        f.write(err)
+    return rc, out, err, time.time() - t0
+
+
+def rc_text(rc):
+    if rc == 124:
+        return 'timeout after %ds' % CLIENT_TIMEOUT
+    if rc < 0:
+        return 'killed by signal %d' % -rc
+    return 'exit %d' % rc
+
+
+class Tracer:
+    """visl control events + v4l2 qbuf/dqbuf events, cleared before and saved after a run."""
+
+    def __init__(self):
+        self.ok = os.path.isdir(os.path.join(TRACING, 'events'))
+
+    def _w(self, rel, val):
+        with open(os.path.join(TRACING, rel), 'w') as f:
+            f.write(val)
+
+    def start(self):
+        if not self.ok:
+            return
+        self._w('tracing_on', '0')
+        self._w('buffer_size_kb', '16384')
+        for d in glob.glob(os.path.join(TRACING, 'events', 'visl_*')):
+            self._w(os.path.relpath(os.path.join(d, 'enable'), TRACING), '1')
+        for ev in ('v4l2_qbuf', 'v4l2_dqbuf'):
+            self._w('events/v4l2/%s/enable' % ev, '1')
+        self._w('trace', '')
+        self._w('tracing_on', '1')
+
+    def stop(self, path):
+        if not self.ok:
+            open(path, 'w').close()
+            return
+        self._w('tracing_on', '0')
+        shutil.copyfile(os.path.join(TRACING, 'trace'), path)
+
+
+def traced(tracer, trace_path, fn):
+    tracer.start()
+    try:
+        return fn()
+    finally:
+        tracer.stop(trace_path)
+
+
+def requests_in(trace_path, codec):
+    return len(vtrace.records(vtrace.read_trace(trace_path), codec))
+
+
+def find_visl():
+    for d in sorted(glob.glob('/sys/class/video4linux/video*')):
+        try:
+            if open(os.path.join(d, 'name')).read().strip() == 'visl':
+                return '/dev/' + os.path.basename(d)
+        except OSError:
+            pass
+    return None
+
+
+def list_formats(node, s):
+    rc, out, err, _ = run(['v4l2-ctl', '-d', node, '--list-formats-out', '--list-formats'],
+                          os.path.join(s.out, 'v4l2-formats'))
+    fmts = {'out': [], 'cap': []}
+    cur = None
+    for line in out.splitlines():
+        if 'Type:' in line:
+            cur = 'out' if 'Output' in line else 'cap'
+        m = re.search(r"\[\d+\]: '(\w+)'", line)
+        if m and cur:
+            fmts[cur].append(m.group(1))
+    return rc, fmts
+
+
+def stream_path(st):
+    return os.path.join(ROOT, 'tests', 'streams', st['file'])
+
+
+# ---------------------------------------------------------------------------- clients
+def gst_count(out):
+    return sum(1 for l in out.splitlines() if 'chain' in l and 'last-message' in l)
+
+
+def gst_errors(out, err):
+    return [l for l in (out + err).splitlines() if re.match(r'^(ERROR|WARNING|\(gst-launch|.*CRITICAL)', l)]
+
+
+def client_gst(element, path, log, env=None):
+    cmd = ['gst-launch-1.0', '--no-fault', '-v', 'filesrc', 'location=' + path, '!', 'parsebin', '!',
+           element, '!', 'fakesink', 'silent=false']
+    rc, out, err, secs = run(cmd, log, env)
+    return rc, gst_count(out), gst_errors(out, err), secs
+
+
+def client_ffmpeg(path, log, env, extra_vf='hwdownload,format=nv12', wrap=()):
+    cmd = list(wrap) + ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi',
+                        '-hwaccel_device', RENDER, '-hwaccel_output_format', 'vaapi', '-i', path,
+                        '-vf', extra_vf, '-f', 'framemd5', '-']
+    rc, out, err, secs = run(cmd, log, env)
+    frames = sum(1 for l in out.splitlines() if l and not l.startswith('#'))
+    errors = [l for l in err.splitlines() if l.strip()]
+    return rc, frames, errors, secs
+
+
+def client_mpv(path, log, env):
+    outdir = log + '.frames'
+    shutil.rmtree(outdir, ignore_errors=True)
+    os.makedirs(outdir)
+    cmd = ['mpv', '--no-config', '--msg-level=all=warn,vd=info', '--hwdec=vaapi-copy', '--hwdec-codecs=all',
+           '--vaapi-device=' + RENDER, '--vo=image', '--vo-image-format=png', '--vo-image-outdir=' + outdir,
+           '--untimed', '--no-audio', '--no-input-terminal', '--term-osd=no', path]
+    rc, out, err, secs = run(cmd, log, env)
+    frames = len(os.listdir(outdir))
+    text = out + err
+    errors = [l for l in text.splitlines() if re.search(r'error|fail|could not|cannot', l, re.I)]
+    if 'Using hardware decoding (vaapi-copy)' not in text:
+        errors.insert(0, 'mpv did not report "Using hardware decoding (vaapi-copy)"')
+    shutil.rmtree(outdir, ignore_errors=True)
+    return rc, frames, errors, secs
+
+
+# ------------------------------------------------------------------------------ cases
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--only', default='', help='comma-separated codecs or stream names')
+    ap.add_argument('--out', default=os.path.join(ROOT, 'out', 'e2e'))
+    ap.add_argument('--driver-dir', default=os.path.join(ROOT, 'build', 'driver'))
+    ap.add_argument('--driver-so', default=os.path.join(ROOT, 'target', 'release', 'libv4l2_request_va.so'))
+    args = ap.parse_args()
+    t_start = time.time()
+    os.makedirs(args.out, exist_ok=True)
+    s = Suite(args.out)
+    only = set(x for x in args.only.split(',') if x)
+    streams = [st for st in C.read_manifest(os.path.join(ROOT, 'tests', 'streams', 'manifest.tsv'))
+               if not only or st['codec'] in only or st['name'] in only]
+    tracer = Tracer()
+
+    # --- environment and visl formats
+    node = find_visl()
+    if not node or not os.path.exists(RENDER) or not tracer.ok:
+        s.report('FAIL', 'environment', 'visl=%s %s=%s tracefs=%s' % (node, RENDER, os.path.exists(RENDER), tracer.ok))
+        return finish(s, t_start)
+    rc, fmts = list_formats(node, s)
+    if rc == 0 and 'S264' in fmts['out'] and fmts['cap']:
+        s.report('PASS', 'v4l2-formats', '%s output=%s capture=%s' % (node, ','.join(fmts['out']), ','.join(fmts['cap'])))
+    else:
+        s.report('FAIL', 'v4l2-formats', '%s rc=%d output=%s capture=%s' % (node, rc, fmts['out'], fmts['cap']))
+    tenbit_out = any(f in fmts['cap'] for f in ('P010', 'P012', 'NV15', 'P016'))
+
+    # --- baseline: GStreamer v4l2codecs (or the trace_headers oracle)
+    bdir = os.path.join(args.out, 'baseline')
+    os.makedirs(bdir, exist_ok=True)
+    baseline_ok = {}
+    for st in streams:
+        codec = C.CODECS[st['codec']]
+        path = stream_path(st)
+        el = codec['gst_v4l2']
+        if el is None:
+            try:
+                pics = vtrace.trace_headers(st['codec'], path)
+            except Exception as e:  # noqa: BLE001
+                pics = []
+                print('    trace_headers: %s' % e)
+            ok = len(pics) == st['frames']
+            baseline_ok[st['name']] = ok
+            s.report('PASS' if ok else 'FAIL', 'baseline trace_headers %s' % st['name'],
+                     'pictures=%d expected=%d' % (len(pics), st['frames']))
+            continue
+        trace = os.path.join(bdir, st['name'] + '.trace')
+        rc, n, errs, secs = traced(tracer, trace, lambda: client_gst(el, path, os.path.join(bdir, st['name'] + '.gst')))
+        reqs = requests_in(trace, st['codec'])
+        ok = rc == 0 and n == st['frames'] and reqs >= st['frames'] and not errs
+        baseline_ok[st['name']] = ok
+        s.report('PASS' if ok else 'FAIL', 'baseline %s %s' % (el, st['name']),
+                 'frames=%d expected=%d requests=%d %s %.1fs' % (n, st['frames'], reqs, rc_text(rc), secs), errs)
+
+    # --- the driver
+    ddir = args.driver_dir
+    so = os.path.join(ddir, 'v4l2_request_drv_video.so')
+    env = {'LIBVA_DRIVER_NAME': 'v4l2_request', 'LIBVA_DRIVERS_PATH': ddir, 'GST_VA_ALL_DRIVERS': '1'}
+    if os.path.exists(args.driver_so):
+        os.makedirs(ddir, exist_ok=True)
+        if os.path.realpath(so) != os.path.realpath(args.driver_so):
+            if os.path.lexists(so):
+                os.unlink(so)
+            os.symlink(os.path.abspath(args.driver_so), so)
+    built = os.path.exists(so)
+    outdir = os.path.join(args.out, 'driver')
+    os.makedirs(outdir, exist_ok=True)
+
+    claimed = set()
+    expected = set()
+    for name, codec in C.CODECS.items():
+        if codec['visl_fourcc'] in fmts['out']:
+            expected |= codec['va_profiles']
+            if codec['tenbit'] and tenbit_out:
+                expected.add(codec['tenbit'])
+    if not built:
+        s.report('FAIL', 'vainfo', 'driver not built: %s missing (cargo build --release)' % args.driver_so)
+    else:
+        rc, out, err, secs = run(['vainfo', '--display', 'drm', '--device', RENDER], os.path.join(outdir, 'vainfo'), env)
+        profiles = set(re.findall(r'^\s*(VAProfile\w+)\s*:\s*VAEntrypointVLD', out, re.M)) - {'VAProfileNone'}
+        for name, codec in C.CODECS.items():
+            if profiles & (codec['va_profiles'] | ({codec['tenbit']} if codec['tenbit'] else set())):
+                claimed.add(name)
+        missing, extra = sorted(expected - profiles), sorted(profiles - expected)
+        ok = rc == 0 and not missing and not extra
+        errs = [l for l in err.splitlines() if 'error' in l.lower()][:5]
+        s.report('PASS' if ok else 'FAIL', 'vainfo', '%s profiles=%d %s' % (
+            rc_text(rc), len(profiles), ('' if ok else 'missing=%s extra=%s' % (','.join(missing) or '-', ','.join(extra) or '-'))),
+            errs)
+
+    for st in streams:
+        name, cname = st['name'], st['codec']
+        codec = C.CODECS[cname]
+        path = stream_path(st)
+        if cname not in claimed and not codec.get('required'):
+            s.report('TODO', 'driver %s' % name, 'codec %s not advertised by the driver (ffmpeg, gst-va, mpv, trace cases pending)' % cname)
+            continue
+        negative = name in C.NEGATIVE and not (C.NEGATIVE[name] and C.NEGATIVE[name] in claimed_profiles(outdir))
+        if not built:
+            for client in (('ffmpeg-negative',) if negative else ('ffmpeg', 'gst-va', 'mpv', 'trace')):
+                s.report('FAIL', '%s %s' % (client, name), 'driver not built')
+            continue
+        if negative:
+            trace = os.path.join(outdir, name + '.ffmpeg.trace')
+            rc, n, errs, secs = traced(tracer, trace, lambda: client_ffmpeg(path, os.path.join(outdir, name + '.ffmpeg'), env))
+            reqs = requests_in(trace, cname)
+            ok = rc not in (124,) and rc >= 0 and reqs == 0
+            s.report('PASS' if ok else 'FAIL', 'ffmpeg-negative %s' % name,
+                     'not offloaded: requests=%d %s (needs %s)' % (reqs, rc_text(rc), C.NEGATIVE[name] or 'a profile VA lacks'))
+            continue
+        traces = {}
+        for client in ('ffmpeg', 'gst-va', 'mpv'):
+            log = os.path.join(outdir, '%s.%s' % (name, client))
+            trace = log + '.trace'
+            if client == 'ffmpeg':
+                fn = lambda: client_ffmpeg(path, log, env)  # noqa: E731
+            elif client == 'gst-va':
+                fn = lambda: client_gst(codec['gst_va'], path, log, env)  # noqa: E731
+            else:
+                fn = lambda: client_mpv(path, log, env)  # noqa: E731
+            rc, n, errs, secs = traced(tracer, trace, fn)
+            reqs = requests_in(trace, cname)
+            ok = rc == 0 and n == st['frames'] and reqs >= st['frames'] and not errs
+            if reqs:
+                traces[client] = trace
+            s.report('PASS' if ok else 'FAIL', '%s %s' % (client, name),
+                     'frames=%d expected=%d requests=%d %s %.1fs' % (n, st['frames'], reqs, rc_text(rc), secs), errs)
+        # trace comparison, per client that reached the device
+        base = os.path.join(bdir, name + '.trace')
+        for client in ('ffmpeg', 'gst-va', 'mpv'):
+            if client not in traces:
+                s.report('FAIL', 'trace %s %s' % (client, name), 'no requests reached visl')
+                continue
+            if codec['gst_v4l2'] is None:
+                ok, n, nf, msgs = vtrace.oracle(cname, traces[client], path)
+                what = 'vs trace_headers'
+            elif baseline_ok.get(name):
+                ok, n, nf, msgs = vtrace.compare(cname, traces[client], base)
+                what = 'vs %s' % codec['gst_v4l2']
+            else:
+                s.report('FAIL', 'trace %s %s' % (client, name), 'no baseline trace')
+                continue
+            s.report('PASS' if ok else 'FAIL', 'trace %s %s' % (client, name), 'frames=%d fields=%d %s' % (n, nf, what), msgs)
+
+    # --- re-queue analysis: strace of an ffmpeg decode that exports every frame
+    rq = [st for st in streams if st['name'] == 'h264-bframes']
+    if rq:
+        st = rq[0]
+        log = os.path.join(outdir, 'requeue.ffmpeg')
+        straced = log + '.strace'
+        if not built:
+            s.report('FAIL', 'requeue %s' % st['name'], 'driver not built')
+        else:
+            wrap = ['strace', '-f', '-ttt', '-e', 'trace=ioctl', '-X', 'verbose', '-o', straced]
+            rc, n, errs, secs = client_ffmpeg(stream_path(st), log, env, 'hwmap=derive_device=drm,hwdownload,format=nv12', wrap)
+            rep = {}
+            if os.path.exists(straced):
+                rr = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'strace-requeue'), '--json', straced],
+                                    stdout=subprocess.PIPE, text=True, timeout=60)
+                rep = json.loads(rr.stdout or '{}')
+                with open(log + '.requeue.txt', 'w') as f:
+                    subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'strace-requeue'), straced], stdout=f, timeout=60)
+            med = rep.get('min_export_distance')
+            ok = rc == 0 and n == st['frames'] and med is not None and med >= MIN_EXPORT_DISTANCE
+            s.report('PASS' if ok else 'FAIL', 'requeue %s' % st['name'],
+                     'frames=%d min_export_distance=%s (>= %d required) exports=%s unattributed=%s min_requeue_decodes=%s capture_buffers=%d %s' % (
+                         n, med, MIN_EXPORT_DISTANCE, rep.get('exports'), rep.get('unattributed_exports'),
+                         rep.get('min_requeue_decodes'), len(rep.get('buffers', {})), rc_text(rc)), errs)
+    return finish(s, t_start)
+
+
+_claimed_profiles = None
+
+
+def claimed_profiles(outdir):
+    global _claimed_profiles
+    if _claimed_profiles is None:
+        try:
+            _claimed_profiles = set(re.findall(r'(VAProfile\w+)\s*:\s*VAEntrypointVLD', open(os.path.join(outdir, 'vainfo.out')).read()))
+        except OSError:
+            _claimed_profiles = set()
+    return _claimed_profiles
+
+
+def finish(s, t_start):
+    print('suite: %d passed, %d failed, %d todo in %.0fs; logs and traces in %s' % (
+        s.passed, s.failed, s.todo, time.time() - t_start, s.out), flush=True)
+    print('%d passed, %d failed' % (s.passed, s.failed), flush=True)
+    return 0 if s.failed == 0 else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
