@@ -1,1 +1,340 @@
-//! (being written)
+//! Decoder discovery through the media controller, and node probing.
+//!
+//! `/dev/media*` → `MEDIA_IOC_DEVICE_INFO` + `MEDIA_IOC_G_TOPOLOGY` → entities
+//! with function `MEDIA_ENT_F_PROC_VIDEO_DECODER` → (data links) their IO
+//! entities → (interface links) the V4L2 video interface → `major:minor` →
+//! `/sys/dev/char/M:m/uevent` `DEVNAME` → `/dev/videoN`. A node is kept when it
+//! is an M2M device whose OUTPUT queue supports requests, and each coded format
+//! is kept only when the kernel's stateless control sizes match our structs.
+//!
+//! Environment overrides: `LIBVA_V4L2_REQUEST_VIDEO_PATH` selects one video
+//! node (its media device from `LIBVA_V4L2_REQUEST_MEDIA_PATH`, or found
+//! through the topologies); `LIBVA_V4L2_REQUEST_MEDIA_PATH` alone restricts
+//! the walk to that media device.
+
+pub mod media;
+
+use std::fs::File;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+
+use nix::errno::Errno;
+use v4l2r::ioctl::{BufferCapabilities, Capabilities, Capability, MemoryConsistency, RequestBuffers};
+use v4l2r::memory::MemoryType;
+use v4l2r::QueueType;
+
+use crate::v4l2::controls::{compare_size, query_ext_ctrl, SizeCheck};
+use crate::v4l2::error::{ioctl_err, ioctl_err_quiet};
+use crate::v4l2::{codec_controls, fourcc_to_string, Op, V4l2Error};
+
+/// Env var selecting one video node.
+pub const VIDEO_PATH_ENV: &str = "LIBVA_V4L2_REQUEST_VIDEO_PATH";
+/// Env var selecting one media device.
+pub const MEDIA_PATH_ENV: &str = "LIBVA_V4L2_REQUEST_MEDIA_PATH";
+
+/// Most media devices walked.
+const MAX_MEDIA_DEVICES: usize = 64;
+
+/// A stateless decoder usable by the driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecoderNode {
+    pub video_path: PathBuf,
+    pub media_path: Option<PathBuf>,
+    /// VIDIOC_QUERYCAP driver name, e.g. "visl", "rkvdec", "hantro-vpu", "cedrus".
+    pub driver: String,
+    pub card: String,
+    /// OUTPUT-queue fourccs whose controls passed the size check
+    /// (`V4L2_PIX_FMT_H264_SLICE` "S264", "MG2S", "VP8F", "VP9F", "S265", "AV1F", ...).
+    pub coded_formats: Vec<u32>,
+    /// M2M_MPLANE (true) or M2M (false).
+    pub multiplanar: bool,
+}
+
+impl DecoderNode {
+    pub fn supports(&self, coded_fourcc: u32) -> bool {
+        self.coded_formats.contains(&coded_fourcc)
+    }
+
+    /// Re-run the control size check on this node, dropping the coded formats
+    /// whose stateless controls do not match our structs (already done by
+    /// [`discover`]; for nodes built by hand).
+    pub fn check_control_sizes(&mut self) -> Result<(), V4l2Error> {
+        let video = crate::v4l2::open_video(&self.video_path)?;
+        let formats = std::mem::take(&mut self.coded_formats);
+        self.coded_formats = filter_by_control_sizes(&video, &self.video_path, &formats);
+        Ok(())
+    }
+}
+
+/// Discover stateless decoders (see the module doc). Never fails: problems
+/// are logged and the node skipped.
+pub fn discover() -> Vec<DecoderNode> {
+    let video_env = std::env::var_os(VIDEO_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let media_env = std::env::var_os(MEDIA_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+
+    if let Some(video) = video_env {
+        let media = media_env.or_else(|| media_path_for_video(&video));
+        log::info!("{VIDEO_PATH_ENV}={}: using that node (media {:?})", video.display(), media);
+        return probe_node(&video, media.as_deref()).into_iter().collect();
+    }
+
+    let media_paths = match media_env {
+        Some(m) => vec![m],
+        None => list_media_devices(),
+    };
+    let mut nodes: Vec<DecoderNode> = Vec::new();
+    for mpath in media_paths {
+        for video in decoder_video_nodes(&mpath) {
+            if nodes.iter().any(|n| n.video_path == video) {
+                continue;
+            }
+            if let Some(node) = probe_node(&video, Some(&mpath)) {
+                nodes.push(node);
+            }
+        }
+    }
+    if nodes.is_empty() {
+        log::info!("no V4L2 stateless decoder found");
+    }
+    nodes
+}
+
+/// `/dev/mediaN`, sorted by N.
+pub fn list_media_devices() -> Vec<PathBuf> {
+    let Ok(dir) = std::fs::read_dir("/dev") else { return Vec::new() };
+    let mut found: Vec<(u32, PathBuf)> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name();
+            let n = parse_numbered(name.to_str()?, "media")?;
+            Some((n, e.path()))
+        })
+        .collect();
+    found.sort();
+    found.truncate(MAX_MEDIA_DEVICES);
+    found.into_iter().map(|(_, p)| p).collect()
+}
+
+/// "media12" with prefix "media" → 12.
+pub fn parse_numbered(name: &str, prefix: &str) -> Option<u32> {
+    let digits = name.strip_prefix(prefix)?;
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok()
+}
+
+/// Video nodes of the decoder entities of one media device.
+pub fn decoder_video_nodes(media_path: &Path) -> Vec<PathBuf> {
+    let Ok(fd) = crate::v4l2::open_media(media_path) else { return Vec::new() };
+    let info = match media::device_info(&fd, media_path) {
+        Ok(i) => i,
+        Err(_) => return Vec::new(),
+    };
+    let topo = match media::read_topology(&fd, media_path) {
+        Ok(t) => t,
+        Err(_) => return Vec::new(),
+    };
+    let mut out = Vec::new();
+    for dn in topo.decoder_devnodes() {
+        match media::devnode_path(dn.major, dn.minor) {
+            Some(p) => {
+                log::debug!(
+                    "{} ({}, {}): decoder entity '{}' → {}:{} → {}",
+                    media_path.display(),
+                    info.driver,
+                    info.model,
+                    dn.entity_name,
+                    dn.major,
+                    dn.minor,
+                    p.display()
+                );
+                if !out.contains(&p) {
+                    out.push(p);
+                }
+            }
+            None => log::warn!(
+                "{}: decoder entity '{}' has devnode {}:{} without a /dev node",
+                media_path.display(),
+                dn.entity_name,
+                dn.major,
+                dn.minor
+            ),
+        }
+    }
+    out
+}
+
+/// The media device whose topology holds the video node at `video_path`.
+pub fn media_path_for_video(video_path: &Path) -> Option<PathBuf> {
+    let rdev = std::fs::metadata(video_path).ok()?.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    for mpath in list_media_devices() {
+        let Ok(fd) = crate::v4l2::open_media(&mpath) else { continue };
+        if let Ok(topo) = media::read_topology(&fd, &mpath) {
+            if topo.has_video_devnode(major, minor) {
+                return Some(mpath);
+            }
+        }
+    }
+    None
+}
+
+/// Probe one video node: QUERYCAP (M2M), ENUM_FMT on OUTPUT, REQBUFS 0 on
+/// OUTPUT (requests supported), control size check. `None` (logged) when unusable.
+pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<DecoderNode> {
+    match try_probe(video_path, media_path) {
+        Ok(n) => {
+            log::info!(
+                "decoder {} ({}, media {:?}): {} coded formats [{}]",
+                n.video_path.display(),
+                n.driver,
+                n.media_path,
+                n.coded_formats.len(),
+                n.coded_formats.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
+            );
+            Some(n)
+        }
+        Err(e) => {
+            log::info!("{}: not a usable stateless decoder: {e}", video_path.display());
+            None
+        }
+    }
+}
+
+fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode, V4l2Error> {
+    let video = crate::v4l2::open_video(video_path)?;
+    let ctx = |w: &str| format!("{}: {w}", video_path.display());
+    let cap: Capability = v4l2r::ioctl::querycap(&video)
+        .map_err(|e| ioctl_err(Op::QueryCap, Errno::from(e), ctx("probe")))?;
+    let caps = cap.device_caps.unwrap_or(cap.capabilities);
+    let multiplanar = match classify_caps(caps) {
+        Some(m) => m,
+        None => return Err(V4l2Error::Unsupported(format!("{}: not an M2M device ({caps:?})", video_path.display()))),
+    };
+    let out_q = if multiplanar { QueueType::VideoOutputMplane } else { QueueType::VideoOutput };
+    let counter = AtomicU64::new(0);
+    let formats = crate::v4l2::session::enum_formats(&video, out_q, &counter)
+        .map_err(|e| ioctl_err(Op::EnumFmt, e, ctx("OUTPUT")))?;
+    let rb: RequestBuffers =
+        v4l2r::ioctl::reqbufs(&video, out_q, MemoryType::Mmap, 0, MemoryConsistency::empty())
+            .map_err(|e| ioctl_err_quiet(Op::ReqBufs, Errno::from(e), ctx("OUTPUT count 0")))?;
+    if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
+        return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue has no request support", video_path.display())));
+    }
+    let coded_formats = filter_by_control_sizes(&video, video_path, &formats);
+    if coded_formats.is_empty() {
+        return Err(V4l2Error::Unsupported(format!(
+            "{}: no stateless coded format with matching controls (OUTPUT formats: {})",
+            video_path.display(),
+            formats.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
+        )));
+    }
+    Ok(DecoderNode {
+        video_path: video_path.to_path_buf(),
+        media_path: media_path.map(Path::to_path_buf),
+        driver: cap.driver,
+        card: cap.card,
+        coded_formats,
+        multiplanar,
+    })
+}
+
+/// `Some(true)` for M2M_MPLANE, `Some(false)` for M2M, `None` otherwise.
+pub fn classify_caps(caps: Capabilities) -> Option<bool> {
+    if caps.contains(Capabilities::VIDEO_M2M_MPLANE) {
+        Some(true)
+    } else if caps.contains(Capabilities::VIDEO_M2M) {
+        Some(false)
+    } else if caps.contains(Capabilities::VIDEO_CAPTURE_MPLANE | Capabilities::VIDEO_OUTPUT_MPLANE) {
+        Some(true)
+    } else if caps.contains(Capabilities::VIDEO_CAPTURE | Capabilities::VIDEO_OUTPUT) {
+        Some(false)
+    } else {
+        None
+    }
+}
+
+/// Keep the coded formats we know whose stateless controls exist with the
+/// element sizes of our structs; log one clear line per dropped format.
+fn filter_by_control_sizes(video: &File, video_path: &Path, formats: &[u32]) -> Vec<u32> {
+    let mut kept = Vec::new();
+    for &f in formats {
+        let ctrls = codec_controls(f);
+        if ctrls.is_empty() {
+            log::debug!("{}: coded format {} not handled, skipped", video_path.display(), fourcc_to_string(f));
+            continue;
+        }
+        let mut ok = true;
+        for c in ctrls {
+            let kernel = match query_ext_ctrl(video, c.id) {
+                Ok(info) => Some(info.elem_size),
+                Err(Errno::EINVAL) => None,
+                Err(e) => {
+                    ioctl_err(Op::QueryExtCtrl, e, format!("{}: {}", video_path.display(), c.name));
+                    None
+                }
+            };
+            match compare_size(c, kernel) {
+                SizeCheck::Ok | SizeCheck::AbsentOptional => {}
+                SizeCheck::AbsentRequired => {
+                    log::warn!(
+                        "{}: {} dropped: the kernel has no {} control",
+                        video_path.display(),
+                        fourcc_to_string(f),
+                        c.name
+                    );
+                    ok = false;
+                }
+                SizeCheck::Mismatch { kernel, ours } => {
+                    log::error!(
+                        "{}: {} dropped: kernel/driver mismatch: control {} is {kernel} bytes in the kernel, {ours} in this driver (uAPI headers differ; rebuild against this kernel's headers)",
+                        video_path.display(),
+                        fourcc_to_string(f),
+                        c.name
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if ok {
+            kept.push(f);
+        }
+    }
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbered_names() {
+        assert_eq!(parse_numbered("media0", "media"), Some(0));
+        assert_eq!(parse_numbered("media12", "media"), Some(12));
+        assert_eq!(parse_numbered("media", "media"), None);
+        assert_eq!(parse_numbered("media1a", "media"), None);
+        assert_eq!(parse_numbered("video0", "media"), None);
+    }
+
+    #[test]
+    fn caps_classification() {
+        assert_eq!(classify_caps(Capabilities::VIDEO_M2M_MPLANE | Capabilities::STREAMING), Some(true));
+        assert_eq!(classify_caps(Capabilities::VIDEO_M2M | Capabilities::STREAMING), Some(false));
+        assert_eq!(classify_caps(Capabilities::VIDEO_CAPTURE | Capabilities::STREAMING), None);
+        assert_eq!(classify_caps(Capabilities::empty()), None);
+    }
+
+    #[test]
+    fn probe_of_a_non_v4l2_file_is_none() {
+        assert!(probe_node(Path::new("/dev/null"), None).is_none());
+        assert!(probe_node(Path::new("/nonexistent/video0"), None).is_none());
+    }
+
+    #[test]
+    fn walking_a_missing_media_device_is_empty() {
+        assert!(decoder_video_nodes(Path::new("/nonexistent/media0")).is_empty());
+        assert!(decoder_video_nodes(Path::new("/dev/null")).is_empty());
+    }
+}

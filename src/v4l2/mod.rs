@@ -1,1 +1,48 @@
-//! (being written)
+//! The V4L2 edge: one decoder session per VA context (both queues, the request
+//! ring, mmaps), extended controls, media requests, fourccs and timestamps.
+//!
+//! `unsafe` lives only in the private ioctl modules of [`request`],
+//! [`controls`] (the byte view of control structs) and `device::media`;
+//! everything else goes through v4l2r's safe ioctl wrappers.
+
+pub mod controls;
+pub mod error;
+pub mod fourcc;
+pub mod request;
+pub mod session;
+pub mod time;
+
+pub use controls::{as_bytes, codec_controls, slice_as_bytes, CodecControl, ControlSpec, CtrlInfo};
+pub use error::{Op, V4l2Error};
+pub use fourcc::{fourcc, fourcc_to_string, parse_fourcc};
+pub use session::{CaptureFormat, DecoderSession, DequeuedCapture};
+pub use time::{ns_to_timeval, timeval_to_ns};
+
+use std::fs::File;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+/// Open a V4L2 video node: O_RDWR | O_NONBLOCK | O_CLOEXEC.
+pub fn open_video(path: &Path) -> Result<File, V4l2Error> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| open_err(path, e))
+}
+
+/// Open a media controller node: O_RDWR | O_CLOEXEC.
+pub fn open_media(path: &Path) -> Result<File, V4l2Error> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| open_err(path, e))
+}
+
+fn open_err(path: &Path, e: std::io::Error) -> V4l2Error {
+    let errno = nix::errno::Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO));
+    error::ioctl_err(Op::Open, errno, path.display().to_string())
+}

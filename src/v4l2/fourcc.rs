@@ -1,0 +1,81 @@
+//! V4L2 fourccs (function-like macros in videodev2.h, so not in v4l2r's bindings).
+
+/// `v4l2_fourcc(a, b, c, d)`
+pub const fn fourcc(code: &[u8; 4]) -> u32 {
+    (code[0] as u32) | ((code[1] as u32) << 8) | ((code[2] as u32) << 16) | ((code[3] as u32) << 24)
+}
+
+/// Parse a 4-character code ("S264"); `None` unless exactly 4 ASCII bytes.
+pub fn parse_fourcc(s: &str) -> Option<u32> {
+    let b = s.as_bytes();
+    if b.len() != 4 || !b.iter().all(|c| c.is_ascii() && !c.is_ascii_control()) {
+        return None;
+    }
+    Some(fourcc(&[b[0], b[1], b[2], b[3]]))
+}
+
+/// Printable form of a fourcc ("S264"; non-printable bytes as '.'); the
+/// big-endian flag (bit 31) is shown as a "-BE" suffix.
+pub fn fourcc_to_string(f: u32) -> String {
+    let be = f & (1 << 31) != 0;
+    let bytes = (f & !(1 << 31)).to_le_bytes();
+    let mut s: String = bytes
+        .iter()
+        .map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '.' })
+        .collect();
+    if be {
+        s.push_str("-BE");
+    }
+    s
+}
+
+// Coded (OUTPUT queue) formats of stateless decoders.
+pub const V4L2_PIX_FMT_H264_SLICE: u32 = fourcc(b"S264");
+pub const V4L2_PIX_FMT_HEVC_SLICE: u32 = fourcc(b"S265");
+pub const V4L2_PIX_FMT_MPEG2_SLICE: u32 = fourcc(b"MG2S");
+pub const V4L2_PIX_FMT_VP8_FRAME: u32 = fourcc(b"VP8F");
+pub const V4L2_PIX_FMT_VP9_FRAME: u32 = fourcc(b"VP9F");
+pub const V4L2_PIX_FMT_AV1_FRAME: u32 = fourcc(b"AV1F");
+pub const V4L2_PIX_FMT_FWHT_STATELESS: u32 = fourcc(b"SFWH");
+
+// Decoded (CAPTURE queue) formats.
+pub const V4L2_PIX_FMT_NV12: u32 = fourcc(b"NV12");
+pub const V4L2_PIX_FMT_NV12M: u32 = fourcc(b"NM12");
+pub const V4L2_PIX_FMT_NV21: u32 = fourcc(b"NV21");
+pub const V4L2_PIX_FMT_NV16: u32 = fourcc(b"NV16");
+pub const V4L2_PIX_FMT_YUV420: u32 = fourcc(b"YU12");
+pub const V4L2_PIX_FMT_YUV420M: u32 = fourcc(b"YM12");
+pub const V4L2_PIX_FMT_P010: u32 = fourcc(b"P010");
+pub const V4L2_PIX_FMT_NV15: u32 = fourcc(b"NV15");
+/// Allwinner tiled NV12 (cedrus).
+pub const V4L2_PIX_FMT_NV12_32L32: u32 = fourcc(b"ST12");
+/// Hantro / Rockchip 4x4 tiled NV12.
+pub const V4L2_PIX_FMT_NV12_4L4: u32 = fourcc(b"VT12");
+/// MediaTek 16x32 tiled NV12.
+pub const V4L2_PIX_FMT_MM21: u32 = fourcc(b"MM21");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fourcc_values_match_videodev2() {
+        // Values as the kernel computes them (v4l2_fourcc is little-endian packing).
+        assert_eq!(V4L2_PIX_FMT_NV12, 0x3231_564e);
+        assert_eq!(V4L2_PIX_FMT_H264_SLICE, 0x3436_3253);
+        assert_eq!(V4L2_PIX_FMT_MPEG2_SLICE, u32::from_le_bytes(*b"MG2S"));
+    }
+
+    #[test]
+    fn parse_and_print_round_trip() {
+        for s in ["S264", "MG2S", "VP8F", "VP9F", "S265", "AV1F", "NV12"] {
+            let f = parse_fourcc(s).unwrap();
+            assert_eq!(fourcc_to_string(f), s);
+        }
+        assert_eq!(parse_fourcc("NV1"), None);
+        assert_eq!(parse_fourcc("NV123"), None);
+        assert_eq!(parse_fourcc("N\u{e9}1"), None);
+        assert_eq!(fourcc_to_string(0), "....");
+        assert_eq!(fourcc_to_string(V4L2_PIX_FMT_NV12 | (1 << 31)), "NV12-BE");
+    }
+}

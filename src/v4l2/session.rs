@@ -1,0 +1,1178 @@
+//! One decoder session per VA context: the video and media fds, the OUTPUT
+//! (bitstream) queue with its ring of permanent requests, the CAPTURE queue
+//! and all mmaps. Every ioctl goes through v4l2r's safe wrappers (or the
+//! request module) and is counted; every wait is bounded.
+//!
+//! OUTPUT ring: slot `i` is OUTPUT buffer `i` paired for the whole session with
+//! request `i`. A slot is `Free` (ours to fill), `InFlight` (queued with its
+//! request) or `Done` (buffer dequeued, request not yet re-initialised).
+//! Requests are re-initialised (`MEDIA_REQUEST_IOC_REINIT`), never closed and
+//! re-allocated per frame.
+//!
+//! CAPTURE buffers are queued *after* their frame's request is queued: the m2m
+//! framework hands CAPTURE buffers to jobs in queue order, so a CAPTURE buffer
+//! must never be queued for a frame that did not reach the device.
+
+use std::fs::File;
+use std::ops::Range;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::poll::PollFlags;
+use v4l2r::bindings;
+use v4l2r::ioctl::{
+    BufferCapabilities, BufferFlags, ExpbufFlags, IoctlConvertError, MemoryConsistency, PlaneMapping, QBufPlane,
+    QBuffer, QueryBuffer, RequestBuffers, UncheckedV4l2Buffer,
+};
+use v4l2r::memory::{MemoryType, MmapHandle};
+use v4l2r::{Format, PlaneLayout, QueueType};
+
+use super::controls::{self, ControlSpec, CtrlScratch, Which};
+use super::error::{ioctl_err, ioctl_err_quiet, Op, V4l2Error};
+use super::fourcc::fourcc_to_string;
+use super::request::{poll_fd, Request};
+use super::time::{ns_to_timeval, timeval_to_ns};
+use crate::device::DecoderNode;
+
+/// Most planes a CAPTURE format may have here.
+pub const MAX_PLANES: usize = 3;
+/// Upper bound on ENUM_FMT iterations.
+const MAX_ENUM: u32 = 64;
+/// Upper bound on buffers per queue (VIDEO_MAX_FRAME is 64; newer kernels allow more).
+const MAX_BUFFERS: u32 = 256;
+/// How long a completed request may wait for its CAPTURE buffer to become
+/// dequeueable (the m2m core marks it done right after the OUTPUT buffer).
+const CAPTURE_GRACE: Duration = Duration::from_millis(100);
+
+/// The negotiated CAPTURE format (G_FMT after S_FMT; never cached across sessions).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CaptureFormat {
+    pub fourcc: u32,
+    pub width: u32,
+    pub height: u32,
+    pub bytesperline: [u32; MAX_PLANES],
+    pub sizeimage: [u32; MAX_PLANES],
+    /// Memory planes (buffers per frame): 1 for NV12, 2 for NV12M.
+    pub num_planes: usize,
+}
+
+impl CaptureFormat {
+    fn from_format(f: &Format) -> Result<Self, V4l2Error> {
+        let n = f.plane_fmt.len();
+        if n == 0 || n > MAX_PLANES {
+            return Err(V4l2Error::Invalid(format!("CAPTURE format with {n} planes")));
+        }
+        let mut c = CaptureFormat {
+            fourcc: u32::from(f.pixelformat),
+            width: f.width,
+            height: f.height,
+            bytesperline: [0; MAX_PLANES],
+            sizeimage: [0; MAX_PLANES],
+            num_planes: n,
+        };
+        for (i, p) in f.plane_fmt.iter().enumerate() {
+            c.bytesperline[i] = p.bytesperline;
+            c.sizeimage[i] = p.sizeimage;
+        }
+        Ok(c)
+    }
+}
+
+/// One CAPTURE buffer handed back by the kernel.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DequeuedCapture {
+    pub index: u32,
+    /// V4L2_BUF_FLAG_ERROR was set: the picture is corrupt or missing.
+    pub error: bool,
+    /// The timestamp of the OUTPUT buffer that produced it (ns).
+    pub timestamp_ns: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum SlotState {
+    Free,
+    InFlight,
+    Done,
+}
+
+struct OutputSlot {
+    mapping: Option<PlaneMapping>,
+    state: SlotState,
+    /// CAPTURE buffer this request should release (None while the CAPTURE is held).
+    expect_capture: Option<u32>,
+}
+
+struct CaptureBuffer {
+    planes: Vec<PlaneMapping>,
+    /// Queued in the kernel (between QBUF and DQBUF).
+    queued: bool,
+}
+
+/// See the module documentation.
+pub struct DecoderSession {
+    video_path: PathBuf,
+    video: File,
+    media: Option<File>,
+    out_q: QueueType,
+    cap_q: QueueType,
+    coded_fourcc: Option<u32>,
+    output_size: usize,
+    outputs: Vec<OutputSlot>,
+    /// Permanent requests, `requests[i]` paired with OUTPUT buffer `i`.
+    requests: Vec<Request>,
+    output_allocated: bool,
+    output_caps: Option<BufferCapabilities>,
+    capture_fmt: Option<CaptureFormat>,
+    captures: Vec<CaptureBuffer>,
+    capture_allocated: bool,
+    out_streaming: bool,
+    cap_streaming: bool,
+    next_hint: usize,
+    ioctls: AtomicU64,
+    scratch: CtrlScratch,
+}
+
+fn convert_errno<IE: Into<Errno> + std::fmt::Debug, CE: std::fmt::Debug>(e: IoctlConvertError<IE, CE>) -> Errno {
+    match e {
+        IoctlConvertError::IoctlError(e) => e.into(),
+        IoctlConvertError::ConversionError(_) => Errno::EINVAL,
+    }
+}
+
+fn queue_name(q: QueueType) -> &'static str {
+    match q {
+        QueueType::VideoOutput | QueueType::VideoOutputMplane => "OUTPUT",
+        QueueType::VideoCapture | QueueType::VideoCaptureMplane => "CAPTURE",
+        _ => "?",
+    }
+}
+
+impl DecoderSession {
+    /// Open the node's video device (O_RDWR|O_NONBLOCK|O_CLOEXEC) and its media
+    /// device (found through the topology when the node does not name it).
+    pub fn open(node: &DecoderNode) -> Result<Self, V4l2Error> {
+        let video = super::open_video(&node.video_path)?;
+        let media_path = match &node.media_path {
+            Some(p) => Some(p.clone()),
+            None => crate::device::media_path_for_video(&node.video_path),
+        };
+        let media = match &media_path {
+            Some(p) => Some(super::open_media(p)?),
+            None => {
+                log::warn!(
+                    "{}: no media device found: requests (and so decoding) are unavailable",
+                    node.video_path.display()
+                );
+                None
+            }
+        };
+        let (out_q, cap_q) = if node.multiplanar {
+            (QueueType::VideoOutputMplane, QueueType::VideoCaptureMplane)
+        } else {
+            (QueueType::VideoOutput, QueueType::VideoCapture)
+        };
+        log::debug!(
+            "session: opened {} (media {:?}, {})",
+            node.video_path.display(),
+            media_path,
+            if node.multiplanar { "multi-planar" } else { "single-planar" }
+        );
+        Ok(DecoderSession {
+            video_path: node.video_path.clone(),
+            video,
+            media,
+            out_q,
+            cap_q,
+            coded_fourcc: None,
+            output_size: 0,
+            outputs: Vec::new(),
+            requests: Vec::new(),
+            output_allocated: false,
+            output_caps: None,
+            capture_fmt: None,
+            captures: Vec::new(),
+            capture_allocated: false,
+            out_streaming: false,
+            cap_streaming: false,
+            next_hint: 0,
+            ioctls: AtomicU64::new(0),
+            scratch: CtrlScratch::default(),
+        })
+    }
+
+    fn count(&self) {
+        self.ioctls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn ctx(&self, what: impl std::fmt::Display) -> String {
+        format!("{}: {}", self.video_path.display(), what)
+    }
+
+    /// Total ioctls issued by this session.
+    pub fn ioctl_count(&self) -> u64 {
+        self.ioctls.load(Ordering::Relaxed)
+    }
+
+    pub fn video_path(&self) -> &Path {
+        &self.video_path
+    }
+
+    pub fn is_multiplanar(&self) -> bool {
+        self.out_q == QueueType::VideoOutputMplane
+    }
+
+    // ---------------------------------------------------------------- controls
+
+    /// Set compound controls on the device's current values (no request): e.g.
+    /// the SPS before negotiating CAPTURE, as hantro needs.
+    pub fn set_controls(&mut self, ctrls: &[ControlSpec<'_>]) -> Result<(), V4l2Error> {
+        if ctrls.is_empty() {
+            return Ok(());
+        }
+        self.count();
+        controls::s_ext_ctrls(&self.video, Which::Current, ctrls, &mut self.scratch).map_err(|f| {
+            ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("current values, control {:#x?}", f.failed_id)))
+        })
+    }
+
+    /// Set plain (menu / integer) controls on current values: e.g.
+    /// V4L2_CID_STATELESS_H264_DECODE_MODE and START_CODE.
+    pub fn set_control_values(&mut self, values: &[(u32, i32)]) -> Result<(), V4l2Error> {
+        if values.is_empty() {
+            return Ok(());
+        }
+        self.count();
+        controls::s_ext_ctrl_values(&self.video, Which::Current, values).map_err(|f| {
+            ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("values {values:?}, failed {:#x?}", f.failed_id)))
+        })
+    }
+
+    /// Current value of a plain (menu / integer) control (VIDIOC_G_CTRL).
+    pub fn get_control(&self, id: u32) -> Result<i32, V4l2Error> {
+        self.count();
+        v4l2r::ioctl::g_ctrl(&self.video, id)
+            .map_err(|e| ioctl_err_quiet(Op::GExtCtrls, Errno::from(e), self.ctx(format_args!("control {id:#x}"))))
+    }
+
+    /// Supported menu items of a menu control (QUERY_EXT_CTRL + QUERYMENU).
+    pub fn menu_values(&self, ctrl_id: u32) -> Result<Vec<u32>, V4l2Error> {
+        self.count();
+        let r = controls::menu_values(&self.video, ctrl_id);
+        if let Ok(v) = &r {
+            // One QUERYMENU per item of the range (approximately; EINVAL gaps included).
+            self.ioctls.fetch_add(v.len() as u64, Ordering::Relaxed);
+        }
+        r.map_err(|(is_query, errno)| {
+            let op = if is_query { Op::QueryExtCtrl } else { Op::QueryMenu };
+            ioctl_err_quiet(op, errno, self.ctx(format_args!("menu control {ctrl_id:#x}")))
+        })
+    }
+
+    /// VIDIOC_QUERY_EXT_CTRL for one control.
+    pub fn query_control(&self, ctrl_id: u32) -> Result<controls::CtrlInfo, V4l2Error> {
+        self.count();
+        controls::query_ext_ctrl(&self.video, ctrl_id)
+            .map_err(|e| ioctl_err_quiet(Op::QueryExtCtrl, e, self.ctx(format_args!("control {ctrl_id:#x}"))))
+    }
+
+    // ---------------------------------------------------------------- formats
+
+    /// S_FMT on OUTPUT: the coded format, coded size and bitstream buffer size.
+    /// Resets the CAPTURE format (the kernel does too).
+    pub fn set_output_format(
+        &mut self,
+        coded_fourcc: u32,
+        width: u32,
+        height: u32,
+        sizeimage: u32,
+    ) -> Result<(), V4l2Error> {
+        if self.output_allocated {
+            return Err(V4l2Error::State("OUTPUT format change with buffers allocated".into()));
+        }
+        let fmt = Format {
+            width,
+            height,
+            pixelformat: coded_fourcc.into(),
+            plane_fmt: vec![PlaneLayout { sizeimage, bytesperline: 0 }],
+        };
+        self.count();
+        let got: Format = v4l2r::ioctl::s_fmt(&mut self.video, (self.out_q, &fmt)).map_err(|e| {
+            ioctl_err(
+                Op::SFmt,
+                Errno::from(e),
+                format!(
+                    "{}: OUTPUT {} {width}x{height} sizeimage {sizeimage}",
+                    self.video_path.display(),
+                    fourcc_to_string(coded_fourcc)
+                ),
+            )
+        })?;
+        self.capture_fmt = None;
+        if u32::from(got.pixelformat) != coded_fourcc {
+            log::warn!(
+                "{}: OUTPUT format {} refused (device chose {})",
+                self.video_path.display(),
+                fourcc_to_string(coded_fourcc),
+                fourcc_to_string(got.pixelformat.into())
+            );
+            return Err(V4l2Error::Unsupported(format!("coded format {}", fourcc_to_string(coded_fourcc))));
+        }
+        self.coded_fourcc = Some(coded_fourcc);
+        self.output_size = got.plane_fmt.first().map(|p| p.sizeimage as usize).unwrap_or(sizeimage as usize);
+        log::debug!(
+            "{}: OUTPUT {} {}x{} sizeimage {}",
+            self.video_path.display(),
+            fourcc_to_string(coded_fourcc),
+            got.width,
+            got.height,
+            self.output_size
+        );
+        Ok(())
+    }
+
+    /// ENUM_FMT on CAPTURE (meaningful after the OUTPUT format and SPS are set).
+    pub fn capture_formats(&self) -> Result<Vec<u32>, V4l2Error> {
+        enum_formats(&self.video, self.cap_q, &self.ioctls).map_err(|e| {
+            ioctl_err(Op::EnumFmt, e, self.ctx("CAPTURE"))
+        })
+    }
+
+    /// S_FMT then G_FMT on CAPTURE. Fails when the device substitutes another fourcc.
+    pub fn set_capture_format(&mut self, fourcc: u32, width: u32, height: u32) -> Result<CaptureFormat, V4l2Error> {
+        if self.capture_allocated {
+            return Err(V4l2Error::State("CAPTURE format change with buffers allocated".into()));
+        }
+        self.capture_fmt = None;
+        let fmt = Format { width, height, pixelformat: fourcc.into(), plane_fmt: vec![] };
+        self.count();
+        let _: Format = v4l2r::ioctl::s_fmt(&mut self.video, (self.cap_q, &fmt)).map_err(|e| {
+            ioctl_err(
+                Op::SFmt,
+                Errno::from(e),
+                format!("{}: CAPTURE {} {width}x{height}", self.video_path.display(), fourcc_to_string(fourcc)),
+            )
+        })?;
+        self.count();
+        let got: Format = v4l2r::ioctl::g_fmt(&self.video, self.cap_q)
+            .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE")))?;
+        let cf = CaptureFormat::from_format(&got)?;
+        if cf.fourcc != fourcc {
+            log::warn!(
+                "{}: CAPTURE format {} refused (device chose {})",
+                self.video_path.display(),
+                fourcc_to_string(fourcc),
+                fourcc_to_string(cf.fourcc)
+            );
+            return Err(V4l2Error::Unsupported(format!("CAPTURE format {}", fourcc_to_string(fourcc))));
+        }
+        log::debug!(
+            "{}: CAPTURE {} {}x{} planes {} pitch {:?} size {:?}",
+            self.video_path.display(),
+            fourcc_to_string(cf.fourcc),
+            cf.width,
+            cf.height,
+            cf.num_planes,
+            &cf.bytesperline[..cf.num_planes],
+            &cf.sizeimage[..cf.num_planes]
+        );
+        self.capture_fmt = Some(cf.clone());
+        Ok(cf)
+    }
+
+    pub fn capture_format(&self) -> Option<&CaptureFormat> {
+        self.capture_fmt.as_ref()
+    }
+
+    // ---------------------------------------------------------------- buffers
+
+    /// REQBUFS (MMAP) on OUTPUT, mmap each buffer, and pair each with a request
+    /// allocated once for the session. Returns the buffer count.
+    pub fn alloc_output(&mut self, count: u32) -> Result<u32, V4l2Error> {
+        if self.output_allocated {
+            return Err(V4l2Error::State("OUTPUT buffers already allocated".into()));
+        }
+        if self.coded_fourcc.is_none() {
+            return Err(V4l2Error::State("OUTPUT format not set".into()));
+        }
+        if self.media.is_none() {
+            return Err(V4l2Error::Unsupported(format!("{}: no media device for requests", self.video_path.display())));
+        }
+        let count = count.clamp(1, MAX_BUFFERS);
+        let rb = self.reqbufs(self.out_q, count)?;
+        self.output_allocated = true;
+        self.output_caps = Some(rb.capabilities);
+        if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
+            self.free_output();
+            return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue without requests", self.video_path.display())));
+        }
+        if rb.count == 0 {
+            self.free_output();
+            return Err(V4l2Error::Invalid("REQBUFS gave 0 OUTPUT buffers".into()));
+        }
+        if let Err(e) = self.map_outputs(0..rb.count) {
+            self.free_output();
+            return Err(e);
+        }
+        if let Err(e) = self.ensure_requests(rb.count as usize) {
+            self.free_output();
+            return Err(e);
+        }
+        log::debug!(
+            "{}: {} OUTPUT buffers of {} bytes, {} requests",
+            self.video_path.display(),
+            rb.count,
+            self.output_size,
+            self.requests.len()
+        );
+        Ok(rb.count)
+    }
+
+    /// REQBUFS (MMAP) on CAPTURE and mmap every plane. Returns the buffer count.
+    pub fn alloc_capture(&mut self, count: u32) -> Result<u32, V4l2Error> {
+        if self.capture_allocated {
+            return Err(V4l2Error::State("CAPTURE buffers already allocated".into()));
+        }
+        if self.capture_fmt.is_none() {
+            return Err(V4l2Error::State("CAPTURE format not set".into()));
+        }
+        let count = count.clamp(1, MAX_BUFFERS);
+        let rb = self.reqbufs(self.cap_q, count)?;
+        self.capture_allocated = true;
+        if rb.count == 0 {
+            self.free_capture();
+            return Err(V4l2Error::Invalid("REQBUFS gave 0 CAPTURE buffers".into()));
+        }
+        if let Err(e) = self.map_captures(0..rb.count) {
+            self.free_capture();
+            return Err(e);
+        }
+        log::debug!("{}: {} CAPTURE buffers", self.video_path.display(), rb.count);
+        Ok(rb.count)
+    }
+
+    /// CREATE_BUFS on CAPTURE with the current format: `extra` more buffers.
+    /// Returns the new indices.
+    pub fn grow_capture(&mut self, extra: u32) -> Result<Range<u32>, V4l2Error> {
+        if !self.capture_allocated {
+            return Err(V4l2Error::State("CAPTURE buffers not allocated".into()));
+        }
+        let extra = extra.min(MAX_BUFFERS.saturating_sub(self.captures.len() as u32));
+        if extra == 0 {
+            return Ok(self.captures.len() as u32..self.captures.len() as u32);
+        }
+        self.count();
+        let fmt: bindings::v4l2_format = v4l2r::ioctl::g_fmt(&self.video, self.cap_q)
+            .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (grow)")))?;
+        self.count();
+        let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, extra, MemoryType::Mmap, fmt)
+            .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE +{extra}"))))?;
+        let first = cb.index;
+        if first as usize != self.captures.len() {
+            log::warn!(
+                "{}: CREATE_BUFS returned index {first}, expected {}",
+                self.video_path.display(),
+                self.captures.len()
+            );
+            return Err(V4l2Error::Invalid("non-contiguous CAPTURE indices".into()));
+        }
+        let range = first..first + cb.count;
+        self.map_captures(range.clone())?;
+        log::debug!("{}: CAPTURE grew by {} to {}", self.video_path.display(), cb.count, self.captures.len());
+        Ok(range)
+    }
+
+    /// STREAMON on both queues (idempotent).
+    pub fn stream_on(&mut self) -> Result<(), V4l2Error> {
+        if !self.output_allocated || !self.capture_allocated {
+            return Err(V4l2Error::State("stream on before both queues are allocated".into()));
+        }
+        if !self.out_streaming {
+            self.count();
+            v4l2r::ioctl::streamon(&self.video, self.out_q)
+                .map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("OUTPUT")))?;
+            self.out_streaming = true;
+        }
+        if !self.cap_streaming {
+            self.count();
+            v4l2r::ioctl::streamon(&self.video, self.cap_q)
+                .map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("CAPTURE")))?;
+            self.cap_streaming = true;
+        }
+        Ok(())
+    }
+
+    /// Whether the OUTPUT queue supports V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
+    /// (known after `alloc_output`).
+    pub fn supports_hold_capture(&self) -> bool {
+        self.output_caps.is_some_and(|c| c.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF))
+    }
+
+    pub fn output_count(&self) -> u32 {
+        self.outputs.len() as u32
+    }
+
+    pub fn capture_count(&self) -> u32 {
+        self.captures.len() as u32
+    }
+
+    /// Size of each OUTPUT (bitstream) buffer.
+    pub fn output_buffer_size(&self) -> usize {
+        self.outputs.iter().filter_map(|s| s.mapping.as_ref().map(|m| m.len())).min().unwrap_or(0)
+    }
+
+    /// Read-only view of a mapped CAPTURE plane. Only meaningful while the
+    /// buffer is not queued (decoded, not yet re-queued).
+    pub fn capture_plane(&self, index: u32, plane: usize) -> Option<&[u8]> {
+        self.captures.get(index as usize)?.planes.get(plane).map(|m| &m[..])
+    }
+
+    /// Writable view of a mapped CAPTURE plane (vaPutImage / derived images).
+    /// `None` while the buffer is queued in the kernel.
+    pub fn capture_plane_mut(&mut self, index: u32, plane: usize) -> Option<&mut [u8]> {
+        let buf = self.captures.get_mut(index as usize)?;
+        if buf.queued {
+            return None;
+        }
+        buf.planes.get_mut(plane).map(|m| &mut m[..])
+    }
+
+    /// Whether CAPTURE buffer `index` is queued in the kernel.
+    pub fn capture_queued(&self, index: u32) -> bool {
+        self.captures.get(index as usize).is_some_and(|b| b.queued)
+    }
+
+    /// VIDIOC_EXPBUF of a CAPTURE plane (O_RDWR | O_CLOEXEC).
+    pub fn export_capture(&self, index: u32, plane: usize) -> Result<OwnedFd, V4l2Error> {
+        let n_planes = self.captures.get(index as usize).map(|b| b.planes.len()).unwrap_or(0);
+        if plane >= n_planes {
+            return Err(V4l2Error::State(format!("export of CAPTURE {index} plane {plane}: no such buffer")));
+        }
+        self.count();
+        v4l2r::ioctl::expbuf::<OwnedFd>(
+            &self.video,
+            self.cap_q,
+            index as usize,
+            plane,
+            ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
+        )
+        .map_err(|e| ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index} plane {plane}"))))
+    }
+
+    // ---------------------------------------------------------------- OUTPUT ring
+
+    /// Next free OUTPUT slot (re-initialising completed requests on the way);
+    /// `None` when every slot is in flight: reap one first.
+    pub fn next_output(&mut self) -> Option<u32> {
+        let n = self.outputs.len();
+        for k in 0..n {
+            let i = (self.next_hint + k) % n;
+            match self.outputs[i].state {
+                SlotState::Free => {}
+                SlotState::Done => {
+                    if !self.reinit_slot(i) {
+                        continue;
+                    }
+                }
+                SlotState::InFlight => continue,
+            }
+            if self.outputs[i].mapping.is_none() {
+                continue;
+            }
+            self.next_hint = (i + 1) % n;
+            return Some(i as u32);
+        }
+        None
+    }
+
+    /// The mapping of a free OUTPUT slot (`None` when in flight or unknown).
+    pub fn output_buffer_mut(&mut self, out_index: u32) -> Option<&mut [u8]> {
+        let slot = self.outputs.get_mut(out_index as usize)?;
+        if slot.state == SlotState::InFlight {
+            return None;
+        }
+        slot.mapping.as_mut().map(|m| &mut m[..])
+    }
+
+    /// Make every OUTPUT buffer at least `bytes` long. When they are smaller and
+    /// nothing is in flight: STREAMOFF OUTPUT, REQBUFS 0, CREATE_BUFS with a
+    /// bigger sizeimage (S_FMT + REQBUFS as fallback), STREAMON. Requests are kept.
+    pub fn ensure_output_size(&mut self, bytes: usize) -> Result<(), V4l2Error> {
+        if !self.output_allocated {
+            return Err(V4l2Error::State("OUTPUT buffers not allocated".into()));
+        }
+        if bytes <= self.output_buffer_size() {
+            return Ok(());
+        }
+        if bytes > u32::MAX as usize / 2 {
+            return Err(V4l2Error::Invalid(format!("bitstream of {bytes} bytes")));
+        }
+        if self.outputs.iter().any(|s| s.state == SlotState::InFlight) {
+            return Err(V4l2Error::State("cannot grow OUTPUT buffers while decodes are in flight".into()));
+        }
+        for i in 0..self.outputs.len() {
+            if self.outputs[i].state == SlotState::Done && !self.reinit_slot(i) {
+                return Err(V4l2Error::State("a request could not be re-initialised".into()));
+            }
+        }
+        let count = self.outputs.len() as u32;
+        let new_size = (bytes.next_power_of_two()).max(self.output_size) as u32;
+        log::info!(
+            "{}: growing {} OUTPUT buffers from {} to {} bytes",
+            self.video_path.display(),
+            count,
+            self.output_buffer_size(),
+            new_size
+        );
+        let was_streaming = self.out_streaming;
+        if self.out_streaming {
+            self.count();
+            v4l2r::ioctl::streamoff(&self.video, self.out_q)
+                .map_err(|e| ioctl_err(Op::StreamOff, Errno::from(e), self.ctx("OUTPUT (grow)")))?;
+            self.out_streaming = false;
+        }
+        self.outputs.clear();
+        self.reqbufs(self.out_q, 0)?;
+        self.output_allocated = false;
+
+        self.count();
+        let mut fmt: Format = v4l2r::ioctl::g_fmt(&self.video, self.out_q)
+            .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("OUTPUT (grow)")))?;
+        match fmt.plane_fmt.first_mut() {
+            Some(p) => p.sizeimage = new_size,
+            None => fmt.plane_fmt.push(PlaneLayout { sizeimage: new_size, bytesperline: 0 }),
+        }
+        let v4l2_fmt = bindings::v4l2_format::try_from((self.out_q, &fmt))
+            .map_err(|e| V4l2Error::Invalid(format!("OUTPUT format: {e:?}")))?;
+        self.count();
+        let got = match v4l2r::ioctl::create_bufs::<_, bindings::v4l2_create_buffers>(
+            &self.video,
+            count,
+            MemoryType::Mmap,
+            v4l2_fmt,
+        ) {
+            Ok(cb) if cb.count > 0 && cb.index == 0 => {
+                self.output_allocated = true;
+                cb.count
+            }
+            other => {
+                let why = match other {
+                    Ok(cb) => format!("CREATE_BUFS gave {} buffers at {}", cb.count, cb.index),
+                    Err(e) => format!("CREATE_BUFS: {}", Errno::from(e)),
+                };
+                log::warn!("{}: OUTPUT grow via CREATE_BUFS failed ({why}); trying S_FMT", self.video_path.display());
+                self.reqbufs(self.out_q, 0)?;
+                self.count();
+                let _: Format = v4l2r::ioctl::s_fmt(&mut self.video, (self.out_q, &fmt))
+                    .map_err(|e| ioctl_err(Op::SFmt, Errno::from(e), self.ctx("OUTPUT (grow)")))?;
+                let rb = self.reqbufs(self.out_q, count)?;
+                self.output_allocated = true;
+                rb.count
+            }
+        };
+        self.output_size = new_size as usize;
+        self.map_outputs(0..got)?;
+        self.ensure_requests(got as usize)?;
+        if was_streaming {
+            self.count();
+            v4l2r::ioctl::streamon(&self.video, self.out_q)
+                .map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("OUTPUT (grow)")))?;
+            self.out_streaming = true;
+        }
+        if self.output_buffer_size() < bytes {
+            return Err(V4l2Error::Unsupported(format!(
+                "device limits OUTPUT buffers to {} bytes (< {bytes})",
+                self.output_buffer_size()
+            )));
+        }
+        Ok(())
+    }
+
+    /// Queue one decode (see the module doc for the order):
+    /// S_EXT_CTRLS into the slot's request, QBUF OUTPUT (bytesused, timestamp,
+    /// request fd, optionally HOLD_CAPTURE_BUF), MEDIA_REQUEST_IOC_QUEUE, then
+    /// QBUF CAPTURE `cap_index` unless `queue_capture` is false (later slices of
+    /// a frame). On failure before the request is queued the request is
+    /// re-initialised and the slot stays free.
+    #[allow(clippy::too_many_arguments)]
+    pub fn queue_decode(
+        &mut self,
+        out_index: u32,
+        bytes: usize,
+        timestamp_ns: u64,
+        ctrls: &[ControlSpec<'_>],
+        cap_index: u32,
+        queue_capture: bool,
+        hold_capture: bool,
+    ) -> Result<(), V4l2Error> {
+        let i = out_index as usize;
+        if !self.out_streaming || !self.cap_streaming {
+            return Err(V4l2Error::State("queue_decode before stream_on".into()));
+        }
+        let Some(slot) = self.outputs.get(i) else {
+            return Err(V4l2Error::State(format!("no OUTPUT buffer {out_index}")));
+        };
+        if slot.state == SlotState::Done && !self.reinit_slot(i) {
+            return Err(V4l2Error::State(format!("OUTPUT {out_index}: request not re-initialised")));
+        }
+        let slot = &self.outputs[i];
+        if slot.state != SlotState::Free {
+            return Err(V4l2Error::State(format!("OUTPUT {out_index} is in flight")));
+        }
+        let cap = slot.mapping.as_ref().map(|m| m.len()).unwrap_or(0);
+        if bytes == 0 || bytes > cap {
+            return Err(V4l2Error::Invalid(format!("{bytes} bytes for OUTPUT buffer {out_index} of {cap}")));
+        }
+        let cap_planes = self.capture_fmt.as_ref().map(|f| f.num_planes).unwrap_or(1).max(1);
+        if queue_capture {
+            match self.captures.get(cap_index as usize) {
+                None => return Err(V4l2Error::State(format!("no CAPTURE buffer {cap_index}"))),
+                Some(b) if b.queued => return Err(V4l2Error::State(format!("CAPTURE {cap_index} already queued"))),
+                Some(_) => {}
+            }
+        }
+        let Some(req) = self.requests.get(i) else {
+            return Err(V4l2Error::State(format!("no request for OUTPUT {out_index}")));
+        };
+        let req_fd = req.raw_fd();
+
+        // 1. Controls into the request.
+        if !ctrls.is_empty() {
+            self.count();
+            if let Err(f) = controls::s_ext_ctrls(&self.video, Which::Request(req_fd), ctrls, &mut self.scratch) {
+                let e = ioctl_err(
+                    Op::SExtCtrls,
+                    f.errno,
+                    self.ctx(format_args!("request of OUTPUT {out_index}, control {:#x?}", f.failed_id)),
+                );
+                self.reinit_after_error(i);
+                return Err(e);
+            }
+        }
+
+        // 2. The bitstream buffer into the request.
+        let (sec, usec) = ns_to_timeval(timestamp_ns);
+        let mut qb = QBuffer::<MmapHandle>::new(self.out_q, out_index).set_timestamp(sec, usec).set_request(req_fd);
+        if hold_capture {
+            qb.flags |= BufferFlags::from_bits_retain(bindings::V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF);
+        }
+        qb.planes = vec![QBufPlane::new(bytes)];
+        self.count();
+        if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
+            let e = ioctl_err(
+                Op::QBuf,
+                convert_errno(e),
+                self.ctx(format_args!("OUTPUT {out_index} ({bytes} bytes, ts {timestamp_ns})")),
+            );
+            self.reinit_after_error(i);
+            return Err(e);
+        }
+
+        // 3. The request.
+        self.count();
+        if let Err(errno) = self.requests[i].queue() {
+            let e = ioctl_err(Op::RequestQueue, errno, self.ctx(format_args!("request of OUTPUT {out_index}")));
+            self.reinit_after_error(i);
+            return Err(e);
+        }
+        self.outputs[i].state = SlotState::InFlight;
+        self.outputs[i].expect_capture = if hold_capture { None } else { Some(cap_index) };
+
+        // 4. The CAPTURE buffer (after the request: see the module doc).
+        if queue_capture {
+            let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
+            qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
+            self.count();
+            if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
+                // The request is in flight and will wait for a CAPTURE buffer.
+                return Err(ioctl_err(
+                    Op::QBuf,
+                    convert_errno(e),
+                    self.ctx(format_args!("CAPTURE {cap_index} (request of OUTPUT {out_index} already queued)")),
+                ));
+            }
+            self.captures[cap_index as usize].queued = true;
+        }
+        Ok(())
+    }
+
+    /// Wait up to `timeout` for the request of `out_index` to complete (POLLPRI),
+    /// then dequeue finished OUTPUT buffers, re-initialise their requests and
+    /// dequeue every finished CAPTURE buffer. An already completed slot returns
+    /// whatever CAPTURE buffers are ready. `Timeout` leaves the decode in flight.
+    pub fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+        self.complete(out_index, Some(timeout))?
+            .ok_or_else(|| V4l2Error::Timeout {
+                op: Op::Poll,
+                context: self.ctx(format_args!("request of OUTPUT {out_index} after {timeout:?}")),
+            })
+            .inspect_err(|e| log::warn!("{e}"))
+    }
+
+    /// Non-blocking `wait_decode`: `None` while the request is still running.
+    pub fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+        self.complete(out_index, None)
+    }
+
+    /// Whether the request of `out_index` is in flight (queued, not reaped).
+    pub fn output_in_flight(&self, out_index: u32) -> bool {
+        self.outputs.get(out_index as usize).is_some_and(|s| s.state == SlotState::InFlight)
+    }
+
+    /// Dequeue finished CAPTURE buffers, waiting up to `timeout` for the first
+    /// one when some are queued. Empty when nothing is queued.
+    pub fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+        let mut out = self.drain_capture()?;
+        if !out.is_empty() || !self.captures.iter().any(|b| b.queued) {
+            return Ok(out);
+        }
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let ready = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
+                .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
+            out.extend(self.drain_capture()?);
+            if !out.is_empty() {
+                return Ok(out);
+            }
+            if ready.is_none() || Instant::now() >= deadline {
+                return Err(V4l2Error::Timeout { op: Op::Poll, context: self.ctx("CAPTURE") })
+                    .inspect_err(|e| log::warn!("{e}"));
+            }
+            if ready.is_some_and(|f| f.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)) {
+                // Nothing dequeueable although poll says so: do not spin.
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    fn reqbufs(&self, q: QueueType, count: u32) -> Result<RequestBuffers, V4l2Error> {
+        self.count();
+        v4l2r::ioctl::reqbufs::<RequestBuffers>(&self.video, q, MemoryType::Mmap, count, MemoryConsistency::empty())
+            .map_err(|e| ioctl_err(Op::ReqBufs, Errno::from(e), self.ctx(format_args!("{} count {count}", queue_name(q)))))
+    }
+
+    fn query_and_map(&self, q: QueueType, index: u32) -> Result<Vec<PlaneMapping>, V4l2Error> {
+        self.count();
+        let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, q, index as usize).map_err(|e| {
+            ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("{} {index}", queue_name(q))))
+        })?;
+        if qb.planes.is_empty() || qb.planes.len() > MAX_PLANES {
+            return Err(V4l2Error::Invalid(format!("{} buffer {index} has {} planes", queue_name(q), qb.planes.len())));
+        }
+        let mut maps = Vec::with_capacity(qb.planes.len());
+        for (p, plane) in qb.planes.iter().enumerate() {
+            let m = v4l2r::ioctl::mmap(&self.video, plane.mem_offset, plane.length).map_err(|e| {
+                ioctl_err(
+                    Op::Mmap,
+                    Errno::from(e),
+                    self.ctx(format_args!("{} {index} plane {p} ({} bytes)", queue_name(q), plane.length)),
+                )
+            })?;
+            maps.push(m);
+        }
+        Ok(maps)
+    }
+
+    fn map_outputs(&mut self, range: Range<u32>) -> Result<(), V4l2Error> {
+        for index in range {
+            let mut maps = self.query_and_map(self.out_q, index)?;
+            let mapping = maps.drain(..).next();
+            self.outputs.push(OutputSlot { mapping, state: SlotState::Free, expect_capture: None });
+        }
+        Ok(())
+    }
+
+    fn map_captures(&mut self, range: Range<u32>) -> Result<(), V4l2Error> {
+        for index in range {
+            let planes = self.query_and_map(self.cap_q, index)?;
+            self.captures.push(CaptureBuffer { planes, queued: false });
+        }
+        Ok(())
+    }
+
+    fn ensure_requests(&mut self, n: usize) -> Result<(), V4l2Error> {
+        let Some(media) = &self.media else {
+            return Err(V4l2Error::Unsupported("no media device".into()));
+        };
+        while self.requests.len() < n {
+            self.ioctls.fetch_add(1, Ordering::Relaxed);
+            let r = Request::alloc(media.as_fd()).map_err(|e| {
+                ioctl_err(Op::RequestAlloc, e, format!("{}: request {}", self.video_path.display(), self.requests.len()))
+            })?;
+            self.requests.push(r);
+        }
+        Ok(())
+    }
+
+    /// MEDIA_REQUEST_IOC_REINIT of slot `i`; true when the slot is free again.
+    fn reinit_slot(&mut self, i: usize) -> bool {
+        let Some(req) = self.requests.get(i) else { return false };
+        self.count();
+        match req.reinit() {
+            Ok(()) => {
+                if let Some(s) = self.outputs.get_mut(i) {
+                    s.state = SlotState::Free;
+                    s.expect_capture = None;
+                }
+                true
+            }
+            Err(e) => {
+                ioctl_err(Op::RequestReinit, e, self.ctx(format_args!("request of OUTPUT {i}")));
+                false
+            }
+        }
+    }
+
+    /// After a failed queue_decode step: drop whatever the request holds.
+    fn reinit_after_error(&mut self, i: usize) {
+        if !self.reinit_slot(i) {
+            // Leave it Done so next_output retries the REINIT later.
+            if let Some(s) = self.outputs.get_mut(i) {
+                s.state = SlotState::Done;
+            }
+        }
+    }
+
+    /// Dequeue every finished OUTPUT buffer (non-blocking), marking slots Done.
+    fn drain_output(&mut self) -> Result<(), V4l2Error> {
+        for _ in 0..=self.outputs.len() {
+            self.count();
+            match v4l2r::ioctl::dqbuf::<UncheckedV4l2Buffer>(&self.video, self.out_q) {
+                Ok(b) => {
+                    let idx = b.0.index as usize;
+                    if b.0.flags & bindings::V4L2_BUF_FLAG_ERROR != 0 {
+                        log::debug!("{}: OUTPUT {idx} returned with ERROR", self.video_path.display());
+                    }
+                    match self.outputs.get_mut(idx) {
+                        Some(s) if s.state == SlotState::InFlight => s.state = SlotState::Done,
+                        _ => log::warn!("{}: dequeued OUTPUT {idx} that was not in flight", self.video_path.display()),
+                    }
+                }
+                Err(e) => {
+                    let errno = convert_errno(e);
+                    if errno == Errno::EAGAIN || errno == Errno::EPIPE {
+                        return Ok(());
+                    }
+                    return Err(ioctl_err(Op::DqBuf, errno, self.ctx("OUTPUT")));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Dequeue every finished CAPTURE buffer (non-blocking).
+    fn drain_capture(&mut self) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+        let mut out = Vec::new();
+        if !self.captures.iter().any(|b| b.queued) {
+            return Ok(out);
+        }
+        for _ in 0..=self.captures.len() {
+            self.count();
+            match v4l2r::ioctl::dqbuf::<UncheckedV4l2Buffer>(&self.video, self.cap_q) {
+                Ok(b) => {
+                    let index = b.0.index;
+                    let error = b.0.flags & bindings::V4L2_BUF_FLAG_ERROR != 0;
+                    let timestamp_ns = timeval_to_ns(b.0.timestamp.tv_sec, b.0.timestamp.tv_usec);
+                    match self.captures.get_mut(index as usize) {
+                        Some(c) => c.queued = false,
+                        None => {
+                            log::warn!("{}: dequeued unknown CAPTURE {index}", self.video_path.display());
+                            continue;
+                        }
+                    }
+                    if error {
+                        log::debug!("{}: CAPTURE {index} (ts {timestamp_ns}) has ERROR", self.video_path.display());
+                    }
+                    out.push(DequeuedCapture { index, error, timestamp_ns });
+                }
+                Err(e) => {
+                    let errno = convert_errno(e);
+                    if errno == Errno::EAGAIN || errno == Errno::EPIPE {
+                        break;
+                    }
+                    return Err(ioctl_err(Op::DqBuf, errno, self.ctx("CAPTURE")));
+                }
+            }
+            if !self.captures.iter().any(|b| b.queued) {
+                break;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Shared body of wait/poll: `timeout` None = do not block on the request.
+    fn complete(
+        &mut self,
+        out_index: u32,
+        timeout: Option<Duration>,
+    ) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+        let i = out_index as usize;
+        let Some(slot) = self.outputs.get(i) else {
+            return Err(V4l2Error::State(format!("no OUTPUT buffer {out_index}")));
+        };
+        if slot.state != SlotState::InFlight {
+            // Already reaped (possibly while waiting for another slot).
+            return self.drain_capture().map(Some);
+        }
+        let start = Instant::now();
+        let budget = timeout.unwrap_or(Duration::ZERO);
+        let done = self.requests[i]
+            .wait(budget)
+            .map_err(|e| ioctl_err(Op::Poll, e, self.ctx(format_args!("request of OUTPUT {out_index}"))))?;
+        if !done {
+            return Ok(None);
+        }
+        // The request is complete, so its OUTPUT buffer is done.
+        self.drain_output()?;
+        if self.outputs[i].state == SlotState::InFlight {
+            // Not dequeueable yet: wait (bounded) on the video fd.
+            let deadline = Instant::now() + CAPTURE_GRACE.max(budget.saturating_sub(start.elapsed()));
+            while self.outputs[i].state == SlotState::InFlight && Instant::now() < deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                poll_fd(self.video.as_fd(), PollFlags::POLLOUT, left)
+                    .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("OUTPUT")))?;
+                self.drain_output()?;
+            }
+            if self.outputs[i].state == SlotState::InFlight {
+                return Err(V4l2Error::Timeout {
+                    op: Op::DqBuf,
+                    context: self.ctx(format_args!("OUTPUT {out_index} not dequeueable after its request completed")),
+                })
+                .inspect_err(|e| log::warn!("{e}"));
+            }
+        }
+        let expect = self.outputs[i].expect_capture;
+        // Recycle every completed request (ours and any older one dequeued with it).
+        for k in 0..self.outputs.len() {
+            if self.outputs[k].state == SlotState::Done {
+                self.reinit_slot(k);
+            }
+        }
+        let mut caps = self.drain_capture()?;
+        if let Some(c) = expect {
+            let deadline = Instant::now() + CAPTURE_GRACE;
+            while self.capture_queued(c) && Instant::now() < deadline {
+                let left = deadline.saturating_duration_since(Instant::now());
+                poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
+                    .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
+                caps.extend(self.drain_capture()?);
+            }
+        }
+        Ok(Some(caps))
+    }
+
+    fn free_output(&mut self) {
+        self.outputs.clear();
+        if self.output_allocated {
+            let _ = self.reqbufs(self.out_q, 0);
+            self.output_allocated = false;
+        }
+    }
+
+    fn free_capture(&mut self) {
+        self.captures.clear();
+        if self.capture_allocated {
+            let _ = self.reqbufs(self.cap_q, 0);
+            self.capture_allocated = false;
+        }
+    }
+}
+
+/// ENUM_FMT until EINVAL (bounded).
+pub(crate) fn enum_formats(fd: &File, q: QueueType, counter: &AtomicU64) -> Result<Vec<u32>, Errno> {
+    let mut out = Vec::new();
+    for index in 0..MAX_ENUM {
+        counter.fetch_add(1, Ordering::Relaxed);
+        match v4l2r::ioctl::enum_fmt::<bindings::v4l2_fmtdesc>(fd, q, index) {
+            Ok(d) => {
+                if !out.contains(&d.pixelformat) {
+                    out.push(d.pixelformat);
+                }
+            }
+            Err(e) => {
+                let errno = Errno::from(e);
+                if errno == Errno::EINVAL {
+                    break;
+                }
+                return Err(errno);
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Drop for DecoderSession {
+    /// STREAMOFF both queues, unmap, REQBUFS 0, close requests and fds: each once.
+    fn drop(&mut self) {
+        if self.out_streaming {
+            self.count();
+            if let Err(e) = v4l2r::ioctl::streamoff(&self.video, self.out_q) {
+                ioctl_err(Op::StreamOff, Errno::from(e), self.ctx("OUTPUT (teardown)"));
+            }
+            self.out_streaming = false;
+        }
+        if self.cap_streaming {
+            self.count();
+            if let Err(e) = v4l2r::ioctl::streamoff(&self.video, self.cap_q) {
+                ioctl_err(Op::StreamOff, Errno::from(e), self.ctx("CAPTURE (teardown)"));
+            }
+            self.cap_streaming = false;
+        }
+        // Unmap before freeing the buffers.
+        self.free_output();
+        self.free_capture();
+        self.requests.clear();
+        log::debug!("{}: session closed after {} ioctls", self.video_path.display(), self.ioctl_count());
+        // `video` and `media` close when the fields drop.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capture_format_from_v4l2r_format() {
+        let f = Format {
+            width: 176,
+            height: 144,
+            pixelformat: super::super::fourcc::V4L2_PIX_FMT_NV12.into(),
+            plane_fmt: vec![PlaneLayout { sizeimage: 176 * 144 * 3 / 2, bytesperline: 176 }],
+        };
+        let c = CaptureFormat::from_format(&f).unwrap();
+        assert_eq!(c.num_planes, 1);
+        assert_eq!(c.bytesperline, [176, 0, 0]);
+        assert_eq!(c.sizeimage[0], 38016);
+        assert_eq!(c.fourcc, super::super::fourcc::V4L2_PIX_FMT_NV12);
+        let empty = Format { plane_fmt: vec![], ..f.clone() };
+        assert!(CaptureFormat::from_format(&empty).is_err());
+        let four = Format { plane_fmt: vec![PlaneLayout { sizeimage: 1, bytesperline: 1 }; 4], ..f };
+        assert!(CaptureFormat::from_format(&four).is_err());
+    }
+
+    #[test]
+    fn open_missing_node_fails_with_enoent() {
+        let node = DecoderNode {
+            video_path: "/nonexistent/video99".into(),
+            media_path: None,
+            driver: "x".into(),
+            card: "x".into(),
+            coded_formats: vec![],
+            multiplanar: true,
+        };
+        let e = DecoderSession::open(&node).err().unwrap();
+        assert_eq!(e.errno(), Some(Errno::ENOENT));
+        assert_eq!(e.op(), Some(Op::Open));
+    }
+
+    #[test]
+    fn session_is_send() {
+        fn is_send<T: Send>() {}
+        is_send::<DecoderSession>();
+    }
+}
