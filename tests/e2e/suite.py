@@ -53,6 +53,7 @@ def run(cmd, log, env=None, timeout=CLIENT_TIMEOUT, stdout_file=None):
     """Runs cmd (no stdin, own process group), writes stdout/stderr to log.*.
     Returns (rc, stdout, stderr, seconds); rc 124 on timeout."""
     e = dict(os.environ)
+    e['AV_LOG_FORCE_NOCOLOR'] = '1'
     e.update(env or {})
     t0 = time.time()
     p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
