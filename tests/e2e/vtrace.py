@@ -13,6 +13,7 @@ new record starts at each lead event. Indexed events ("[3]: ...") and repeated e
 
 Every normalisation is listed in normalise() and documented there.
 """
+import gzip
 import re
 import subprocess
 import sys
@@ -41,7 +42,8 @@ class Trace:
 def read_trace(path):
     t = Trace()
     cur = None
-    with open(path, errors='replace') as f:
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rt', errors='replace') as f:
         for line in f:
             line = line.rstrip('\n')
             if line.startswith('#'):
@@ -89,7 +91,7 @@ def parse_payload(text):
                     block.append(lines[i].strip())
                     i += 1
                 value = ' '.join(block)
-            fields[name] = ' '.join(value.replace(',', ' ').split())
+            fields[name.rstrip(':')] = ' '.join(value.replace(',', ' ').split())
     else:
         # one-line layout: tokens alternate key value, a key directly followed by a key
         # has an empty value (e.g. "fields  top_field_order_cnt 0")
@@ -169,6 +171,9 @@ def normalise(codec, recs, label):
       E1  DPB entries are keyed by their label (as H2); entries beyond num_active_dpb_entries
           are dropped.
     MPEG-2 / VP8 / VP9 / AV1:
+      M1  MPEG-2 chroma_(non_)intra_quantiser_matrix are dropped for 4:2:0 streams
+          (chroma_format 1): the decoding process uses the luma matrices for 4:2:0 chroma,
+          and clients fill the chroma copies differently (GStreamer leaves zeros).
       R1  Reference timestamps of intra / key frames are don't-care and dropped (MPEG-2: both
           refs for I pictures, backward_ref_ts for P pictures; VP8/VP9: key or intra-only
           frames; AV1: KEY_FRAME / INTRA_ONLY frames).
@@ -237,6 +242,10 @@ def normalise(codec, recs, label):
             for key, f in rec.items():
                 for name, v in f.items():
                     flat['%s.%s' % (re.sub(r'^v4l2_(ctrl_)?%s_' % codec, '', key), name)] = v
+            if codec == 'mpeg2' and rec.get('v4l2_ctrl_mpeg2_sequence', {}).get('chroma_format') == '1':
+                for k in list(flat):
+                    if k.startswith('quantisation.chroma_'):
+                        del flat[k]                                     # M1
             fl = ' '.join(v for k, v in flat.items() if k.endswith('.flags'))
             if codec in ('vp8', 'vp9'):
                 intra = 'KEY_FRAME' in fl or 'INTRA_ONLY' in fl
@@ -301,9 +310,9 @@ def compare(codec, trace_path, base_path, max_diffs=8):
 # header are compared with ffmpeg's `-bsf:v trace_headers` values, picture by picture in
 # decode order. visl prints flag bits as a FLAGS|LIST, so only numeric fields take part.
 TH_RE = re.compile(r'^\[trace_headers @ \w+\] (?:(\d+)\s+(\S+)\s+[01]*\s*= (-?\d+)|([A-Z].*))$')
-PICTURE_UNITS = {'hevc': ('Slice Segment Header',), 'av1': ('Frame Header', 'Frame')}
+PICTURE_UNITS = {'hevc': ('Slice Segment Header',), 'av1': ('Frame Header', 'Frame'), 'h264': ('Slice Header',)}
 PARAM_UNITS = {'hevc': ('Video Parameter Set', 'Sequence Parameter Set', 'Picture Parameter Set'),
-               'av1': ('Sequence Header',)}
+               'av1': ('Sequence Header',), 'h264': ('Sequence Parameter Set', 'Picture Parameter Set')}
 
 
 def trace_headers(codec, stream):
@@ -332,6 +341,8 @@ def trace_headers(codec, stream):
     for p, hdr in pictures:
         if codec == 'hevc' and hdr.get('first_slice_segment_in_pic_flag') != '1':
             continue
+        if codec == 'h264' and hdr.get('first_mb_in_slice') != '0':
+            continue
         if codec == 'av1' and hdr.get('show_existing_frame') == '1':
             continue
         merged = {}
@@ -344,7 +355,7 @@ def trace_headers(codec, stream):
 
 def oracle(codec, trace_path, stream, max_diffs=8):
     t = read_trace(trace_path)
-    recs = records(t, codec)
+    recs = frames_only(codec, records(t, codec))
     pics = trace_headers(codec, stream)
     msgs = []
     if len(recs) != len(pics):
