@@ -14,7 +14,7 @@ pub mod time;
 
 pub use controls::{as_bytes, codec_controls, slice_as_bytes, CodecControl, ControlSpec, CtrlInfo};
 pub use error::{Op, V4l2Error};
-pub use fourcc::{fourcc, fourcc_to_string, parse_fourcc};
+pub use fourcc::*;
 pub use session::{CaptureFormat, DecoderSession, DequeuedCapture};
 pub use time::{ns_to_timeval, timeval_to_ns};
 

@@ -94,7 +94,7 @@ impl AsFd for Request {
 /// Bounded poll of one fd. `Ok(None)` on timeout, `Ok(Some(revents))` otherwise.
 /// EINTR restarts the poll with the remaining time.
 pub fn poll_fd(fd: BorrowedFd<'_>, events: PollFlags, timeout: Duration) -> Result<Option<PollFlags>, Errno> {
-    let deadline = std::time::Instant::now() + timeout;
+    let deadline = crate::v4l2::session::deadline_after(timeout);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         // Round up so that a sub-millisecond budget still waits a little.
@@ -131,6 +131,14 @@ mod tests {
         assert!(res.is_none());
         assert!(t0.elapsed() >= Duration::from_millis(15));
         assert!(t0.elapsed() < Duration::from_secs(2));
+    }
+
+    #[test]
+    fn huge_timeouts_do_not_overflow() {
+        let (r, w) = nix::unistd::pipe().unwrap();
+        nix::unistd::write(&w, b"x").unwrap();
+        let res = poll_fd(r.as_fd(), PollFlags::POLLIN, Duration::MAX).unwrap();
+        assert!(res.unwrap().contains(PollFlags::POLLIN));
     }
 
     #[test]

@@ -142,6 +142,16 @@ fn convert_errno<IE: Into<Errno> + std::fmt::Debug, CE: std::fmt::Debug>(e: Ioct
     }
 }
 
+fn id_str(id: Option<u32>) -> String {
+    id.map_or_else(|| "?".to_string(), |id| format!("{id:#x}"))
+}
+
+/// `now + timeout`, saturating far in the future instead of overflowing.
+pub(crate) fn deadline_after(timeout: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(timeout).or_else(|| now.checked_add(Duration::from_secs(86_400))).unwrap_or(now)
+}
+
 fn queue_name(q: QueueType) -> &'static str {
     match q {
         QueueType::VideoOutput | QueueType::VideoOutputMplane => "OUTPUT",
@@ -234,7 +244,7 @@ impl DecoderSession {
         }
         self.count();
         controls::s_ext_ctrls(&self.video, Which::Current, ctrls, &mut self.scratch).map_err(|f| {
-            ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("current values, control {:#x?}", f.failed_id)))
+            ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("current values, control {}", id_str(f.failed_id))))
         })
     }
 
@@ -246,7 +256,7 @@ impl DecoderSession {
         }
         self.count();
         controls::s_ext_ctrl_values(&self.video, Which::Current, values).map_err(|f| {
-            ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("values {values:?}, failed {:#x?}", f.failed_id)))
+            ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("values {values:?}, control {}", id_str(f.failed_id))))
         })
     }
 
@@ -478,7 +488,7 @@ impl DecoderSession {
             );
             return Err(V4l2Error::Invalid("non-contiguous CAPTURE indices".into()));
         }
-        let range = first..first + cb.count;
+        let range = first..first.saturating_add(cb.count);
         self.map_captures(range.clone())?;
         log::debug!("{}: CAPTURE grew by {} to {}", self.video_path.display(), cb.count, self.captures.len());
         Ok(range)
@@ -745,7 +755,7 @@ impl DecoderSession {
                 let e = ioctl_err(
                     Op::SExtCtrls,
                     f.errno,
-                    self.ctx(format_args!("request of OUTPUT {out_index}, control {:#x?}", f.failed_id)),
+                    self.ctx(format_args!("request of OUTPUT {out_index}, control {}", id_str(f.failed_id))),
                 );
                 self.reinit_after_error(i);
                 return Err(e);
@@ -828,7 +838,7 @@ impl DecoderSession {
         if !out.is_empty() || !self.captures.iter().any(|b| b.queued) {
             return Ok(out);
         }
-        let deadline = Instant::now() + timeout;
+        let deadline = deadline_after(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let ready = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
@@ -952,6 +962,9 @@ impl DecoderSession {
                         Some(s) if s.state == SlotState::InFlight => s.state = SlotState::Done,
                         _ => log::warn!("{}: dequeued OUTPUT {idx} that was not in flight", self.video_path.display()),
                     }
+                    if !self.outputs.iter().any(|s| s.state == SlotState::InFlight) {
+                        break;
+                    }
                 }
                 Err(e) => {
                     let errno = convert_errno(e);
@@ -1021,7 +1034,10 @@ impl DecoderSession {
         }
         let start = Instant::now();
         let budget = timeout.unwrap_or(Duration::ZERO);
-        let done = self.requests[i]
+        let Some(req) = self.requests.get(i) else {
+            return Err(V4l2Error::State(format!("no request for OUTPUT {out_index}")));
+        };
+        let done = req
             .wait(budget)
             .map_err(|e| ioctl_err(Op::Poll, e, self.ctx(format_args!("request of OUTPUT {out_index}"))))?;
         if !done {
@@ -1031,7 +1047,7 @@ impl DecoderSession {
         self.drain_output()?;
         if self.outputs[i].state == SlotState::InFlight {
             // Not dequeueable yet: wait (bounded) on the video fd.
-            let deadline = Instant::now() + CAPTURE_GRACE.max(budget.saturating_sub(start.elapsed()));
+            let deadline = deadline_after(CAPTURE_GRACE.max(budget.saturating_sub(start.elapsed())));
             while self.outputs[i].state == SlotState::InFlight && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 poll_fd(self.video.as_fd(), PollFlags::POLLOUT, left)
@@ -1055,7 +1071,7 @@ impl DecoderSession {
         }
         let mut caps = self.drain_capture()?;
         if let Some(c) = expect {
-            let deadline = Instant::now() + CAPTURE_GRACE;
+            let deadline = deadline_after(CAPTURE_GRACE);
             while self.capture_queued(c) && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
