@@ -238,12 +238,14 @@ fn decodes_frames_through_the_request_ring() {
         assert!(s.output_in_flight(out));
         assert!(s.output_buffer_mut(out).is_none(), "in-flight OUTPUT is not writable");
         assert!(s.capture_plane_mut(cap, 0).is_none(), "queued CAPTURE is not writable");
+        assert!(s.capture_plane(cap, 0).is_none(), "queued CAPTURE is not readable");
         let done = s.wait_decode(out, WAIT).expect("decode completes");
         assert!(!s.output_in_flight(out));
         assert_eq!(done.len(), 1, "one CAPTURE per frame: {done:?}");
         assert_eq!(done[0].index, cap);
         assert!(!done[0].error, "visl decodes without error");
         assert_eq!(done[0].timestamp_ns, ts, "timestamp copied from OUTPUT");
+        assert!(s.capture_plane(cap, 0).is_some(), "decoded CAPTURE is readable");
         // Already reaped: poll says done, nothing more to dequeue.
         assert_eq!(s.poll_decode(out).expect("poll"), Some(vec![]));
     }

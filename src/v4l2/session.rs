@@ -533,10 +533,14 @@ impl DecoderSession {
         self.outputs.iter().filter_map(|s| s.mapping.as_ref().map(|m| m.len())).min().unwrap_or(0)
     }
 
-    /// Read-only view of a mapped CAPTURE plane. Only meaningful while the
-    /// buffer is not queued (decoded, not yet re-queued).
+    /// Read-only view of a mapped CAPTURE plane (for vaGetImage copies).
+    /// `None` while the buffer is queued in the kernel (the device may be writing it).
     pub fn capture_plane(&self, index: u32, plane: usize) -> Option<&[u8]> {
-        self.captures.get(index as usize)?.planes.get(plane).map(|m| &m[..])
+        let buf = self.captures.get(index as usize)?;
+        if buf.queued {
+            return None;
+        }
+        buf.planes.get(plane).map(|m| &m[..])
     }
 
     /// Writable view of a mapped CAPTURE plane (vaPutImage / derived images).
@@ -851,10 +855,8 @@ impl DecoderSession {
                 return Err(V4l2Error::Timeout { op: Op::Poll, context: self.ctx("CAPTURE") })
                     .inspect_err(|e| log::warn!("{e}"));
             }
-            if ready.is_some_and(|f| f.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)) {
-                // Nothing dequeueable although poll says so: do not spin.
-                std::thread::sleep(Duration::from_millis(1));
-            }
+            // Ready (or POLLERR) but nothing dequeueable: do not spin.
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 
@@ -1050,9 +1052,13 @@ impl DecoderSession {
             let deadline = deadline_after(CAPTURE_GRACE.max(budget.saturating_sub(start.elapsed())));
             while self.outputs[i].state == SlotState::InFlight && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                poll_fd(self.video.as_fd(), PollFlags::POLLOUT, left)
+                let r = poll_fd(self.video.as_fd(), PollFlags::POLLOUT, left)
                     .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("OUTPUT")))?;
                 self.drain_output()?;
+                if r.is_some() && self.outputs[i].state == SlotState::InFlight {
+                    // Ready (or POLLERR) without progress: do not spin.
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
             if self.outputs[i].state == SlotState::InFlight {
                 return Err(V4l2Error::Timeout {
@@ -1074,9 +1080,13 @@ impl DecoderSession {
             let deadline = deadline_after(CAPTURE_GRACE);
             while self.capture_queued(c) && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
+                let r = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
                     .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
+                let n = caps.len();
                 caps.extend(self.drain_capture()?);
+                if r.is_some() && caps.len() == n {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
             }
         }
         Ok(Some(caps))
