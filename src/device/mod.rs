@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
-use v4l2r::ioctl::{BufferCapabilities, Capabilities, Capability, MemoryConsistency, RequestBuffers};
+use v4l2r::ioctl::{
+    BufferCapabilities, Capabilities, Capability, MemoryConsistency, RequestBuffers,
+};
 use v4l2r::memory::MemoryType;
 use v4l2r::QueueType;
 
@@ -70,12 +72,20 @@ impl DecoderNode {
 /// Discover stateless decoders (see the module doc). Never fails: problems
 /// are logged and the node skipped.
 pub fn discover() -> Vec<DecoderNode> {
-    let video_env = std::env::var_os(VIDEO_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let media_env = std::env::var_os(MEDIA_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let video_env = std::env::var_os(VIDEO_PATH_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let media_env = std::env::var_os(MEDIA_PATH_ENV)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
 
     if let Some(video) = video_env {
         let media = media_env.or_else(|| media_path_for_video(&video));
-        log::info!("{VIDEO_PATH_ENV}={}: using that node (media {:?})", video.display(), media);
+        log::info!(
+            "{VIDEO_PATH_ENV}={}: using that node (media {:?})",
+            video.display(),
+            media
+        );
         return probe_node(&video, media.as_deref()).into_iter().collect();
     }
 
@@ -102,7 +112,9 @@ pub fn discover() -> Vec<DecoderNode> {
 
 /// `/dev/mediaN`, sorted by N.
 pub fn list_media_devices() -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir("/dev") else { return Vec::new() };
+    let Ok(dir) = std::fs::read_dir("/dev") else {
+        return Vec::new();
+    };
     let mut found: Vec<(u32, PathBuf)> = dir
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -127,7 +139,9 @@ pub fn parse_numbered(name: &str, prefix: &str) -> Option<u32> {
 
 /// Video nodes of the decoder entities of one media device.
 pub fn decoder_video_nodes(media_path: &Path) -> Vec<PathBuf> {
-    let Ok(fd) = crate::v4l2::open_media(media_path) else { return Vec::new() };
+    let Ok(fd) = crate::v4l2::open_media(media_path) else {
+        return Vec::new();
+    };
     let info = match media::device_info(&fd, media_path) {
         Ok(i) => i,
         Err(_) => return Vec::new(),
@@ -171,7 +185,9 @@ pub fn media_path_for_video(video_path: &Path) -> Option<PathBuf> {
     let rdev = std::fs::metadata(video_path).ok()?.rdev();
     let (major, minor) = (libc::major(rdev), libc::minor(rdev));
     for mpath in list_media_devices() {
-        let Ok(fd) = crate::v4l2::open_media(&mpath) else { continue };
+        let Ok(fd) = crate::v4l2::open_media(&mpath) else {
+            continue;
+        };
         if let Ok(topo) = media::read_topology(&fd, &mpath) {
             if topo.has_video_devnode(major, minor) {
                 return Some(mpath);
@@ -192,12 +208,19 @@ pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<Decode
                 n.driver,
                 n.media_path,
                 n.coded_formats.len(),
-                n.coded_formats.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
+                n.coded_formats
+                    .iter()
+                    .map(|f| fourcc_to_string(*f))
+                    .collect::<Vec<_>>()
+                    .join(" ")
             );
             Some(n)
         }
         Err(e) => {
-            log::info!("{}: not a usable stateless decoder: {e}", video_path.display());
+            log::info!(
+                "{}: not a usable stateless decoder: {e}",
+                video_path.display()
+            );
             None
         }
     }
@@ -211,24 +234,48 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
     let caps = cap.device_caps.unwrap_or(cap.capabilities);
     let multiplanar = match classify_caps(caps) {
         Some(m) => m,
-        None => return Err(V4l2Error::Unsupported(format!("{}: not an M2M device ({caps:?})", video_path.display()))),
+        None => {
+            return Err(V4l2Error::Unsupported(format!(
+                "{}: not an M2M device ({caps:?})",
+                video_path.display()
+            )))
+        }
     };
-    let out_q = if multiplanar { QueueType::VideoOutputMplane } else { QueueType::VideoOutput };
+    let out_q = if multiplanar {
+        QueueType::VideoOutputMplane
+    } else {
+        QueueType::VideoOutput
+    };
     let counter = AtomicU64::new(0);
     let formats = crate::v4l2::session::enum_formats(&video, out_q, &counter)
         .map_err(|e| ioctl_err(Op::EnumFmt, e, ctx("OUTPUT")))?;
-    let rb: RequestBuffers =
-        v4l2r::ioctl::reqbufs(&video, out_q, MemoryType::Mmap, 0, MemoryConsistency::empty())
-            .map_err(|e| ioctl_err_quiet(Op::ReqBufs, Errno::from(e), ctx("OUTPUT count 0")))?;
-    if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
-        return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue has no request support", video_path.display())));
+    let rb: RequestBuffers = v4l2r::ioctl::reqbufs(
+        &video,
+        out_q,
+        MemoryType::Mmap,
+        0,
+        MemoryConsistency::empty(),
+    )
+    .map_err(|e| ioctl_err_quiet(Op::ReqBufs, Errno::from(e), ctx("OUTPUT count 0")))?;
+    if !rb
+        .capabilities
+        .contains(BufferCapabilities::SUPPORTS_REQUESTS)
+    {
+        return Err(V4l2Error::Unsupported(format!(
+            "{}: OUTPUT queue has no request support",
+            video_path.display()
+        )));
     }
     let coded_formats = filter_by_control_sizes(&video, video_path, &formats);
     if coded_formats.is_empty() {
         return Err(V4l2Error::Unsupported(format!(
             "{}: no stateless coded format with matching controls (OUTPUT formats: {})",
             video_path.display(),
-            formats.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
+            formats
+                .iter()
+                .map(|f| fourcc_to_string(*f))
+                .collect::<Vec<_>>()
+                .join(" ")
         )));
     }
     Ok(DecoderNode {
@@ -247,7 +294,8 @@ pub fn classify_caps(caps: Capabilities) -> Option<bool> {
         Some(true)
     } else if caps.contains(Capabilities::VIDEO_M2M) {
         Some(false)
-    } else if caps.contains(Capabilities::VIDEO_CAPTURE_MPLANE | Capabilities::VIDEO_OUTPUT_MPLANE) {
+    } else if caps.contains(Capabilities::VIDEO_CAPTURE_MPLANE | Capabilities::VIDEO_OUTPUT_MPLANE)
+    {
         Some(true)
     } else if caps.contains(Capabilities::VIDEO_CAPTURE | Capabilities::VIDEO_OUTPUT) {
         Some(false)
@@ -263,7 +311,11 @@ fn filter_by_control_sizes(video: &File, video_path: &Path, formats: &[u32]) -> 
     for &f in formats {
         let ctrls = codec_controls(f);
         if ctrls.is_empty() {
-            log::debug!("{}: coded format {} not handled, skipped", video_path.display(), fourcc_to_string(f));
+            log::debug!(
+                "{}: coded format {} not handled, skipped",
+                video_path.display(),
+                fourcc_to_string(f)
+            );
             continue;
         }
         let mut ok = true;
@@ -272,7 +324,11 @@ fn filter_by_control_sizes(video: &File, video_path: &Path, formats: &[u32]) -> 
                 Ok(info) => Some(info.elem_size),
                 Err(Errno::EINVAL) => None,
                 Err(e) => {
-                    ioctl_err(Op::QueryExtCtrl, e, format!("{}: {}", video_path.display(), c.name));
+                    ioctl_err(
+                        Op::QueryExtCtrl,
+                        e,
+                        format!("{}: {}", video_path.display(), c.name),
+                    );
                     None
                 }
             };
@@ -320,9 +376,18 @@ mod tests {
 
     #[test]
     fn caps_classification() {
-        assert_eq!(classify_caps(Capabilities::VIDEO_M2M_MPLANE | Capabilities::STREAMING), Some(true));
-        assert_eq!(classify_caps(Capabilities::VIDEO_M2M | Capabilities::STREAMING), Some(false));
-        assert_eq!(classify_caps(Capabilities::VIDEO_CAPTURE | Capabilities::STREAMING), None);
+        assert_eq!(
+            classify_caps(Capabilities::VIDEO_M2M_MPLANE | Capabilities::STREAMING),
+            Some(true)
+        );
+        assert_eq!(
+            classify_caps(Capabilities::VIDEO_M2M | Capabilities::STREAMING),
+            Some(false)
+        );
+        assert_eq!(
+            classify_caps(Capabilities::VIDEO_CAPTURE | Capabilities::STREAMING),
+            None
+        );
         assert_eq!(classify_caps(Capabilities::empty()), None);
     }
 
@@ -330,6 +395,18 @@ mod tests {
     fn probe_of_a_non_v4l2_file_is_none() {
         assert!(probe_node(Path::new("/dev/null"), None).is_none());
         assert!(probe_node(Path::new("/nonexistent/video0"), None).is_none());
+    }
+
+    #[test]
+    fn env_override_to_a_missing_node_finds_nothing() {
+        // Only this test touches these variables.
+        std::env::set_var(VIDEO_PATH_ENV, "/nonexistent/video42");
+        std::env::set_var(MEDIA_PATH_ENV, "/nonexistent/media42");
+        let found = discover();
+        std::env::remove_var(VIDEO_PATH_ENV);
+        std::env::remove_var(MEDIA_PATH_ENV);
+        assert!(found.is_empty());
+        assert!(media_path_for_video(Path::new("/nonexistent/video42")).is_none());
     }
 
     #[test]

@@ -22,12 +22,18 @@ pub struct ControlSpec<'a> {
 impl<'a> ControlSpec<'a> {
     /// A control whose payload is one struct (e.g. `v4l2_ctrl_h264_sps`).
     pub fn new<T: Copy>(id: u32, value: &'a T) -> Self {
-        ControlSpec { id, data: as_bytes(value) }
+        ControlSpec {
+            id,
+            data: as_bytes(value),
+        }
     }
 
     /// A control whose payload is an array (e.g. H.264 slice params for several slices).
     pub fn from_slice<T: Copy>(id: u32, values: &'a [T]) -> Self {
-        ControlSpec { id, data: slice_as_bytes(values) }
+        ControlSpec {
+            id,
+            data: slice_as_bytes(values),
+        }
     }
 }
 
@@ -90,7 +96,9 @@ impl CtrlScratch {
                 id: s.id,
                 size: s.data.len() as u32,
                 reserved2: [0],
-                __bindgen_anon_1: bindings::v4l2_ext_control__bindgen_ty_1 { p_u8: base.wrapping_add(off) },
+                __bindgen_anon_1: bindings::v4l2_ext_control__bindgen_ty_1 {
+                    p_u8: base.wrapping_add(off),
+                },
             });
         }
         ctrls
@@ -156,7 +164,10 @@ pub(crate) fn s_ext_ctrl_values(
 
 fn to_failure(e: v4l2r::ioctl::ExtControlError, ids: &[u32]) -> ExtCtrlsFailure {
     let failed_id = ids.get(e.error_idx as usize).copied();
-    ExtCtrlsFailure { errno: Errno::from(e), failed_id }
+    ExtCtrlsFailure {
+        errno: Errno::from(e),
+        failed_id,
+    }
 }
 
 /// What VIDIOC_QUERY_EXT_CTRL says about one control.
@@ -230,14 +241,29 @@ pub struct CodecControl {
 }
 
 const fn cc(id: u32, name: &'static str, size: usize, required: bool) -> CodecControl {
-    CodecControl { id, name, size, required }
+    CodecControl {
+        id,
+        name,
+        size,
+        required,
+    }
 }
 
 use std::mem::size_of;
 
 const H264_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_H264_SPS, "H264_SPS", size_of::<bindings::v4l2_ctrl_h264_sps>(), true),
-    cc(bindings::V4L2_CID_STATELESS_H264_PPS, "H264_PPS", size_of::<bindings::v4l2_ctrl_h264_pps>(), true),
+    cc(
+        bindings::V4L2_CID_STATELESS_H264_SPS,
+        "H264_SPS",
+        size_of::<bindings::v4l2_ctrl_h264_sps>(),
+        true,
+    ),
+    cc(
+        bindings::V4L2_CID_STATELESS_H264_PPS,
+        "H264_PPS",
+        size_of::<bindings::v4l2_ctrl_h264_pps>(),
+        true,
+    ),
     cc(
         bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX,
         "H264_SCALING_MATRIX",
@@ -265,8 +291,18 @@ const H264_CONTROLS: &[CodecControl] = &[
 ];
 
 const HEVC_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_HEVC_SPS, "HEVC_SPS", size_of::<bindings::v4l2_ctrl_hevc_sps>(), true),
-    cc(bindings::V4L2_CID_STATELESS_HEVC_PPS, "HEVC_PPS", size_of::<bindings::v4l2_ctrl_hevc_pps>(), true),
+    cc(
+        bindings::V4L2_CID_STATELESS_HEVC_SPS,
+        "HEVC_SPS",
+        size_of::<bindings::v4l2_ctrl_hevc_sps>(),
+        true,
+    ),
+    cc(
+        bindings::V4L2_CID_STATELESS_HEVC_PPS,
+        "HEVC_PPS",
+        size_of::<bindings::v4l2_ctrl_hevc_pps>(),
+        true,
+    ),
     cc(
         bindings::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS,
         "HEVC_SLICE_PARAMS",
@@ -285,7 +321,12 @@ const HEVC_CONTROLS: &[CodecControl] = &[
         size_of::<bindings::v4l2_ctrl_hevc_decode_params>(),
         true,
     ),
-    cc(bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, "HEVC_ENTRY_POINT_OFFSETS", size_of::<u32>(), false),
+    cc(
+        bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS,
+        "HEVC_ENTRY_POINT_OFFSETS",
+        size_of::<u32>(),
+        false,
+    ),
 ];
 
 const MPEG2_CONTROLS: &[CodecControl] = &[
@@ -309,11 +350,20 @@ const MPEG2_CONTROLS: &[CodecControl] = &[
     ),
 ];
 
-const VP8_CONTROLS: &[CodecControl] =
-    &[cc(bindings::V4L2_CID_STATELESS_VP8_FRAME, "VP8_FRAME", size_of::<bindings::v4l2_ctrl_vp8_frame>(), true)];
+const VP8_CONTROLS: &[CodecControl] = &[cc(
+    bindings::V4L2_CID_STATELESS_VP8_FRAME,
+    "VP8_FRAME",
+    size_of::<bindings::v4l2_ctrl_vp8_frame>(),
+    true,
+)];
 
 const VP9_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_VP9_FRAME, "VP9_FRAME", size_of::<bindings::v4l2_ctrl_vp9_frame>(), true),
+    cc(
+        bindings::V4L2_CID_STATELESS_VP9_FRAME,
+        "VP9_FRAME",
+        size_of::<bindings::v4l2_ctrl_vp9_frame>(),
+        true,
+    ),
     cc(
         bindings::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR,
         "VP9_COMPRESSED_HDR",
@@ -335,7 +385,12 @@ const AV1_CONTROLS: &[CodecControl] = &[
         size_of::<bindings::v4l2_ctrl_av1_tile_group_entry>(),
         false,
     ),
-    cc(bindings::V4L2_CID_STATELESS_AV1_FRAME, "AV1_FRAME", size_of::<bindings::v4l2_ctrl_av1_frame>(), true),
+    cc(
+        bindings::V4L2_CID_STATELESS_AV1_FRAME,
+        "AV1_FRAME",
+        size_of::<bindings::v4l2_ctrl_av1_frame>(),
+        true,
+    ),
     cc(
         bindings::V4L2_CID_STATELESS_AV1_FILM_GRAIN,
         "AV1_FILM_GRAIN",
@@ -374,7 +429,10 @@ pub enum SizeCheck {
     /// Required control the device does not have.
     AbsentRequired,
     /// The kernel's element size differs from our struct.
-    Mismatch { kernel: u32, ours: usize },
+    Mismatch {
+        kernel: u32,
+        ours: usize,
+    },
 }
 
 /// Pure comparison: `kernel` is `Some(elem_size)` when QUERY_EXT_CTRL found the control.
@@ -383,7 +441,10 @@ pub fn compare_size(ctrl: &CodecControl, kernel: Option<u32>) -> SizeCheck {
         None if ctrl.required => SizeCheck::AbsentRequired,
         None => SizeCheck::AbsentOptional,
         Some(k) if k as usize == ctrl.size => SizeCheck::Ok,
-        Some(k) => SizeCheck::Mismatch { kernel: k, ours: ctrl.size },
+        Some(k) => SizeCheck::Mismatch {
+            kernel: k,
+            ours: ctrl.size,
+        },
     }
 }
 
@@ -393,7 +454,11 @@ mod tests {
 
     #[test]
     fn as_bytes_covers_the_struct() {
-        let sps = bindings::v4l2_ctrl_h264_sps { profile_idc: 100, level_idc: 40, ..Default::default() };
+        let sps = bindings::v4l2_ctrl_h264_sps {
+            profile_idc: 100,
+            level_idc: 40,
+            ..Default::default()
+        };
         let b = as_bytes(&sps);
         assert_eq!(b.len(), size_of::<bindings::v4l2_ctrl_h264_sps>());
         assert_eq!(b[0], 100);
@@ -410,7 +475,10 @@ mod tests {
     fn scratch_lays_out_payloads_aligned() {
         let a = [1u8, 2, 3];
         let b = [9u8; 16];
-        let specs = [ControlSpec { id: 1, data: &a }, ControlSpec { id: 2, data: &b }];
+        let specs = [
+            ControlSpec { id: 1, data: &a },
+            ControlSpec { id: 2, data: &b },
+        ];
         let mut s = CtrlScratch::default();
         let c = s.fill(&specs);
         assert_eq!(c.len(), 2);
@@ -458,7 +526,13 @@ mod tests {
     fn size_comparison() {
         let c = H264_CONTROLS[0];
         assert_eq!(compare_size(&c, Some(1048)), SizeCheck::Ok);
-        assert_eq!(compare_size(&c, Some(1044)), SizeCheck::Mismatch { kernel: 1044, ours: 1048 });
+        assert_eq!(
+            compare_size(&c, Some(1044)),
+            SizeCheck::Mismatch {
+                kernel: 1044,
+                ours: 1048
+            }
+        );
         assert_eq!(compare_size(&c, None), SizeCheck::AbsentRequired);
         let opt = H264_CONTROLS[2];
         assert_eq!(compare_size(&opt, None), SizeCheck::AbsentOptional);

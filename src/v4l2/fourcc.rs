@@ -21,7 +21,13 @@ pub fn fourcc_to_string(f: u32) -> String {
     let bytes = (f & !(1 << 31)).to_le_bytes();
     let mut s: String = bytes
         .iter()
-        .map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '.' })
+        .map(|&c| {
+            if c.is_ascii_graphic() || c == b' ' {
+                c as char
+            } else {
+                '.'
+            }
+        })
         .collect();
     if be {
         s.push_str("-BE");
