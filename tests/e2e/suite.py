@@ -250,10 +250,25 @@ def main():
         s.report('PASS' if ok else 'FAIL', 'baseline %s %s' % (el, st['name']),
                  'frames=%d expected=%d requests=%d %s %.1fs' % (n, st['frames'], reqs, rc_text(rc), secs), errs)
 
+    # --- the crate's own device tests (tests/*.rs gated on V4L2RVA_DEVICE_TESTS=1)
+    for name, binary in device_test_binaries():
+        if binary is None:
+            s.report('FAIL', 'cargo-device-test %s' % name, 'test binary not built (cargo test --release --no-run)')
+            continue
+        rc, out, err, secs = run([binary, '--test-threads=1'], os.path.join(args.out, 'cargo-' + name),
+                                 {'V4L2RVA_DEVICE_TESTS': '1'}, timeout=300)
+        m = re.findall(r'test result: \w+\. (\d+) passed; (\d+) failed', out)
+        fails = [l for l in out.splitlines() if l.endswith('FAILED')]
+        s.report('PASS' if rc == 0 and m else 'FAIL', 'cargo-device-test %s' % name,
+                 '%s %s %.1fs' % (('passed=%s failed=%s' % m[-1]) if m else 'no result', rc_text(rc), secs), fails)
+
     # --- the driver
     ddir = args.driver_dir
     so = os.path.join(ddir, 'v4l2_request_drv_video.so')
-    env = {'LIBVA_DRIVER_NAME': 'v4l2_request', 'LIBVA_DRIVERS_PATH': ddir, 'GST_VA_ALL_DRIVERS': '1'}
+    # GStreamer caches which va elements exist in its registry: the driver runs get their own
+    # registry, scanned with the driver visible (the baseline's registry was scanned without it).
+    env = {'LIBVA_DRIVER_NAME': 'v4l2_request', 'LIBVA_DRIVERS_PATH': ddir, 'GST_VA_ALL_DRIVERS': '1',
+           'GST_REGISTRY': os.path.join(os.environ.get('TMPDIR', '/tmp'), 'v4l2rva-gst-registry-driver.bin')}
     if os.path.exists(args.driver_so):
         os.makedirs(ddir, exist_ok=True)
         if os.path.realpath(so) != os.path.realpath(args.driver_so):
@@ -365,6 +380,25 @@ def main():
                          n, med, MIN_EXPORT_DISTANCE, rep.get('exports'), rep.get('unattributed_exports'),
                          rep.get('min_requeue_decodes'), len(rep.get('buffers', {})), rc_text(rc)), errs)
     return finish(s, t_start)
+
+
+def device_test_binaries():
+    """(name, path) of the crate's integration tests that talk to the device: the files in
+    tests/*.rs mentioning V4L2RVA_DEVICE_TESTS. Paths come from V4L2RVA_DEVICE_TEST_BINS
+    (colon-separated, set by scripts/test-all from cargo's JSON output), else the newest
+    target/release/deps/<name>-<hash> executable."""
+    given = [p for p in os.environ.get('V4L2RVA_DEVICE_TEST_BINS', '').split(':') if p]
+    out = []
+    for src in sorted(glob.glob(os.path.join(ROOT, 'tests', '*.rs'))):
+        if 'V4L2RVA_DEVICE_TESTS' not in open(src, errors='replace').read():
+            continue
+        name = os.path.basename(src)[:-3]
+        cands = [p for p in given if re.match(re.escape(name) + r'-[0-9a-f]+$', os.path.basename(p))]
+        if not cands:
+            cands = sorted((p for p in glob.glob(os.path.join(ROOT, 'target', 'release', 'deps', name + '-*'))
+                            if re.search(r'-[0-9a-f]+$', p) and os.access(p, os.X_OK)), key=os.path.getmtime)
+        out.append((name, cands[-1] if cands else None))
+    return out
 
 
 _claimed_profiles = None
