@@ -107,3 +107,8 @@ pub struct H264Controls {
     /// clear, as GStreamer does for streams without scaling lists.
     pub has_scaling_matrix: bool,
 }
+
+#[cfg(test)]
+mod oracle;
+#[cfg(test)]
+mod tests;
