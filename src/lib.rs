@@ -13,8 +13,6 @@
 
 pub mod codec;
 pub mod device;
-// Integration in progress: compiled once the pool, codec and v4l2 APIs land.
-#[cfg(any())]
 pub mod driver;
 pub mod format;
 pub mod logging;

@@ -30,7 +30,7 @@ pub struct CodecSupport {
 pub fn codec_table() -> [CodecSupport; 1] {
     [CodecSupport {
         codec: Codec::H264,
-        coded_fourcc: v4l2r::bindings::V4L2_PIX_FMT_H264_SLICE,
+        coded_fourcc: crate::v4l2::V4L2_PIX_FMT_H264_SLICE,
         profiles: crate::codec::h264::va_profiles(),
         rt_format: ffi::VA_RT_FORMAT_YUV420,
     }]
@@ -95,7 +95,7 @@ mod tests {
     fn profiles_follow_coded_formats() {
         assert!(supported_profiles(&[]).is_empty());
         assert!(supported_profiles(&[node(&[0x1234])]).is_empty());
-        let h264 = v4l2r::bindings::V4L2_PIX_FMT_H264_SLICE;
+        let h264 = crate::v4l2::V4L2_PIX_FMT_H264_SLICE;
         let p = supported_profiles(&[node(&[h264])]);
         assert!(p.contains(&ffi::VAProfileH264Main));
         assert!(p.contains(&ffi::VAProfileH264High));
@@ -106,7 +106,7 @@ mod tests {
 
     #[test]
     fn route_picks_first_capable_device() {
-        let h264 = v4l2r::bindings::V4L2_PIX_FMT_H264_SLICE;
+        let h264 = crate::v4l2::V4L2_PIX_FMT_H264_SLICE;
         let devs = [node(&[0x1234]), node(&[h264])];
         let (row, dev) = route(&devs, ffi::VAProfileH264High).unwrap();
         assert_eq!(row.codec, Codec::H264);

@@ -11,7 +11,7 @@
 
 use super::config::{Codec, Config};
 use crate::codec::h264;
-use crate::pool::{CapturePool, FrameId, PoolError, PoolPolicy, SlotId, SurfaceKey};
+use crate::pool::{CapturePool, FrameId, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
@@ -96,14 +96,26 @@ pub struct Context {
     h264_mode: H264Mode,
     bitstream: Vec<u8>,
     decodes: u64,
+    h264_state: h264::H264State,
+    /// Per CAPTURE slot: whether its latest picture was coded as fields.
+    field_coded: Vec<bool>,
 }
 
 /// Resolves reference surfaces to the timestamps of the frames their slots hold.
-struct PoolRefs<'a>(&'a CapturePool);
+struct PoolRefs<'a> {
+    pool: &'a CapturePool,
+    /// Per slot: whether its picture was coded as fields.
+    field_coded: &'a [bool],
+}
 
 impl h264::RefResolver for PoolRefs<'_> {
     fn timestamp(&self, surface: ffi::VASurfaceID) -> Option<u64> {
-        self.0.surface_frame(surface).map(frame_timestamp)
+        self.pool.surface_frame(surface).map(frame_timestamp)
+    }
+
+    fn field_coded(&self, surface: ffi::VASurfaceID) -> Option<bool> {
+        let slot = self.pool.surface_slot(surface)?;
+        self.field_coded.get(slot.0 as usize).copied()
     }
 }
 
@@ -148,7 +160,7 @@ impl Context {
             .set_output_format(config.coded_fourcc, width, height, out_size)
             .map_err(|e| v4l2_err("set OUTPUT format", e))?;
         let capture = session
-            .set_capture_format(v4l2::V4L2_PIX_FMT_NV12, width, height)
+            .set_capture_format(crate::v4l2::V4L2_PIX_FMT_NV12, width, height)
             .map_err(|e| v4l2_err("set CAPTURE format", e))?;
         if capture.width < width || capture.height < height {
             return Err(va_err!(
@@ -159,7 +171,7 @@ impl Context {
             ));
         }
         let policy = crate::pool::policy_from_env();
-        let slots = crate::pool::default_pool_size(num_surfaces) as u32;
+        let slots = crate::pool::pool_size_from_env(num_surfaces) as u32;
         let got = session.alloc_capture(slots).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?;
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
         session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
@@ -186,6 +198,8 @@ impl Context {
             h264_mode,
             bitstream: Vec::new(),
             decodes: 0,
+            h264_state: h264::H264State::new(),
+            field_coded: vec![false; got as usize],
         })
     }
 
@@ -233,28 +247,31 @@ impl Context {
             .picture
             .target
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "vaEndPicture without vaBeginPicture"))?;
+        // Taken out while submitting (slices borrow it), put back to reuse its allocations.
+        let mut picture = std::mem::take(&mut self.picture);
         let result = match self.config.codec {
-            Codec::H264 => self.submit_h264(target),
+            Codec::H264 => self.submit_h264(&picture, target),
         };
-        self.picture.clear();
+        picture.clear();
+        self.picture = picture;
         if result.is_err() {
             self.states.insert(target, DecodeState::Failed);
         }
         result
     }
 
-    fn submit_h264(&mut self, target: SurfaceKey) -> VaResult<()> {
-        let pic: ffi::VAPictureParameterBufferH264 = read_pod(&self.picture.pic_param, 0)
+    fn submit_h264(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferH264 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short H.264 picture parameter buffer"))?;
-        let iq: Option<ffi::VAIQMatrixBufferH264> = match &self.picture.iq_matrix {
+        let iq: Option<ffi::VAIQMatrixBufferH264> = match &picture.iq_matrix {
             Some(b) => Some(
                 read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 IQ matrix buffer"))?,
             ),
             None => None,
         };
-        let mut slices = Vec::with_capacity(self.picture.slice_params.len());
-        for (bytes, count, data_idx) in &self.picture.slice_params {
-            let data = &self.picture.slice_data[*data_idx];
+        let mut slices = Vec::with_capacity(picture.slice_params.len());
+        for (bytes, count, data_idx) in &picture.slice_params {
+            let data = &picture.slice_data[*data_idx];
             for i in 0..*count as usize {
                 let param: ffi::VASliceParameterBufferH264 = read_pod(bytes, i)
                     .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 slice parameter buffer"))?;
@@ -273,9 +290,18 @@ impl Context {
         if slices.is_empty() {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 picture without slices"));
         }
-        let ctrls = h264::build_controls(
-            &h264::H264Picture { pic: &pic, iq: iq.as_ref(), slices: &slices, profile: self.config.profile },
-            &PoolRefs(&self.pool),
+        let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(&pic);
+        let ctrls = h264::build_controls_with_state(
+            &h264::H264Picture {
+                pic: &pic,
+                seq_fields,
+                pic_fields,
+                iq: iq.as_ref(),
+                slices: &slices,
+                profile: self.config.profile,
+            },
+            &PoolRefs { pool: &self.pool, field_coded: &self.field_coded },
+            &mut self.h264_state,
         )
         .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 translation: {e}"))?;
 
@@ -300,6 +326,10 @@ impl Context {
         self.next_frame += 1;
         let slot = self.bind_slot(target, frame, &refs)?;
         let ts = frame_timestamp(frame);
+        let field_pic = ctrls.decode_params.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
+        if let Some(f) = self.field_coded.get_mut(slot.0 as usize) {
+            *f = field_pic;
+        }
         let annex_b = self.h264_mode.annex_b;
 
         let mut outputs = Vec::new();
@@ -421,6 +451,7 @@ impl Context {
                         return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "CAPTURE pool cannot grow"));
                     }
                     self.pool.add_slots(n).map_err(pool_err)?;
+                    self.field_coded.resize(self.pool.len(), false);
                     log::info!("CAPTURE pool grew to {} slots", self.pool.len());
                 }
                 Err(PoolError::Exhausted) if !self.in_flight.is_empty() => {
@@ -571,9 +602,4 @@ impl Drop for Context {
         }
         self.pool.reset(0);
     }
-}
-
-/// Whether the pool policy is the naive 1:1 binding (for comparisons).
-pub fn is_one_to_one(p: PoolPolicy) -> bool {
-    matches!(p, PoolPolicy::OneToOne)
 }

@@ -40,7 +40,7 @@ pub struct SlotLayout {
 }
 
 pub fn slot_layout(cf: &CaptureFormat) -> VaResult<SlotLayout> {
-    if cf.fourcc != v4l2r::bindings::V4L2_PIX_FMT_NV12 || cf.num_planes != 1 {
+    if cf.fourcc != crate::v4l2::V4L2_PIX_FMT_NV12 || cf.num_planes != 1 {
         return Err(va_err!(
             VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
             "CAPTURE format {:#x} with {} planes is not single-buffer NV12",

@@ -182,7 +182,8 @@ impl Driver {
 
     /// The context that holds `surface`'s picture, if it was ever decoded.
     fn surface_context(&self, surface: u32) -> VaResult<Option<Arc<Mutex<Context>>>> {
-        let ctx_id = lock(&self.surface(surface)?).context;
+        let s = self.surface(surface)?;
+        let ctx_id = lock(&s).context;
         Ok(ctx_id.and_then(|c| self.contexts.get(c).map(|a| (*a).clone())))
     }
 

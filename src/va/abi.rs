@@ -35,6 +35,14 @@ pub fn read_pod<T: VaPod>(bytes: &[u8], index: usize) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(chunk.as_ptr() as *const T) })
 }
 
+/// The `.value` words of the `seq_fields` and `pic_fields` bitfield unions of
+/// an H.264 picture parameter buffer.
+pub fn h264_bitfields(pic: &ffi::VAPictureParameterBufferH264) -> (u32, u32) {
+    // SAFETY: both unions overlay a bitfield struct on a plain u32 `value`;
+    // every bit pattern is a valid u32.
+    unsafe { (pic.seq_fields.value, pic.pic_fields.value) }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
