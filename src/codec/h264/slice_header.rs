@@ -20,8 +20,9 @@
 //!
 //! - `pic_order_cnt_bit_size` and `dec_ref_pic_marking_bit_size`: RBSP bits,
 //!   i.e. raw bits minus 8 for each emulation-prevention byte met inside the
-//!   element (GStreamer ≥ 1.22 subtracts `8 * epb`; on the test streams no EPB
-//!   ever falls inside these elements so older versions agree too);
+//!   element (current GStreamer subtracts `8 * epb`; older releases counted raw
+//!   bits for these two. No slice of the project's test streams has an EPB in
+//!   its first 24 bytes, so every version agrees on them);
 //! - `header_bit_size` = `8 * nal_header_bytes + rbsp bits of the header`
 //!   (GStreamer: `8 * header_bytes + header_size - 8 * n_emulation_prevention_bytes`),
 //!   measured up to, not including, `cabac_alignment_one_bit`. This is also
@@ -106,7 +107,7 @@ pub struct SliceHeaderContext {
 /// pred_weight_table() (§7.3.3.2), with the inferred defaults filled in the way
 /// GStreamer does (`1 << denom` weights, 0 offsets, for the active entries).
 /// Index 0 is list 0, index 1 list 1.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PredWeightTable {
     /// luma_log2_weight_denom.
     pub luma_log2_weight_denom: u8,
@@ -120,19 +121,6 @@ pub struct PredWeightTable {
     pub chroma_weight: [[[i16; 2]; 32]; 2],
     /// chroma_offset_lX (Cb, Cr).
     pub chroma_offset: [[[i16; 2]; 32]; 2],
-}
-
-impl Default for PredWeightTable {
-    fn default() -> Self {
-        PredWeightTable {
-            luma_log2_weight_denom: 0,
-            chroma_log2_weight_denom: 0,
-            luma_weight: [[0; 32]; 2],
-            luma_offset: [[0; 32]; 2],
-            chroma_weight: [[[0; 2]; 32]; 2],
-            chroma_offset: [[[0; 2]; 32]; 2],
-        }
-    }
 }
 
 /// A parsed slice header plus the sizes the V4L2 uAPI needs.
@@ -468,6 +456,7 @@ fn parse_ref_pic_list_modification(r: &mut BitReader, max_pic_num: u32) -> Resul
     Err(CodecError::Invalid("ref_pic_list_modification too long"))
 }
 
+#[allow(clippy::needless_range_loop)] // indices run over two arrays and a count
 fn parse_pred_weight_table(
     r: &mut BitReader,
     h: &SliceHeader,

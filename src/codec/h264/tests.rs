@@ -173,7 +173,7 @@ impl BitWriter {
         let mut bits = self.bits.clone();
         // Some slice data: ones and zeros, then the stop bit.
         bits.extend([true, false, true, true, false, false, true, false, true]);
-        while bits.len() % 8 != 0 {
+        while !bits.len().is_multiple_of(8) {
             bits.push(false);
         }
         let rbsp: Vec<u8> = bits.chunks(8).map(|c| c.iter().fold(0u8, |a, &b| (a << 1) | b as u8)).collect();
