@@ -24,6 +24,38 @@ unsafe impl VaPod for ffi::VASliceParameterBufferH264 {}
 // SAFETY: as above (u8 arrays only).
 unsafe impl VaPod for ffi::VAIQMatrixBufferH264 {}
 
+// SAFETY: as above: integer fields, integer arrays, nested plain structs and
+// bitfield storage units only.
+unsafe impl VaPod for ffi::VAPictureParameterBufferMPEG2 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VASliceParameterBufferMPEG2 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VAIQMatrixBufferMPEG2 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VAPictureParameterBufferVP8 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VASliceParameterBufferVP8 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VAIQMatrixBufferVP8 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VAProbabilityDataBufferVP8 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VADecPictureParameterBufferVP9 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VASliceParameterBufferVP9 {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VAPictureParameterBufferHEVC {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VASliceParameterBufferHEVC {}
+// SAFETY: as above.
+unsafe impl VaPod for ffi::VAIQMatrixBufferHEVC {}
+// SAFETY: integers, integer arrays and one raw pointer (`anchor_frames_list`):
+// any bit pattern is a valid raw pointer value, and the driver never
+// dereferences it.
+unsafe impl VaPod for ffi::VADecPictureParameterBufferAV1 {}
+// SAFETY: integers and integer arrays only.
+unsafe impl VaPod for ffi::VASliceParameterBufferAV1 {}
+
 /// Read element `index` of an array of `T` stored in `bytes`.
 pub fn read_pod<T: VaPod>(bytes: &[u8], index: usize) -> Option<T> {
     let size = std::mem::size_of::<T>();
