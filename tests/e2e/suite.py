@@ -204,6 +204,8 @@ def main():
     ap.add_argument('--driver-so', default=os.path.join(ROOT, 'target', 'release', 'libv4l2_request_va.so'))
     args = ap.parse_args()
     t_start = time.time()
+    for sub in ('baseline', 'driver'):       # no stale logs/traces from an earlier run
+        shutil.rmtree(os.path.join(args.out, sub), ignore_errors=True)
     os.makedirs(args.out, exist_ok=True)
     s = Suite(args.out)
     only = set(x for x in args.only.split(',') if x)

@@ -146,6 +146,10 @@ def ts_labeller(trace):
     return label
 
 
+def _rel(v, base):
+    return str(int(v) - base) if re.match(r'^-?\d+$', v) else v
+
+
 def _flags(v):
     return set(x for x in v.split('|') if x)
 
@@ -167,6 +171,12 @@ def normalise(codec, recs, label):
       H4  num_ref_idx_l0/l1_active_minus1 are compared only where the list is used (H3).
       H5  pred_weights are compared only when explicit weighted prediction applies
           (P/SP with WEIGHTED_PRED, B with weighted_bipred_idc == 1).
+      H6  Picture order counts (decode_params and DPB top/bottom_field_order_cnt) are made
+          relative to the POC of the latest IDR picture: only POC differences enter the
+          decoding process, and clients offset them differently (libavcodec starts each IDR
+          period at 65536, GStreamer at 0), values that reach the driver through VA-API.
+      H7  sps.level_idc and sps.constraint_set_flags are not compared: VA-API does not carry
+          them, and no decoding process uses them.
     HEVC:
       E1  DPB entries are keyed by their label (as H2); entries beyond num_active_dpb_entries
           are dropped.
@@ -179,9 +189,14 @@ def normalise(codec, recs, label):
           frames; AV1: KEY_FRAME / INTRA_ONLY frames).
     """
     out = []
+    poc_base = 0
     for rec in recs:
         flat = OrderedDict()
         if codec == 'h264':
+            dp = rec.get('v4l2_ctrl_h264_decode_params', {})
+            if 'IDR_PIC' in _flags(dp.get('flags', '')):
+                pocs = [int(dp[k]) for k in ('top_field_order_cnt', 'bottom_field_order_cnt') if re.match(r'^-?\d+$', dp.get(k, ''))]
+                poc_base = min(pocs) if pocs else 0
             sp = rec.get('v4l2_ctrl_h264_slice_params', {})
             pps = rec.get('v4l2_ctrl_h264_pps', {})
             stype = sp.get('slice_type', '')
@@ -195,6 +210,8 @@ def normalise(codec, recs, label):
                     dpb[slot] = lab
                     for name, v in f.items():
                         if name != 'reference_ts':
+                            if name.endswith('field_order_cnt'):
+                                v = _rel(v, poc_base)                   # H6
                             flat['dpb[%s].%s' % (lab, name)] = v        # H2
             lists = {'0': stype in ('P', 'SP', 'B'), '1': stype == 'B'}
             for key, f in rec.items():
@@ -218,6 +235,10 @@ def normalise(codec, recs, label):
                     if key == 'v4l2_ctrl_h264_slice_params' and name.startswith('num_ref_idx_l'):
                         if not lists[name[len('num_ref_idx_l')]]:
                             continue                                    # H4
+                    if key == 'v4l2_ctrl_h264_sps' and name in ('level_idc', 'constraint_set_flags'):
+                        continue                                        # H7
+                    if key == 'v4l2_ctrl_h264_decode_params' and name.endswith('field_order_cnt'):
+                        v = _rel(v, poc_base)                           # H6
                     flat['%s.%s' % (key.replace('v4l2_ctrl_h264_', ''), name)] = v
         elif codec == 'hevc':
             dp = rec.get('v4l2_ctrl_hevc_decode_params', {})
