@@ -18,7 +18,9 @@ use crate::va::ffi;
 use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
 use std::collections::{HashMap, VecDeque};
-use std::time::Duration;
+use nix::poll::PollFlags;
+use std::os::fd::{AsFd, OwnedFd};
+use std::time::{Duration, Instant};
 use v4l2r::bindings as v4l2;
 
 /// Number of OUTPUT (bitstream) buffers, each with its permanent request.
@@ -99,6 +101,12 @@ pub struct Context {
     h264_state: h264::H264State,
     /// Per CAPTURE slot: whether its latest picture was coded as fields.
     field_coded: Vec<bool>,
+    /// Per CAPTURE slot: the one dma-buf exported for it. Every export of the
+    /// slot hands out a duplicate of this fd, so consumers' reader fences land
+    /// on the dma-buf we poll before re-queuing the slot (each VIDIOC_EXPBUF
+    /// would create a new dma-buf with its own, separate fences).
+    exports: Vec<Option<OwnedFd>>,
+    fence_timeout: Duration,
 }
 
 /// Resolves reference surfaces to the timestamps of the frames their slots hold.
@@ -117,6 +125,16 @@ impl h264::RefResolver for PoolRefs<'_> {
         let slot = self.pool.surface_slot(surface)?;
         self.field_coded.get(slot.0 as usize).copied()
     }
+}
+
+/// Upper bound of the wait for consumers' reader fences before an exported
+/// slot is queued again (`LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS`, default 2000).
+pub fn fence_timeout() -> Duration {
+    let ms = std::env::var("LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .unwrap_or(2000);
+    Duration::from_millis(ms.min(60_000))
 }
 
 /// V4L2 timestamp (ns) naming frame `frame`.
@@ -200,6 +218,8 @@ impl Context {
             decodes: 0,
             h264_state: h264::H264State::new(),
             field_coded: vec![false; got as usize],
+            exports: (0..got).map(|_| None).collect(),
+            fence_timeout: fence_timeout(),
         })
     }
 
@@ -400,6 +420,9 @@ impl Context {
         hold: bool,
     ) -> VaResult<u32> {
         let out = self.acquire_output()?;
+        if queue_capture {
+            self.wait_for_readers(slot);
+        }
         let len = self.bitstream.len();
         self.session
             .ensure_output_size(len)
@@ -440,20 +463,7 @@ impl Context {
         loop {
             match self.pool.begin_decode(surface, frame, refs) {
                 Ok(slot) => return Ok(slot),
-                Err(PoolError::NeedGrow) => {
-                    let extra = 4u32;
-                    let range = self
-                        .session
-                        .grow_capture(extra)
-                        .map_err(|e| v4l2_err("grow CAPTURE pool", e))?;
-                    let n = (range.end - range.start) as usize;
-                    if n == 0 {
-                        return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "CAPTURE pool cannot grow"));
-                    }
-                    self.pool.add_slots(n).map_err(pool_err)?;
-                    self.field_coded.resize(self.pool.len(), false);
-                    log::info!("CAPTURE pool grew to {} slots", self.pool.len());
-                }
+                Err(PoolError::NeedGrow) => self.grow()?,
                 Err(PoolError::Exhausted) if !self.in_flight.is_empty() => {
                     // Every slot is busy: wait for the oldest decode to free one.
                     self.reap_front(true)?;
@@ -461,6 +471,24 @@ impl Context {
                 Err(e) => return Err(pool_err(e)),
             }
         }
+    }
+
+    /// Add CAPTURE buffers (CREATE_BUFS) when the pool asks for them.
+    fn grow(&mut self) -> VaResult<()> {
+        let extra = 4u32;
+        let range = self
+            .session
+            .grow_capture(extra)
+            .map_err(|e| v4l2_err("grow CAPTURE pool", e))?;
+        let n = (range.end - range.start) as usize;
+        if n == 0 {
+            return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "CAPTURE pool cannot grow"));
+        }
+        self.pool.add_slots(n).map_err(pool_err)?;
+        self.field_coded.resize(self.pool.len(), false);
+        self.exports.resize_with(self.pool.len(), || None);
+        log::info!("CAPTURE pool grew to {} slots", self.pool.len());
+        Ok(())
     }
 
     /// Complete the oldest frame in flight (waiting up to the sync timeout when `wait`).
@@ -558,8 +586,66 @@ impl Context {
         }
     }
 
-    pub fn export_slot(&self, slot: SlotId) -> VaResult<std::os::fd::OwnedFd> {
-        self.session.export_capture(slot.0, 0).map_err(|e| v4l2_err("export CAPTURE buffer", e))
+    /// A dma-buf fd for `slot`, owned by the caller: a duplicate of the slot's
+    /// one exported dma-buf (exported on first use).
+    pub fn export_slot(&mut self, slot: SlotId) -> VaResult<OwnedFd> {
+        let entry = self
+            .exports
+            .get_mut(slot.0 as usize)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "no CAPTURE slot {}", slot.0))?;
+        if entry.is_none() {
+            let fd = self
+                .session
+                .export_capture(slot.0, 0)
+                .map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
+            *entry = Some(fd);
+        }
+        let fd = entry.as_ref().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "export vanished"))?;
+        fd.try_clone()
+            .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))
+    }
+
+    /// Before an exported slot is written again: wait (bounded) until every
+    /// fence on its dma-buf (consumers' reads included) has signalled.
+    /// Only exported slots pay for this; with LRU recycling it is almost
+    /// always a single non-blocking poll.
+    fn wait_for_readers(&mut self, slot: SlotId) {
+        let Some(Some(fd)) = self.exports.get(slot.0 as usize) else { return };
+        let ready = |timeout| crate::v4l2::request::poll_fd(fd.as_fd(), PollFlags::POLLOUT, timeout);
+        match ready(Duration::ZERO) {
+            Ok(Some(_)) => return,
+            Ok(None) => {}
+            Err(e) => {
+                log::warn!("poll of slot {}'s dma-buf failed: {e}", slot.0);
+                return;
+            }
+        }
+        let start = Instant::now();
+        let res = ready(self.fence_timeout);
+        let waited = start.elapsed();
+        self.pool.record_fence_wait(slot, waited);
+        match res {
+            Ok(Some(_)) => log::debug!("slot {}: waited {waited:?} for reader fences", slot.0),
+            Ok(None) => log::warn!(
+                "slot {}: reader fences still pending after {waited:?}; re-queuing anyway",
+                slot.0
+            ),
+            Err(e) => log::warn!("poll of slot {}'s dma-buf failed: {e}", slot.0),
+        }
+    }
+
+    /// Give a never-decoded surface a slot (export or derive before decode).
+    pub fn reserve_slot(&mut self, surface: SurfaceKey) -> VaResult<SlotId> {
+        loop {
+            match self.pool.reserve_slot(surface) {
+                Ok(slot) => return Ok(slot),
+                Err(PoolError::NeedGrow) => self.grow()?,
+                Err(PoolError::Exhausted) if !self.in_flight.is_empty() => {
+                    self.reap_front(true)?;
+                }
+                Err(e) => return Err(pool_err(e)),
+            }
+        }
     }
 
     pub fn slot_bytes(&self, slot: SlotId) -> Option<&[u8]> {

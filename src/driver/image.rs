@@ -114,7 +114,17 @@ impl Driver {
             let s = lock(&s);
             (s.width, s.height)
         };
-        let (ctx, slot) = self.decoded_slot(surface)?;
+        let Some((ctx, slot)) = self.picture_slot(surface)? else {
+            // No context yet (FFmpeg probes vaDeriveImage right after creating
+            // its surfaces): a correctly described NV12 image over driver
+            // memory. It does not follow later decodes, as no picture exists yet.
+            let fmt = image_formats()[0];
+            let image = self.create_image(&fmt, s_w, s_h)?;
+            if let Some(img) = self.images.get(image.image_id) {
+                lock(&img).derived = true;
+            }
+            return Ok(image);
+        };
         let layout = {
             let mut g = lock(&ctx);
             let layout = slot_layout(g.capture_format())?;

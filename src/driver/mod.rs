@@ -375,18 +375,30 @@ impl Driver {
         ctx.end_picture()
     }
 
-    /// Sync `surface` and return its context and slot (for images and export).
-    pub fn decoded_slot(&self, surface: u32) -> VaResult<(Arc<Mutex<Context>>, SlotId)> {
-        let ctx = self
-            .surface_context(surface)?
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} holds no picture yet"))?;
+    /// Sync `surface` and return its context and the slot holding its
+    /// picture (for images and export). A surface of a context that was never
+    /// decoded gets a reserved slot, so exports before the first decode (mpv
+    /// and Chromium probe this way) return a real, correctly described buffer.
+    /// `None` when the surface belongs to no context yet.
+    pub fn picture_slot(&self, surface: u32) -> VaResult<Option<(Arc<Mutex<Context>>, SlotId)>> {
+        let Some(ctx) = self.surface_context(surface)? else { return Ok(None) };
         let slot = {
             let mut g = lock(&ctx);
             g.sync(surface)?;
-            g.surface_slot(surface)
+            match g.surface_slot(surface) {
+                Some(slot) => slot,
+                None => g.reserve_slot(surface)?,
+            }
         };
-        let slot = slot.ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} holds no picture yet"))?;
-        Ok((ctx, slot))
+        Ok(Some((ctx, slot)))
+    }
+
+    /// Like [`picture_slot`](Self::picture_slot), but a surface without a
+    /// context is an error (nothing to export from yet).
+    pub fn decoded_slot(&self, surface: u32) -> VaResult<(Arc<Mutex<Context>>, SlotId)> {
+        self.picture_slot(surface)?.ok_or_else(|| {
+            va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet")
+        })
     }
 }
 
