@@ -317,3 +317,11 @@ pub fn parse_compressed_header(data: &[u8], h: &UncompressedHeader) -> Result<Co
     out.reference_mode = reference_mode;
     Ok(out)
 }
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    /// The generated inv_map_table, for tests.
+    pub fn inv_map() -> [u8; 255] {
+        super::inv_map_table()
+    }
+}
