@@ -168,10 +168,18 @@ def client_gst(element, path, log, env=None):
     return rc, gst_count(out), gst_errors(out, err), secs
 
 
-def client_ffmpeg(path, log, env, extra_vf='hwdownload,format=nv12', wrap=()):
-    cmd = list(wrap) + ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi',
-                        '-hwaccel_device', RENDER, '-hwaccel_output_format', 'vaapi', '-i', path,
-                        '-vf', extra_vf, '-f', 'framemd5', '-']
+def client_ffmpeg(path, log, env, export=False, wrap=()):
+    if export:
+        # Every frame exported (vaExportSurfaceHandle) as DRM PRIME and read back by mmap.
+        # ffmpeg 5.1 cannot derive a DRM device from a VAAPI one, so the VAAPI device is
+        # derived from a DRM device and hwmap finds that one.
+        dev = ['-init_hw_device', 'drm=dr:' + RENDER, '-init_hw_device', 'vaapi=va@dr', '-hwaccel_device', 'va']
+        vf = 'hwmap=derive_device=drm,hwdownload,format=nv12'
+    else:
+        dev = ['-hwaccel_device', RENDER]
+        vf = 'hwdownload,format=nv12'
+    cmd = list(wrap) + ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error'] + dev + [
+        '-hwaccel', 'vaapi', '-hwaccel_output_format', 'vaapi', '-i', path, '-vf', vf, '-f', 'framemd5', '-']
     rc, out, err, secs = run(cmd, log, env)
     frames = sum(1 for l in out.splitlines() if l and not l.startswith('#'))
     errors = [l for l in err.splitlines() if l.strip()]
@@ -394,7 +402,7 @@ def main():
             s.report('FAIL', 'requeue %s' % st['name'], 'driver not built')
         else:
             wrap = ['strace', '-f', '-ttt', '-e', 'trace=ioctl', '-X', 'verbose', '-o', straced]
-            rc, n, errs, secs = client_ffmpeg(stream_path(st), log, env, 'hwmap=derive_device=drm,hwdownload,format=nv12', wrap)
+            rc, n, errs, secs = client_ffmpeg(stream_path(st), log, env, True, wrap)
             rep = {}
             if os.path.exists(straced):
                 rr = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'strace-requeue'), '--json', straced],
