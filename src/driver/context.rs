@@ -5,9 +5,10 @@
 //! controls, fills OUTPUT buffer(s), binds the target surface to a CAPTURE slot
 //! chosen by the pool, queues the request(s) and returns without waiting.
 //! `vaSyncSurface` (or a full OUTPUT ring) reaps completed requests with a
-//! bounded wait. References are named by the per-context frame counter carried
-//! in the buffer timestamp (`frame * 1000` ns, which survives the µs timeval
-//! round trip), never by slot index.
+//! bounded wait. References are named by a frame counter carried in the
+//! buffer timestamp (`frame * 1000` ns, which survives the µs timeval round
+//! trip), never by slot index. The counter is process-wide, so a timestamp
+//! names one picture even across contexts (resolution changes).
 
 use super::config::{Codec, Config};
 use crate::codec::h264;
@@ -20,6 +21,7 @@ use crate::va_err;
 use std::collections::{HashMap, VecDeque};
 use nix::poll::PollFlags;
 use std::os::fd::{AsFd, OwnedFd};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use v4l2r::bindings as v4l2;
 
@@ -91,7 +93,6 @@ pub struct Context {
     session: DecoderSession,
     pool: CapturePool,
     capture: CaptureFormat,
-    next_frame: FrameId,
     picture: PictureBuffers,
     in_flight: VecDeque<InFlight>,
     states: HashMap<SurfaceKey, DecodeState>,
@@ -126,6 +127,9 @@ impl h264::RefResolver for PoolRefs<'_> {
         self.field_coded.get(slot.0 as usize).copied()
     }
 }
+
+/// The next frame number (process-wide; 0 never names a frame).
+static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
 
 /// Upper bound of the wait for consumers' reader fences before an exported
 /// slot is queued again (`LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS`, default 2000).
@@ -209,7 +213,6 @@ impl Context {
             session,
             pool: CapturePool::new(got as usize, crate::pool::MAX_POOL_SLOTS, policy),
             capture,
-            next_frame: 1,
             picture: PictureBuffers::default(),
             in_flight: VecDeque::new(),
             states: HashMap::new(),
@@ -342,8 +345,7 @@ impl Context {
             self.sync(target)?;
         }
 
-        let frame = self.next_frame;
-        self.next_frame += 1;
+        let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
         let slot = self.bind_slot(target, frame, &refs)?;
         let ts = frame_timestamp(frame);
         let field_pic = ctrls.decode_params.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
@@ -586,9 +588,13 @@ impl Context {
         }
     }
 
-    /// A dma-buf fd for `slot`, owned by the caller: a duplicate of the slot's
-    /// one exported dma-buf (exported on first use).
-    pub fn export_slot(&mut self, slot: SlotId) -> VaResult<OwnedFd> {
+    /// A dma-buf fd for `slot`, owned by the caller (a duplicate of the slot's
+    /// one exported dma-buf, exported on first use), and the buffer's size.
+    pub fn export_slot(&mut self, slot: SlotId) -> VaResult<(OwnedFd, u32)> {
+        let size = self
+            .session
+            .capture_plane_length(slot.0, 0)
+            .map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
         let entry = self
             .exports
             .get_mut(slot.0 as usize)
@@ -601,8 +607,10 @@ impl Context {
             *entry = Some(fd);
         }
         let fd = entry.as_ref().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "export vanished"))?;
-        fd.try_clone()
-            .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))
+        let dup = fd
+            .try_clone()
+            .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
+        Ok((dup, size))
     }
 
     /// Before an exported slot is written again: wait (bounded) until every

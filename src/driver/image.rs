@@ -216,7 +216,7 @@ impl Driver {
         let (ctx, slot) = self.decoded_slot(surface)?;
         let mut g = lock(&ctx);
         let layout = slot_layout(g.capture_format())?;
-        let fd = g.export_slot(slot)?;
+        let (fd, size) = g.export_slot(slot)?;
         g.mark_exported(slot);
         drop(g);
         let modifier = crate::format::export_modifier(layout.pitch, crate::format::export_align_from_env());
@@ -228,7 +228,7 @@ impl Driver {
             ..Default::default()
         };
         d.objects[0].fd = fd.into_raw_fd();
-        d.objects[0].size = layout.size;
+        d.objects[0].size = size;
         d.objects[0].drm_format_modifier = modifier;
         let r8 = drm_fourcc::DrmFourcc::R8 as u32;
         let gr88 = drm_fourcc::DrmFourcc::Gr88 as u32;

@@ -169,8 +169,8 @@ impl Driver {
         for &id in ids {
             match self.surfaces.remove(id) {
                 Some(s) => {
-                    let ctx_id = lock(&s).context;
-                    if let Some(ctx) = ctx_id.and_then(|c| self.contexts.get(c)) {
+                    let ctx = lock(&s).context.take();
+                    if let Some(ctx) = ctx {
                         lock(&ctx).release_surface(id);
                     }
                 }
@@ -183,8 +183,25 @@ impl Driver {
     /// The context that holds `surface`'s picture, if it was ever decoded.
     fn surface_context(&self, surface: u32) -> VaResult<Option<Arc<Mutex<Context>>>> {
         let s = self.surface(surface)?;
-        let ctx_id = lock(&s).context;
-        Ok(ctx_id.and_then(|c| self.contexts.get(c).map(|a| (*a).clone())))
+        let ctx = lock(&s).context.clone();
+        Ok(ctx)
+    }
+
+    /// Make `ctx` the context of `surface`; its picture in a previous context
+    /// (if any) is released there.
+    fn bind_surface(&self, surface: u32, ctx: &Arc<Mutex<Context>>) -> VaResult<()> {
+        let s = self.surface(surface)?;
+        let old = {
+            let mut s = lock(&s);
+            match &s.context {
+                Some(old) if Arc::ptr_eq(old, ctx) => None,
+                _ => s.context.replace(ctx.clone()),
+            }
+        };
+        if let Some(old) = old {
+            lock(&old).release_surface(surface);
+        }
+        Ok(())
     }
 
     pub fn sync_surface(&self, surface: u32) -> VaResult<()> {
@@ -244,15 +261,13 @@ impl Driver {
             .devices
             .get(cfg.device)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "config routed to a missing device"))?;
-        let ctx = Context::new((*cfg).clone(), node, width, height, targets.len())?;
+        let ctx = Arc::new(Mutex::new(Context::new((*cfg).clone(), node, width, height, targets.len())?));
         let id = self
             .contexts
-            .insert(Arc::new(Mutex::new(ctx)))
+            .insert(ctx.clone())
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many contexts"))?;
         for &t in targets {
-            if let Ok(s) = self.surface(t) {
-                lock(&s).context = Some(id);
-            }
+            self.bind_surface(t, &ctx)?;
         }
         Ok(id)
     }
@@ -265,20 +280,12 @@ impl Driver {
     }
 
     pub fn destroy_context(&self, id: u32) -> VaResult<()> {
-        let ctx = self
-            .contexts
+        // The session closes when the last holder goes: a surface still naming
+        // a picture in it, or a derived image.
+        self.contexts
             .remove(id)
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))?;
-        for sid in self.surfaces.ids() {
-            if let Some(s) = self.surfaces.get(sid) {
-                let mut s = lock(&s);
-                if s.context == Some(id) {
-                    s.context = None;
-                }
-            }
-        }
-        drop(ctx); // the session closes when the last holder (maybe a derived image) goes
-        Ok(())
+            .map(|_| ())
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))
     }
 
     // ---- buffers -------------------------------------------------------
@@ -362,9 +369,8 @@ impl Driver {
     }
 
     pub fn begin_picture(&self, context: u32, target: u32) -> VaResult<()> {
-        let s = self.surface(target)?;
-        lock(&s).context = Some(context);
         let ctx = self.context(context)?;
+        self.bind_surface(target, &ctx)?;
         let mut ctx = lock(&ctx);
         ctx.begin_picture(target)
     }
@@ -407,8 +413,8 @@ impl Drop for Driver {
         // Buffers may hold contexts (derived images): drop them first.
         self.images.drain();
         self.buffers.drain();
-        self.contexts.drain();
         self.surfaces.drain();
+        self.contexts.drain();
         self.configs.drain();
     }
 }

@@ -1,8 +1,13 @@
 //! VA surfaces. A surface is a name for a decoded picture; the picture itself
 //! lives in a CAPTURE slot of the context that decoded it (see [`crate::pool`]),
-//! so the surface only records its size, format and that context.
+//! so the surface records its size, format and holds that context: a context
+//! (its V4L2 session and buffers) outlives vaDestroyContext as long as a
+//! surface still names a picture in it (FFmpeg reads the last frames of the old
+//! resolution after it destroyed the old context).
 
+use super::context::Context;
 use crate::va::ffi;
+use std::sync::{Arc, Mutex};
 
 pub struct Surface {
     pub width: u32,
@@ -11,7 +16,7 @@ pub struct Surface {
     /// VA fourcc of the picture (NV12 for 8-bit 4:2:0).
     pub fourcc: u32,
     /// The context that decodes into this surface (render target or last decode).
-    pub context: Option<u32>,
+    pub context: Option<Arc<Mutex<Context>>>,
     /// Error details handed out by vaQuerySurfaceError (status -1 terminated).
     pub mb_errors: Box<[ffi::VASurfaceDecodeMBErrors; 2]>,
 }

@@ -662,6 +662,25 @@ impl DecoderSession {
         self.captures.get(index as usize).is_some_and(|b| b.queued)
     }
 
+    /// VIDIOC_QUERYBUF of a CAPTURE buffer: the length of `plane` in bytes.
+    /// Exports call it every time: it gives the dma-buf object size, and it
+    /// names the buffer index in ioctl traces (strace does not decode
+    /// VIDIOC_EXPBUF), which the re-queue analysis relies on.
+    pub fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+        self.count();
+        let qb: QueryBuffer =
+            v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize).map_err(|e| {
+                ioctl_err(
+                    Op::QueryBuf,
+                    convert_errno(e),
+                    self.ctx(format_args!("CAPTURE {index}")),
+                )
+            })?;
+        qb.planes.get(plane).map(|p| p.length).ok_or_else(|| {
+            V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}"))
+        })
+    }
+
     /// VIDIOC_EXPBUF of a CAPTURE plane (O_RDWR | O_CLOEXEC).
     pub fn export_capture(&self, index: u32, plane: usize) -> Result<OwnedFd, V4l2Error> {
         let n_planes = self
