@@ -25,6 +25,7 @@
 pub mod bitreader;
 pub mod h264;
 pub mod mpeg2;
+pub mod vp8;
 pub mod vp9;
 
 use std::fmt;
