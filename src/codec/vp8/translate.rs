@@ -83,6 +83,9 @@ impl PicFields {
     }
 }
 
+/// VP8 coefficient probabilities, `[block type][band][context][token]`.
+type CoeffProbs = [[[[u8; 11]; 3]; 8]; 4];
+
 /// What VP8 (and GStreamer's parser, whose values the traces are compared
 /// with) keeps across frames of one context.
 #[derive(Clone, Debug, Default)]
@@ -96,7 +99,7 @@ pub struct Vp8State {
     /// mode_ref_lf_delta_update of the last frame with adjustments enabled (same reason).
     lf_delta_update: bool,
     /// The last coefficient probabilities VA gave.
-    coeff_probs: Option<Box<[[[[u8; 11]; 3]; 8]; 4]>>,
+    coeff_probs: Option<Box<CoeffProbs>>,
 }
 
 impl Vp8State {
