@@ -198,13 +198,14 @@ impl Context {
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
         session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
         log::info!(
-            "context: {:?} {width}x{height} on {}: CAPTURE {}x{} pitch {} x{got}, pool {policy:?}, {:?}",
+            "context: {:?} {width}x{height} on {}: CAPTURE {}x{} pitch {}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
             config.codec,
             node.video_path.display(),
             capture.width,
             capture.height,
             capture.bytesperline[0],
-            h264_mode
+            h264_mode,
+            policy.name()
         );
         Ok(Context {
             config,

@@ -29,7 +29,6 @@ import vtrace  # noqa: E402
 TRACING = '/sys/kernel/tracing'
 RENDER = '/dev/dri/renderD128'
 CLIENT_TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
-MIN_EXPORT_DISTANCE = int(os.environ.get('V4L2RVA_MIN_EXPORT_DISTANCE', '2'))
 
 
 class Suite:
@@ -174,7 +173,7 @@ def client_ffmpeg(path, log, env, export=False, wrap=()):
         # ffmpeg 5.1 cannot derive a DRM device from a VAAPI one, so the VAAPI device is
         # derived from a DRM device and hwmap finds that one.
         dev = ['-init_hw_device', 'drm=dr:' + RENDER, '-init_hw_device', 'vaapi=va@dr', '-hwaccel_device', 'va']
-        vf = 'hwmap=derive_device=drm,hwdownload,format=nv12'
+        vf = 'hwmap=derive_device=drm,format=drm_prime,hwdownload,format=nv12'
     else:
         dev = ['-hwaccel_device', RENDER]
         vf = 'hwdownload,format=nv12'
@@ -392,17 +391,27 @@ def main():
                 continue
             s.report('PASS' if ok else 'FAIL', 'trace %s %s' % (client, name), 'frames=%d fields=%d %s' % (n, nf, what), msgs)
 
-    # --- re-queue analysis: strace of an ffmpeg decode that exports every frame
-    rq = [st for st in streams if st['name'] == 'h264-bframes']
-    if rq:
-        st = rq[0]
-        log = os.path.join(outdir, 'requeue.ffmpeg')
-        straced = log + '.strace'
-        if not built:
-            s.report('FAIL', 'requeue %s' % st['name'], 'driver not built')
-        else:
-            wrap = ['strace', '-f', '-ttt', '-e', 'trace=ioctl', '-X', 'verbose', '-o', straced]
-            rc, n, errs, secs = client_ffmpeg(stream_path(st), log, env, True, wrap)
+    # --- re-queue analysis: strace of an ffmpeg decode that exports every frame.
+    # The stream (tests/streams/requeue/h264-long.h264, 96 frames) is longer than the default
+    # CAPTURE pool, so every slot is queued again. The bound comes from the driver's own log
+    # line "pool: slots=S surfaces=N": an LRU pool must keep an exported buffer out of the
+    # device for at least S - N decodes (a 1:1 surface/buffer binding gives 0-1). The same
+    # decode with LIBVA_V4L2_REQUEST_POOL=1:1 is reported next to it for comparison.
+    long_dir = os.path.join(ROOT, 'tests', 'streams', 'requeue')
+    long_path = os.path.join(long_dir, 'h264-long.h264')
+    with open(os.path.join(long_dir, 'h264-long.framemd5')) as f:
+        long_frames = sum(1 for l in f if l.strip() and not l.startswith('#'))
+    if not only or 'h264' in only or 'requeue' in only:
+        for policy in ('lru', '1:1'):
+            tag = policy.replace(':', 'to')
+            log = os.path.join(outdir, 'requeue-%s.ffmpeg' % tag)
+            straced = log + '.strace'
+            if not built:
+                s.report('FAIL', 'requeue h264-long %s' % policy, 'driver not built')
+                continue
+            penv = dict(env, LIBVA_V4L2_REQUEST_LOG='info', LIBVA_V4L2_REQUEST_POOL=policy)
+            wrap = ['strace', '-f', '-ttt', '-e', 'trace=ioctl,fcntl', '-X', 'verbose', '-o', straced]
+            rc, n, errs, secs = client_ffmpeg(long_path, log, penv, True, wrap)
             rep = {}
             if os.path.exists(straced):
                 rr = subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'strace-requeue'), '--json', straced],
@@ -410,12 +419,25 @@ def main():
                 rep = json.loads(rr.stdout or '{}')
                 with open(log + '.requeue.txt', 'w') as f:
                     subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'strace-requeue'), straced], stdout=f, timeout=60)
-            med = rep.get('min_export_distance')
-            ok = rc == 0 and n == st['frames'] and med is not None and med >= MIN_EXPORT_DISTANCE
-            s.report('PASS' if ok else 'FAIL', 'requeue %s' % st['name'],
-                     'frames=%d min_export_distance=%s (>= %d required) exports=%s unattributed=%s min_requeue_decodes=%s capture_buffers=%d %s' % (
-                         n, med, MIN_EXPORT_DISTANCE, rep.get('exports'), rep.get('unattributed_exports'),
-                         rep.get('min_requeue_decodes'), len(rep.get('buffers', {})), rc_text(rc)), errs)
+            pool = re.search(r'pool: slots=(\d+) surfaces=(\d+)', '\n'.join(errs))
+            slots, surfaces = (int(pool.group(1)), int(pool.group(2))) if pool else (None, None)
+            # Keep the driver's warnings and errors and the client's own lines, not its info log.
+            errs = [l for l in errs if re.search(r'\b(WARN|ERROR)\b', l) or not re.search(r'\b(INFO|DEBUG)\b|^\s', l)]
+            dist = rep.get('min_export_distance')
+            detail = 'frames=%d/%d slots=%s surfaces=%s min_export_distance=%s exports=%s unattributed=%s ' \
+                     'min_requeue_decodes=%s median_requeue_decodes=%s %s' % (
+                         n, long_frames, slots, surfaces, dist, rep.get('exports'), rep.get('unattributed_exports'),
+                         rep.get('min_requeue_decodes'), rep.get('median_requeue_decodes'), rc_text(rc))
+            if policy == 'lru':
+                need = (slots - surfaces) if slots is not None else None
+                ok = (rc == 0 and n == long_frames and dist is not None and need is not None and dist >= need
+                      and not rep.get('unattributed_exports') and (rep.get('exports') or 0) >= long_frames)
+                s.report('PASS' if ok else 'FAIL', 'requeue h264-long lru',
+                         detail + ' (>= slots - surfaces = %s required)' % need, errs)
+            else:
+                # Reference run: it must decode; it shows what a naive 1:1 driver does.
+                ok = rc == 0 and n == long_frames and dist is not None
+                s.report('PASS' if ok else 'FAIL', 'requeue h264-long 1:1 (comparison)', detail, errs)
     return finish(s, t_start)
 
 
