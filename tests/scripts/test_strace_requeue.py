@@ -1,4 +1,5 @@
 """Unit test of scripts/strace-requeue.   python3 -m unittest discover -s tests/scripts"""
+import gzip
 import importlib.machinery
 import importlib.util
 import os
@@ -13,7 +14,11 @@ _loader.exec_module(sr)
 
 
 def analyse(name):
-    with open(os.path.join(HERE, 'data', name)) as f:
+    path = os.path.join(HERE, 'data', name)
+    if name.endswith('.gz'):
+        with gzip.open(path, 'rt') as f:
+            return sr.analyse(f)
+    with open(path) as f:
         return sr.analyse(f)
 
 
@@ -54,6 +59,23 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(r['unattributed_exports'], 1)
         self.assertEqual(r['min_export_distance'], 3)
         self.assertEqual(r['min_requeue_decodes'], 3)
+
+
+class RecordedDriverExports(unittest.TestCase):
+    """strace 6.1 (ioctl + fcntl, filtered to buffer ioctls and fd duplications) of ffmpeg
+    decoding tests/streams/requeue/h264-long.h264 through this driver in the visl guest,
+    exporting every frame (hwmap to DRM PRIME), default LRU pool of 31 slots for 23
+    surfaces. Each export is a CAPTURE QUERYBUF followed by EXPBUF (first export of a
+    buffer) or F_DUPFD_CLOEXEC (later exports of the same dma-buf)."""
+
+    def test_every_export_attributed(self):
+        r = analyse('strace-driver-lru.txt.gz')
+        self.assertEqual(r['decodes'], 96)
+        self.assertEqual(len(r['buffers']), 31)
+        self.assertEqual(r['exports'], 96)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual(r['min_export_distance'], 25)   # >= 31 slots - 23 surfaces
+        self.assertEqual(r['min_requeue_decodes'], 27)
 
 
 if __name__ == '__main__':
