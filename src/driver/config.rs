@@ -13,6 +13,9 @@ use crate::va::ffi;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Codec {
     H264,
+    Mpeg2,
+    Vp8,
+    Vp9,
 }
 
 /// One row of the capability table.
@@ -27,13 +30,34 @@ pub struct CodecSupport {
 }
 
 /// The capability table: one row per implemented codec.
-pub fn codec_table() -> [CodecSupport; 1] {
-    [CodecSupport {
-        codec: Codec::H264,
-        coded_fourcc: crate::v4l2::V4L2_PIX_FMT_H264_SLICE,
-        profiles: crate::codec::h264::va_profiles(),
-        rt_format: ffi::VA_RT_FORMAT_YUV420,
-    }]
+pub fn codec_table() -> [CodecSupport; 4] {
+    [
+        CodecSupport {
+            codec: Codec::H264,
+            coded_fourcc: crate::v4l2::V4L2_PIX_FMT_H264_SLICE,
+            profiles: crate::codec::h264::va_profiles(),
+            rt_format: ffi::VA_RT_FORMAT_YUV420,
+        },
+        CodecSupport {
+            codec: Codec::Mpeg2,
+            coded_fourcc: crate::v4l2::V4L2_PIX_FMT_MPEG2_SLICE,
+            profiles: crate::codec::mpeg2::va_profiles(),
+            rt_format: ffi::VA_RT_FORMAT_YUV420,
+        },
+        CodecSupport {
+            codec: Codec::Vp8,
+            coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP8_FRAME,
+            profiles: crate::codec::vp8::va_profiles(),
+            rt_format: ffi::VA_RT_FORMAT_YUV420,
+        },
+        // 8-bit only until P010 output exists (profile 2 needs a 10-bit CAPTURE format).
+        CodecSupport {
+            codec: Codec::Vp9,
+            coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP9_FRAME,
+            profiles: &[ffi::VAProfileVP9Profile0],
+            rt_format: ffi::VA_RT_FORMAT_YUV420,
+        },
+    ]
 }
 
 /// A VA config: a profile routed to a device.

@@ -11,7 +11,7 @@
 //! names one picture even across contexts (resolution changes).
 
 use super::config::{Codec, Config};
-use crate::codec::h264;
+use crate::codec::{h264, mpeg2, vp8, vp9};
 use crate::pool::{CapturePool, FrameId, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
 use crate::va::abi::read_pod;
@@ -62,6 +62,8 @@ pub struct PictureBuffers {
     pub target: Option<SurfaceKey>,
     pub pic_param: Vec<u8>,
     pub iq_matrix: Option<Vec<u8>>,
+    /// VP8 coefficient probabilities.
+    pub probabilities: Option<Vec<u8>>,
     /// (slice parameter bytes, element count, index into `slice_data`).
     pub slice_params: Vec<(Vec<u8>, u32, usize)>,
     pub slice_data: Vec<Vec<u8>>,
@@ -73,6 +75,7 @@ impl PictureBuffers {
         self.target = None;
         self.pic_param.clear();
         self.iq_matrix = None;
+        self.probabilities = None;
         self.slice_params.clear();
         self.slice_data.clear();
         self.pending_params.clear();
@@ -99,7 +102,7 @@ pub struct Context {
     h264_mode: H264Mode,
     bitstream: Vec<u8>,
     decodes: u64,
-    h264_state: h264::H264State,
+    codec_state: CodecState,
     /// Per CAPTURE slot: whether its latest picture was coded as fields.
     field_coded: Vec<bool>,
     /// Per CAPTURE slot: the one dma-buf exported for it. Every export of the
@@ -108,6 +111,27 @@ pub struct Context {
     /// would create a new dma-buf with its own, separate fences).
     exports: Vec<Option<OwnedFd>>,
     fence_timeout: Duration,
+    /// The device takes V4L2_CID_STATELESS_VP9_COMPRESSED_HDR.
+    vp9_compressed_hdr: bool,
+}
+
+/// Per-codec translation state carried from picture to picture.
+enum CodecState {
+    H264(h264::H264State),
+    Mpeg2(mpeg2::Mpeg2State),
+    Vp8(vp8::Vp8State),
+    Vp9(Box<vp9::Vp9State>),
+}
+
+impl CodecState {
+    fn new(codec: Codec) -> Self {
+        match codec {
+            Codec::H264 => CodecState::H264(h264::H264State::new()),
+            Codec::Mpeg2 => CodecState::Mpeg2(mpeg2::Mpeg2State::new()),
+            Codec::Vp8 => CodecState::Vp8(vp8::Vp8State::new()),
+            Codec::Vp9 => CodecState::Vp9(Box::default()),
+        }
+    }
 }
 
 /// Resolves reference surfaces to the timestamps of the frames their slots hold.
@@ -165,6 +189,9 @@ impl Context {
         num_surfaces: usize,
     ) -> VaResult<Self> {
         let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder", e))?;
+        let codec = config.codec;
+        let vp9_compressed_hdr = config.codec == Codec::Vp9
+            && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
         let h264_mode = match config.codec {
             Codec::H264 => H264Mode {
                 slice_based: session
@@ -176,6 +203,7 @@ impl Context {
                     .map(|v| v == v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as i32)
                     .unwrap_or(false),
             },
+            _ => H264Mode { slice_based: false, annex_b: false },
         };
         let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
         session
@@ -220,7 +248,8 @@ impl Context {
             h264_mode,
             bitstream: Vec::new(),
             decodes: 0,
-            h264_state: h264::H264State::new(),
+            codec_state: CodecState::new(codec),
+            vp9_compressed_hdr,
             field_coded: vec![false; got as usize],
             exports: (0..got).map(|_| None).collect(),
             fence_timeout: fence_timeout(),
@@ -252,6 +281,7 @@ impl Context {
                 self.picture.pic_param.extend_from_slice(bytes);
             }
             ffi::VAIQMatrixBufferType => self.picture.iq_matrix = Some(bytes.to_vec()),
+            ffi::VAProbabilityBufferType => self.picture.probabilities = Some(bytes.to_vec()),
             ffi::VASliceParameterBufferType => self.picture.pending_params.push((bytes.to_vec(), num_elements)),
             ffi::VASliceDataBufferType => {
                 let idx = self.picture.slice_data.len();
@@ -275,6 +305,9 @@ impl Context {
         let mut picture = std::mem::take(&mut self.picture);
         let result = match self.config.codec {
             Codec::H264 => self.submit_h264(&picture, target),
+            Codec::Mpeg2 => self.submit_mpeg2(&picture, target),
+            Codec::Vp8 => self.submit_vp8(&picture, target),
+            Codec::Vp9 => self.submit_vp9(&picture, target),
         };
         picture.clear();
         self.picture = picture;
@@ -325,7 +358,10 @@ impl Context {
                 profile: self.config.profile,
             },
             &PoolRefs { pool: &self.pool, field_coded: &self.field_coded },
-            &mut self.h264_state,
+            match &mut self.codec_state {
+                CodecState::H264(st) => st,
+                _ => return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch")),
+            },
         )
         .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 translation: {e}"))?;
 
@@ -411,6 +447,180 @@ impl Context {
         self.in_flight.push_back(InFlight { surface: target, slot, outputs });
         self.decodes += 1;
         res
+    }
+
+    /// Slot of each valid reference surface, without duplicates.
+    fn ref_slots(&self, surfaces: &[ffi::VASurfaceID]) -> Vec<SlotId> {
+        let mut refs = Vec::with_capacity(surfaces.len());
+        for &s in surfaces {
+            if s == ffi::VA_INVALID_SURFACE {
+                continue;
+            }
+            if let Some(slot) = self.pool.surface_slot(s) {
+                if !refs.contains(&slot) {
+                    refs.push(slot);
+                }
+            }
+        }
+        refs
+    }
+
+    /// Queue one single-request picture whose bitstream is in `self.bitstream`:
+    /// bind a slot for `target` (never one `ref_surfaces` still need), queue the
+    /// request, track it as in flight. With `hold` the CAPTURE buffer stays with
+    /// the device for a second field; `second_field` decodes into the slot the
+    /// target's first field (still in flight) holds, with the same timestamp.
+    fn submit_single(
+        &mut self,
+        target: SurfaceKey,
+        ref_surfaces: &[ffi::VASurfaceID],
+        specs: &[ControlSpec],
+        hold: bool,
+        second_field: bool,
+    ) -> VaResult<()> {
+        if second_field {
+            let Some(pos) = self.in_flight.iter().rposition(|f| f.surface == target) else {
+                return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "second field without a first field in flight"));
+            };
+            let slot = self.in_flight[pos].slot;
+            let frame = self
+                .pool
+                .slot_frame(slot)
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "first field's slot has no frame"))?;
+            let out = self.queue_one(specs, frame_timestamp(frame), slot, false, false)?;
+            self.in_flight[pos].outputs.push(out);
+            return Ok(());
+        }
+        let refs = self.ref_slots(ref_surfaces);
+        if self.states.get(&target) == Some(&DecodeState::Pending) {
+            self.sync(target)?;
+        }
+        let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
+        let slot = self.bind_slot(target, frame, &refs)?;
+        match self.queue_one(specs, frame_timestamp(frame), slot, true, hold) {
+            Ok(out) => {
+                self.states.insert(target, DecodeState::Pending);
+                self.in_flight.push_back(InFlight { surface: target, slot, outputs: vec![out] });
+                self.decodes += 1;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.pool.abort_decode(slot);
+                Err(e)
+            }
+        }
+    }
+
+    /// The (param, data) pairs of every slice, data cut to the slice's range.
+    fn slices<'p, P: crate::va::abi::VaPod>(
+        picture: &'p PictureBuffers,
+        range: impl Fn(&P) -> (u32, u32),
+    ) -> VaResult<Vec<(P, &'p [u8])>> {
+        let mut out = Vec::with_capacity(picture.slice_params.len());
+        for (bytes, count, data_idx) in &picture.slice_params {
+            let data = &picture.slice_data[*data_idx];
+            for i in 0..*count as usize {
+                let param: P = read_pod(bytes, i)
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short slice parameter buffer"))?;
+                let (offset, size) = range(&param);
+                let start = offset as usize;
+                let end = start.saturating_add(size as usize);
+                let slice = data.get(start..end).ok_or_else(|| {
+                    va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "slice data {start}..{end} outside a {}-byte buffer", data.len())
+                })?;
+                out.push((param, slice));
+            }
+        }
+        if out.is_empty() {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "picture without slice data"));
+        }
+        Ok(out)
+    }
+
+    fn submit_mpeg2(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferMPEG2 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short MPEG-2 picture parameters"))?;
+        let iq: Option<ffi::VAIQMatrixBufferMPEG2> = match &picture.iq_matrix {
+            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short MPEG-2 IQ matrix"))?),
+            None => None,
+        };
+        let pairs = Self::slices::<ffi::VASliceParameterBufferMPEG2>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let slices: Vec<mpeg2::Mpeg2Slice> = pairs.iter().map(|(param, data)| mpeg2::Mpeg2Slice { param: *param, data }).collect();
+        let p = mpeg2::Mpeg2Picture {
+            pic: &pic,
+            picture_coding_extension: crate::va::abi::mpeg2_bitfields(&pic),
+            iq: iq.as_ref(),
+            slices: &slices,
+            profile: self.config.profile,
+        };
+        let CodecState::Mpeg2(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = mpeg2::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "MPEG-2 translation: {e}"))?;
+        self.bitstream.clear();
+        mpeg2::append_bitstream(&mut self.bitstream, &p);
+        let refs = [pic.forward_reference_picture, pic.backward_reference_picture];
+        self.submit_single(target, &refs, &ctrls.specs(), ctrls.hold_capture, ctrls.second_field)
+    }
+
+    fn submit_vp8(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferVP8 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 picture parameters"))?;
+        let iq: ffi::VAIQMatrixBufferVP8 = picture
+            .iq_matrix
+            .as_deref()
+            .and_then(|b| read_pod(b, 0))
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 IQ matrix"))?;
+        let probs: Option<ffi::VAProbabilityDataBufferVP8> = match &picture.probabilities {
+            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 probabilities"))?),
+            None => None,
+        };
+        let (bytes, _, data_idx) = picture
+            .slice_params
+            .first()
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 picture without slice parameters"))?;
+        let slice: ffi::VASliceParameterBufferVP8 =
+            read_pod(bytes, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 slice parameters"))?;
+        let p = vp8::Vp8Picture {
+            pic: &pic,
+            pic_fields: crate::va::abi::vp8_bitfields(&pic),
+            iq: &iq,
+            probs: probs.as_ref(),
+            slice,
+            data: &picture.slice_data[*data_idx],
+        };
+        let CodecState::Vp8(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = vp8::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 translation: {e}"))?;
+        self.bitstream.clear();
+        vp8::append_bitstream(&mut self.bitstream, &p);
+        let refs = [pic.last_ref_frame, pic.golden_ref_frame, pic.alt_ref_frame];
+        self.submit_single(target, &refs, &ctrls.specs(), false, false)
+    }
+
+    fn submit_vp9(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VADecPictureParameterBufferVP9 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP9 picture parameters"))?;
+        let pairs = Self::slices::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let (slice, data) = pairs[0];
+        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va::abi::vp9_bitfields(&pic), slice, data };
+        let CodecState::Vp9(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = vp9::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP9 translation: {e}"))?;
+        if ctrls.needs_reference_scaling {
+            return Err(va_err!(
+                VA_STATUS_ERROR_UNIMPLEMENTED,
+                "VP9 frame needs reference scaling, which V4L2 stateless decoders cannot signal"
+            ));
+        }
+        self.bitstream.clear();
+        vp9::append_bitstream(&mut self.bitstream, &p);
+        self.submit_single(target, &pic.reference_frames, &ctrls.specs(self.vp9_compressed_hdr), false, false)
     }
 
     /// Fill a free OUTPUT buffer with `self.bitstream` and queue one request.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod context;
 pub mod image;
 pub mod objects;
+pub mod record;
 pub mod surface;
 
 use crate::device::DecoderNode;
@@ -48,6 +49,7 @@ pub struct Driver {
 
 impl Driver {
     pub fn new(devices: Vec<DecoderNode>) -> Self {
+        record::init();
         Driver {
             devices,
             configs: ObjectTable::new(ObjectKind::Config),
@@ -118,6 +120,7 @@ impl Driver {
         };
         self.configs
             .insert(cfg)
+            .inspect(|&id| record::config(profile, entrypoint, id))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many configs"))
     }
 
@@ -126,6 +129,7 @@ impl Driver {
     }
 
     pub fn destroy_config(&self, id: u32) -> VaResult<()> {
+        record::destroy_config(id);
         self.configs
             .remove(id)
             .map(|_| ())
@@ -157,6 +161,7 @@ impl Driver {
                 }
             }
         }
+        record::surfaces(width, height, rt_format, Some(fourcc), &ids);
         Ok(ids)
     }
 
@@ -165,6 +170,7 @@ impl Driver {
     }
 
     pub fn destroy_surfaces(&self, ids: &[u32]) -> VaResult<()> {
+        record::destroy_surfaces(ids);
         let mut result = Ok(());
         for &id in ids {
             match self.surfaces.remove(id) {
@@ -269,6 +275,7 @@ impl Driver {
         for &t in targets {
             self.bind_surface(t, &ctx)?;
         }
+        record::context(config, width, height, targets, id);
         Ok(id)
     }
 
@@ -280,6 +287,7 @@ impl Driver {
     }
 
     pub fn destroy_context(&self, id: u32) -> VaResult<()> {
+        record::destroy_context(id);
         // The session closes when the last holder goes: a surface still naming
         // a picture in it, or a derived image.
         self.contexts
@@ -363,12 +371,14 @@ impl Driver {
                 .bytes()
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "buffer {id:#x} is an image view"))?;
             let used = (b.element_size as usize * b.num_elements as usize).min(bytes.len());
+            record::buffer(context, b.buf_type, b.element_size, b.num_elements, &bytes[..used]);
             ctx.render_buffer(b.buf_type, &bytes[..used], b.num_elements)?;
         }
         Ok(())
     }
 
     pub fn begin_picture(&self, context: u32, target: u32) -> VaResult<()> {
+        record::begin(context, target);
         let ctx = self.context(context)?;
         self.bind_surface(target, &ctx)?;
         let mut ctx = lock(&ctx);
@@ -376,6 +386,7 @@ impl Driver {
     }
 
     pub fn end_picture(&self, context: u32) -> VaResult<()> {
+        record::end(context);
         let ctx = self.context(context)?;
         let mut ctx = lock(&ctx);
         ctx.end_picture()

@@ -75,6 +75,24 @@ pub fn h264_bitfields(pic: &ffi::VAPictureParameterBufferH264) -> (u32, u32) {
     unsafe { (pic.seq_fields.value, pic.pic_fields.value) }
 }
 
+/// `picture_coding_extension.value` of an MPEG-2 picture parameter buffer.
+pub fn mpeg2_bitfields(pic: &ffi::VAPictureParameterBufferMPEG2) -> u32 {
+    // SAFETY: the union overlays a bitfield struct on a plain u32 `value`.
+    unsafe { pic.picture_coding_extension.value }
+}
+
+/// `pic_fields.value` of a VP8 picture parameter buffer.
+pub fn vp8_bitfields(pic: &ffi::VAPictureParameterBufferVP8) -> u32 {
+    // SAFETY: the union overlays a bitfield struct on a plain u32 `value`.
+    unsafe { pic.pic_fields.value }
+}
+
+/// `pic_fields.value` of a VP9 picture parameter buffer.
+pub fn vp9_bitfields(pic: &ffi::VADecPictureParameterBufferVP9) -> u32 {
+    // SAFETY: the union overlays a bitfield struct on a plain u32 `value`.
+    unsafe { pic.pic_fields.value }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

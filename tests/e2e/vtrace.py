@@ -177,6 +177,11 @@ def normalise(codec, recs, label):
           period at 65536, GStreamer at 0), values that reach the driver through VA-API.
       H7  sps.level_idc and sps.constraint_set_flags are not compared: VA-API does not carry
           them, and no decoding process uses them.
+      H8  pps.num_ref_idx_l0/l1_default_active_minus1 are not compared: VA-API does not carry
+          them. The driver recovers them from any slice header that does not override them;
+          when every slice overrides them (x264 streams with B-frames) the defaults take no
+          part in decoding, and the per-slice num_ref_idx_lX_active_minus1 (compared, H4)
+          carry the values actually used.
     HEVC:
       E1  DPB entries are keyed by their label (as H2); entries beyond num_active_dpb_entries
           are dropped.
@@ -184,6 +189,9 @@ def normalise(codec, recs, label):
       M1  MPEG-2 chroma_(non_)intra_quantiser_matrix are dropped for 4:2:0 streams
           (chroma_format 1): the decoding process uses the luma matrices for 4:2:0 chroma,
           and clients fill the chroma copies differently (GStreamer leaves zeros).
+      M2  MPEG-2 sequence.vbv_buffer_size and sequence.profile_and_level_indication are not
+          compared: VA-API never passes the sequence header, and no decoding process uses
+          them (the driver sends 0 and a profile/level built from the VA profile and size).
       R1  Reference timestamps of intra / key frames are don't-care and dropped (MPEG-2: both
           refs for I pictures, backward_ref_ts for P pictures; VP8/VP9: key or intra-only
           frames; AV1: KEY_FRAME / INTRA_ONLY frames).
@@ -237,6 +245,8 @@ def normalise(codec, recs, label):
                             continue                                    # H4
                     if key == 'v4l2_ctrl_h264_sps' and name in ('level_idc', 'constraint_set_flags'):
                         continue                                        # H7
+                    if key == 'v4l2_ctrl_h264_pps' and name.startswith('num_ref_idx_l') and name.endswith('_default_active_minus1'):
+                        continue                                        # H8
                     if key == 'v4l2_ctrl_h264_decode_params' and name.endswith('field_order_cnt'):
                         v = _rel(v, poc_base)                           # H6
                     flat['%s.%s' % (key.replace('v4l2_ctrl_h264_', ''), name)] = v
@@ -267,6 +277,9 @@ def normalise(codec, recs, label):
                 for k in list(flat):
                     if k.startswith('quantisation.chroma_'):
                         del flat[k]                                     # M1
+            if codec == 'mpeg2':
+                flat.pop('sequence.vbv_buffer_size', None)              # M2
+                flat.pop('sequence.profile_and_level_indication', None)  # M2
             fl = ' '.join(v for k, v in flat.items() if k.endswith('.flags'))
             if codec in ('vp8', 'vp9'):
                 intra = 'KEY_FRAME' in fl or 'INTRA_ONLY' in fl
