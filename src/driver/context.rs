@@ -12,7 +12,7 @@
 
 use super::config::{Codec, Config};
 use crate::codec::{h264, mpeg2, vp8, vp9};
-use crate::pool::{CapturePool, FrameId, PoolError, SlotId, SurfaceKey};
+use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
@@ -113,6 +113,11 @@ pub struct Context {
     fence_timeout: Duration,
     /// The device takes V4L2_CID_STATELESS_VP9_COMPRESSED_HDR.
     vp9_compressed_hdr: bool,
+    /// Which surfaces keep their slot (`LIBVA_V4L2_REQUEST_PIN`).
+    pin_mode: PinMode,
+    /// Composed-layer exports per surface (a consumer importing by surface id
+    /// exports the same surface again and again).
+    composed_exports: HashMap<SurfaceKey, u32>,
 }
 
 /// Per-codec translation state carried from picture to picture.
@@ -250,6 +255,8 @@ impl Context {
             decodes: 0,
             codec_state: CodecState::new(codec),
             vp9_compressed_hdr,
+            pin_mode: PinMode::from_env(),
+            composed_exports: HashMap::new(),
             field_coded: vec![false; got as usize],
             exports: (0..got).map(|_| None).collect(),
             fence_timeout: fence_timeout(),
@@ -673,6 +680,9 @@ impl Context {
 
     /// Choose a CAPTURE slot for `frame`, growing the pool when it asks to.
     fn bind_slot(&mut self, surface: SurfaceKey, frame: FrameId, refs: &[SlotId]) -> VaResult<SlotId> {
+        if self.pin_mode == PinMode::Always && !self.pool.is_surface_pinned(surface) {
+            self.pool.pin_surface(surface);
+        }
         loop {
             match self.pool.begin_decode(surface, frame, refs) {
                 Ok(slot) => return Ok(slot),
@@ -793,6 +803,38 @@ impl Context {
         self.pool.surface_slot(surface)
     }
 
+    /// An export (vaExportSurfaceHandle) of `surface`, whose picture is in `slot`.
+    ///
+    /// Pinning rule (`LIBVA_V4L2_REQUEST_PIN=auto`, the default): a consumer
+    /// that caches its imports by surface id (mpv's dmabuf-wayland output,
+    /// Chromium) must keep seeing the same buffer for the same surface, so the
+    /// surface is pinned to its slot (1:1, made safe by the reader-fence wait)
+    /// when it is exported before its first decode, or when composed-layer
+    /// exports of it repeat. Everything else stays LRU. `always` pins every
+    /// surface, `never` none.
+    pub fn note_export(&mut self, surface: SurfaceKey, slot: SlotId, composed: bool) {
+        self.mark_exported(slot);
+        if self.pin_mode != PinMode::Auto || self.pool.is_surface_pinned(surface) {
+            return;
+        }
+        let before_first_decode = !self.states.contains_key(&surface);
+        let repeats = if composed {
+            let n = self.composed_exports.entry(surface).or_insert(0);
+            *n += 1;
+            *n >= 2
+        } else {
+            false
+        };
+        if before_first_decode || repeats {
+            log::info!(
+                "surface {surface:#x} pinned to slot {} ({})",
+                slot.0,
+                if before_first_decode { "exported before its first decode" } else { "repeated composed exports" }
+            );
+            self.pool.pin_surface(surface);
+        }
+    }
+
     pub fn mark_exported(&mut self, slot: SlotId) {
         if let Err(e) = self.pool.mark_exported(slot) {
             log::warn!("mark slot {} exported: {e}", slot.0);
@@ -878,6 +920,8 @@ impl Context {
     /// The surface was destroyed: forget its binding.
     pub fn release_surface(&mut self, surface: SurfaceKey) {
         self.pool.release_surface(surface);
+        self.pool.unpin_surface(surface);
+        self.composed_exports.remove(&surface);
         self.states.remove(&surface);
     }
 

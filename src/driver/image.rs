@@ -217,7 +217,7 @@ impl Driver {
         let mut g = lock(&ctx);
         let layout = slot_layout(g.capture_format())?;
         let (fd, size) = g.export_slot(slot)?;
-        g.mark_exported(slot);
+        g.note_export(surface, slot, flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS == 0);
         drop(g);
         let modifier = crate::format::export_modifier(layout.pitch, crate::format::export_align_from_env());
         let mut d = ffi::VADRMPRIMESurfaceDescriptor {
