@@ -429,3 +429,56 @@ impl Drop for Driver {
         self.configs.drain();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(r: VaResult<impl Sized>) -> u32 {
+        match r {
+            Ok(_) => ffi::VA_STATUS_SUCCESS,
+            Err(e) => e.status as u32,
+        }
+    }
+
+    #[test]
+    fn bad_input_gets_the_right_status_without_a_device() {
+        let d = Driver::new(Vec::new());
+        assert!(d.profiles().is_empty());
+        assert_eq!(
+            status(d.create_config(ffi::VAProfileH264High, ffi::VAEntrypointVLD, &[])),
+            ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE
+        );
+        assert_eq!(status(d.destroy_config(0x0100_0001)), ffi::VA_STATUS_ERROR_INVALID_CONFIG);
+        assert_eq!(status(d.sync_surface(0x0400_0001)), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+        assert_eq!(status(d.create_surfaces(0, 10, ffi::VA_RT_FORMAT_YUV420, None, 1)), ffi::VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED);
+        assert_eq!(status(d.create_surfaces(64, 64, 0x100, None, 1)), ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT);
+        assert_eq!(status(d.begin_picture(0x0200_0001, 0x0400_0001)), ffi::VA_STATUS_ERROR_INVALID_CONTEXT);
+        assert_eq!(status(d.end_picture(0x0200_0001)), ffi::VA_STATUS_ERROR_INVALID_CONTEXT);
+        assert_eq!(status(d.map_buffer(0x0800_0001)), ffi::VA_STATUS_ERROR_INVALID_BUFFER);
+        assert_eq!(status(d.create_buffer(ffi::VASliceDataBufferType, u32::MAX, 4, None)), ffi::VA_STATUS_ERROR_ALLOCATION_FAILED);
+
+        // Surfaces without a context: sync is a no-op, export has nothing to export,
+        // derive gives a correctly described NV12 image.
+        let ids = d.create_surfaces(864, 480, ffi::VA_RT_FORMAT_YUV420, None, 2).unwrap();
+        assert_eq!(status(d.sync_surface(ids[0])), ffi::VA_STATUS_SUCCESS);
+        assert_eq!(
+            status(d.export_surface(ids[0], ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2, 0)),
+            ffi::VA_STATUS_ERROR_INVALID_SURFACE
+        );
+        let img = d.derive_image(ids[1]).unwrap();
+        assert_eq!(img.format.fourcc, ffi::VA_FOURCC_NV12);
+        assert_eq!((img.width, img.height, img.num_planes), (864, 480, 2));
+        assert!(img.pitches[0] >= 864 && img.offsets[1] >= img.pitches[0] * 480);
+        assert!(!d.map_buffer(img.buf).unwrap().is_null());
+        d.destroy_image(img.image_id).unwrap();
+        assert_eq!(status(d.destroy_image(img.image_id)), ffi::VA_STATUS_ERROR_INVALID_IMAGE);
+        // A buffer ID is not a surface ID.
+        let b = d.create_buffer(ffi::VASliceDataBufferType, 16, 1, Some(&[1; 16])).unwrap();
+        assert_eq!(status(d.sync_surface(b)), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+        d.destroy_buffer(b).unwrap();
+        d.destroy_surfaces(&ids).unwrap();
+        assert_eq!(status(d.destroy_surfaces(&ids)), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+        assert!(d.surfaces.is_empty() && d.buffers.is_empty() && d.images.is_empty());
+    }
+}

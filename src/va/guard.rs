@@ -50,3 +50,26 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn success_error_and_panic_map_to_status() {
+        assert_eq!(guard("ok", || Ok(())), ffi::VA_STATUS_SUCCESS as ffi::VAStatus);
+        let e = guard("err", || Err(crate::va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "no such surface")));
+        assert_eq!(e, ffi::VA_STATUS_ERROR_INVALID_SURFACE as ffi::VAStatus);
+        let prev = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let p = guard("panic", || panic!("boom"));
+        let p2 = guard("panic-string", || {
+            let v: Vec<u8> = Vec::new();
+            let _ = v[3];
+            Ok(())
+        });
+        std::panic::set_hook(prev);
+        assert_eq!(p, ffi::VA_STATUS_ERROR_OPERATION_FAILED as ffi::VAStatus);
+        assert_eq!(p2, ffi::VA_STATUS_ERROR_OPERATION_FAILED as ffi::VAStatus);
+    }
+}
