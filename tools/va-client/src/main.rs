@@ -1,0 +1,515 @@
+//! va-client: a test client for the v4l2_request VA driver, through the real
+//! libva on a DRM render node.
+//!
+//! ```text
+//! va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T]
+//!                         [--frames M] [--device PATH]
+//! va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W]
+//!                   [--device PATH]
+//! ```
+//!
+//! `replay` re-creates the configs, surfaces and contexts of a
+//! `LIBVA_V4L2_REQUEST_RECORD` log in the recorded order (the returned IDs must
+//! equal the recorded ones: surface IDs inside parameter buffers depend on it),
+//! replays every picture (vaCreateBuffer with the recorded bytes, Begin /
+//! Render / End, vaSyncSurface) and optionally exports every decoded frame
+//! (DRM PRIME 2, composed layers, read-only). With `--fence-hold N` or
+//! `--fence-delay-ms T` a sw_sync fence is attached to each export as a
+//! reader (DMA_BUF_IOCTL_IMPORT_SYNC_FILE, DMA_BUF_SYNC_READ) and signalled N
+//! frames later, or by a second thread T ms after it was attached. Prints one
+//! line per frame, then `frames decoded N`:
+//!
+//! ```text
+//! frame I surface S exported fd=F fence_attached_at=SECS signalled_at=SECS
+//! ```
+//!
+//! (CLOCK_REALTIME seconds with microseconds, strace -ttt's clock;
+//! `fence_attached_at` is taken after the import returned, `signalled_at`
+//! just before the timeline was advanced, so the fence was certainly pending
+//! between the two.)
+//!
+//! `churn` runs N decode sessions in one process (config, surfaces, context;
+//! every K-th session decodes the first P pictures of RECORD with its surface
+//! IDs remapped; one surface exported and its fds closed; everything
+//! destroyed) and compares open fds, mappings and V4L2 buffer mappings after
+//! W warm-up sessions with the counts at the end. Exit status 1 on growth.
+
+mod record;
+mod sys;
+mod va;
+
+use record::Rec;
+use std::collections::HashMap;
+use std::error::Error;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+use va::Display;
+
+type Res<T> = Result<T, Box<dyn Error>>;
+
+const DEFAULT_DEVICE: &str = "/dev/dri/renderD128";
+
+/// Replays records, creating objects and mapping recorded IDs to the ones returned.
+struct Engine<'a> {
+    va: &'a Display,
+    /// Returned IDs must equal the recorded ones (replay); otherwise they are remapped (churn).
+    strict: bool,
+    configs: HashMap<u32, u32>,
+    surfaces: HashMap<u32, u32>,
+    contexts: HashMap<u32, u32>,
+    /// Buffers of the open picture, destroyed after vaEndPicture.
+    buffers: Vec<u32>,
+    target: Option<u32>,
+    pictures: usize,
+}
+
+impl<'a> Engine<'a> {
+    fn new(va: &'a Display, strict: bool) -> Self {
+        Engine {
+            va,
+            strict,
+            configs: HashMap::new(),
+            surfaces: HashMap::new(),
+            contexts: HashMap::new(),
+            buffers: Vec::new(),
+            target: None,
+            pictures: 0,
+        }
+    }
+
+    fn same(&self, what: &str, recorded: u32, got: u32) -> Res<()> {
+        if self.strict && recorded != got {
+            return Err(format!(
+                "{what} id {got:#x} differs from the recorded {recorded:#x}: the replay is not faithful \
+                 (another driver, or calls the record does not hold)"
+            )
+            .into());
+        }
+        Ok(())
+    }
+
+    fn map(m: &HashMap<u32, u32>, what: &str, id: u32) -> Res<u32> {
+        m.get(&id).copied().ok_or_else(|| format!("record names unknown {what} {id:#x}").into())
+    }
+
+    /// Rewrite recorded surface IDs inside parameter buffers (only when IDs were remapped).
+    fn remap_bytes(&self, type_: u32, bytes: &[u8]) -> Vec<u8> {
+        let mut v = bytes.to_vec();
+        let identity = self.surfaces.iter().all(|(a, b)| a == b);
+        if identity || !(type_ == va::VA_PICTURE_PARAMETER_BUFFER || type_ == va::VA_SLICE_PARAMETER_BUFFER) {
+            return v;
+        }
+        for w in v.chunks_exact_mut(4) {
+            let x = u32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+            if let Some(&y) = self.surfaces.get(&x) {
+                w.copy_from_slice(&y.to_le_bytes());
+            }
+        }
+        v
+    }
+
+    /// Run one record; returns the target surface when a picture was decoded (synced).
+    fn step(&mut self, rec: &Rec) -> Res<Option<u32>> {
+        let va = self.va;
+        match rec {
+            Rec::Init { .. } => {}
+            Rec::Config { profile, entrypoint, id } => {
+                let got = va.create_config(*profile, *entrypoint)?;
+                self.configs.insert(*id, got);
+                self.same("config", *id, got)?;
+            }
+            Rec::Surfaces { width, height, rt_format, fourcc, ids } => {
+                let got = va.create_surfaces(*rt_format, *width, *height, *fourcc, ids.len())?;
+                for (a, b) in ids.iter().zip(&got) {
+                    self.surfaces.insert(*a, *b);
+                }
+                for (a, b) in ids.iter().zip(&got) {
+                    self.same("surface", *a, *b)?;
+                }
+            }
+            Rec::Context { config, width, height, id, targets } => {
+                let cfg = Self::map(&self.configs, "config", *config)?;
+                let t = targets.iter().map(|s| Self::map(&self.surfaces, "surface", *s)).collect::<Res<Vec<_>>>()?;
+                let got = va.create_context(cfg, *width, *height, &t)?;
+                self.contexts.insert(*id, got);
+                self.same("context", *id, got)?;
+            }
+            Rec::Begin { context, target } => {
+                let c = Self::map(&self.contexts, "context", *context)?;
+                let s = Self::map(&self.surfaces, "surface", *target)?;
+                va.begin_picture(c, s)?;
+                self.target = Some(s);
+            }
+            Rec::Buffer { context, type_, element_size, num_elements, bytes } => {
+                let c = Self::map(&self.contexts, "context", *context)?;
+                let data = self.remap_bytes(*type_, bytes);
+                let id = va.render_buffer(c, *type_, *element_size, *num_elements, &data)?;
+                self.buffers.push(id);
+            }
+            Rec::End { context } => {
+                let c = Self::map(&self.contexts, "context", *context)?;
+                let r = va.end_picture(c);
+                for b in self.buffers.drain(..) {
+                    va.destroy_buffer(b)?;
+                }
+                r?;
+                let s = self.target.take().ok_or("vaEndPicture without vaBeginPicture in the record")?;
+                va.sync_surface(s)?;
+                self.pictures += 1;
+                return Ok(Some(s));
+            }
+            Rec::DestroyConfig { id } => {
+                let c = self.configs.remove(id).ok_or_else(|| format!("record destroys unknown config {id:#x}"))?;
+                va.destroy_config(c)?;
+            }
+            Rec::DestroySurfaces { ids } => {
+                let mut v = Vec::new();
+                for id in ids {
+                    v.push(self.surfaces.remove(id).ok_or_else(|| format!("record destroys unknown surface {id:#x}"))?);
+                }
+                va.destroy_surfaces(&v)?;
+            }
+            Rec::DestroyContext { id } => {
+                let c = self.contexts.remove(id).ok_or_else(|| format!("record destroys unknown context {id:#x}"))?;
+                va.destroy_context(c)?;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Destroy every object still alive (contexts, surfaces, configs).
+    fn teardown(&mut self) -> Res<()> {
+        let mut first: Option<Box<dyn Error>> = None;
+        for b in self.buffers.drain(..) {
+            if let Err(e) = self.va.destroy_buffer(b) {
+                first.get_or_insert(e.into());
+            }
+        }
+        for (_, c) in self.contexts.drain() {
+            if let Err(e) = self.va.destroy_context(c) {
+                first.get_or_insert(e.into());
+            }
+        }
+        let s: Vec<u32> = self.surfaces.drain().map(|(_, v)| v).collect();
+        if !s.is_empty() {
+            if let Err(e) = self.va.destroy_surfaces(&s) {
+                first.get_or_insert(e.into());
+            }
+        }
+        for (_, c) in self.configs.drain() {
+            if let Err(e) = self.va.destroy_config(c) {
+                first.get_or_insert(e.into());
+            }
+        }
+        match first {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Export `surface` and take its fds; returns (all fds, first fd number).
+fn export(va: &Display, surface: u32) -> Res<(Vec<OwnedFd>, i32)> {
+    let d = va.export_surface(surface)?;
+    let n = (d.num_objects as usize).min(d.objects.len());
+    let fds: Vec<OwnedFd> = d.objects[..n].iter().filter_map(|o| sys::own_fd(o.fd)).collect();
+    if fds.is_empty() || d.num_layers != 1 {
+        return Err(format!("export of surface {surface:#x}: {} objects, {} layers", d.num_objects, d.num_layers).into());
+    }
+    let first = fds[0].as_raw_fd();
+    Ok((fds, first))
+}
+
+struct Frame {
+    surface: u32,
+    fd: Option<i32>,
+    attached: Option<f64>,
+    signalled: Option<f64>,
+}
+
+fn arg_value<T: std::str::FromStr>(args: &[String], name: &str) -> Res<Option<T>> {
+    match args.iter().position(|a| a == name) {
+        Some(i) => {
+            let v = args.get(i + 1).ok_or_else(|| format!("{name} needs a value"))?;
+            Ok(Some(v.parse().map_err(|_| format!("bad value for {name}: {v}"))?))
+        }
+        None => Ok(None),
+    }
+}
+
+fn load(path: &str) -> Res<Vec<Rec>> {
+    let data = std::fs::read(path).map_err(|e| format!("read {path}: {e}"))?;
+    let all = record::parse(&data)?;
+    let pid = all.iter().find_map(|r| match r {
+        Rec::Init { pid } => Some(*pid),
+        _ => None,
+    });
+    let (recs, instances) = record::first_instance(all);
+    if instances > 1 {
+        eprintln!("va-client: {path} holds {instances} driver instances; using the first (pid {pid:?})");
+    }
+    Ok(recs)
+}
+
+fn replay(args: &[String]) -> Res<()> {
+    let path = args.first().filter(|a| !a.starts_with("--")).ok_or("replay needs a record file")?;
+    let hold: Option<usize> = arg_value(args, "--fence-hold")?;
+    let delay: Option<u64> = arg_value(args, "--fence-delay-ms")?;
+    let max_frames: Option<usize> = arg_value(args, "--frames")?;
+    let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
+    let fences = hold.is_some() || delay.is_some();
+    let exporting = fences || args.iter().any(|a| a == "--export-every-frame");
+    let recs = load(path)?;
+
+    let va = Display::open(&device)?;
+    eprintln!("va-client: driver {:?}", va.vendor);
+    let timeline = if fences { Some(Arc::new(sys::Timeline::open()?)) } else { None };
+    let signalled: Arc<Mutex<HashMap<usize, f64>>> = Arc::new(Mutex::new(HashMap::new()));
+    let mut held: std::collections::VecDeque<(usize, Vec<OwnedFd>)> = Default::default();
+    // The delayed signaller: signals fences in order, each at its deadline.
+    let (tx, signaller) = match (delay, &timeline) {
+        (Some(_), Some(tl)) => {
+            let (tx, rx) = mpsc::channel::<(usize, Instant, Vec<OwnedFd>)>();
+            let tl = tl.clone();
+            let sig = signalled.clone();
+            let h = std::thread::spawn(move || -> std::io::Result<()> {
+                for (i, deadline, fds) in rx {
+                    let now = Instant::now();
+                    if deadline > now {
+                        std::thread::sleep(deadline - now);
+                    }
+                    let t = sys::now();
+                    tl.signal_one()?;
+                    sig.lock().unwrap_or_else(|p| p.into_inner()).insert(i, t);
+                    drop(fds);
+                }
+                Ok(())
+            });
+            (Some(tx), Some(h))
+        }
+        _ => (None, None),
+    };
+
+    let mut engine = Engine::new(&va, true);
+    let mut frames: Vec<Frame> = Vec::new();
+    let mut result: Res<()> = Ok(());
+    for rec in &recs {
+        if matches!(rec, Rec::Begin { .. }) && max_frames.is_some_and(|m| frames.len() >= m) {
+            break;
+        }
+        let surface = match engine.step(rec) {
+            Ok(Some(s)) => s,
+            Ok(None) => continue,
+            Err(e) => {
+                result = Err(format!("frame {}: {e}", frames.len()).into());
+                break;
+            }
+        };
+        let i = frames.len();
+        let mut f = Frame { surface, fd: None, attached: None, signalled: None };
+        if exporting {
+            let (fds, first) = match export(&va, surface) {
+                Ok(v) => v,
+                Err(e) => {
+                    result = Err(format!("frame {i}: {e}").into());
+                    break;
+                }
+            };
+            f.fd = Some(first);
+            if let Some(tl) = &timeline {
+                let attach = tl.create_fence().and_then(|fence| sys::attach_read_fence(fds[0].as_fd(), fence.as_fd()));
+                if let Err(e) = attach {
+                    result = Err(format!("frame {i}: attach sw_sync fence: {e}").into());
+                    break;
+                }
+                let t = sys::now();
+                f.attached = Some(t);
+                if let (Some(ms), Some(tx)) = (delay, &tx) {
+                    let _ = tx.send((i, Instant::now() + Duration::from_millis(ms), fds));
+                } else {
+                    held.push_back((i, fds));
+                }
+            }
+            // Without fences the fds close here.
+        }
+        frames.push(f);
+        if let (Some(n), Some(tl)) = (hold, &timeline) {
+            if delay.is_none() {
+                while held.len() > n {
+                    let (j, fds) = held.pop_front().expect("non-empty");
+                    let t = sys::now();
+                    if let Err(e) = tl.signal_one() {
+                        result = Err(format!("signal fence of frame {j}: {e}").into());
+                    }
+                    frames[j].signalled = Some(t);
+                    drop(fds);
+                }
+            }
+        }
+    }
+    // Signal whatever is still held, then let the delayed signaller finish.
+    if let Some(tl) = &timeline {
+        for (j, fds) in held.drain(..) {
+            let t = sys::now();
+            if let Err(e) = tl.signal_one() {
+                eprintln!("va-client: signal fence of frame {j}: {e}");
+            }
+            frames[j].signalled = Some(t);
+            drop(fds);
+        }
+    }
+    drop(tx);
+    if let Some(h) = signaller {
+        match h.join() {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => result = result.and(Err(format!("fence signaller: {e}").into())),
+            Err(_) => result = result.and(Err("fence signaller panicked".into())),
+        }
+    }
+    for (j, t) in signalled.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+        if let Some(f) = frames.get_mut(*j) {
+            f.signalled = Some(*t);
+        }
+    }
+    if let Err(e) = engine.teardown() {
+        result = result.and(Err(format!("teardown: {e}").into()));
+    }
+    drop(engine);
+    drop(va);
+    let ts = |t: Option<f64>| t.map(|t| format!("{t:.6}")).unwrap_or_else(|| "-".into());
+    for (i, f) in frames.iter().enumerate() {
+        match f.fd {
+            Some(fd) => println!(
+                "frame {i} surface {:#x} exported fd={fd} fence_attached_at={} signalled_at={}",
+                f.surface,
+                ts(f.attached),
+                ts(f.signalled)
+            ),
+            None => println!("frame {i} surface {:#x} decoded", f.surface),
+        }
+    }
+    println!("frames decoded {}", frames.len());
+    result
+}
+
+fn churn(args: &[String]) -> Res<()> {
+    let n: usize = args.first().ok_or("churn needs a session count")?.parse().map_err(|_| "bad session count")?;
+    let record: Option<String> = arg_value(args, "--record")?;
+    let every: usize = arg_value(args, "--decode-every")?.unwrap_or(0);
+    let pictures: usize = arg_value(args, "--pictures")?.unwrap_or(2);
+    let warmup: usize = arg_value(args, "--warmup")?.unwrap_or(3);
+    let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
+
+    // Setup records (up to the first picture) and the first `pictures` pictures.
+    let (setup, pics) = match &record {
+        Some(p) => {
+            let recs = load(p)?;
+            let first_begin = recs.iter().position(|r| matches!(r, Rec::Begin { .. })).unwrap_or(recs.len());
+            let setup = recs[..first_begin].to_vec();
+            let mut pics = Vec::new();
+            let mut ends = 0;
+            for r in &recs[first_begin..] {
+                if ends >= pictures {
+                    break;
+                }
+                if matches!(r, Rec::Begin { .. } | Rec::Buffer { .. } | Rec::End { .. }) {
+                    pics.push(r.clone());
+                }
+                if matches!(r, Rec::End { .. }) {
+                    ends += 1;
+                }
+            }
+            (setup, pics)
+        }
+        None => (
+            vec![
+                Rec::Config { profile: va::VA_PROFILE_H264_MAIN, entrypoint: va::VA_ENTRYPOINT_VLD, id: 1 },
+                Rec::Surfaces { width: 176, height: 144, rt_format: va::VA_RT_FORMAT_YUV420, fourcc: 0, ids: vec![11, 12, 13, 14] },
+                Rec::Context { config: 1, width: 176, height: 144, id: 21, targets: vec![11, 12, 13, 14] },
+            ],
+            Vec::new(),
+        ),
+    };
+
+    let va = Display::open(&device)?;
+    let mut decoded = 0usize;
+    let mut exports = 0usize;
+    let mut session = |k: usize| -> Res<()> {
+        let mut e = Engine::new(&va, false);
+        let r = (|| -> Res<()> {
+            for r in &setup {
+                e.step(r)?;
+            }
+            let mut last = None;
+            if every > 0 && k.is_multiple_of(every) && !pics.is_empty() {
+                for r in &pics {
+                    if let Some(s) = e.step(r)? {
+                        last = Some(s);
+                    }
+                }
+                decoded += 1;
+            }
+            let s = match last.or_else(|| e.surfaces.values().min().copied()) {
+                Some(s) => s,
+                None => return Err("no surface to export".into()),
+            };
+            let (fds, _) = export(&va, s)?;
+            drop(fds);
+            exports += 1;
+            Ok(())
+        })();
+        let t = e.teardown();
+        r.and(t).map_err(|err| format!("session {k}: {err}").into())
+    };
+    for k in 0..warmup {
+        session(k)?;
+    }
+    let before = sys::resources();
+    let t0 = Instant::now();
+    for k in 0..n {
+        session(k)?;
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    let after = sys::resources();
+    println!(
+        "churn sessions={n} fds before={} after={} maps before={} after={} video_maps before={} after={} \
+         video_fds before={} after={} media_fds before={} after={} dmabuf_fds before={} after={} \
+         decoded_sessions={decoded} exports={exports} seconds={secs:.1}",
+        before.fds,
+        after.fds,
+        before.maps,
+        after.maps,
+        before.video_maps,
+        after.video_maps,
+        before.video_fds,
+        after.video_fds,
+        before.media_fds,
+        after.media_fds,
+        before.dmabuf_fds,
+        after.dmabuf_fds
+    );
+    if after.fds > before.fds || after.maps > before.maps || after.video_maps > before.video_maps {
+        return Err(format!("resources grew over {n} sessions: before {before:?}, after {after:?}").into());
+    }
+    Ok(())
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = match args.first().map(String::as_str) {
+        Some("replay") => replay(&args[1..]),
+        Some("churn") => churn(&args[1..]),
+        _ => {
+            eprintln!(
+                "usage: va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
+                 \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]"
+            );
+            std::process::exit(2);
+        }
+    };
+    if let Err(e) = r {
+        eprintln!("va-client: FAILED: {e}");
+        std::process::exit(1);
+    }
+}

@@ -1,0 +1,159 @@
+//! The kernel edge: sw_sync timelines (drivers/dma-buf/sw_sync.c) and
+//! DMA_BUF_IOCTL_IMPORT_SYNC_FILE (include/uapi/linux/dma-buf.h), plus /proc
+//! counters. Every `unsafe` block of the ioctl side is here.
+
+use std::fs::File;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::raw::{c_int, c_ulong};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+extern "C" {
+    fn ioctl(fd: c_int, request: c_ulong, ...) -> c_int;
+}
+
+const fn ioc(dir: c_ulong, ty: u8, nr: u8, size: usize) -> c_ulong {
+    (dir << 30) | ((size as c_ulong) << 16) | ((ty as c_ulong) << 8) | nr as c_ulong
+}
+const IOC_WRITE: c_ulong = 1;
+const IOC_READ: c_ulong = 2;
+
+/// struct sw_sync_create_fence_data (sw_sync.c).
+#[repr(C)]
+struct SwSyncCreateFenceData {
+    value: u32,
+    name: [u8; 32],
+    fence: i32,
+}
+
+/// struct dma_buf_import_sync_file (uapi/linux/dma-buf.h).
+#[repr(C)]
+struct DmaBufImportSyncFile {
+    flags: u32,
+    fd: i32,
+}
+
+const SW_SYNC_IOC_CREATE_FENCE: c_ulong =
+    ioc(IOC_READ | IOC_WRITE, b'W', 0, std::mem::size_of::<SwSyncCreateFenceData>());
+const SW_SYNC_IOC_INC: c_ulong = ioc(IOC_WRITE, b'W', 1, std::mem::size_of::<u32>());
+const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: c_ulong =
+    ioc(IOC_WRITE, b'b', 3, std::mem::size_of::<DmaBufImportSyncFile>());
+const DMA_BUF_SYNC_READ: u32 = 1;
+
+const _: () = assert!(std::mem::size_of::<SwSyncCreateFenceData>() == 40);
+const _: () = assert!(SW_SYNC_IOC_CREATE_FENCE == 0xc028_5700);
+const _: () = assert!(SW_SYNC_IOC_INC == 0x4004_5701);
+const _: () = assert!(DMA_BUF_IOCTL_IMPORT_SYNC_FILE == 0x4008_6203);
+
+fn ret(r: c_int) -> io::Result<c_int> {
+    if r < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(r)
+    }
+}
+
+/// CLOCK_REALTIME as seconds (strace -ttt's clock).
+pub fn now() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
+}
+
+/// A sw_sync timeline (debugfs `sync/sw_sync`). Fences are created at
+/// increasing values and signalled in order, one increment each.
+pub struct Timeline {
+    file: File,
+    next: AtomicU32,
+}
+
+impl Timeline {
+    pub fn open() -> io::Result<Timeline> {
+        let path = std::env::var("V4L2RVA_SW_SYNC").unwrap_or_else(|_| "/sys/kernel/debug/sync/sw_sync".into());
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("open {path}: {e}")))?;
+        Ok(Timeline { file, next: AtomicU32::new(1) })
+    }
+
+    /// A new fence (sync_file) that signals at the timeline's next value.
+    pub fn create_fence(&self) -> io::Result<OwnedFd> {
+        let value = self.next.fetch_add(1, Ordering::Relaxed);
+        let mut data = SwSyncCreateFenceData { value, name: [0; 32], fence: -1 };
+        data.name[..8].copy_from_slice(b"va-cli\0\0");
+        // SAFETY: a valid timeline fd and a properly sized, writable struct for this _IOWR ioctl.
+        ret(unsafe { ioctl(self.file.as_raw_fd(), SW_SYNC_IOC_CREATE_FENCE, &mut data as *mut SwSyncCreateFenceData) })?;
+        if data.fence < 0 {
+            return Err(io::Error::other("sw_sync returned no fence fd"));
+        }
+        // SAFETY: the kernel just installed this fd for us; nothing else owns it.
+        Ok(unsafe { OwnedFd::from_raw_fd(data.fence) })
+    }
+
+    /// Advance the timeline by one: signals the oldest unsignalled fence.
+    pub fn signal_one(&self) -> io::Result<()> {
+        let inc: u32 = 1;
+        // SAFETY: a valid timeline fd and a pointer to a u32, as SW_SYNC_IOC_INC expects.
+        ret(unsafe { ioctl(self.file.as_raw_fd(), SW_SYNC_IOC_INC, &inc as *const u32) }).map(|_| ())
+    }
+}
+
+/// Attach `fence` to the dma-buf `dmabuf` as a reader (DMA_BUF_SYNC_READ): writers
+/// that respect implicit sync (POLLOUT) must wait for it.
+pub fn attach_read_fence(dmabuf: BorrowedFd<'_>, fence: BorrowedFd<'_>) -> io::Result<()> {
+    let arg = DmaBufImportSyncFile { flags: DMA_BUF_SYNC_READ, fd: fence.as_raw_fd() };
+    // SAFETY: valid fds and a properly sized struct for this _IOW ioctl (the kernel only reads it).
+    ret(unsafe { ioctl(dmabuf.as_raw_fd(), DMA_BUF_IOCTL_IMPORT_SYNC_FILE, &arg as *const DmaBufImportSyncFile) }).map(|_| ())
+}
+
+/// Take ownership of an fd returned by the driver (closed on drop).
+pub fn own_fd(fd: RawFd) -> Option<OwnedFd> {
+    if fd < 0 {
+        return None;
+    }
+    // SAFETY: vaExportSurfaceHandle hands the caller new fds it must close; each is
+    // taken exactly once (the descriptor is not used for fds afterwards).
+    Some(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Process resource counts: open fds by kind and mappings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Resources {
+    pub fds: usize,
+    pub video_fds: usize,
+    pub media_fds: usize,
+    pub dmabuf_fds: usize,
+    pub other_anon_fds: usize,
+    pub maps: usize,
+    pub video_maps: usize,
+}
+
+pub fn resources() -> Resources {
+    let mut r = Resources::default();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        for e in dir.flatten() {
+            r.fds += 1;
+            let t = std::fs::read_link(e.path()).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+            if t.starts_with("/dev/video") {
+                r.video_fds += 1;
+            } else if t.starts_with("/dev/media") {
+                r.media_fds += 1;
+            } else if t.contains("dmabuf") {
+                r.dmabuf_fds += 1;
+            } else if t.starts_with("anon_inode:") {
+                r.other_anon_fds += 1;
+            }
+        }
+        r.fds = r.fds.saturating_sub(1); // the read_dir handle itself
+    }
+    if let Ok(maps) = std::fs::read_to_string("/proc/self/maps") {
+        for l in maps.lines() {
+            r.maps += 1;
+            if l.contains("/dev/video") {
+                r.video_maps += 1;
+            }
+        }
+    }
+    r
+}
