@@ -22,6 +22,7 @@
 //!   the fly and keeps count of both RBSP and raw (escaped) positions.
 //! - [`h264`]: slice header re-parser and the VA → V4L2 H.264 translation.
 
+pub mod av1;
 pub mod bitreader;
 pub mod h264;
 pub mod hevc;
