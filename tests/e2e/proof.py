@@ -1,0 +1,308 @@
+#!/usr/bin/env python3
+"""Proof cases (issue 5, item 4): reader fences are respected and sessions do not leak.
+
+Called from suite.py (inside the visl guest):  proof.cases(s, env, outdir, built, only)
+where `s` has report(status, case, detail, lines). Standalone (in the guest):
+
+    scripts/vm/run -- tests/e2e/proof.py [--out DIR]
+
+Cases, with tools/va-client (a Rust client of the real libva on /dev/dri/renderD128):
+
+- `proof record h264-long`: ffmpeg decodes tests/streams/requeue/h264-long.h264 through the
+  driver with LIBVA_V4L2_REQUEST_RECORD set; the record must hold every picture.
+- `proof fences <setup> h264-long`: `va-client replay` of that record under
+  `strace -f -ttt -e trace=ioctl,fcntl -X verbose`, exporting every decoded frame (DRM PRIME,
+  composed layers, read-only) and attaching a sw_sync fence to each export as a reader
+  (DMA_BUF_IOCTL_IMPORT_SYNC_FILE), signalled later. From the strace (exports = a CAPTURE
+  VIDIOC_QUERYBUF followed by EXPBUF or fcntl F_DUPFD_CLOEXEC in the same thread, as
+  scripts/strace-requeue attributes them; the k-th export is the client's frame k): no CAPTURE
+  QBUF of an index may fall between the attach and the signal of a fence on that index's
+  export. From the driver's teardown pool summary (LIBVA_V4L2_REQUEST_LOG=info): fence waits.
+    * `lru`: the default LRU pool (LIBVA_V4L2_REQUEST_PIN=never, so the client's repeated
+      composed exports do not pin surfaces), fences signalled FENCE_HOLD frames later
+      (< slots - surfaces): LRU keeps held buffers out of the device, 0 fence waits.
+    * `1:1`: LIBVA_V4L2_REQUEST_POOL=1:1, fences signalled by a second thread FENCE_DELAY_MS
+      after attaching: the driver re-queues slots whose fence is pending, so it must wait
+      (fence waits > 0) and every such QBUF comes after the signal.
+- `proof churn`: CHURN_SESSIONS decode sessions in one process (a few decode the first
+  pictures of the record), one export each; fds, mappings and V4L2 buffer mappings must not grow.
+"""
+import argparse
+import importlib.machinery
+import importlib.util
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+CLIENT = os.environ.get('V4L2RVA_VA_CLIENT', os.path.join(ROOT, 'tools', 'va-client', 'target', 'release', 'va-client'))
+STREAM = os.path.join(ROOT, 'tests', 'streams', 'requeue', 'h264-long.h264')
+FRAMEMD5 = os.path.join(ROOT, 'tests', 'streams', 'requeue', 'h264-long.framemd5')
+RENDER = '/dev/dri/renderD128'
+FENCE_HOLD = int(os.environ.get('V4L2RVA_PROOF_FENCE_HOLD', '4'))
+FENCE_DELAY_MS = int(os.environ.get('V4L2RVA_PROOF_FENCE_DELAY_MS', '300'))
+ONE_TO_ONE_FRAMES = int(os.environ.get('V4L2RVA_PROOF_1TO1_FRAMES', '32'))
+CHURN_SESSIONS = int(os.environ.get('V4L2RVA_PROOF_CHURN', '1000'))
+TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
+
+
+def _load_strace_requeue():
+    path = os.path.join(ROOT, 'scripts', 'strace-requeue')
+    loader = importlib.machinery.SourceFileLoader('strace_requeue', path)
+    spec = importlib.util.spec_from_loader('strace_requeue', loader)
+    mod = importlib.util.module_from_spec(spec)
+    loader.exec_module(mod)
+    return mod
+
+
+SR = _load_strace_requeue()
+
+
+def run(cmd, log, env=None, timeout=TIMEOUT):
+    """Runs cmd (no stdin, own process group); stdout/stderr to log.out/.err.
+    Returns (rc, stdout, stderr, seconds); rc 124 on timeout."""
+    e = dict(os.environ)
+    e['AV_LOG_FORCE_NOCOLOR'] = '1'
+    e.update(env or {})
+    t0 = time.time()
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         env=e, start_new_session=True, text=True, errors='replace')
+    try:
+        out, err = p.communicate(timeout=timeout)
+        rc = p.returncode
+    except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        out, err = p.communicate()
+        rc = 124
+    for ext, text in (('.cmd', ' '.join(cmd) + '\n'), ('.out', out), ('.err', err)):
+        with open(log + ext, 'w') as f:
+            f.write(text)
+    return rc, out, err, time.time() - t0
+
+
+# ------------------------------------------------------------------------- parsing
+def record_pictures(path):
+    """Number of END records in a LIBVA_V4L2_REQUEST_RECORD file (first driver instance)."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data[:8] != b'V4L2RVAR':
+        raise ValueError('bad magic')
+    at, ends, inits = 12, 0, 0
+    while at + 8 <= len(data):
+        tag, n = struct.unpack_from('<II', data, at)
+        if tag == 1:
+            inits += 1
+            if inits > 1:
+                break
+        elif tag == 7:
+            ends += 1
+        at += 8 + n
+    return ends
+
+
+FRAME_RE = re.compile(r'^frame (\d+) surface (0x[0-9a-f]+) exported fd=(\d+) '
+                      r'fence_attached_at=([\d.]+|-) signalled_at=([\d.]+|-)$')
+
+
+def client_frames(out):
+    frames = []
+    for line in out.splitlines():
+        m = FRAME_RE.match(line)
+        if m:
+            ta = None if m.group(4) == '-' else float(m.group(4))
+            ts = None if m.group(5) == '-' else float(m.group(5))
+            frames.append(dict(i=int(m.group(1)), surface=m.group(2), fd=int(m.group(3)), attached=ta, signalled=ts))
+    m = re.search(r'^frames decoded (\d+)$', out, re.M)
+    return frames, (int(m.group(1)) if m else None)
+
+
+def pool_stats(err):
+    """Sums the driver's teardown summaries: fence waits, their total ms, contexts."""
+    waits = total = 0.0
+    n = 0
+    for m in re.finditer(r'fence waits (\d+) \(total ([\d.]+) ms, max ([\d.]+) ms\)', err):
+        waits += int(m.group(1))
+        total += float(m.group(2))
+        n += 1
+    pool = re.search(r'pool: slots=(\d+) surfaces=(\d+) policy=(\S+)', err)
+    return dict(summaries=n, fence_waits=int(waits), fence_wait_ms=round(total, 1),
+                slots=int(pool.group(1)) if pool else None, surfaces=int(pool.group(2)) if pool else None,
+                policy=pool.group(3) if pool else None)
+
+
+def strace_events(path):
+    """CAPTURE exports [(t, index, decodes)] and CAPTURE QBUFs {index: [(t, decodes)]} from an
+    strace log, attributing exports as scripts/strace-requeue does (CAPTURE QUERYBUF followed
+    by EXPBUF or F_DUPFD in the same thread)."""
+    exports, qbufs, decodes = [], {}, 0
+    queried = {}
+    with open(path, errors='replace') as f:
+        for ev in SR.parse(f):
+            last = queried.pop(ev['pid'], None)
+            op = ev['op']
+            if op == 'QUERYBUF' and ev['type'] in SR.CAPTURE_TYPES and ev['index'] is not None:
+                queried[ev['pid']] = ev['index']
+            elif op in ('DUPFD', 'EXPBUF') and last is not None:
+                exports.append((ev['t'], last, decodes))
+            elif op == 'QBUF':
+                if ev['type'] in SR.OUTPUT_TYPES:
+                    decodes += 1
+                elif ev['type'] in SR.CAPTURE_TYPES and ev['index'] is not None:
+                    qbufs.setdefault(ev['index'], []).append((ev['t'], decodes))
+    return exports, qbufs
+
+
+def check_fences(frames, exports, qbufs):
+    """Matches the k-th export with frame k. Returns a dict of counts and violation lines:
+    a violation is a CAPTURE QBUF of the export's index after the fence was attached and
+    before it was signalled."""
+    res = dict(exports=len(exports), frames=len(frames), violations=0, requeued=0, min_gap_s=None,
+               min_export_distance=None, lines=[])
+    if len(exports) != len(frames):
+        res['lines'].append('%d exports in the strace, %d exported frames from the client' % (len(exports), len(frames)))
+        return res
+    gaps, dists = [], []
+    for fr, (te, idx, dec) in zip(frames, exports):
+        ta, ts = fr['attached'], fr['signalled']
+        if ta is None or ts is None:
+            res['lines'].append('frame %d: no fence times' % fr['i'])
+            res['violations'] += 1
+            continue
+        if ta < te:
+            res['lines'].append('frame %d: fence attached (%.6f) before its export (%.6f)?' % (fr['i'], ta, te))
+        for tq, dq in qbufs.get(idx, []):
+            if ta < tq < ts:
+                res['violations'] += 1
+                if len(res['lines']) < 8:
+                    res['lines'].append('frame %d: CAPTURE %d queued at %.6f, fence attached %.6f, signalled %.6f'
+                                        % (fr['i'], idx, tq, ta, ts))
+        nxt = [(tq, dq) for tq, dq in qbufs.get(idx, []) if tq > te]
+        if nxt:
+            res['requeued'] += 1
+            gaps.append(nxt[0][0] - ts)
+            dists.append(nxt[0][1] - dec)
+    if gaps:
+        res['min_gap_s'] = round(min(gaps), 6)
+        res['min_export_distance'] = min(dists)
+    return res
+
+
+# --------------------------------------------------------------------------- cases
+def cases(s, env, outdir, built, only=()):
+    """Runs the proof cases, reporting through s.report(status, case, detail, lines)."""
+    only = set(only or ())
+    if only and not ({'h264', 'requeue', 'proof'} & only):
+        return
+    pdir = os.path.join(outdir, 'proof')
+    os.makedirs(pdir, exist_ok=True)
+    with open(FRAMEMD5) as f:
+        nframes = sum(1 for l in f if l.strip() and not l.startswith('#'))
+    if not built:
+        s.report('FAIL', 'proof h264-long', 'driver not built')
+        return
+    if not os.access(CLIENT, os.X_OK):
+        s.report('FAIL', 'proof h264-long', 'va-client not built: %s (cargo build --release in tools/va-client)' % CLIENT)
+        return
+
+    # --- record
+    rec = os.path.join(pdir, 'h264-long.rec')
+    if os.path.exists(rec):
+        os.unlink(rec)
+    cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
+           '-hwaccel_output_format', 'vaapi', '-i', STREAM, '-vf', 'hwdownload,format=nv12', '-f', 'null', '-']
+    rc, out, err, secs = run(cmd, os.path.join(pdir, 'record.ffmpeg'), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec))
+    try:
+        pics = record_pictures(rec)
+    except (OSError, ValueError) as e:
+        pics, err = 0, err + '\nrecord: %s' % e
+    ok = rc == 0 and pics == nframes
+    s.report('PASS' if ok else 'FAIL', 'proof record h264-long', 'pictures=%d expected=%d bytes=%d rc=%d %.1fs' % (
+        pics, nframes, os.path.getsize(rec) if os.path.exists(rec) else 0, rc, secs),
+        [l for l in err.splitlines() if l.strip()][:6])
+    if not ok:
+        return
+
+    # --- replays with reader fences
+    setups = [
+        ('lru', dict(LIBVA_V4L2_REQUEST_PIN='never'), ['--fence-hold', str(FENCE_HOLD)], nframes),
+        ('1:1', dict(LIBVA_V4L2_REQUEST_POOL='1:1'), ['--fence-delay-ms', str(FENCE_DELAY_MS),
+                                                      '--frames', str(ONE_TO_ONE_FRAMES)], min(nframes, ONE_TO_ONE_FRAMES)),
+    ]
+    for name, extra_env, opts, want in setups:
+        case = 'proof fences %s h264-long' % name
+        log = os.path.join(pdir, 'replay-%s' % name.replace(':', 'to'))
+        straced = log + '.strace'
+        renv = dict(env, LIBVA_V4L2_REQUEST_LOG='info', **extra_env)
+        cmd = ['strace', '-f', '-ttt', '-e', 'trace=ioctl,fcntl', '-X', 'verbose', '-o', straced,
+               CLIENT, 'replay', rec, '--export-every-frame'] + opts
+        rc, out, err, secs = run(cmd, log, renv, timeout=max(TIMEOUT, 120))
+        frames, decoded = client_frames(out)
+        st = pool_stats(err)
+        try:
+            exports, qbufs = strace_events(straced)
+            chk = check_fences(frames, exports, qbufs)
+            with open(straced, errors='replace') as f:
+                rq = SR.analyse(f)
+        except OSError as e:
+            chk = dict(exports=0, frames=len(frames), violations=-1, requeued=0, min_gap_s=None,
+                       min_export_distance=None, lines=['strace: %s' % e])
+            rq = {}
+        errs = [l for l in err.splitlines() if re.search(r'\b(WARN|ERROR)\b|FAILED|panick', l)]
+        detail = ('frames=%s/%d exports=%d fences=%d violations=%d requeued_exports=%d min_signal_to_qbuf_s=%s '
+                  'min_export_distance=%s min_requeue_decodes=%s median_requeue_decodes=%s fence_waits=%d '
+                  'fence_wait_ms=%s slots=%s surfaces=%s policy=%s rc=%d %.1fs') % (
+            decoded, want, chk['exports'], sum(1 for f in frames if f['signalled'] is not None), chk['violations'],
+            chk['requeued'], chk['min_gap_s'], chk['min_export_distance'], rq.get('min_requeue_decodes'),
+            rq.get('median_requeue_decodes'), st['fence_waits'], st['fence_wait_ms'], st['slots'], st['surfaces'],
+            st['policy'], rc, secs)
+        ok = (rc == 0 and decoded == want and len(frames) == want and chk['exports'] == want
+              and chk['violations'] == 0 and st['summaries'] > 0 and not chk['lines'])
+        if name == 'lru':
+            ok = ok and st['fence_waits'] == 0
+        else:
+            # The driver had to wait, and each re-queue of an exported slot came after the signal.
+            ok = ok and st['fence_waits'] > 0 and chk['requeued'] > 0 and (chk['min_gap_s'] or 0) >= 0
+        s.report('PASS' if ok else 'FAIL', case, detail, chk['lines'] + errs[:6])
+
+    # --- churn
+    case = 'proof churn'
+    every = max(1, CHURN_SESSIONS // 4)
+    cmd = [CLIENT, 'churn', str(CHURN_SESSIONS), '--record', rec, '--decode-every', str(every), '--pictures', '2']
+    rc, out, err, secs = run(cmd, os.path.join(pdir, 'churn'), env, timeout=max(TIMEOUT, 180))
+    m = re.search(r'^churn sessions=.*$', out, re.M)
+    s.report('PASS' if rc == 0 and m else 'FAIL', case, '%s rc=%d %.1fs' % (m.group(0) if m else 'no result', rc, secs),
+             [l for l in err.splitlines() if 'FAILED' in l or 'ERROR' in l][:6])
+
+
+class _Stdout:
+    def __init__(self):
+        self.passed = self.failed = 0
+
+    def report(self, status, case, detail='', lines=()):
+        print(('%s %s %s' % (status, case, detail)).rstrip(), flush=True)
+        for line in list(lines)[:12]:
+            print('    ' + line, flush=True)
+        self.passed += status == 'PASS'
+        self.failed += status == 'FAIL'
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--out', default=os.path.join(ROOT, 'out', 'proof'))
+    ap.add_argument('--driver-dir', default=os.path.join(ROOT, 'build', 'driver'))
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    env = {'LIBVA_DRIVER_NAME': 'v4l2_request', 'LIBVA_DRIVERS_PATH': args.driver_dir}
+    s = _Stdout()
+    cases(s, env, args.out, os.path.exists(os.path.join(args.driver_dir, 'v4l2_request_drv_video.so')))
+    print('%d passed, %d failed' % (s.passed, s.failed), flush=True)
+    return 0 if s.failed == 0 else 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())
