@@ -438,6 +438,8 @@ def main():
                 # Reference run: it must decode; it shows what a naive 1:1 driver does.
                 ok = rc == 0 and n == long_frames and dist is not None
                 s.report('PASS' if ok else 'FAIL', 'requeue h264-long 1:1 (comparison)', detail, errs)
+    import proof  # tests/e2e/proof.py: reader fences (strace + pool stats), 1000-session churn
+    proof.cases(s, env, outdir, built, only)
     return finish(s, t_start)
 
 
