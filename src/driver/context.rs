@@ -56,6 +56,12 @@ struct InFlight {
     outputs: Vec<u32>,
 }
 
+/// One request of a picture: its bytes in the context's bitstream buffer and its controls.
+struct RequestPart<'c> {
+    bytes: std::ops::Range<usize>,
+    specs: Vec<ControlSpec<'c>>,
+}
+
 /// The application's buffers for the picture being assembled (reused).
 #[derive(Default)]
 pub struct PictureBuffers {
@@ -170,6 +176,41 @@ pub fn fence_timeout() -> Duration {
     Duration::from_millis(ms.min(60_000))
 }
 
+/// Device-mode overrides for H.264 (`LIBVA_V4L2_REQUEST_H264_DECODE_MODE=frame|slice`,
+/// `LIBVA_V4L2_REQUEST_H264_START_CODE=annexb|none`): by default the driver uses the
+/// device's current values, as GStreamer does; the overrides exercise the other
+/// paths on devices (like visl) that offer both.
+fn apply_h264_mode_overrides(session: &mut DecoderSession) {
+    let mut values = Vec::new();
+    match std::env::var("LIBVA_V4L2_REQUEST_H264_DECODE_MODE").as_deref() {
+        Ok("frame") => values.push((
+            v4l2::V4L2_CID_STATELESS_H264_DECODE_MODE,
+            v4l2::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED as i32,
+        )),
+        Ok("slice") => values.push((
+            v4l2::V4L2_CID_STATELESS_H264_DECODE_MODE,
+            v4l2::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED as i32,
+        )),
+        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_H264_DECODE_MODE={other:?} ignored: expected frame or slice"),
+        Err(_) => {}
+    }
+    match std::env::var("LIBVA_V4L2_REQUEST_H264_START_CODE").as_deref() {
+        Ok("annexb") => values.push((
+            v4l2::V4L2_CID_STATELESS_H264_START_CODE,
+            v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as i32,
+        )),
+        Ok("none") => values.push((
+            v4l2::V4L2_CID_STATELESS_H264_START_CODE,
+            v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_NONE as i32,
+        )),
+        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_H264_START_CODE={other:?} ignored: expected annexb or none"),
+        Err(_) => {}
+    }
+    if let Err(e) = session.set_control_values(&values) {
+        log::warn!("H.264 mode override not applied: {e}");
+    }
+}
+
 /// V4L2 timestamp (ns) naming frame `frame`.
 pub fn frame_timestamp(frame: FrameId) -> u64 {
     frame * 1000
@@ -197,6 +238,9 @@ impl Context {
         let codec = config.codec;
         let vp9_compressed_hdr = config.codec == Codec::Vp9
             && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
+        if config.codec == Codec::H264 {
+            apply_h264_mode_overrides(&mut session);
+        }
         let h264_mode = match config.codec {
             Codec::H264 => H264Mode {
                 slice_based: session
@@ -372,88 +416,49 @@ impl Context {
         )
         .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 translation: {e}"))?;
 
-        // Slots the frame references: never recycled while it is in flight.
-        let mut refs = Vec::with_capacity(16);
-        for r in pic.ReferenceFrames.iter() {
-            if r.picture_id != ffi::VA_INVALID_SURFACE && r.flags & ffi::VA_PICTURE_H264_INVALID == 0 {
-                if let Some(slot) = self.pool.surface_slot(r.picture_id) {
-                    if !refs.contains(&slot) {
-                        refs.push(slot);
-                    }
-                }
-            }
-        }
-
-        // A surface decoded again before it was synced: finish the old decode first.
-        if self.states.get(&target) == Some(&DecodeState::Pending) {
-            self.sync(target)?;
-        }
-
-        let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
-        let slot = self.bind_slot(target, frame, &refs)?;
-        let ts = frame_timestamp(frame);
-        let field_pic = ctrls.decode_params.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
-        if let Some(f) = self.field_coded.get_mut(slot.0 as usize) {
-            *f = field_pic;
-        }
+        let ref_surfaces: Vec<ffi::VASurfaceID> = pic
+            .ReferenceFrames
+            .iter()
+            .filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0)
+            .map(|r| r.picture_id)
+            .collect();
         let annex_b = self.h264_mode.annex_b;
-
-        let mut outputs = Vec::new();
-        let res = if self.h264_mode.slice_based {
-            // One request per slice; every request but the last holds the CAPTURE buffer.
-            let mut res = Ok(());
+        let mut common = vec![
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
+        ];
+        if ctrls.has_scaling_matrix {
+            common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+        }
+        common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+        self.bitstream.clear();
+        let mut parts = Vec::with_capacity(slices.len());
+        if self.h264_mode.slice_based {
+            // One request per slice, each with its SLICE_PARAMS and PRED_WEIGHTS.
             for (i, s) in slices.iter().enumerate() {
-                self.bitstream.clear();
+                let start = self.bitstream.len();
                 h264::append_slice(&mut self.bitstream, s.data, annex_b);
-                let mut specs = vec![
-                    ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
-                    ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
-                ];
-                if ctrls.has_scaling_matrix {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
-                }
-                specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+                let mut specs = common.clone();
                 if let Some(sp) = ctrls.slice_params.get(i) {
                     specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SLICE_PARAMS, sp));
                 }
                 if let Some(pw) = ctrls.pred_weights.get(i) {
                     specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, pw));
                 }
-                let last = i + 1 == slices.len();
-                match self.queue_one(&specs, ts, slot, i == 0, !last) {
-                    Ok(out) => outputs.push(out),
-                    Err(e) => {
-                        res = Err(e);
-                        break;
-                    }
-                }
+                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs });
             }
-            res
         } else {
-            self.bitstream.clear();
             for s in &slices {
                 h264::append_slice(&mut self.bitstream, s.data, annex_b);
             }
-            let mut specs = vec![
-                ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
-                ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
-            ];
-            if ctrls.has_scaling_matrix {
-                specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
-            }
-            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
-            self.queue_one(&specs, ts, slot, true, false).map(|out| outputs.push(out))
-        };
-        if outputs.is_empty() {
-            // Nothing reached the device: the slot goes straight back.
-            let _ = self.pool.abort_decode(slot);
-            self.states.insert(target, DecodeState::Failed);
-            return res;
+            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: common });
         }
-        self.states.insert(target, DecodeState::Pending);
-        self.in_flight.push_back(InFlight { surface: target, slot, outputs });
-        self.decodes += 1;
-        res
+        let slot = self.submit_parts(target, &ref_surfaces, &parts, false, false)?;
+        let field_pic = ctrls.decode_params.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
+        if let Some(f) = self.field_coded.get_mut(slot.0 as usize) {
+            *f = field_pic;
+        }
+        Ok(())
     }
 
     /// Slot of each valid reference surface, without duplicates.
@@ -472,20 +477,22 @@ impl Context {
         refs
     }
 
-    /// Queue one single-request picture whose bitstream is in `self.bitstream`:
-    /// bind a slot for `target` (never one `ref_surfaces` still need), queue the
-    /// request, track it as in flight. With `hold` the CAPTURE buffer stays with
-    /// the device for a second field; `second_field` decodes into the slot the
-    /// target's first field (still in flight) holds, with the same timestamp.
-    fn submit_single(
+    /// Queue a picture made of one or more requests (`parts`, whose bytes are in
+    /// `self.bitstream`): bind a CAPTURE slot for `target` (never one that
+    /// `ref_surfaces` still need), queue every request, and track the frame as
+    /// in flight. Every request but the last holds the CAPTURE buffer (slices of
+    /// one frame), and so does the last with `hold_last` (first field of a pair).
+    /// A `second_field` decodes into the slot the target's first field (still in
+    /// flight) holds, with the same timestamp. Returns the slot.
+    fn submit_parts(
         &mut self,
         target: SurfaceKey,
         ref_surfaces: &[ffi::VASurfaceID],
-        specs: &[ControlSpec],
-        hold: bool,
+        parts: &[RequestPart],
+        hold_last: bool,
         second_field: bool,
-    ) -> VaResult<()> {
-        if second_field {
+    ) -> VaResult<SlotId> {
+        let (pos, slot, frame) = if second_field {
             let Some(pos) = self.in_flight.iter().rposition(|f| f.surface == target) else {
                 return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "second field without a first field in flight"));
             };
@@ -494,28 +501,64 @@ impl Context {
                 .pool
                 .slot_frame(slot)
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "first field's slot has no frame"))?;
-            let out = self.queue_one(specs, frame_timestamp(frame), slot, false, false)?;
-            self.in_flight[pos].outputs.push(out);
-            return Ok(());
-        }
-        let refs = self.ref_slots(ref_surfaces);
-        if self.states.get(&target) == Some(&DecodeState::Pending) {
-            self.sync(target)?;
-        }
-        let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
-        let slot = self.bind_slot(target, frame, &refs)?;
-        match self.queue_one(specs, frame_timestamp(frame), slot, true, hold) {
-            Ok(out) => {
-                self.states.insert(target, DecodeState::Pending);
-                self.in_flight.push_back(InFlight { surface: target, slot, outputs: vec![out] });
-                self.decodes += 1;
-                Ok(())
+            (Some(pos), slot, frame)
+        } else {
+            let refs = self.ref_slots(ref_surfaces);
+            // A surface decoded again before it was synced: finish the old decode first.
+            if self.states.get(&target) == Some(&DecodeState::Pending) {
+                self.sync(target)?;
             }
-            Err(e) => {
+            let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
+            (None, self.bind_slot(target, frame, &refs)?, frame)
+        };
+        let ts = frame_timestamp(frame);
+        let mut outputs = Vec::with_capacity(parts.len());
+        let mut result = Ok(());
+        for (i, part) in parts.iter().enumerate() {
+            let queue_capture = i == 0 && !second_field;
+            let hold = i + 1 < parts.len() || hold_last;
+            match self.queue_one(&part.specs, part.bytes.clone(), ts, slot, queue_capture, hold) {
+                Ok(out) => outputs.push(out),
+                Err(e) => {
+                    if !outputs.is_empty() {
+                        log::error!(
+                            "request {i} of {} for surface {target:#x} failed after earlier ones were queued: \
+                             the CAPTURE buffer completes with what was queued",
+                            parts.len()
+                        );
+                    }
+                    result = Err(e);
+                    break;
+                }
+            }
+        }
+        match pos {
+            Some(pos) => self.in_flight[pos].outputs.extend(outputs),
+            None if outputs.is_empty() => {
+                // Nothing reached the device: the slot goes straight back.
                 let _ = self.pool.abort_decode(slot);
-                Err(e)
+                self.states.insert(target, DecodeState::Failed);
+            }
+            None => {
+                self.states.insert(target, DecodeState::Pending);
+                self.in_flight.push_back(InFlight { surface: target, slot, outputs });
+                self.decodes += 1;
             }
         }
+        result.map(|()| slot)
+    }
+
+    /// A picture made of one request over the whole of `self.bitstream`.
+    fn submit_single(
+        &mut self,
+        target: SurfaceKey,
+        ref_surfaces: &[ffi::VASurfaceID],
+        specs: Vec<ControlSpec>,
+        hold: bool,
+        second_field: bool,
+    ) -> VaResult<()> {
+        let parts = [RequestPart { bytes: 0..self.bitstream.len(), specs }];
+        self.submit_parts(target, ref_surfaces, &parts, hold, second_field).map(|_| ())
     }
 
     /// The (param, data) pairs of every slice, data cut to the slice's range.
@@ -568,7 +611,7 @@ impl Context {
         self.bitstream.clear();
         mpeg2::append_bitstream(&mut self.bitstream, &p);
         let refs = [pic.forward_reference_picture, pic.backward_reference_picture];
-        self.submit_single(target, &refs, &ctrls.specs(), ctrls.hold_capture, ctrls.second_field)
+        self.submit_single(target, &refs, ctrls.specs(), ctrls.hold_capture, ctrls.second_field)
     }
 
     fn submit_vp8(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -605,7 +648,7 @@ impl Context {
         self.bitstream.clear();
         vp8::append_bitstream(&mut self.bitstream, &p);
         let refs = [pic.last_ref_frame, pic.golden_ref_frame, pic.alt_ref_frame];
-        self.submit_single(target, &refs, &ctrls.specs(), false, false)
+        self.submit_single(target, &refs, ctrls.specs(), false, false)
     }
 
     fn submit_vp9(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -627,13 +670,14 @@ impl Context {
         }
         self.bitstream.clear();
         vp9::append_bitstream(&mut self.bitstream, &p);
-        self.submit_single(target, &pic.reference_frames, &ctrls.specs(self.vp9_compressed_hdr), false, false)
+        self.submit_single(target, &pic.reference_frames, ctrls.specs(self.vp9_compressed_hdr), false, false)
     }
 
-    /// Fill a free OUTPUT buffer with `self.bitstream` and queue one request.
+    /// Fill a free OUTPUT buffer with `self.bitstream[bytes]` and queue one request.
     fn queue_one(
         &mut self,
         specs: &[ControlSpec],
+        bytes: std::ops::Range<usize>,
         ts: u64,
         slot: SlotId,
         queue_capture: bool,
@@ -643,7 +687,11 @@ impl Context {
         if queue_capture {
             self.wait_for_readers(slot);
         }
-        let len = self.bitstream.len();
+        let data = self
+            .bitstream
+            .get(bytes.clone())
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "bitstream range {bytes:?} out of bounds"))?;
+        let len = data.len();
         self.session
             .ensure_output_size(len)
             .map_err(|e| v4l2_err("grow OUTPUT buffers", e))?;
@@ -653,7 +701,7 @@ impl Context {
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "OUTPUT buffer {out} not mapped"))?;
         buf.get_mut(..len)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "bitstream of {len} bytes does not fit"))?
-            .copy_from_slice(&self.bitstream);
+            .copy_from_slice(&self.bitstream[bytes]);
         self.session
             .queue_decode(out, len, ts, specs, slot.0, queue_capture, hold)
             .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}"))?;
