@@ -398,6 +398,33 @@ def main():
                 continue
             s.report('PASS' if ok else 'FAIL', 'trace %s %s' % (client, name), 'frames=%d fields=%d %s' % (n, nf, what), msgs)
 
+    # --- robustness: damaged bitstreams through the driver. Bytes of every slice NAL are
+    # overwritten (deterministically) so the driver's slice-header re-parser and the device
+    # see garbage. The client may reject frames, but nothing may crash or hang: pass when the
+    # client ends by itself (no timeout, no signal) and the driver printed no panic.
+    if (not only or 'h264' in only or 'robust' in only) and built:
+        src = os.path.join(ROOT, 'tests', 'streams', 'h264-bframes.h264')
+        with open(src, 'rb') as f:
+            data = bytearray(f.read())
+        seed = 12345
+        starts = [m.start() for m in re.finditer(b'\x00\x00\x01', bytes(data))]
+        for st in starts:
+            nal_type = data[st + 3] & 0x1f if st + 3 < len(data) else 0
+            if nal_type in (1, 5):            # slices only: keep SPS/PPS so the client decodes on
+                for k in range(st + 5, min(st + 40, len(data)), 3):
+                    seed = (seed * 1103515245 + 12345) & 0x7fffffff
+                    data[k] = seed & 0xff
+        bad = os.path.join(outdir, 'h264-damaged.h264')
+        with open(bad, 'wb') as f:
+            f.write(bytes(data))
+        log = os.path.join(outdir, 'robust-h264-damaged.ffmpeg')
+        renv = dict(env, LIBVA_V4L2_REQUEST_LOG='warn')
+        rc, n, errs, secs = client_ffmpeg(bad, log, renv)
+        panics = [l for l in errs if 'panic' in l.lower()]
+        ok = rc not in (124,) and rc >= 0 and not panics
+        s.report('PASS' if ok else 'FAIL', 'robust ffmpeg h264-damaged',
+                 'frames=%d %s %.1fs (no crash, no hang, no panic)' % (n, rc_text(rc), secs), panics)
+
     # --- re-queue analysis: strace of an ffmpeg decode that exports every frame.
     # The stream (tests/streams/requeue/h264-long.h264, 96 frames) is longer than the default
     # CAPTURE pool, so every slot is queued again. The bound comes from the driver's own log
