@@ -243,10 +243,10 @@ fn skip_mode_frames(
     for (i, &h) in ref_hints.iter().enumerate() {
         let d = dist(h, order_hint);
         if d < 0 {
-            if forward.map_or(true, |(_, fh)| dist(h, fh) > 0) {
+            if forward.is_none_or(|(_, fh)| dist(h, fh) > 0) {
                 forward = Some((i, h));
             }
-        } else if d > 0 && backward.map_or(true, |(_, bh)| dist(h, bh) < 0) {
+        } else if d > 0 && backward.is_none_or(|(_, bh)| dist(h, bh) < 0) {
             backward = Some((i, h));
         }
     }
@@ -256,7 +256,7 @@ fn skip_mode_frames(
         None => {
             let mut second: Option<(usize, u32)> = None;
             for (i, &h) in ref_hints.iter().enumerate() {
-                if dist(h, fh) < 0 && second.map_or(true, |(_, sh)| dist(h, sh) > 0) {
+                if dist(h, fh) < 0 && second.is_none_or(|(_, sh)| dist(h, sh) > 0) {
                     second = Some((i, h));
                 }
             }
@@ -408,8 +408,7 @@ pub fn build_controls_with_state(
 
     // SEQUENCE.
     let flag = |c: bool, v: u32| if c { v } else { 0 };
-    let mut sequence = v4l2_ctrl_av1_sequence::default();
-    sequence.flags = flag(seq.still_picture, b::V4L2_AV1_SEQUENCE_FLAG_STILL_PICTURE)
+    let flags = flag(seq.still_picture, b::V4L2_AV1_SEQUENCE_FLAG_STILL_PICTURE)
         | flag(seq.use_128x128_superblock, b::V4L2_AV1_SEQUENCE_FLAG_USE_128X128_SUPERBLOCK)
         | flag(seq.enable_filter_intra, b::V4L2_AV1_SEQUENCE_FLAG_ENABLE_FILTER_INTRA)
         | flag(seq.enable_intra_edge_filter, b::V4L2_AV1_SEQUENCE_FLAG_ENABLE_INTRA_EDGE_FILTER)
@@ -429,11 +428,15 @@ pub fn build_controls_with_state(
         | flag(seq.subsampling_y, b::V4L2_AV1_SEQUENCE_FLAG_SUBSAMPLING_Y)
         | flag(seq.film_grain_params_present, b::V4L2_AV1_SEQUENCE_FLAG_FILM_GRAIN_PARAMS_PRESENT)
         | flag(st.seen_separate_uv_delta_q, b::V4L2_AV1_SEQUENCE_FLAG_SEPARATE_UV_DELTA_Q);
-    sequence.seq_profile = pic.profile;
-    sequence.order_hint_bits = order_hint_bits as u8;
-    sequence.bit_depth = bit_depth;
-    sequence.max_frame_width_minus_1 = (st.max_size.0 - 1) as u16;
-    sequence.max_frame_height_minus_1 = (st.max_size.1 - 1) as u16;
+    let sequence = v4l2_ctrl_av1_sequence {
+        flags,
+        seq_profile: pic.profile,
+        order_hint_bits: order_hint_bits as u8,
+        bit_depth,
+        max_frame_width_minus_1: (st.max_size.0 - 1) as u16,
+        max_frame_height_minus_1: (st.max_size.1 - 1) as u16,
+        ..Default::default()
+    };
 
     // FRAME.
     let mut f = v4l2_ctrl_av1_frame::default();
@@ -464,7 +467,6 @@ pub fn build_controls_with_state(
     let mut last_active_seg_id = 0u8;
     if seg.enabled {
         for (i, &mask) in pic.seg_info.feature_mask.iter().enumerate() {
-            let mask = mask & 0xff;
             if mask != 0 {
                 last_active_seg_id = i as u8;
             }
