@@ -216,7 +216,7 @@ pub fn build_controls(p: &Av1Picture, refs: &dyn RefResolver) -> Result<Av1Contr
 
 /// get_relative_dist() of the spec.
 fn relative_dist(a: u32, b: u32, enable_order_hint: bool, order_hint_bits: u32) -> i32 {
-    if !enable_order_hint || order_hint_bits == 0 {
+    if !enable_order_hint || order_hint_bits == 0 || order_hint_bits > 31 {
         return 0;
     }
     let diff = a.wrapping_sub(b) as i32;
@@ -311,6 +311,9 @@ pub fn build_controls_with_state(
         1 => 10,
         _ => return Err(CodecError::Unsupported("12-bit AV1")),
     };
+    if pic.order_hint_bits_minus_1 > 7 {
+        return Err(CodecError::Invalid("AV1 order_hint_bits_minus_1 > 7"));
+    }
     if info.large_scale_tile {
         return Err(CodecError::Unsupported("AV1 large-scale tile"));
     }

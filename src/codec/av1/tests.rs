@@ -413,6 +413,9 @@ fn errors_never_panic() {
     g.bit_depth_idx = 1;
     assert!(build_controls(&garbage(&g, &tiles), &refs).is_err());
     g.tile_cols = 2;
+    g.order_hint_bits_minus_1 = 255;
+    assert!(build_controls(&garbage(&g, &tiles), &refs).is_err());
+    g.order_hint_bits_minus_1 = 7;
     g.ref_frame_idx = [200; 7];
     assert!(build_controls(&garbage(&g, &tiles), &refs).is_err());
     g.ref_frame_idx = [0; 7];
