@@ -558,3 +558,329 @@ fn translates_bframes_wp_b_picture_exactly() {
     assert_eq!(&out[..3], &[0, 0, 1]);
     assert_eq!(&out[3..], nal);
 }
+
+fn slice_param(nal: &[u8], l0: &[u8], l1: &[u8]) -> VASliceParameterBufferHEVC {
+    let mut sp = VASliceParameterBufferHEVC::default();
+    sp.slice_data_size = nal.len() as u32;
+    sp.slice_data_flag = 0; // VA_SLICE_DATA_FLAG_ALL
+    sp.RefPicList = [[0xff; 15]; 2];
+    sp.RefPicList[0][..l0.len()].copy_from_slice(l0);
+    sp.RefPicList[1][..l1.len()].copy_from_slice(l1);
+    sp
+}
+
+/// Second picture of `slices.hevc`: P, POC 3, two slices (CTB address 0 and
+/// 44), one reference (POC 0); PPS deblocking offsets 1 / -1 inherited by the
+/// slices. Slice-based use: one SLICE_PARAMS per slice.
+#[test]
+fn translates_two_slice_p_picture_exactly() {
+    let all = slices_of(SLICES);
+    let (s0, s1) = (all[2], all[3]);
+    let mut pp = VAPictureParameterBufferHEVC::default();
+    pp.CurrPic = va_pic(21, 3, 0);
+    pp.ReferenceFrames = [invalid_pic(); 15];
+    pp.ReferenceFrames[0] = va_pic(10, 0, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    pp.pic_width_in_luma_samples = 176;
+    pp.pic_height_in_luma_samples = 144;
+    pp.sps_max_dec_pic_buffering_minus1 = 4;
+    pp.log2_diff_max_min_luma_coding_block_size = 1;
+    pp.log2_diff_max_min_transform_block_size = 2;
+    pp.pps_beta_offset_div2 = 1;
+    pp.pps_tc_offset_div2 = -1;
+    pp.log2_max_pic_order_cnt_lsb_minus4 = 4;
+    let pic_fields = pic_value(|b| {
+        b.set_chroma_format_idc(1);
+        b.set_strong_intra_smoothing_enabled_flag(1);
+        b.set_sign_data_hiding_enabled_flag(1);
+        b.set_cu_qp_delta_enabled_flag(1);
+        b.set_weighted_pred_flag(1);
+        b.set_entropy_coding_sync_enabled_flag(1);
+    });
+    let slice_parsing_fields = slice_parsing_value(|b| b.set_sps_temporal_mvp_enabled_flag(1));
+    pp.pic_fields = PicUnion { value: pic_fields };
+    pp.slice_parsing_fields = SliceParsingUnion { value: slice_parsing_fields };
+    let lsf = long_slice_value(|b| b.set_slice_type(1));
+    let slices = [
+        HevcSlice { param: slice_param(s0, &[0], &[]), long_slice_flags: lsf, data: s0 },
+        HevcSlice { param: slice_param(s1, &[0], &[]), long_slice_flags: lsf, data: s1 },
+    ];
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let refs = Refs(HashMap::from([(10, 1_000)]));
+    let c = build_controls(&p, &refs).unwrap();
+
+    let sps = v4l2_ctrl_hevc_sps {
+        pic_width_in_luma_samples: 176,
+        pic_height_in_luma_samples: 144,
+        log2_max_pic_order_cnt_lsb_minus4: 4,
+        sps_max_dec_pic_buffering_minus1: 4,
+        log2_diff_max_min_luma_coding_block_size: 1,
+        log2_diff_max_min_luma_transform_block_size: 2,
+        chroma_format_idc: 1,
+        flags: u64::from(V4L2_HEVC_SPS_FLAG_SPS_TEMPORAL_MVP_ENABLED | V4L2_HEVC_SPS_FLAG_STRONG_INTRA_SMOOTHING_ENABLED),
+        ..Default::default()
+    };
+    assert_eq!(format!("{:?}", c.sps), format!("{sps:?}"));
+    let pps = v4l2_ctrl_hevc_pps {
+        pps_beta_offset_div2: 1,
+        pps_tc_offset_div2: -1,
+        flags: u64::from(
+            V4L2_HEVC_PPS_FLAG_SIGN_DATA_HIDING_ENABLED
+                | V4L2_HEVC_PPS_FLAG_CU_QP_DELTA_ENABLED
+                | V4L2_HEVC_PPS_FLAG_WEIGHTED_PRED
+                | V4L2_HEVC_PPS_FLAG_ENTROPY_CODING_SYNC_ENABLED
+                | V4L2_HEVC_PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT,
+        ),
+        ..Default::default()
+    };
+    assert_eq!(format!("{:?}", c.pps), format!("{pps:?}"));
+
+    let mut dp = v4l2_ctrl_hevc_decode_params {
+        pic_order_cnt_val: 3,
+        short_term_ref_pic_set_size: 8,
+        num_active_dpb_entries: 1,
+        num_poc_st_curr_before: 1,
+        poc_st_curr_before: [0xff; 16],
+        poc_st_curr_after: [0xff; 16],
+        poc_lt_curr: [0xff; 16],
+        ..Default::default()
+    };
+    dp.poc_st_curr_before[0] = 0;
+    dp.dpb[0] = v4l2_hevc_dpb_entry { timestamp: 1_000, flags: 0, field_pic: 0, reserved: 0, pic_order_cnt_val: 0 };
+    assert_eq!(format!("{:?}", c.decode_params), format!("{dp:?}"));
+
+    // Values checked against trace_headers (see oracle::SLICES_SLICES[2..4]).
+    let expect = |nal: &[u8], addr: u32, header_bits: u32, entry_points: u32| {
+        let mut s = v4l2_ctrl_hevc_slice_params {
+            bit_size: nal.len() as u32 * 8,
+            data_byte_offset: header_bits / 8,
+            num_entry_point_offsets: entry_points,
+            nal_unit_type: 1,
+            nuh_temporal_id_plus1: 1,
+            slice_type: 1,
+            slice_pic_order_cnt: 3,
+            five_minus_max_num_merge_cand: 2,
+            slice_qp_delta: 7,
+            slice_beta_offset_div2: 1,
+            slice_tc_offset_div2: -1,
+            slice_segment_addr: addr,
+            ref_idx_l0: [0xff; 16],
+            ref_idx_l1: [0xff; 16],
+            short_term_ref_pic_set_size: 8,
+            flags: u64::from(
+                V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_TEMPORAL_MVP_ENABLED | V4L2_HEVC_SLICE_PARAMS_FLAG_COLLOCATED_FROM_L0,
+            ),
+            ..Default::default()
+        };
+        s.ref_idx_l0[0] = 0;
+        s.pred_weight_table.luma_log2_weight_denom = 7;
+        s.pred_weight_table.delta_chroma_log2_weight_denom = -1;
+        format!("{s:?}")
+    };
+    assert_eq!(c.slice_params.len(), 2);
+    assert_eq!(format!("{:?}", c.slice_params[0]), expect(s0, 0, 80, 3));
+    assert_eq!(format!("{:?}", c.slice_params[1]), expect(s1, 44, 104, 4));
+    assert_eq!(c.entry_point_offsets, vec![vec![5, 2, 3], vec![3, 3, 42, 50]]);
+}
+
+fn main10_iq() -> VAIQMatrixBufferHEVC {
+    let mut iq = VAIQMatrixBufferHEVC::default();
+    for (m, l) in iq.ScalingList4x4.iter_mut().enumerate() {
+        for (i, v) in l.iter_mut().enumerate() {
+            *v = 16 + (m + i) as u8;
+        }
+    }
+    for (m, l) in iq.ScalingList8x8.iter_mut().enumerate() {
+        l.iter_mut().enumerate().for_each(|(i, v)| *v = 16 + (m * 2 + i) as u8);
+    }
+    for (m, l) in iq.ScalingList16x16.iter_mut().enumerate() {
+        l.iter_mut().enumerate().for_each(|(i, v)| *v = 20 + (m * 3 + i) as u8);
+    }
+    for (m, l) in iq.ScalingList32x32.iter_mut().enumerate() {
+        l.iter_mut().enumerate().for_each(|(i, v)| *v = 30 + (m * 5 + i) as u8);
+    }
+    iq.ScalingListDC16x16 = [16, 16, 16, 17, 17, 17];
+    iq.ScalingListDC32x32 = [16, 18];
+    iq
+}
+
+/// First picture of `main10-scaling.hevc`: IDR, 10 bit, SPS scaling lists
+/// (defaults: the IQ buffer carries them, here with marker values).
+#[test]
+fn translates_main10_idr_with_scaling_matrix() {
+    let nal = slices_of(MAIN10_SCALING)[0];
+    let mut pp = VAPictureParameterBufferHEVC::default();
+    pp.CurrPic = va_pic(30, 0, 0);
+    pp.ReferenceFrames = [invalid_pic(); 15];
+    pp.pic_width_in_luma_samples = 176;
+    pp.pic_height_in_luma_samples = 144;
+    pp.bit_depth_luma_minus8 = 2;
+    pp.bit_depth_chroma_minus8 = 2;
+    pp.sps_max_dec_pic_buffering_minus1 = 2;
+    pp.log2_diff_max_min_luma_coding_block_size = 3;
+    pp.log2_diff_max_min_transform_block_size = 3;
+    pp.diff_cu_qp_delta_depth = 1;
+    pp.log2_max_pic_order_cnt_lsb_minus4 = 4;
+    let pic_fields = pic_value(|b| {
+        b.set_chroma_format_idc(1);
+        b.set_scaling_list_enabled_flag(1);
+        b.set_strong_intra_smoothing_enabled_flag(1);
+        b.set_sign_data_hiding_enabled_flag(1);
+        b.set_cu_qp_delta_enabled_flag(1);
+        b.set_weighted_pred_flag(1);
+        b.set_pps_loop_filter_across_slices_enabled_flag(1);
+    });
+    let slice_parsing_fields = slice_parsing_value(|b| {
+        b.set_sps_temporal_mvp_enabled_flag(1);
+        b.set_sample_adaptive_offset_enabled_flag(1);
+        b.set_RapPicFlag(1);
+        b.set_IdrPicFlag(1);
+        b.set_IntraPicFlag(1);
+    });
+    let lsf = long_slice_value(|b| b.set_slice_type(2));
+    let slices = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: lsf, data: nal }];
+    let iq = main10_iq();
+    let p = HevcPicture {
+        pic: &pp,
+        pic_fields,
+        slice_parsing_fields,
+        iq: Some(&iq),
+        slices: &slices,
+        profile: VAProfileHEVCMain10,
+    };
+    let c = build_controls(&p, &Refs(HashMap::new())).unwrap();
+    assert_eq!((c.sps.bit_depth_luma_minus8, c.sps.bit_depth_chroma_minus8), (2, 2));
+    assert_eq!(
+        c.sps.flags,
+        u64::from(
+            V4L2_HEVC_SPS_FLAG_SCALING_LIST_ENABLED
+                | V4L2_HEVC_SPS_FLAG_SAMPLE_ADAPTIVE_OFFSET
+                | V4L2_HEVC_SPS_FLAG_SPS_TEMPORAL_MVP_ENABLED
+                | V4L2_HEVC_SPS_FLAG_STRONG_INTRA_SMOOTHING_ENABLED
+        )
+    );
+    assert!(c.has_scaling_matrix);
+    assert_eq!(c.scaling_matrix.scaling_list_4x4, iq.ScalingList4x4);
+    assert_eq!(c.scaling_matrix.scaling_list_8x8, iq.ScalingList8x8);
+    assert_eq!(c.scaling_matrix.scaling_list_16x16, iq.ScalingList16x16);
+    assert_eq!(c.scaling_matrix.scaling_list_32x32, iq.ScalingList32x32);
+    assert_eq!(c.scaling_matrix.scaling_list_dc_coef_16x16, [16, 16, 16, 17, 17, 17]);
+    assert_eq!(c.scaling_matrix.scaling_list_dc_coef_32x32, [16, 18]);
+    let dp = &c.decode_params;
+    assert_eq!(dp.flags, u64::from(V4L2_HEVC_DECODE_PARAM_FLAG_IRAP_PIC | V4L2_HEVC_DECODE_PARAM_FLAG_IDR_PIC));
+    assert_eq!((dp.num_active_dpb_entries, dp.num_poc_st_curr_before, dp.short_term_ref_pic_set_size), (0, 0, 0));
+    let s = &c.slice_params[0];
+    let row = &oracle::MAIN10_SCALING_SLICES[0];
+    assert_eq!((s.nal_unit_type, s.slice_type, s.slice_qp_delta), (row.nal_unit_type, 2, row.slice_qp_delta));
+    assert_eq!(s.data_byte_offset, row.header_bits / 8);
+    assert_eq!(s.ref_idx_l0, [0xff; 16]);
+    assert_eq!(s.num_entry_point_offsets, 0);
+    let sao = |on: bool, f: u32| if on { u64::from(f) } else { 0 };
+    let lf = u64::from(V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_LOOP_FILTER_ACROSS_SLICES_ENABLED);
+    assert_eq!(
+        s.flags & !lf,
+        sao(row.slice_sao_luma_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_SAO_LUMA)
+            | sao(row.slice_sao_chroma_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_SAO_CHROMA)
+            | u64::from(V4L2_HEVC_SLICE_PARAMS_FLAG_COLLOCATED_FROM_L0)
+    );
+
+    // Scaling lists on but no IQ buffer: refused.
+    let p = HevcPicture { iq: None, ..p };
+    assert!(matches!(build_controls(&p, &Refs(HashMap::new())), Err(CodecError::Invalid(_))));
+}
+
+/// DPB built from VA reference frames: long-term, StFoll, unknown and
+/// duplicate surfaces; the lists point into the timestamp-sorted DPB.
+#[test]
+fn dpb_long_term_unknown_and_duplicate_references() {
+    let nal = slices_of(BFRAMES_WP)[1]; // P, POC 4, one reference
+    let mut pp = bframes_wp_pic(4);
+    pp.ReferenceFrames[0] = va_pic(12, -8, VA_PICTURE_HEVC_LONG_TERM_REFERENCE | VA_PICTURE_HEVC_RPS_LT_CURR);
+    pp.ReferenceFrames[1] = va_pic(10, 0, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    pp.ReferenceFrames[2] = va_pic(99, -2, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    pp.ReferenceFrames[3] = va_pic(13, -4, 0);
+    pp.ReferenceFrames[4] = va_pic(10, 0, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    let (pic_fields, slice_parsing_fields) = bframes_wp_words();
+    let lsf = long_slice_value(|b| b.set_slice_type(1));
+    let slices = [HevcSlice { param: slice_param(nal, &[2], &[]), long_slice_flags: lsf, data: nal }];
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let refs = Refs(HashMap::from([(12, 500), (10, 1_000), (13, 700)]));
+    let c = build_controls(&p, &refs).unwrap();
+    let dp = &c.decode_params;
+    assert_eq!(dp.num_active_dpb_entries, 3);
+    let got: Vec<(u64, u8, i32)> = dp.dpb[..3].iter().map(|e| (e.timestamp, e.flags, e.pic_order_cnt_val)).collect();
+    assert_eq!(got, vec![(500, V4L2_HEVC_DPB_ENTRY_LONG_TERM_REFERENCE as u8, -8), (700, 0, -4), (1_000, 0, 0)]);
+    assert_eq!((dp.num_poc_st_curr_before, dp.num_poc_st_curr_after, dp.num_poc_lt_curr), (1, 0, 1));
+    assert_eq!(dp.poc_st_curr_before[..2], [2, 0xff]);
+    assert_eq!(dp.poc_lt_curr[..2], [0, 0xff]);
+    assert_eq!(c.slice_params[0].ref_idx_l0[0], 0xff); // unknown surface 99
+    let slices = [HevcSlice { param: slice_param(nal, &[1], &[]), long_slice_flags: lsf, data: nal }];
+    let p = HevcPicture { slices: &slices, ..p };
+    assert_eq!(build_controls(&p, &refs).unwrap().slice_params[0].ref_idx_l0[..2], [2, 0xff]);
+}
+
+#[test]
+fn st_curr_lists_follow_poc_order() {
+    let nal = slices_of(BFRAMES_WP)[1];
+    let mut pp = bframes_wp_pic(8);
+    pp.ReferenceFrames[0] = va_pic(10, 2, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    pp.ReferenceFrames[1] = va_pic(11, 6, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    pp.ReferenceFrames[2] = va_pic(12, 12, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER);
+    pp.ReferenceFrames[3] = va_pic(13, 10, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER);
+    let (pic_fields, slice_parsing_fields) = bframes_wp_words();
+    let slices = [HevcSlice { param: slice_param(nal, &[0], &[]), long_slice_flags: 0, data: nal }];
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let refs = Refs(HashMap::from([(10, 1), (11, 2), (12, 3), (13, 4)]));
+    let dp = build_controls(&p, &refs).unwrap().decode_params;
+    assert_eq!(dp.poc_st_curr_before[..3], [1, 0, 0xff]); // POC 6, then 2
+    assert_eq!(dp.poc_st_curr_after[..3], [3, 2, 0xff]); // POC 10, then 12
+}
+
+#[test]
+fn bad_pictures_are_errors_not_panics() {
+    let nal = slices_of(BFRAMES_WP)[0];
+    let pp = bframes_wp_pic(0);
+    let (pic_fields, slice_parsing_fields) = bframes_wp_words();
+    let ok = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: 0, data: nal }];
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &ok, profile: VAProfileHEVCMain };
+    let refs = Refs(HashMap::new());
+    assert!(build_controls(&p, &refs).is_ok());
+    assert_eq!(build_controls(&HevcPicture { slices: &[], ..p }, &refs).unwrap_err(), CodecError::NoSlices);
+    let empty = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: 0, data: &[0, 0, 1] }];
+    assert_eq!(build_controls(&HevcPicture { slices: &empty, ..p }, &refs).unwrap_err(), CodecError::NoSlices);
+    let mut bad = pp;
+    bad.log2_diff_max_min_luma_coding_block_size = 7;
+    assert!(build_controls(&HevcPicture { pic: &bad, ..p }, &refs).is_err());
+    let mut bad = pp;
+    bad.pic_width_in_luma_samples = 0;
+    assert!(build_controls(&HevcPicture { pic: &bad, ..p }, &refs).is_err());
+    let mut bad = pp;
+    bad.num_tile_columns_minus1 = 200;
+    assert!(build_controls(&HevcPicture { pic: &bad, ..p }, &refs).is_err());
+    // Every VA field at its extreme with every truncation of a real slice.
+    let mut wild = pp;
+    wild.log2_max_pic_order_cnt_lsb_minus4 = 12;
+    wild.num_short_term_ref_pic_sets = 255;
+    wild.num_long_term_ref_pic_sps = 255;
+    wild.num_extra_slice_header_bits = 255;
+    wild.st_rps_bits = u32::MAX;
+    wild.ReferenceFrames = [va_pic(1, i32::MIN, u32::MAX & !VA_PICTURE_HEVC_INVALID); 15];
+    for len in 0..=nal.len() {
+        let s = [HevcSlice { param: slice_param(nal, &[0xfe; 15], &[14; 15]), long_slice_flags: u32::MAX, data: &nal[..len] }];
+        for words in [(pic_fields, slice_parsing_fields), (u32::MAX, u32::MAX)] {
+            for pic in [&pp, &wild] {
+                let q = HevcPicture { pic, pic_fields: words.0, slice_parsing_fields: words.1, slices: &s, ..p };
+                let _ = build_controls(&q, &Refs(HashMap::from([(1, u64::MAX)])));
+            }
+        }
+    }
+}
+
+#[test]
+fn profiles_and_append_slice() {
+    assert_eq!(va_profiles(false), vec![VAProfileHEVCMain]);
+    assert_eq!(va_profiles(true), vec![VAProfileHEVCMain, VAProfileHEVCMain10]);
+    let mut out = Vec::new();
+    append_slice(&mut out, &[0, 0, 0, 1, 0x26, 0x01, 0xaf], false);
+    append_slice(&mut out, &[0x02, 0x01, 0x80], true);
+    assert_eq!(out, vec![0x26, 0x01, 0xaf, 0, 0, 1, 0x02, 0x01, 0x80]);
+}
