@@ -11,6 +11,9 @@
 //!   `vaapi_hevc.c` fills them, from the trace_headers values) to exact controls.
 //! - Malformed input: truncations and noise never panic.
 
+// VA buffers are filled field by field, the way vaapi_hevc.c does.
+#![allow(clippy::field_reassign_with_default)]
+
 use super::oracle::{self, Row};
 use super::slice_header::*;
 use super::translate::{LongSliceFlags, PicFields, SliceParsingFields};
@@ -212,7 +215,7 @@ struct BitWriter {
 impl BitWriter {
     fn put(&mut self, n: u32, v: u32) -> &mut Self {
         for i in (0..n).rev() {
-            if self.bits % 8 == 0 {
+            if self.bits.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if (v >> i) & 1 == 1 {
@@ -233,7 +236,7 @@ impl BitWriter {
     /// byte_alignment() and emulation prevention.
     fn finish(&mut self) -> Vec<u8> {
         self.put(1, 1);
-        while self.bits % 8 != 0 {
+        while !self.bits.is_multiple_of(8) {
             self.put(1, 0);
         }
         let mut out = Vec::new();
@@ -863,7 +866,7 @@ fn bad_pictures_are_errors_not_panics() {
     wild.num_long_term_ref_pic_sps = 255;
     wild.num_extra_slice_header_bits = 255;
     wild.st_rps_bits = u32::MAX;
-    wild.ReferenceFrames = [va_pic(1, i32::MIN, u32::MAX & !VA_PICTURE_HEVC_INVALID); 15];
+    wild.ReferenceFrames = [va_pic(1, i32::MIN, !VA_PICTURE_HEVC_INVALID); 15];
     for len in 0..=nal.len() {
         let s = [HevcSlice { param: slice_param(nal, &[0xfe; 15], &[14; 15]), long_slice_flags: u32::MAX, data: &nal[..len] }];
         for words in [(pic_fields, slice_parsing_fields), (u32::MAX, u32::MAX)] {
