@@ -62,29 +62,82 @@ struct RequestPart<'c> {
     specs: Vec<ControlSpec<'c>>,
 }
 
+/// Byte buffers reused from picture to picture: in steady state, copying the
+/// application's buffers allocates nothing.
+#[derive(Default)]
+pub struct ByteStore {
+    bufs: Vec<Vec<u8>>,
+    used: usize,
+}
+
+impl ByteStore {
+    fn clear(&mut self) {
+        self.used = 0;
+    }
+
+    /// Copy `bytes` in; returns its index.
+    fn push(&mut self, bytes: &[u8]) -> usize {
+        if self.used == self.bufs.len() {
+            self.bufs.push(Vec::new());
+        }
+        let b = &mut self.bufs[self.used];
+        b.clear();
+        b.extend_from_slice(bytes);
+        self.used += 1;
+        self.used - 1
+    }
+
+    fn get(&self, i: usize) -> &[u8] {
+        if i < self.used {
+            &self.bufs[i]
+        } else {
+            &[]
+        }
+    }
+}
+
 /// The application's buffers for the picture being assembled (reused).
 #[derive(Default)]
 pub struct PictureBuffers {
     pub target: Option<SurfaceKey>,
     pub pic_param: Vec<u8>,
-    pub iq_matrix: Option<Vec<u8>>,
-    /// VP8 coefficient probabilities.
-    pub probabilities: Option<Vec<u8>>,
-    /// (slice parameter bytes, element count, index into `slice_data`).
-    pub slice_params: Vec<(Vec<u8>, u32, usize)>,
-    pub slice_data: Vec<Vec<u8>>,
-    pending_params: Vec<(Vec<u8>, u32)>,
+    iq: Vec<u8>,
+    has_iq: bool,
+    probs: Vec<u8>,
+    has_probs: bool,
+    /// Slice parameter buffers and slice data buffers, in rendering order.
+    params: ByteStore,
+    pub slice_data: ByteStore,
+    /// (index into `params`, element count, index into `slice_data`).
+    pub slice_params: Vec<(usize, u32, usize)>,
+    pending_params: Vec<(usize, u32)>,
 }
 
 impl PictureBuffers {
     fn clear(&mut self) {
         self.target = None;
         self.pic_param.clear();
-        self.iq_matrix = None;
-        self.probabilities = None;
-        self.slice_params.clear();
+        self.has_iq = false;
+        self.has_probs = false;
+        self.params.clear();
         self.slice_data.clear();
+        self.slice_params.clear();
         self.pending_params.clear();
+    }
+
+    /// The IQ matrix buffer of this picture, if one was rendered.
+    pub fn iq_matrix(&self) -> Option<&[u8]> {
+        self.has_iq.then_some(&self.iq[..])
+    }
+
+    /// The VP8 probability buffer of this picture, if one was rendered.
+    pub fn probabilities(&self) -> Option<&[u8]> {
+        self.has_probs.then_some(&self.probs[..])
+    }
+
+    /// Slice parameter bytes of entry `i` of `slice_params`.
+    pub fn params(&self, i: usize) -> &[u8] {
+        self.params.get(i)
     }
 }
 
@@ -331,14 +384,27 @@ impl Context {
                 self.picture.pic_param.clear();
                 self.picture.pic_param.extend_from_slice(bytes);
             }
-            ffi::VAIQMatrixBufferType => self.picture.iq_matrix = Some(bytes.to_vec()),
-            ffi::VAProbabilityBufferType => self.picture.probabilities = Some(bytes.to_vec()),
-            ffi::VASliceParameterBufferType => self.picture.pending_params.push((bytes.to_vec(), num_elements)),
+            ffi::VAIQMatrixBufferType => {
+                let pic = &mut self.picture;
+                pic.iq.clear();
+                pic.iq.extend_from_slice(bytes);
+                pic.has_iq = true;
+            }
+            ffi::VAProbabilityBufferType => {
+                let pic = &mut self.picture;
+                pic.probs.clear();
+                pic.probs.extend_from_slice(bytes);
+                pic.has_probs = true;
+            }
+            ffi::VASliceParameterBufferType => {
+                let idx = self.picture.params.push(bytes);
+                self.picture.pending_params.push((idx, num_elements));
+            }
             ffi::VASliceDataBufferType => {
-                let idx = self.picture.slice_data.len();
-                self.picture.slice_data.push(bytes.to_vec());
-                for (p, n) in self.picture.pending_params.drain(..) {
-                    self.picture.slice_params.push((p, n, idx));
+                let pic = &mut self.picture;
+                let idx = pic.slice_data.push(bytes);
+                for (p, n) in pic.pending_params.drain(..) {
+                    pic.slice_params.push((p, n, idx));
                 }
             }
             other => log::debug!("ignoring VA buffer type {other}"),
@@ -371,16 +437,17 @@ impl Context {
     fn submit_h264(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VAPictureParameterBufferH264 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short H.264 picture parameter buffer"))?;
-        let iq: Option<ffi::VAIQMatrixBufferH264> = match &picture.iq_matrix {
+        let iq: Option<ffi::VAIQMatrixBufferH264> = match picture.iq_matrix() {
             Some(b) => Some(
                 read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 IQ matrix buffer"))?,
             ),
             None => None,
         };
         let mut slices = Vec::with_capacity(picture.slice_params.len());
-        for (bytes, count, data_idx) in &picture.slice_params {
-            let data = &picture.slice_data[*data_idx];
-            for i in 0..*count as usize {
+        for &(pidx, count, data_idx) in &picture.slice_params {
+            let bytes = picture.params(pidx);
+            let data = picture.slice_data.get(data_idx);
+            for i in 0..count as usize {
                 let param: ffi::VASliceParameterBufferH264 = read_pod(bytes, i)
                     .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 slice parameter buffer"))?;
                 let start = param.slice_data_offset as usize;
@@ -567,9 +634,10 @@ impl Context {
         range: impl Fn(&P) -> (u32, u32),
     ) -> VaResult<Vec<(P, &'p [u8])>> {
         let mut out = Vec::with_capacity(picture.slice_params.len());
-        for (bytes, count, data_idx) in &picture.slice_params {
-            let data = &picture.slice_data[*data_idx];
-            for i in 0..*count as usize {
+        for &(pidx, count, data_idx) in &picture.slice_params {
+            let bytes = picture.params(pidx);
+            let data = picture.slice_data.get(data_idx);
+            for i in 0..count as usize {
                 let param: P = read_pod(bytes, i)
                     .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short slice parameter buffer"))?;
                 let (offset, size) = range(&param);
@@ -590,7 +658,7 @@ impl Context {
     fn submit_mpeg2(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VAPictureParameterBufferMPEG2 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short MPEG-2 picture parameters"))?;
-        let iq: Option<ffi::VAIQMatrixBufferMPEG2> = match &picture.iq_matrix {
+        let iq: Option<ffi::VAIQMatrixBufferMPEG2> = match picture.iq_matrix() {
             Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short MPEG-2 IQ matrix"))?),
             None => None,
         };
@@ -618,27 +686,26 @@ impl Context {
         let pic: ffi::VAPictureParameterBufferVP8 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 picture parameters"))?;
         let iq: ffi::VAIQMatrixBufferVP8 = picture
-            .iq_matrix
-            .as_deref()
+            .iq_matrix()
             .and_then(|b| read_pod(b, 0))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 IQ matrix"))?;
-        let probs: Option<ffi::VAProbabilityDataBufferVP8> = match &picture.probabilities {
+        let probs: Option<ffi::VAProbabilityDataBufferVP8> = match picture.probabilities() {
             Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 probabilities"))?),
             None => None,
         };
-        let (bytes, _, data_idx) = picture
+        let &(pidx, _, data_idx) = picture
             .slice_params
             .first()
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 picture without slice parameters"))?;
         let slice: ffi::VASliceParameterBufferVP8 =
-            read_pod(bytes, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 slice parameters"))?;
+            read_pod(picture.params(pidx), 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 slice parameters"))?;
         let p = vp8::Vp8Picture {
             pic: &pic,
             pic_fields: crate::va::abi::vp8_bitfields(&pic),
             iq: &iq,
             probs: probs.as_ref(),
             slice,
-            data: &picture.slice_data[*data_idx],
+            data: picture.slice_data.get(data_idx),
         };
         let CodecState::Vp8(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
