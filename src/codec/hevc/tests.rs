@@ -336,6 +336,31 @@ fn dependent_slice_segments_inherit_and_epbs_are_counted() {
     assert!(parse_slice_header(&nal, &ctx, None).is_err());
 }
 
+#[test]
+fn pred_weight_table_and_chroma_offset_derivation() {
+    let mut w = BitWriter::default();
+    w.put(16, 0x0201).put(1, 1).ue(0).ue(1); // TRAIL_R, first, pps 0, P
+    w.put(8, 4).put(1, 0).ue(1).ue(0).ue(0).put(1, 1); // poc 4, RPS {-1 used}
+    w.put(1, 0); // no override: one reference
+    w.ue(6).se(-1); // luma denom 6, chroma denom 5
+    w.put(1, 1).put(1, 1); // luma / chroma weight flags of ref 0
+    w.se(3).se(-2); // delta_luma_weight, luma_offset
+    w.se(-4).se(10).se(2).se(-300); // (delta_chroma_weight, delta_chroma_offset) × 2
+    w.ue(1).se(0); // five_minus_max_num_merge_cand, slice_qp_delta
+    let nal = w.finish();
+    let ctx = SliceHeaderContext { weighted_pred: true, ..base_ctx() };
+    let h = parse_slice_header(&nal, &ctx, None).unwrap();
+    assert_eq!(h.short_term_ref_pic_set_size, 3 + 1 + 1 + 1); // no inter flag for idx 0
+    let t = h.pred_weight_table.unwrap();
+    assert_eq!((t.luma_log2_weight_denom, t.delta_chroma_log2_weight_denom), (6, -1));
+    assert_eq!((t.delta_luma_weight[0][0], t.luma_offset[0][0]), (3, -2));
+    assert_eq!(t.delta_chroma_weight[0][0], [-4, 2]);
+    // 7-56: 128 + 10 - ((128 * 28) >> 5) = 26; 128 - 300 - ((128 * 34) >> 5) clamps to -128.
+    assert_eq!(t.chroma_offset[0][0], [26, -128]);
+    assert_eq!(t.delta_luma_weight[1], [0; 16]);
+    assert_eq!(h.five_minus_max_num_merge_cand, 1);
+}
+
 // ---------------------------------------------------------------------------
 // Translation
 
@@ -886,4 +911,39 @@ fn profiles_and_append_slice() {
     append_slice(&mut out, &[0, 0, 0, 1, 0x26, 0x01, 0xaf], false);
     append_slice(&mut out, &[0x02, 0x01, 0x80], true);
     assert_eq!(out, vec![0x26, 0x01, 0xaf, 0, 0, 1, 0x02, 0x01, 0x80]);
+}
+
+/// Tiles: sizes copied, UNIFORM_SPACING inferred from them. The real slice's
+/// entry point syntax is the same with tiles as with WPP, so the bframes-wp
+/// picture is reused with tiles switched on (3×3 CTBs of 64).
+#[test]
+fn tile_sizes_and_uniform_spacing() {
+    let nal = slices_of(BFRAMES_WP)[0];
+    let (_, slice_parsing_fields) = bframes_wp_words();
+    let pic_fields = pic_value(|b| {
+        b.set_chroma_format_idc(1);
+        b.set_tiles_enabled_flag(1);
+        b.set_loop_filter_across_tiles_enabled_flag(1);
+        b.set_pps_loop_filter_across_slices_enabled_flag(1);
+    });
+    let slices = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: 0, data: nal }];
+    let run = |cols: &[u16], rows: &[u16]| {
+        let mut pp = bframes_wp_pic(0);
+        pp.num_tile_columns_minus1 = cols.len() as u8 - 1;
+        pp.num_tile_rows_minus1 = rows.len() as u8 - 1;
+        pp.column_width_minus1[..cols.len()].copy_from_slice(cols);
+        pp.row_height_minus1[..rows.len()].copy_from_slice(rows);
+        let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+        build_controls(&p, &Refs(HashMap::new())).unwrap().pps
+    };
+    let tiles = u64::from(V4L2_HEVC_PPS_FLAG_TILES_ENABLED | V4L2_HEVC_PPS_FLAG_LOOP_FILTER_ACROSS_TILES_ENABLED);
+    let uniform = u64::from(V4L2_HEVC_PPS_FLAG_UNIFORM_SPACING);
+    let pps = run(&[0, 0, 0], &[0, 1]);
+    assert_eq!((pps.num_tile_columns_minus1, pps.num_tile_rows_minus1), (2, 1));
+    assert_eq!(pps.column_width_minus1[..4], [0, 0, 0, 0]);
+    assert_eq!(pps.row_height_minus1[..3], [0, 1, 0]);
+    assert_eq!(pps.flags & (tiles | uniform), tiles | uniform);
+    let pps = run(&[1, 0], &[2]);
+    assert_eq!(pps.column_width_minus1[..3], [1, 0, 0]);
+    assert_eq!(pps.flags & (tiles | uniform), tiles);
 }

@@ -306,8 +306,8 @@ fn tile_sizes<const N: usize>(va: &[u16], n_minus1: u8, total_ctbs: u32) -> [u8;
     let mut used = 0u32;
     for (i, o) in out.iter_mut().enumerate().take(n) {
         let size_minus1 = match va.get(i) {
-            Some(&s) if i + 1 < n || i < va.len() => u32::from(s),
-            _ => total_ctbs.saturating_sub(used).saturating_sub(1),
+            Some(&s) => u32::from(s),
+            None => total_ctbs.saturating_sub(used).saturating_sub(1),
         };
         used += size_minus1 + 1;
         *o = size_minus1.min(255) as u8;
