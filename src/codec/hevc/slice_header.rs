@@ -122,17 +122,17 @@ pub struct PredWeightTable {
     pub luma_log2_weight_denom: u8,
     /// delta_chroma_log2_weight_denom (0 when ChromaArrayType is 0).
     pub delta_chroma_log2_weight_denom: i8,
-    /// delta_luma_weight_lX[i] per list.
+    /// `delta_luma_weight_lX[i]` per list.
     pub delta_luma_weight: [[i8; 16]; 2],
-    /// luma_offset_lX[i] per list.
+    /// `luma_offset_lX[i]` per list.
     pub luma_offset: [[i8; 16]; 2],
-    /// delta_chroma_weight_lX[i][j] per list.
+    /// `delta_chroma_weight_lX[i][j]` per list.
     pub delta_chroma_weight: [[[i8; 2]; 16]; 2],
-    /// ChromaOffsetLX[i][j] per list (derived, clamped to -128..=127).
+    /// `ChromaOffsetLX[i][j]` per list (derived, clamped to -128..=127).
     pub chroma_offset: [[[i8; 2]; 16]; 2],
-    /// luma_weight_lX_flag[i] per list.
+    /// `luma_weight_lX_flag[i]` per list.
     pub luma_weight_flag: [[bool; 16]; 2],
-    /// chroma_weight_lX_flag[i] per list.
+    /// `chroma_weight_lX_flag[i]` per list.
     pub chroma_weight_flag: [[bool; 16]; 2],
 }
 
@@ -174,7 +174,7 @@ pub struct SliceHeader {
     pub short_term_ref_pic_set_idx: u8,
     /// inter_ref_pic_set_prediction_flag of the slice header's st_ref_pic_set().
     pub inter_ref_pic_set_prediction_flag: bool,
-    /// NumDeltaPocs[RefRpsIdx] of an inter-predicted slice header RPS, else 0.
+    /// `NumDeltaPocs[RefRpsIdx]` of an inter-predicted slice header RPS, else 0.
     pub num_delta_pocs_of_ref_rps_idx: u8,
     /// num_negative_pics of an explicit slice header RPS.
     pub num_negative_pics: u8,
@@ -232,7 +232,7 @@ pub struct SliceHeader {
     pub num_entry_point_offsets: u32,
     /// offset_len_minus1.
     pub offset_len_minus1: u8,
-    /// entry_point_offset_minus1[i].
+    /// `entry_point_offset_minus1[i]`.
     pub entry_point_offset_minus1: Vec<u32>,
     /// slice_segment_header_extension_length.
     pub slice_segment_header_extension_length: u16,
