@@ -45,7 +45,7 @@ STREAM = os.path.join(ROOT, 'tests', 'streams', 'requeue', 'h264-long.h264')
 FRAMEMD5 = os.path.join(ROOT, 'tests', 'streams', 'requeue', 'h264-long.framemd5')
 RENDER = '/dev/dri/renderD128'
 FENCE_HOLD = int(os.environ.get('V4L2RVA_PROOF_FENCE_HOLD', '4'))
-FENCE_DELAY_MS = int(os.environ.get('V4L2RVA_PROOF_FENCE_DELAY_MS', '300'))
+FENCE_DELAY_MS = int(os.environ.get('V4L2RVA_PROOF_FENCE_DELAY_MS', '1000'))
 ONE_TO_ONE_FRAMES = int(os.environ.get('V4L2RVA_PROOF_1TO1_FRAMES', '32'))
 CHURN_SESSIONS = int(os.environ.get('V4L2RVA_PROOF_CHURN', '1000'))
 TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
@@ -275,7 +275,10 @@ def cases(s, env, outdir, built, only=()):
     cmd = [CLIENT, 'churn', str(CHURN_SESSIONS), '--record', rec, '--decode-every', str(every), '--pictures', '2']
     rc, out, err, secs = run(cmd, os.path.join(pdir, 'churn'), env, timeout=max(TIMEOUT, 180))
     m = re.search(r'^churn sessions=.*$', out, re.M)
-    s.report('PASS' if rc == 0 and m else 'FAIL', case, '%s rc=%d %.1fs' % (m.group(0) if m else 'no result', rc, secs),
+    # The counters must see a live session's buffers (else "no growth" proves nothing).
+    live = re.search(r'in_session: fds=(\d+) .*video_maps=(\d+)', out)
+    seen = bool(live) and int(live.group(1)) > 4 and int(live.group(2)) > 0
+    s.report('PASS' if rc == 0 and m and seen else 'FAIL', case, '%s rc=%d %.1fs' % (m.group(0) if m else 'no result', rc, secs),
              [l for l in err.splitlines() if 'FAILED' in l or 'ERROR' in l][:6])
 
 

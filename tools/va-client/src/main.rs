@@ -435,7 +435,9 @@ fn churn(args: &[String]) -> Res<()> {
     let va = Display::open(&device)?;
     let mut decoded = 0usize;
     let mut exports = 0usize;
-    let mut session = |k: usize| -> Res<()> {
+    // Counts taken inside one session (objects alive): shows what the counters see.
+    let mut during: Option<sys::Resources> = None;
+    let mut session = |k: usize, probe: bool| -> Res<()> {
         let mut e = Engine::new(&va, false);
         let r = (|| -> Res<()> {
             for r in &setup {
@@ -455,6 +457,9 @@ fn churn(args: &[String]) -> Res<()> {
                 None => return Err("no surface to export".into()),
             };
             let (fds, _) = export(&va, s)?;
+            if probe {
+                during = Some(sys::resources());
+            }
             drop(fds);
             exports += 1;
             Ok(())
@@ -463,19 +468,20 @@ fn churn(args: &[String]) -> Res<()> {
         r.and(t).map_err(|err| format!("session {k}: {err}").into())
     };
     for k in 0..warmup {
-        session(k)?;
+        session(k, false)?;
     }
     let before = sys::resources();
     let t0 = Instant::now();
     for k in 0..n {
-        session(k)?;
+        session(k, k + 1 == n)?;
     }
     let secs = t0.elapsed().as_secs_f64();
     let after = sys::resources();
     println!(
         "churn sessions={n} fds before={} after={} maps before={} after={} video_maps before={} after={} \
          video_fds before={} after={} media_fds before={} after={} dmabuf_fds before={} after={} \
-         decoded_sessions={decoded} exports={exports} seconds={secs:.1}",
+         decoded_sessions={decoded} exports={exports} seconds={secs:.1} \
+         in_session: fds={} video_fds={} media_fds={} dmabuf_fds={} video_maps={}",
         before.fds,
         after.fds,
         before.maps,
@@ -487,7 +493,12 @@ fn churn(args: &[String]) -> Res<()> {
         before.media_fds,
         after.media_fds,
         before.dmabuf_fds,
-        after.dmabuf_fds
+        after.dmabuf_fds,
+        during.as_ref().map_or(0, |d| d.fds),
+        during.as_ref().map_or(0, |d| d.video_fds),
+        during.as_ref().map_or(0, |d| d.media_fds),
+        during.as_ref().map_or(0, |d| d.dmabuf_fds),
+        during.as_ref().map_or(0, |d| d.video_maps),
     );
     if after.fds > before.fds || after.maps > before.maps || after.video_maps > before.video_maps {
         return Err(format!("resources grew over {n} sessions: before {before:?}, after {after:?}").into());
