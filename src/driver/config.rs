@@ -16,6 +16,7 @@ pub enum Codec {
     Mpeg2,
     Vp8,
     Vp9,
+    Av1,
 }
 
 /// One row of the capability table.
@@ -30,7 +31,7 @@ pub struct CodecSupport {
 }
 
 /// The capability table: one row per implemented codec.
-pub fn codec_table() -> [CodecSupport; 4] {
+pub fn codec_table() -> [CodecSupport; 5] {
     [
         CodecSupport {
             codec: Codec::H264,
@@ -55,6 +56,13 @@ pub fn codec_table() -> [CodecSupport; 4] {
             codec: Codec::Vp9,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP9_FRAME,
             profiles: &[ffi::VAProfileVP9Profile0],
+            rt_format: ffi::VA_RT_FORMAT_YUV420,
+        },
+        // Main profile; 10-bit streams are refused until P010 output exists.
+        CodecSupport {
+            codec: Codec::Av1,
+            coded_fourcc: crate::v4l2::V4L2_PIX_FMT_AV1_FRAME,
+            profiles: &[ffi::VAProfileAV1Profile0],
             rt_format: ffi::VA_RT_FORMAT_YUV420,
         },
     ]

@@ -11,7 +11,7 @@
 //! names one picture even across contexts (resolution changes).
 
 use super::config::{Codec, Config};
-use crate::codec::{h264, mpeg2, vp8, vp9};
+use crate::codec::{av1, h264, mpeg2, vp8, vp9};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
 use crate::va::abi::read_pod;
@@ -185,6 +185,7 @@ enum CodecState {
     Mpeg2(mpeg2::Mpeg2State),
     Vp8(vp8::Vp8State),
     Vp9(Box<vp9::Vp9State>),
+    Av1(Box<av1::Av1State>),
 }
 
 impl CodecState {
@@ -194,6 +195,7 @@ impl CodecState {
             Codec::Mpeg2 => CodecState::Mpeg2(mpeg2::Mpeg2State::new()),
             Codec::Vp8 => CodecState::Vp8(vp8::Vp8State::new()),
             Codec::Vp9 => CodecState::Vp9(Box::default()),
+            Codec::Av1 => CodecState::Av1(Box::default()),
         }
     }
 }
@@ -425,6 +427,7 @@ impl Context {
             Codec::Mpeg2 => self.submit_mpeg2(&picture, target),
             Codec::Vp8 => self.submit_vp8(&picture, target),
             Codec::Vp9 => self.submit_vp9(&picture, target),
+            Codec::Av1 => self.submit_av1(&picture, target),
         };
         picture.clear();
         self.picture = picture;
@@ -738,6 +741,49 @@ impl Context {
         self.bitstream.clear();
         vp9::append_bitstream(&mut self.bitstream, &p);
         self.submit_single(target, &pic.reference_frames, ctrls.specs(self.vp9_compressed_hdr), false, false)
+    }
+
+    fn submit_av1(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VADecPictureParameterBufferAV1 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short AV1 picture parameters"))?;
+        if !av1::accepts_bit_depth(pic.bit_depth_idx, false) {
+            return Err(va_err!(
+                VA_STATUS_ERROR_UNSUPPORTED_PROFILE,
+                "AV1 bit_depth_idx {} needs a 10/12-bit output format the driver does not offer",
+                pic.bit_depth_idx
+            ));
+        }
+        // Each tile's parameters go with the whole data buffer they were rendered with
+        // (FFmpeg 5.1 repeats the tile group's buffer per tile; newer ones batch tiles).
+        let mut tiles = Vec::with_capacity(picture.slice_params.len());
+        for &(pidx, count, data_idx) in &picture.slice_params {
+            for i in 0..count as usize {
+                let param: ffi::VASliceParameterBufferAV1 = read_pod(picture.params(pidx), i)
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short AV1 tile parameters"))?;
+                tiles.push(av1::Av1Tile { param, data: picture.slice_data.get(data_idx) });
+            }
+        }
+        let (seq, pinfo, lf, qm, mode, lr, seg, fg) = crate::va::abi::av1_bitfields(&pic);
+        let p = av1::Av1Picture {
+            pic: &pic,
+            seq_info_fields: seq,
+            pic_info_fields: pinfo,
+            loop_filter_info_fields: lf,
+            qmatrix_fields: qm,
+            mode_control_fields: mode,
+            loop_restoration_fields: lr,
+            segment_info_fields: seg,
+            film_grain_info_fields: fg,
+            tiles: &tiles,
+        };
+        let CodecState::Av1(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = av1::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "AV1 translation: {e}"))?;
+        self.bitstream.clear();
+        av1::append_bitstream(&mut self.bitstream, &p);
+        self.submit_single(target, &pic.ref_frame_map, ctrls.specs(), false, false)
     }
 
     /// Fill a free OUTPUT buffer with `self.bitstream[bytes]` and queue one request.

@@ -93,6 +93,26 @@ pub fn vp9_bitfields(pic: &ffi::VADecPictureParameterBufferVP9) -> u32 {
     unsafe { pic.pic_fields.value }
 }
 
+/// The `.value` words of the bitfield unions of an AV1 picture parameter buffer:
+/// seq_info, pic_info, loop_filter_info, qmatrix, mode_control,
+/// loop_restoration, seg_info.segment_info, film_grain_info.film_grain_info.
+pub fn av1_bitfields(pic: &ffi::VADecPictureParameterBufferAV1) -> (u32, u32, u8, u16, u32, u16, u32, u32) {
+    // SAFETY: each union overlays a bitfield struct on a plain integer `value`;
+    // every bit pattern is a valid integer.
+    unsafe {
+        (
+            pic.seq_info_fields.value,
+            pic.pic_info_fields.value,
+            pic.loop_filter_info_fields.value,
+            pic.qmatrix_fields.value,
+            pic.mode_control_fields.value,
+            pic.loop_restoration_fields.value,
+            pic.seg_info.segment_info_fields.value,
+            pic.film_grain_info.film_grain_info_fields.value,
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

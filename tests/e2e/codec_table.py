@@ -10,6 +10,8 @@ gst_v4l2       GStreamer v4l2codecs element for the baseline, None where there i
                works (GStreamer 1.22: v4l2slh265dec crashes on start, no AV1 element); the
                trace comparison then uses `ffmpeg -bsf:v trace_headers` as the oracle.
 gst_va         GStreamer va plugin element (GST_VA_ALL_DRIVERS=1).
+ffmpeg_decoder ffmpeg decoder to force (-c:v) where ffmpeg's default decoder has no hwaccel
+               (AV1: ffmpeg prefers libdav1d, which never uses VA-API).
 """
 
 CODECS = {
@@ -25,7 +27,7 @@ CODECS = {
     'hevc': dict(visl_fourcc='S265', va_profiles={'VAProfileHEVCMain'},
                  tenbit='VAProfileHEVCMain10', gst_v4l2=None, gst_va='vah265dec'),
     'av1': dict(visl_fourcc='AV1F', va_profiles={'VAProfileAV1Profile0'},
-                tenbit=None, gst_v4l2=None, gst_va='vaav1dec'),
+                tenbit=None, gst_v4l2=None, gst_va='vaav1dec', ffmpeg_decoder='av1'),
 }
 
 # Streams that no VA profile covers or that need 10-bit output: the suite checks that the

@@ -167,7 +167,7 @@ def client_gst(element, path, log, env=None):
     return rc, gst_count(out), gst_errors(out, err), secs
 
 
-def client_ffmpeg(path, log, env, export=False, wrap=()):
+def client_ffmpeg(path, log, env, export=False, wrap=(), codec=None):
     if export:
         # Every frame exported (vaExportSurfaceHandle) as DRM PRIME and read back by mmap.
         # ffmpeg 5.1 cannot derive a DRM device from a VAAPI one, so the VAAPI device is
@@ -177,8 +177,9 @@ def client_ffmpeg(path, log, env, export=False, wrap=()):
     else:
         dev = ['-hwaccel_device', RENDER]
         vf = 'hwdownload,format=nv12'
+    dec = C.CODECS.get(codec, {}).get('ffmpeg_decoder')
     cmd = list(wrap) + ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error'] + dev + [
-        '-hwaccel', 'vaapi', '-hwaccel_output_format', 'vaapi', '-i', path, '-vf', vf, '-f', 'framemd5', '-']
+        '-hwaccel', 'vaapi', '-hwaccel_output_format', 'vaapi'] + (['-c:v', dec] if dec else []) + ['-i', path, '-vf', vf, '-f', 'framemd5', '-']
     rc, out, err, secs = run(cmd, log, env)
     frames = sum(1 for l in out.splitlines() if l and not l.startswith('#'))
     errors = [l for l in err.splitlines() if l.strip()]
@@ -347,7 +348,7 @@ def main():
             continue
         if negative:
             trace = os.path.join(outdir, name + '.ffmpeg.trace')
-            rc, n, errs, secs = traced(tracer, trace, lambda: client_ffmpeg(path, os.path.join(outdir, name + '.ffmpeg'), env))
+            rc, n, errs, secs = traced(tracer, trace, lambda: client_ffmpeg(path, os.path.join(outdir, name + '.ffmpeg'), env, codec=cname))
             reqs = requests_in(trace, cname)
             ok = rc not in (124,) and rc >= 0 and reqs == 0
             s.report('PASS' if ok else 'FAIL', 'ffmpeg-negative %s' % name,
@@ -362,10 +363,10 @@ def main():
             log = os.path.join(outdir, '%s.%s' % (name, client))
             trace = log + '.trace'
             if client == 'ffmpeg':
-                fn = lambda: client_ffmpeg(path, log, env)  # noqa: E731
+                fn = lambda: client_ffmpeg(path, log, env, codec=cname)  # noqa: E731
             elif client == 'ffmpeg-frame':
                 fenv = dict(env, LIBVA_V4L2_REQUEST_H264_DECODE_MODE='frame', LIBVA_V4L2_REQUEST_H264_START_CODE='annexb')
-                fn = lambda: client_ffmpeg(path, log, fenv)  # noqa: E731
+                fn = lambda: client_ffmpeg(path, log, fenv, codec=cname)  # noqa: E731
             elif client == 'gst-va':
                 fn = lambda: client_gst(codec['gst_va'], path, log, env)  # noqa: E731
             else:

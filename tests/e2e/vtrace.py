@@ -399,7 +399,16 @@ def trace_headers(codec, stream):
     return pics
 
 
+# A1: AV1 refresh_frame_flags is compared on key frames only. VA-API does not carry it (the
+# application keeps the reference map itself; VADecPictureParameterBufferAV1 has no such
+# field) and FFmpeg passes tile data without the frame header, so for other frames the
+# driver can only learn it one frame late, from the next frame's ref_frame_map, and sends
+# its best guess (src/codec/av1). Key frames refresh every slot (0xff), which is exact.
+ORACLE_SKIP = {'av1': lambda name, pic: name == 'refresh_frame_flags' and pic.get('frame_type') not in (None, '0')}
+
+
 def oracle(codec, trace_path, stream, max_diffs=8):
+    skip = ORACLE_SKIP.get(codec, lambda name, pic: False)
     t = read_trace(trace_path)
     recs = frames_only(codec, records(t, codec))
     pics = trace_headers(codec, stream)
@@ -412,7 +421,7 @@ def oracle(codec, trace_path, stream, max_diffs=8):
             if '[' in key:
                 continue
             for name, v in f.items():
-                if name in pic and re.match(r'^-?\d+$', v):
+                if name in pic and re.match(r'^-?\d+$', v) and not skip(name, pic):  # A1
                     nfields += 1
                     if v != pic[name] and len(msgs) < max_diffs:
                         msgs.append('frame %d %s.%s: driver %s, trace_headers %s' % (i, key, name, v, pic[name]))
