@@ -17,6 +17,7 @@ pub enum Codec {
     Vp8,
     Vp9,
     Av1,
+    Hevc,
 }
 
 /// One row of the capability table.
@@ -31,7 +32,7 @@ pub struct CodecSupport {
 }
 
 /// The capability table: one row per implemented codec.
-pub fn codec_table() -> [CodecSupport; 5] {
+pub fn codec_table() -> [CodecSupport; 6] {
     [
         CodecSupport {
             codec: Codec::H264,
@@ -56,6 +57,13 @@ pub fn codec_table() -> [CodecSupport; 5] {
             codec: Codec::Vp9,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP9_FRAME,
             profiles: &[ffi::VAProfileVP9Profile0],
+            rt_format: ffi::VA_RT_FORMAT_YUV420,
+        },
+        // Main only: Main10 needs P010 output (and a device that accepts a 10-bit SPS).
+        CodecSupport {
+            codec: Codec::Hevc,
+            coded_fourcc: crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE,
+            profiles: &[ffi::VAProfileHEVCMain],
             rt_format: ffi::VA_RT_FORMAT_YUV420,
         },
         // Main profile; 10-bit streams are refused until P010 output exists.

@@ -11,7 +11,7 @@
 //! names one picture even across contexts (resolution changes).
 
 use super::config::{Codec, Config};
-use crate::codec::{av1, h264, mpeg2, vp8, vp9};
+use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
 use crate::va::abi::read_pod;
@@ -141,7 +141,7 @@ impl PictureBuffers {
     }
 }
 
-/// H.264 device modes, read from the device's current control values.
+/// H.264 / HEVC device modes, read from the device's current control values.
 #[derive(Clone, Copy, Debug)]
 struct H264Mode {
     slice_based: bool,
@@ -172,6 +172,8 @@ pub struct Context {
     fence_timeout: Duration,
     /// The device takes V4L2_CID_STATELESS_VP9_COMPRESSED_HDR.
     vp9_compressed_hdr: bool,
+    /// The device takes V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS.
+    hevc_entry_points: bool,
     /// Which surfaces keep their slot (`LIBVA_V4L2_REQUEST_PIN`).
     pin_mode: PinMode,
     /// Composed-layer exports per surface (a consumer importing by surface id
@@ -186,6 +188,7 @@ enum CodecState {
     Vp8(vp8::Vp8State),
     Vp9(Box<vp9::Vp9State>),
     Av1(Box<av1::Av1State>),
+    Hevc(hevc::HevcState),
 }
 
 impl CodecState {
@@ -196,6 +199,7 @@ impl CodecState {
             Codec::Vp8 => CodecState::Vp8(vp8::Vp8State::new()),
             Codec::Vp9 => CodecState::Vp9(Box::default()),
             Codec::Av1 => CodecState::Av1(Box::default()),
+            Codec::Hevc => CodecState::Hevc(hevc::HevcState::new()),
         }
     }
 }
@@ -307,8 +311,20 @@ impl Context {
                     .map(|v| v == v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as i32)
                     .unwrap_or(false),
             },
+            Codec::Hevc => H264Mode {
+                slice_based: session
+                    .get_control(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_MODE)
+                    .map(|v| v == v4l2::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_SLICE_BASED as i32)
+                    .unwrap_or(false),
+                annex_b: session
+                    .get_control(v4l2::V4L2_CID_STATELESS_HEVC_START_CODE)
+                    .map(|v| v == v4l2::v4l2_stateless_hevc_start_code_V4L2_STATELESS_HEVC_START_CODE_ANNEX_B as i32)
+                    .unwrap_or(false),
+            },
             _ => H264Mode { slice_based: false, annex_b: false },
         };
+        let hevc_entry_points = config.codec == Codec::Hevc
+            && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
         let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
         session
             .set_output_format(config.coded_fourcc, width, height, out_size)
@@ -354,6 +370,7 @@ impl Context {
             decodes: 0,
             codec_state: CodecState::new(codec),
             vp9_compressed_hdr,
+            hevc_entry_points,
             pin_mode: PinMode::from_env(),
             composed_exports: HashMap::new(),
             field_coded: vec![false; got as usize],
@@ -428,6 +445,7 @@ impl Context {
             Codec::Vp8 => self.submit_vp8(&picture, target),
             Codec::Vp9 => self.submit_vp9(&picture, target),
             Codec::Av1 => self.submit_av1(&picture, target),
+            Codec::Hevc => self.submit_hevc(&picture, target),
         };
         picture.clear();
         self.picture = picture;
@@ -741,6 +759,88 @@ impl Context {
         self.bitstream.clear();
         vp9::append_bitstream(&mut self.bitstream, &p);
         self.submit_single(target, &pic.reference_frames, ctrls.specs(self.vp9_compressed_hdr), false, false)
+    }
+
+    fn submit_hevc(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferHEVC = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short HEVC picture parameters"))?;
+        let iq: Option<ffi::VAIQMatrixBufferHEVC> = match picture.iq_matrix() {
+            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short HEVC IQ matrix"))?),
+            None => None,
+        };
+        let pairs = Self::slices::<ffi::VASliceParameterBufferHEVC>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let slices: Vec<hevc::HevcSlice> = pairs
+            .iter()
+            .map(|(param, data)| hevc::HevcSlice {
+                param: *param,
+                long_slice_flags: crate::va::abi::hevc_slice_flags(param),
+                data,
+            })
+            .collect();
+        let (pic_fields, slice_parsing_fields) = crate::va::abi::hevc_bitfields(&pic);
+        let p = hevc::HevcPicture {
+            pic: &pic,
+            pic_fields,
+            slice_parsing_fields,
+            iq: iq.as_ref(),
+            slices: &slices,
+            profile: self.config.profile,
+        };
+        let annex_b = self.h264_mode.annex_b;
+        let CodecState::Hevc(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        state.set_annex_b(annex_b);
+        let ctrls = hevc::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
+        let ref_surfaces: Vec<ffi::VASurfaceID> = pic
+            .ReferenceFrames
+            .iter()
+            .filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0)
+            .map(|r| r.picture_id)
+            .collect();
+        let mut common = vec![
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SPS, &ctrls.sps),
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_PPS, &ctrls.pps),
+        ];
+        if ctrls.has_scaling_matrix {
+            common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
+        }
+        common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
+        let entry_points: Vec<u32> = if self.hevc_entry_points && !self.h264_mode.slice_based {
+            ctrls.entry_point_offsets.iter().flatten().copied().collect()
+        } else {
+            Vec::new()
+        };
+        self.bitstream.clear();
+        let mut parts = Vec::with_capacity(slices.len());
+        if self.h264_mode.slice_based {
+            for (i, s) in slices.iter().enumerate() {
+                let start = self.bitstream.len();
+                hevc::append_slice(&mut self.bitstream, s.data, annex_b);
+                let mut specs = common.clone();
+                if let Some(sp) = ctrls.slice_params.get(i) {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, sp));
+                }
+                if self.hevc_entry_points {
+                    if let Some(ep) = ctrls.entry_point_offsets.get(i).filter(|e| !e.is_empty()) {
+                        specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, ep));
+                    }
+                }
+                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs });
+            }
+        } else {
+            for s in &slices {
+                hevc::append_slice(&mut self.bitstream, s.data, annex_b);
+            }
+            let mut specs = common;
+            specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, &ctrls.slice_params));
+            if !entry_points.is_empty() {
+                specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, &entry_points));
+            }
+            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs });
+        }
+        self.submit_parts(target, &ref_surfaces, &parts, false, false).map(|_| ())
     }
 
     fn submit_av1(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {

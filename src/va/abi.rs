@@ -113,6 +113,18 @@ pub fn av1_bitfields(pic: &ffi::VADecPictureParameterBufferAV1) -> (u32, u32, u8
     }
 }
 
+/// `pic_fields.value` and `slice_parsing_fields.value` of an HEVC picture parameter buffer.
+pub fn hevc_bitfields(pic: &ffi::VAPictureParameterBufferHEVC) -> (u32, u32) {
+    // SAFETY: both unions overlay a bitfield struct on a plain u32 `value`.
+    unsafe { (pic.pic_fields.value, pic.slice_parsing_fields.value) }
+}
+
+/// `LongSliceFlags.value` of an HEVC slice parameter buffer.
+pub fn hevc_slice_flags(slice: &ffi::VASliceParameterBufferHEVC) -> u32 {
+    // SAFETY: the union overlays a bitfield struct on a plain u32 `value`.
+    unsafe { slice.LongSliceFlags.value }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
