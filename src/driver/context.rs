@@ -235,38 +235,46 @@ pub fn fence_timeout() -> Duration {
     Duration::from_millis(ms.min(60_000))
 }
 
-/// Device-mode overrides for H.264 (`LIBVA_V4L2_REQUEST_H264_DECODE_MODE=frame|slice`,
-/// `LIBVA_V4L2_REQUEST_H264_START_CODE=annexb|none`): by default the driver uses the
-/// device's current values, as GStreamer does; the overrides exercise the other
-/// paths on devices (like visl) that offer both.
-fn apply_h264_mode_overrides(session: &mut DecoderSession) {
+/// Device-mode overrides for H.264 and HEVC (`LIBVA_V4L2_REQUEST_DECODE_MODE=frame|slice`,
+/// `LIBVA_V4L2_REQUEST_START_CODE=annexb|none`): by default the driver uses the device's
+/// current values, as GStreamer does; the overrides exercise the other paths on devices
+/// (like visl) that offer both.
+fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
+    use v4l2 as b;
+    let (mode_id, frame, slice, start_id, annexb, none) = match codec {
+        Codec::H264 => (
+            b::V4L2_CID_STATELESS_H264_DECODE_MODE,
+            b::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
+            b::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED,
+            b::V4L2_CID_STATELESS_H264_START_CODE,
+            b::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B,
+            b::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_NONE,
+        ),
+        Codec::Hevc => (
+            b::V4L2_CID_STATELESS_HEVC_DECODE_MODE,
+            b::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_FRAME_BASED,
+            b::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_SLICE_BASED,
+            b::V4L2_CID_STATELESS_HEVC_START_CODE,
+            b::v4l2_stateless_hevc_start_code_V4L2_STATELESS_HEVC_START_CODE_ANNEX_B,
+            b::v4l2_stateless_hevc_start_code_V4L2_STATELESS_HEVC_START_CODE_NONE,
+        ),
+        _ => return,
+    };
     let mut values = Vec::new();
-    match std::env::var("LIBVA_V4L2_REQUEST_H264_DECODE_MODE").as_deref() {
-        Ok("frame") => values.push((
-            v4l2::V4L2_CID_STATELESS_H264_DECODE_MODE,
-            v4l2::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED as i32,
-        )),
-        Ok("slice") => values.push((
-            v4l2::V4L2_CID_STATELESS_H264_DECODE_MODE,
-            v4l2::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED as i32,
-        )),
-        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_H264_DECODE_MODE={other:?} ignored: expected frame or slice"),
+    match std::env::var("LIBVA_V4L2_REQUEST_DECODE_MODE").as_deref() {
+        Ok("frame") => values.push((mode_id, frame as i32)),
+        Ok("slice") => values.push((mode_id, slice as i32)),
+        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_DECODE_MODE={other:?} ignored: expected frame or slice"),
         Err(_) => {}
     }
-    match std::env::var("LIBVA_V4L2_REQUEST_H264_START_CODE").as_deref() {
-        Ok("annexb") => values.push((
-            v4l2::V4L2_CID_STATELESS_H264_START_CODE,
-            v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as i32,
-        )),
-        Ok("none") => values.push((
-            v4l2::V4L2_CID_STATELESS_H264_START_CODE,
-            v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_NONE as i32,
-        )),
-        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_H264_START_CODE={other:?} ignored: expected annexb or none"),
+    match std::env::var("LIBVA_V4L2_REQUEST_START_CODE").as_deref() {
+        Ok("annexb") => values.push((start_id, annexb as i32)),
+        Ok("none") => values.push((start_id, none as i32)),
+        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_START_CODE={other:?} ignored: expected annexb or none"),
         Err(_) => {}
     }
     if let Err(e) = session.set_control_values(&values) {
-        log::warn!("H.264 mode override not applied: {e}");
+        log::warn!("decode mode override not applied: {e}");
     }
 }
 
@@ -297,9 +305,7 @@ impl Context {
         let codec = config.codec;
         let vp9_compressed_hdr = config.codec == Codec::Vp9
             && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
-        if config.codec == Codec::H264 {
-            apply_h264_mode_overrides(&mut session);
-        }
+        apply_mode_overrides(&mut session, config.codec);
         let h264_mode = match config.codec {
             Codec::H264 => H264Mode {
                 slice_based: session

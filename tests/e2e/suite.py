@@ -355,17 +355,17 @@ def main():
                      'not offloaded: requests=%d %s (needs %s)' % (reqs, rc_text(rc), C.NEGATIVE[name] or 'a profile VA lacks'))
             continue
         traces = {}
-        # H.264 also runs through the driver's other device modes (visl offers both; by
-        # default the driver follows the device's current values, slice-based raw NALs):
+        # H.264 and HEVC also run through the driver's other device modes (visl offers both;
+        # by default the driver follows the device's current values, slice-based raw NALs):
         # ffmpeg-frame = frame-based decoding with Annex-B start codes.
-        clients = ('ffmpeg', 'gst-va', 'mpv') + (('ffmpeg-frame',) if cname == 'h264' else ())
+        clients = ('ffmpeg', 'gst-va', 'mpv') + (('ffmpeg-frame',) if cname in ('h264', 'hevc') else ())
         for client in clients:
             log = os.path.join(outdir, '%s.%s' % (name, client))
             trace = log + '.trace'
             if client == 'ffmpeg':
                 fn = lambda: client_ffmpeg(path, log, env, codec=cname)  # noqa: E731
             elif client == 'ffmpeg-frame':
-                fenv = dict(env, LIBVA_V4L2_REQUEST_H264_DECODE_MODE='frame', LIBVA_V4L2_REQUEST_H264_START_CODE='annexb')
+                fenv = dict(env, LIBVA_V4L2_REQUEST_DECODE_MODE='frame', LIBVA_V4L2_REQUEST_START_CODE='annexb')
                 fn = lambda: client_ffmpeg(path, log, fenv, codec=cname)  # noqa: E731
             elif client == 'gst-va':
                 fn = lambda: client_gst(codec['gst_va'], path, log, env)  # noqa: E731
