@@ -27,6 +27,7 @@ pub mod bitreader;
 pub mod h264;
 pub mod hevc;
 pub mod mpeg2;
+pub mod nal;
 pub mod vp8;
 pub mod vp9;
 

@@ -232,17 +232,7 @@ impl SliceHeader {
     }
 }
 
-/// Length of an Annex-B start code at the beginning of `data` (0 if none).
-/// Accepts `00 00 01` and `00 00 00 01`.
-pub fn start_code_len(data: &[u8]) -> usize {
-    if data.starts_with(&[0, 0, 1]) {
-        3
-    } else if data.starts_with(&[0, 0, 0, 1]) {
-        4
-    } else {
-        0
-    }
-}
+pub use crate::codec::nal::start_code_len;
 
 /// Ceil(Log2(x)) for x >= 1.
 fn ceil_log2(x: u32) -> u32 {

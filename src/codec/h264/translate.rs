@@ -209,12 +209,7 @@ pub fn va_profiles() -> &'static [VAProfile] {
 /// front of `slice` is dropped first, so the output is the same whether or
 /// not the application passed one (GStreamer always writes a 3-byte start code).
 pub fn append_slice(out: &mut Vec<u8>, slice: &[u8], annex_b: bool) {
-    let sc = super::slice_header::start_code_len(slice);
-    let nal = slice.get(sc..).unwrap_or(&[]);
-    if annex_b {
-        out.extend_from_slice(&[0, 0, 1]);
-    }
-    out.extend_from_slice(nal);
+    crate::codec::nal::append_nal(out, slice, annex_b)
 }
 
 /// Translates one picture with a throw-away [`H264State`]; see

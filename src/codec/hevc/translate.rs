@@ -217,11 +217,7 @@ pub fn va_profiles(ten_bit: bool) -> Vec<VAProfile> {
 /// code when `annex_b`; a start code already in front of `slice` is dropped
 /// first.
 pub fn append_slice(out: &mut Vec<u8>, slice: &[u8], annex_b: bool) {
-    let nal = slice.get(start_code_len(slice)..).unwrap_or(&[]);
-    if annex_b {
-        out.extend_from_slice(&[0, 0, 1]);
-    }
-    out.extend_from_slice(nal);
+    crate::codec::nal::append_nal(out, slice, annex_b)
 }
 
 /// Translates one picture with a fresh [`HevcState`] (no start codes).
