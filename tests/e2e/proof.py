@@ -32,11 +32,9 @@ import importlib.machinery
 import importlib.util
 import os
 import re
-import signal
 import struct
 import subprocess
 import sys
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -63,26 +61,9 @@ def _load_strace_requeue():
 SR = _load_strace_requeue()
 
 
-def run(cmd, log, env=None, timeout=TIMEOUT):
-    """Runs cmd (no stdin, own process group); stdout/stderr to log.out/.err.
-    Returns (rc, stdout, stderr, seconds); rc 124 on timeout."""
-    e = dict(os.environ)
-    e['AV_LOG_FORCE_NOCOLOR'] = '1'
-    e.update(env or {})
-    t0 = time.time()
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         env=e, start_new_session=True, text=True, errors='replace')
-    try:
-        out, err = p.communicate(timeout=timeout)
-        rc = p.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(p.pid, signal.SIGKILL)
-        out, err = p.communicate()
-        rc = 124
-    for ext, text in (('.cmd', ' '.join(cmd) + '\n'), ('.out', out), ('.err', err)):
-        with open(log + ext, 'w') as f:
-            f.write(text)
-    return rc, out, err, time.time() - t0
+# One runner for every client run (no stdin, own process group, bounded, logs to LOG.*).
+sys.path.insert(0, HERE)
+from suite import run  # noqa: E402
 
 
 # ------------------------------------------------------------------------- parsing
