@@ -77,6 +77,9 @@ fn main() {
     let init = format!(
         "/// Entry point libva looks up by name (`__vaDriverInit_<major>_<minor>` of the\n\
          /// libva headers this driver was built against).\n\
+         ///\n\
+         /// # Safety\n\
+         /// `ctx` must be the driver context libva passes to the init symbol.\n\
          #[no_mangle]\n\
          pub unsafe extern \"C\" fn __vaDriverInit_{major}_{minor}(ctx: crate::va::ffi::VADriverContextP) -> crate::va::ffi::VAStatus {{\n\
          \x20   crate::va::entry::driver_init(ctx)\n\

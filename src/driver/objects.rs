@@ -62,8 +62,8 @@ impl<T> ObjectTable<T> {
                 continue;
             }
             let id = self.tag() | counter;
-            if !inner.objects.contains_key(&id) {
-                inner.objects.insert(id, Arc::new(obj));
+            if let std::collections::hash_map::Entry::Vacant(slot) = inner.objects.entry(id) {
+                slot.insert(Arc::new(obj));
                 return Some(id);
             }
         }

@@ -61,13 +61,13 @@ unsafe fn out<T>(p: *mut T, value: T) -> VaResult<()> {
 /// # Safety
 /// `p` must be null or valid for reads of `n` elements for `'a`.
 unsafe fn slice<'a, T>(p: *const T, n: i64) -> VaResult<&'a [T]> {
-    if n < 0 || n > (1 << 24) {
+    if !(0..=(1 << 24)).contains(&n) {
         return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "bad element count {n}"));
     }
     if n == 0 {
         return Ok(&[]);
     }
-    if p.is_null() || (p as usize) % std::mem::align_of::<T>() != 0 {
+    if p.is_null() || !(p as usize).is_multiple_of(std::mem::align_of::<T>()) {
         return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "null or misaligned array"));
     }
     // SAFETY: non-null, aligned, and valid for n reads per the caller's contract.
@@ -406,10 +406,14 @@ unsafe extern "C" fn va_query_surface_attributes(
     guard("vaQuerySurfaceAttributes", || {
         // SAFETY: see `driver`.
         let d = unsafe { driver(ctx)? };
-        d.config(config)?;
+        let cfg = d.config(config)?;
         let rw = ffi::VA_SURFACE_ATTRIB_GETTABLE | ffi::VA_SURFACE_ATTRIB_SETTABLE;
-        let list = [
-            int_attrib(ffi::VASurfaceAttribPixelFormat, rw, ffi::VA_FOURCC_NV12),
+        // NV12 for 8-bit configs, P010 for 10-bit ones (both for AV1 on 10-bit devices).
+        let mut list: Vec<ffi::VASurfaceAttrib> = crate::driver::config_surface_fourccs(&cfg)
+            .into_iter()
+            .map(|f| int_attrib(ffi::VASurfaceAttribPixelFormat, rw, f))
+            .collect();
+        list.extend([
             int_attrib(ffi::VASurfaceAttribMinWidth, ffi::VA_SURFACE_ATTRIB_GETTABLE, 16),
             int_attrib(ffi::VASurfaceAttribMinHeight, ffi::VA_SURFACE_ATTRIB_GETTABLE, 16),
             int_attrib(ffi::VASurfaceAttribMaxWidth, ffi::VA_SURFACE_ATTRIB_GETTABLE, crate::driver::MAX_WIDTH),
@@ -419,7 +423,7 @@ unsafe extern "C" fn va_query_surface_attributes(
                 rw,
                 ffi::VA_SURFACE_ATTRIB_MEM_TYPE_VA | ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
             ),
-        ];
+        ]);
         if num.is_null() {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "null count"));
         }
