@@ -13,6 +13,7 @@
 //! the walk to that media device.
 
 pub mod media;
+pub mod tenbit;
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
@@ -51,11 +52,20 @@ pub struct DecoderNode {
     pub coded_formats: Vec<u32>,
     /// M2M_MPLANE (true) or M2M (false).
     pub multiplanar: bool,
+    /// Coded formats (of `coded_formats`) this node decodes 10-bit into linear
+    /// P010 CAPTURE buffers, per the probe in [`tenbit`]: HEVC "S265", VP9
+    /// "VP9F", AV1 "AV1F" at most. Empty on visl (NV12/YU12 CAPTURE only).
+    pub ten_bit_formats: Vec<u32>,
 }
 
 impl DecoderNode {
     pub fn supports(&self, coded_fourcc: u32) -> bool {
         self.coded_formats.contains(&coded_fourcc)
+    }
+
+    /// Whether the node decodes `coded_fourcc` 10-bit into P010.
+    pub fn supports_ten_bit(&self, coded_fourcc: u32) -> bool {
+        self.supports(coded_fourcc) && self.ten_bit_formats.contains(&coded_fourcc)
     }
 
     /// Re-run the control size check on this node, dropping the coded formats
@@ -65,6 +75,8 @@ impl DecoderNode {
         let video = crate::v4l2::open_video(&self.video_path)?;
         let formats = std::mem::take(&mut self.coded_formats);
         self.coded_formats = filter_by_control_sizes(&video, &self.video_path, &formats);
+        let kept = &self.coded_formats;
+        self.ten_bit_formats.retain(|f| kept.contains(f));
         Ok(())
     }
 }
@@ -198,7 +210,8 @@ pub fn media_path_for_video(video_path: &Path) -> Option<PathBuf> {
 }
 
 /// Probe one video node: QUERYCAP (M2M), ENUM_FMT on OUTPUT, REQBUFS 0 on
-/// OUTPUT (requests supported), control size check. `None` (logged) when unusable.
+/// OUTPUT (requests supported), control size check, then the 10-bit probe of
+/// each coded format with a 10-bit profile ([`tenbit`]). `None` (logged) when unusable.
 pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<DecoderNode> {
     match try_probe(video_path, media_path) {
         Ok(n) => {
@@ -278,6 +291,12 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
                 .join(" ")
         )));
     }
+    drop(video);
+    let ten_bit_formats = tenbit::TEN_BIT_CODED_FORMATS
+        .into_iter()
+        .filter(|f| coded_formats.contains(f))
+        .filter(|&f| tenbit::probe(video_path, multiplanar, f).capable())
+        .collect();
     Ok(DecoderNode {
         video_path: video_path.to_path_buf(),
         media_path: media_path.map(Path::to_path_buf),
@@ -285,6 +304,7 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
         card: cap.card,
         coded_formats,
         multiplanar,
+        ten_bit_formats,
     })
 }
 

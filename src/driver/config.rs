@@ -4,7 +4,10 @@
 //! its OUTPUT queue (visl-style, table-driven): a profile is advertised exactly
 //! when some discovered device takes the coded format behind it. With several
 //! decoders on one board the profiles are the union, and each config is routed
-//! to the first device that can decode it.
+//! to the first device that can decode it. 10-bit profiles (HEVCMain10,
+//! VP9Profile2) are advertised only for nodes whose 10-bit probe succeeded
+//! (`DecoderNode::ten_bit_formats`, see `crate::device::tenbit`); AV1Profile0
+//! covers both depths and gets `VA_RT_FORMAT_YUV420_10` on such nodes.
 
 use crate::device::DecoderNode;
 use crate::va::ffi;
@@ -20,60 +23,87 @@ pub enum Codec {
     Hevc,
 }
 
+/// Bit depths a VA profile decodes, which decides where it is advertised and
+/// which CAPTURE format its contexts negotiate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// 8-bit only: advertised wherever the coded format is; NV12 surfaces.
+    Eight,
+    /// 10-bit only (HEVCMain10, VP9Profile2): advertised only on nodes whose
+    /// 10-bit probe succeeded; P010 surfaces.
+    Ten,
+    /// 8- or 10-bit (AV1Profile0): advertised wherever the coded format is;
+    /// 10-bit (P010 surfaces) only on nodes whose 10-bit probe succeeded.
+    Both,
+}
+
 /// One row of the capability table.
 pub struct CodecSupport {
     pub codec: Codec,
     /// V4L2 coded pixel format on the OUTPUT queue.
     pub coded_fourcc: u32,
-    /// VA profiles this coded format lets us decode.
-    pub profiles: &'static [ffi::VAProfile],
-    /// VA render-target format of the decoded surfaces.
-    pub rt_format: u32,
+    /// VA profiles this coded format lets us decode, with their bit depths.
+    pub profiles: &'static [(ffi::VAProfile, Depth)],
 }
 
-/// The capability table: one row per implemented codec.
+/// The capability table: one row per implemented codec (the profile lists
+/// equal the codec modules' `va_profiles(ten_bit = true)`: a unit test checks).
 pub fn codec_table() -> [CodecSupport; 6] {
     [
         CodecSupport {
             codec: Codec::H264,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_H264_SLICE,
-            profiles: crate::codec::h264::va_profiles(),
-            rt_format: ffi::VA_RT_FORMAT_YUV420,
+            profiles: &[
+                (ffi::VAProfileH264ConstrainedBaseline, Depth::Eight),
+                (ffi::VAProfileH264Main, Depth::Eight),
+                (ffi::VAProfileH264High, Depth::Eight),
+            ],
         },
         CodecSupport {
             codec: Codec::Mpeg2,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_MPEG2_SLICE,
-            profiles: crate::codec::mpeg2::va_profiles(),
-            rt_format: ffi::VA_RT_FORMAT_YUV420,
+            profiles: &[(ffi::VAProfileMPEG2Simple, Depth::Eight), (ffi::VAProfileMPEG2Main, Depth::Eight)],
         },
         CodecSupport {
             codec: Codec::Vp8,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP8_FRAME,
-            profiles: crate::codec::vp8::va_profiles(),
-            rt_format: ffi::VA_RT_FORMAT_YUV420,
+            profiles: &[(ffi::VAProfileVP8Version0_3, Depth::Eight)],
         },
-        // 8-bit only until P010 output exists (profile 2 needs a 10-bit CAPTURE format).
         CodecSupport {
             codec: Codec::Vp9,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP9_FRAME,
-            profiles: &[ffi::VAProfileVP9Profile0],
-            rt_format: ffi::VA_RT_FORMAT_YUV420,
+            profiles: &[(ffi::VAProfileVP9Profile0, Depth::Eight), (ffi::VAProfileVP9Profile2, Depth::Ten)],
         },
-        // Main only: Main10 needs P010 output (and a device that accepts a 10-bit SPS).
         CodecSupport {
             codec: Codec::Hevc,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE,
-            profiles: &[ffi::VAProfileHEVCMain],
-            rt_format: ffi::VA_RT_FORMAT_YUV420,
+            profiles: &[(ffi::VAProfileHEVCMain, Depth::Eight), (ffi::VAProfileHEVCMain10, Depth::Ten)],
         },
-        // Main profile; 10-bit streams are refused until P010 output exists.
         CodecSupport {
             codec: Codec::Av1,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_AV1_FRAME,
-            profiles: &[ffi::VAProfileAV1Profile0],
-            rt_format: ffi::VA_RT_FORMAT_YUV420,
+            profiles: &[(ffi::VAProfileAV1Profile0, Depth::Both)],
         },
     ]
+}
+
+/// Whether `node` can decode a profile of depth `depth` of a row's coded format.
+fn node_offers(node: &DecoderNode, coded_fourcc: u32, depth: Depth) -> bool {
+    match depth {
+        Depth::Eight | Depth::Both => node.supports(coded_fourcc),
+        Depth::Ten => node.supports_ten_bit(coded_fourcc),
+    }
+}
+
+/// VA render-target formats of a profile of depth `depth` on a node that
+/// does (`ten_bit`) or does not decode 10-bit for its coded format.
+pub fn rt_format_for(depth: Depth, ten_bit: bool) -> u32 {
+    match depth {
+        Depth::Eight => ffi::VA_RT_FORMAT_YUV420,
+        Depth::Ten => ffi::VA_RT_FORMAT_YUV420_10,
+        Depth::Both if ten_bit => ffi::VA_RT_FORMAT_YUV420 | ffi::VA_RT_FORMAT_YUV420_10,
+        Depth::Both => ffi::VA_RT_FORMAT_YUV420,
+    }
 }
 
 /// A VA config: a profile routed to a device.
@@ -85,6 +115,32 @@ pub struct Config {
     pub coded_fourcc: u32,
     /// Index into the driver's device list.
     pub device: usize,
+    /// VA_RT_FORMAT_YUV420 and/or VA_RT_FORMAT_YUV420_10.
+    pub rt_format: u32,
+    pub depth: Depth,
+}
+
+impl Config {
+    /// Whether contexts of this config may decode 10-bit (P010) pictures.
+    pub fn allows_ten_bit(&self) -> bool {
+        self.rt_format & ffi::VA_RT_FORMAT_YUV420_10 != 0
+    }
+
+    /// Whether contexts of this config may decode 8-bit (NV12) pictures.
+    pub fn allows_eight_bit(&self) -> bool {
+        self.rt_format & ffi::VA_RT_FORMAT_YUV420 != 0
+    }
+}
+
+/// Where a profile is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub codec: Codec,
+    pub coded_fourcc: u32,
+    pub depth: Depth,
+    /// Index into the device list.
+    pub device: usize,
+    /// VA render-target formats on that device.
     pub rt_format: u32,
 }
 
@@ -92,26 +148,33 @@ pub struct Config {
 pub fn supported_profiles(devices: &[DecoderNode]) -> Vec<ffi::VAProfile> {
     let mut out = Vec::new();
     for row in codec_table() {
-        if devices.iter().any(|d| d.coded_formats.contains(&row.coded_fourcc)) {
-            for p in row.profiles {
-                if !out.contains(p) {
-                    out.push(*p);
-                }
+        for &(p, depth) in row.profiles {
+            if devices.iter().any(|d| node_offers(d, row.coded_fourcc, depth)) && !out.contains(&p) {
+                out.push(p);
             }
         }
     }
     out
 }
 
-/// Route `profile` to a device: the table row and the index of the first device
-/// whose OUTPUT queue takes the row's coded format.
-pub fn route(devices: &[DecoderNode], profile: ffi::VAProfile) -> Option<(CodecSupport, usize)> {
+/// Route `profile` to a device: the first device that can decode it, except
+/// that 8-or-10-bit profiles (AV1) prefer the first device that decodes 10-bit.
+pub fn route(devices: &[DecoderNode], profile: ffi::VAProfile) -> Option<Route> {
     codec_table().into_iter().find_map(|row| {
-        if !row.profiles.contains(&profile) {
-            return None;
+        let &(_, depth) = row.profiles.iter().find(|(p, _)| *p == profile)?;
+        let ten = |d: &DecoderNode| d.supports_ten_bit(row.coded_fourcc);
+        let device = match depth {
+            Depth::Both => devices.iter().position(ten),
+            _ => None,
         }
-        let dev = devices.iter().position(|d| d.coded_formats.contains(&row.coded_fourcc))?;
-        Some((row, dev))
+        .or_else(|| devices.iter().position(|d| node_offers(d, row.coded_fourcc, depth)))?;
+        Some(Route {
+            codec: row.codec,
+            coded_fourcc: row.coded_fourcc,
+            depth,
+            device,
+            rt_format: rt_format_for(depth, ten(&devices[device])),
+        })
     })
 }
 
@@ -128,7 +191,12 @@ mod tests {
             card: "test".into(),
             coded_formats: formats.to_vec(),
             multiplanar: true,
+            ten_bit_formats: Vec::new(),
         }
+    }
+
+    fn ten_bit_node(formats: &[u32], ten: &[u32]) -> DecoderNode {
+        DecoderNode { ten_bit_formats: ten.to_vec(), ..node(formats) }
     }
 
     #[test]
@@ -148,10 +216,75 @@ mod tests {
     fn route_picks_first_capable_device() {
         let h264 = crate::v4l2::V4L2_PIX_FMT_H264_SLICE;
         let devs = [node(&[0x1234]), node(&[h264])];
-        let (row, dev) = route(&devs, ffi::VAProfileH264High).unwrap();
-        assert_eq!(row.codec, Codec::H264);
-        assert_eq!(dev, 1);
+        let r = route(&devs, ffi::VAProfileH264High).unwrap();
+        assert_eq!(r.codec, Codec::H264);
+        assert_eq!(r.device, 1);
+        assert_eq!(r.rt_format, ffi::VA_RT_FORMAT_YUV420);
         assert!(route(&devs, ffi::VAProfileVP9Profile0).is_none());
         assert!(route(&[], ffi::VAProfileH264High).is_none());
+    }
+
+    const HEVC: u32 = crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE;
+    const VP9: u32 = crate::v4l2::V4L2_PIX_FMT_VP9_FRAME;
+    const AV1: u32 = crate::v4l2::V4L2_PIX_FMT_AV1_FRAME;
+
+    #[test]
+    fn ten_bit_profiles_only_where_the_probe_succeeded() {
+        // visl: every coded format, no 10-bit.
+        let visl = node(&[HEVC, VP9, AV1]);
+        let p = supported_profiles(std::slice::from_ref(&visl));
+        assert_eq!(
+            p,
+            [ffi::VAProfileVP9Profile0, ffi::VAProfileHEVCMain, ffi::VAProfileAV1Profile0]
+        );
+        assert!(route(&[visl.clone()], ffi::VAProfileHEVCMain10).is_none());
+        assert!(route(&[visl.clone()], ffi::VAProfileVP9Profile2).is_none());
+        let av1 = route(&[visl.clone()], ffi::VAProfileAV1Profile0).unwrap();
+        assert_eq!((av1.depth, av1.rt_format), (Depth::Both, ffi::VA_RT_FORMAT_YUV420));
+
+        // 10-bit HEVC only.
+        let hantro = ten_bit_node(&[HEVC, VP9], &[HEVC]);
+        let p = supported_profiles(std::slice::from_ref(&hantro));
+        assert!(p.contains(&ffi::VAProfileHEVCMain10) && p.contains(&ffi::VAProfileHEVCMain));
+        assert!(!p.contains(&ffi::VAProfileVP9Profile2));
+        let r = route(&[hantro.clone()], ffi::VAProfileHEVCMain10).unwrap();
+        assert_eq!((r.codec, r.depth, r.rt_format), (Codec::Hevc, Depth::Ten, ffi::VA_RT_FORMAT_YUV420_10));
+        let r = route(&[hantro], ffi::VAProfileHEVCMain).unwrap();
+        assert_eq!(r.rt_format, ffi::VA_RT_FORMAT_YUV420);
+
+        // A 10-bit format the node does not take at all does not count.
+        let odd = ten_bit_node(&[HEVC], &[VP9]);
+        assert!(!supported_profiles(&[odd]).contains(&ffi::VAProfileVP9Profile2));
+
+        // VP9 profile 2 and AV1 10-bit on the second device: routed there.
+        let devs = [node(&[VP9, AV1]), ten_bit_node(&[VP9, AV1], &[VP9, AV1])];
+        let r = route(&devs, ffi::VAProfileVP9Profile2).unwrap();
+        assert_eq!((r.device, r.rt_format), (1, ffi::VA_RT_FORMAT_YUV420_10));
+        let r = route(&devs, ffi::VAProfileVP9Profile0).unwrap();
+        assert_eq!(r.device, 0);
+        let r = route(&devs, ffi::VAProfileAV1Profile0).unwrap();
+        assert_eq!((r.device, r.rt_format), (1, ffi::VA_RT_FORMAT_YUV420 | ffi::VA_RT_FORMAT_YUV420_10));
+    }
+
+    #[test]
+    fn rt_formats_by_depth() {
+        assert_eq!(rt_format_for(Depth::Eight, true), ffi::VA_RT_FORMAT_YUV420);
+        assert_eq!(rt_format_for(Depth::Ten, true), ffi::VA_RT_FORMAT_YUV420_10);
+        assert_eq!(rt_format_for(Depth::Both, false), ffi::VA_RT_FORMAT_YUV420);
+        assert_eq!(rt_format_for(Depth::Both, true), ffi::VA_RT_FORMAT_YUV420 | ffi::VA_RT_FORMAT_YUV420_10);
+    }
+
+    #[test]
+    fn table_matches_the_codec_modules() {
+        let table = codec_table();
+        let profiles = |c: Codec| -> Vec<ffi::VAProfile> {
+            table.iter().find(|r| r.codec == c).unwrap().profiles.iter().map(|(p, _)| *p).collect()
+        };
+        assert_eq!(profiles(Codec::Hevc), crate::codec::hevc::va_profiles(true));
+        assert_eq!(profiles(Codec::Vp9), crate::codec::vp9::va_profiles(true));
+        assert_eq!(profiles(Codec::Av1), crate::codec::av1::va_profiles(true));
+        assert_eq!(profiles(Codec::H264), crate::codec::h264::va_profiles());
+        assert_eq!(profiles(Codec::Mpeg2), crate::codec::mpeg2::va_profiles());
+        assert_eq!(profiles(Codec::Vp8), crate::codec::vp8::va_profiles());
     }
 }

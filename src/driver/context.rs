@@ -283,6 +283,21 @@ pub fn frame_timestamp(frame: FrameId) -> u64 {
     frame * 1000
 }
 
+/// V4L2 CAPTURE format of a context: P010 for 10-bit, NV12 otherwise.
+pub fn capture_fourcc_for(ten_bit: bool) -> u32 {
+    if ten_bit {
+        crate::v4l2::V4L2_PIX_FMT_P010
+    } else {
+        crate::v4l2::V4L2_PIX_FMT_NV12
+    }
+}
+
+/// Whether a picture of `bit_depth` bits decodes on a context that is (or is
+/// not) 10-bit: exactly 10 on 10-bit contexts, exactly 8 otherwise.
+pub fn depth_matches(ten_bit_context: bool, bit_depth: u32) -> bool {
+    bit_depth == if ten_bit_context { 10 } else { 8 }
+}
+
 fn v4l2_err(what: &str, e: impl std::fmt::Display) -> VaError {
     va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "{what}: {e}")
 }
@@ -300,6 +315,7 @@ impl Context {
         width: u32,
         height: u32,
         num_surfaces: usize,
+        ten_bit: bool,
     ) -> VaResult<Self> {
         let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder", e))?;
         let codec = config.codec;
@@ -335,8 +351,19 @@ impl Context {
         session
             .set_output_format(config.coded_fourcc, width, height, out_size)
             .map_err(|e| v4l2_err("set OUTPUT format", e))?;
+        let capture_fourcc = capture_fourcc_for(ten_bit);
+        if ten_bit {
+            // Devices like hantro derive their CAPTURE formats from the bit depth
+            // of the sequence-level control: set a 10-bit one (as the discovery
+            // probe did) before asking for P010. Each request then carries the real one.
+            let trial = crate::device::tenbit::TrialControl::new(config.coded_fourcc, width, height)
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "no 10-bit decoding for {:?}", config.codec))?;
+            session
+                .set_controls(&[trial.spec()])
+                .map_err(|e| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "10-bit sequence control refused: {e}"))?;
+        }
         let capture = session
-            .set_capture_format(crate::v4l2::V4L2_PIX_FMT_NV12, width, height)
+            .set_capture_format(capture_fourcc, width, height)
             .map_err(|e| v4l2_err("set CAPTURE format", e))?;
         if capture.width < width || capture.height < height {
             return Err(va_err!(
@@ -352,9 +379,10 @@ impl Context {
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
         session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
         log::info!(
-            "context: {:?} {width}x{height} on {}: CAPTURE {}x{} pitch {}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
+            "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
             config.codec,
             node.video_path.display(),
+            crate::format::fourcc_str(capture.fourcc),
             capture.width,
             capture.height,
             capture.bytesperline[0],
@@ -387,6 +415,34 @@ impl Context {
 
     pub fn capture_format(&self) -> &CaptureFormat {
         &self.capture
+    }
+
+    /// Whether this context decodes 10-bit (P010) pictures.
+    pub fn ten_bit(&self) -> bool {
+        self.capture.fourcc == crate::v4l2::V4L2_PIX_FMT_P010
+    }
+
+    /// VA fourcc of the surfaces this context decodes into (NV12 or P010).
+    pub fn surface_fourcc(&self) -> u32 {
+        if self.ten_bit() {
+            ffi::VA_FOURCC_P010
+        } else {
+            ffi::VA_FOURCC_NV12
+        }
+    }
+
+    /// Refuse a picture whose bit depth is not the context's (8-bit streams on
+    /// 10-bit contexts too), before anything reaches the device.
+    fn check_depth(&self, what: &str, bit_depth: u32) -> VaResult<()> {
+        if depth_matches(self.ten_bit(), bit_depth) {
+            return Ok(());
+        }
+        Err(va_err!(
+            VA_STATUS_ERROR_UNSUPPORTED_PROFILE,
+            "{what}: a {bit_depth}-bit picture on a {}-bit context (config profile {})",
+            if self.ten_bit() { 10 } else { 8 },
+            self.config.profile
+        ))
     }
 
     pub fn begin_picture(&mut self, target: SurfaceKey) -> VaResult<()> {
@@ -756,6 +812,7 @@ impl Context {
         };
         let ctrls = vp9::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP9 translation: {e}"))?;
+        self.check_depth("VP9", u32::from(ctrls.frame.bit_depth))?;
         if ctrls.needs_reference_scaling {
             return Err(va_err!(
                 VA_STATUS_ERROR_UNIMPLEMENTED,
@@ -770,6 +827,8 @@ impl Context {
     fn submit_hevc(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VAPictureParameterBufferHEVC = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short HEVC picture parameters"))?;
+        self.check_depth("HEVC luma", 8 + u32::from(pic.bit_depth_luma_minus8))?;
+        self.check_depth("HEVC chroma", 8 + u32::from(pic.bit_depth_chroma_minus8))?;
         let iq: Option<ffi::VAIQMatrixBufferHEVC> = match picture.iq_matrix() {
             Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short HEVC IQ matrix"))?),
             None => None,
@@ -852,13 +911,14 @@ impl Context {
     fn submit_av1(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VADecPictureParameterBufferAV1 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short AV1 picture parameters"))?;
-        if !av1::accepts_bit_depth(pic.bit_depth_idx, false) {
+        if !av1::accepts_bit_depth(pic.bit_depth_idx, self.ten_bit()) {
             return Err(va_err!(
                 VA_STATUS_ERROR_UNSUPPORTED_PROFILE,
-                "AV1 bit_depth_idx {} needs a 10/12-bit output format the driver does not offer",
+                "AV1 bit_depth_idx {} needs an output format this context does not have",
                 pic.bit_depth_idx
             ));
         }
+        self.check_depth("AV1", if pic.bit_depth_idx == 1 { 10 } else { 8 })?;
         // Each tile's parameters go with the whole data buffer they were rendered with
         // (FFmpeg 5.1 repeats the tile group's buffer per tile; newer ones batch tiles).
         let mut tiles = Vec::with_capacity(picture.slice_params.len());
@@ -1217,5 +1277,27 @@ impl Drop for Context {
             );
         }
         self.pool.reset(0);
+    }
+}
+
+#[cfg(test)]
+mod ten_bit_tests {
+    use super::*;
+
+    #[test]
+    fn capture_format_follows_the_depth() {
+        assert_eq!(capture_fourcc_for(false), crate::v4l2::V4L2_PIX_FMT_NV12);
+        assert_eq!(capture_fourcc_for(true), crate::v4l2::V4L2_PIX_FMT_P010);
+    }
+
+    #[test]
+    fn bit_depth_must_match_the_context() {
+        assert!(depth_matches(false, 8));
+        assert!(depth_matches(true, 10));
+        // 10-bit streams on 8-bit contexts, and the reverse, are refused.
+        assert!(!depth_matches(false, 10));
+        assert!(!depth_matches(true, 8));
+        assert!(!depth_matches(true, 12));
+        assert!(!depth_matches(false, 12));
     }
 }

@@ -1,14 +1,18 @@
 //! Images and export: vaCreateImage/vaDeriveImage/vaGetImage/vaPutImage and
 //! vaExportSurfaceHandle over the CAPTURE slot that holds a surface's picture.
 //!
-//! Decoded pictures are NV12 in one V4L2 buffer (single-planar NV12: the CbCr
-//! plane follows the luma plane at `pitch * height`). vaDeriveImage maps that
+//! Decoded pictures are NV12 (8-bit) or P010 (10-bit) in one V4L2 buffer
+//! (single-planar: the CbCr plane follows the luma plane at `pitch * height`;
+//! P010 pitches count 2 bytes per sample). Layouts are [`FrameLayout`]s; the
+//! VAImage and DRM PRIME descriptors are built from them by the pure
+//! [`va_image`] and [`prime_descriptor`]. vaDeriveImage maps that
 //! buffer without copying; vaGetImage copies row by row, correct for any pitch;
 //! export hands out a dma-buf with the DRM modifier chosen by
 //! [`crate::format::export_modifier`].
 
 use super::buffer::{Buffer, BufferStore};
 use super::{lock, Driver};
+use crate::format::{FrameLayout, PixelFormat};
 use crate::v4l2::CaptureFormat;
 use crate::va::ffi;
 use crate::va::guard::VaResult;
@@ -22,63 +26,148 @@ pub struct Image {
     pub derived: bool,
 }
 
-/// The image formats the driver offers.
-pub fn image_formats() -> Vec<ffi::VAImageFormat> {
-    vec![ffi::VAImageFormat {
-        fourcc: ffi::VA_FOURCC_NV12,
+/// The VA image format of a pixel format.
+pub fn image_format(format: PixelFormat) -> ffi::VAImageFormat {
+    ffi::VAImageFormat {
+        fourcc: format.va_fourcc(),
         byte_order: ffi::VA_LSB_FIRST,
-        bits_per_pixel: 12,
+        bits_per_pixel: format.bits_per_pixel(),
         ..Default::default()
-    }]
-}
-
-/// Plane layout (offsets, pitches) of a decoded NV12 picture in its CAPTURE buffer.
-pub struct SlotLayout {
-    pub pitch: u32,
-    pub offsets: [u32; 2],
-    pub size: u32,
-}
-
-pub fn slot_layout(cf: &CaptureFormat) -> VaResult<SlotLayout> {
-    if cf.fourcc != crate::v4l2::V4L2_PIX_FMT_NV12 || cf.num_planes != 1 {
-        return Err(va_err!(
-            VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
-            "CAPTURE format {:#x} with {} planes is not single-buffer NV12",
-            cf.fourcc,
-            cf.num_planes
-        ));
     }
-    let pitch = cf.bytesperline[0];
-    let luma = pitch
-        .checked_mul(cf.height)
-        .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "CAPTURE format too large"))?;
-    Ok(SlotLayout { pitch, offsets: [0, luma], size: cf.sizeimage[0] })
+}
+
+/// The formats decoded pictures come in: NV12 (8-bit) and P010 (10-bit).
+pub const DECODED_FORMATS: [PixelFormat; 2] = [PixelFormat::Nv12, PixelFormat::P010];
+
+/// The image formats the driver offers (vaQueryImageFormats).
+pub fn image_formats() -> Vec<ffi::VAImageFormat> {
+    DECODED_FORMATS.iter().map(|&f| image_format(f)).collect()
+}
+
+/// A decoded format from a VA fourcc (NV12 or P010).
+pub fn decoded_format(va_fourcc: u32) -> Option<PixelFormat> {
+    PixelFormat::from_va_fourcc(va_fourcc).filter(|f| DECODED_FORMATS.contains(f))
+}
+
+/// Layout of a decoded picture in its CAPTURE buffer: single-buffer NV12 or
+/// P010, the chroma plane at `bytesperline * height` with the luma pitch
+/// (in bytes: 2 per sample for P010), validated against `sizeimage`.
+pub fn slot_layout(cf: &CaptureFormat) -> VaResult<FrameLayout> {
+    let format = match PixelFormat::from_v4l2_fourcc(cf.fourcc) {
+        Some((f, false)) if DECODED_FORMATS.contains(&f) && cf.num_planes == 1 => f,
+        _ => {
+            return Err(va_err!(
+                VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
+                "CAPTURE format {} with {} planes is not single-buffer NV12 or P010",
+                crate::format::fourcc_str(cf.fourcc),
+                cf.num_planes
+            ))
+        }
+    };
+    FrameLayout::from_single_planar(format, cf.width, cf.height, cf.bytesperline[0], cf.sizeimage[0])
+        .map_err(|e| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "CAPTURE layout: {e}"))
+}
+
+/// Layout of an image the driver allocates: pitch rounded up to 16 bytes,
+/// chroma after an even number of luma rows (as before P010: unchanged for NV12).
+pub fn image_layout(format: PixelFormat, width: u32, height: u32) -> VaResult<FrameLayout> {
+    FrameLayout::contiguous(format, width, height.next_multiple_of(2), 16)
+        .map_err(|e| va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "image {width}x{height}: {e}"))
+}
+
+fn to_u32(v: usize) -> VaResult<u32> {
+    u32::try_from(v).map_err(|_| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "layout value {v} exceeds 32 bits"))
+}
+
+/// The VAImage describing `layout` for a `width`×`height` picture in buffer
+/// `buf` of `data_size` bytes (image ID left 0). Pitches and offsets in bytes.
+pub fn va_image(layout: &FrameLayout, width: u32, height: u32, buf: ffi::VABufferID, data_size: u32) -> VaResult<ffi::VAImage> {
+    let mut image = ffi::VAImage {
+        format: image_format(layout.format),
+        buf,
+        width: width as u16,
+        height: height as u16,
+        data_size,
+        num_planes: layout.planes().len() as u32,
+        ..Default::default()
+    };
+    for (i, p) in layout.planes().iter().enumerate() {
+        image.pitches[i] = to_u32(p.pitch)?;
+        image.offsets[i] = to_u32(p.offset)?;
+    }
+    Ok(image)
+}
+
+/// The DRM PRIME descriptor exporting `layout` (one dma-buf `fd` of
+/// `object_size` bytes): one composed layer (NV12 / P010) or, with
+/// `separate_layers`, one layer per plane (R8 + GR88 / R16 + GR1616).
+pub fn prime_descriptor(
+    layout: &FrameLayout,
+    width: u32,
+    height: u32,
+    fd: i32,
+    object_size: u32,
+    modifier: u64,
+    separate_layers: bool,
+) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
+    let mut d = ffi::VADRMPRIMESurfaceDescriptor {
+        fourcc: layout.va_fourcc(),
+        width,
+        height,
+        num_objects: 1,
+        ..Default::default()
+    };
+    d.objects[0].fd = fd;
+    d.objects[0].size = object_size;
+    d.objects[0].drm_format_modifier = modifier;
+    let planes = layout.planes();
+    if separate_layers {
+        d.num_layers = planes.len() as u32;
+        for (i, p) in planes.iter().enumerate() {
+            let fmt = layout
+                .format
+                .plane_drm_fourcc(i)
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "no DRM format for plane {i}"))?;
+            d.layers[i].drm_format = fmt as u32;
+            d.layers[i].num_planes = 1;
+            d.layers[i].object_index[0] = 0;
+            d.layers[i].offset[0] = to_u32(p.offset)?;
+            d.layers[i].pitch[0] = to_u32(p.pitch)?;
+        }
+    } else {
+        d.num_layers = 1;
+        d.layers[0].drm_format = layout.drm_fourcc() as u32;
+        d.layers[0].num_planes = planes.len() as u32;
+        for (i, p) in planes.iter().enumerate() {
+            d.layers[0].object_index[i] = 0;
+            d.layers[0].offset[i] = to_u32(p.offset)?;
+            d.layers[0].pitch[i] = to_u32(p.pitch)?;
+        }
+    }
+    Ok(d)
 }
 
 impl Driver {
     pub fn create_image(&self, format: &ffi::VAImageFormat, width: u32, height: u32) -> VaResult<ffi::VAImage> {
-        if format.fourcc != ffi::VA_FOURCC_NV12 {
+        let Some(pf) = decoded_format(format.fourcc) else {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "image fourcc {:#x} not supported", format.fourcc));
-        }
+        };
         if width == 0 || height == 0 || width > super::MAX_WIDTH || height > super::MAX_HEIGHT {
             return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "image size {width}x{height}"));
         }
-        let pitch = width.next_multiple_of(16);
-        let luma = pitch * height.next_multiple_of(2);
-        let size = luma + luma / 2;
+        let layout = image_layout(pf, width, height)?;
+        let size = to_u32(layout.buffer_size(0).unwrap_or(0))?;
         let buf = self.create_buffer(ffi::VAImageBufferType, size, 1, None)?;
-        let mut image = ffi::VAImage {
-            format: *format,
-            buf,
-            width: width as u16,
-            height: height as u16,
-            data_size: size,
-            num_planes: 2,
-            ..Default::default()
+        let image = match va_image(&layout, width, height, buf, size) {
+            Ok(mut i) => {
+                i.format = *format;
+                i
+            }
+            Err(e) => {
+                let _ = self.destroy_buffer(buf);
+                return Err(e);
+            }
         };
-        image.pitches[0] = pitch;
-        image.pitches[1] = pitch;
-        image.offsets[1] = luma;
         self.insert_image(image, false)
     }
 
@@ -109,16 +198,18 @@ impl Driver {
 
     /// Zero-copy image over the slot holding `surface`'s picture.
     pub fn derive_image(&self, surface: u32) -> VaResult<ffi::VAImage> {
-        let (s_w, s_h) = {
+        let (s_w, s_h, s_fourcc) = {
             let s = self.surface(surface)?;
             let s = lock(&s);
-            (s.width, s.height)
+            (s.width, s.height, s.fourcc)
         };
         let Some((ctx, slot)) = self.picture_slot(surface)? else {
             // No context yet (FFmpeg probes vaDeriveImage right after creating
-            // its surfaces): a correctly described NV12 image over driver
+            // its surfaces): a correctly described NV12 / P010 image over driver
             // memory. It does not follow later decodes, as no picture exists yet.
-            let fmt = image_formats()[0];
+            let pf = decoded_format(s_fourcc)
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {s_fourcc:#x}"))?;
+            let fmt = image_format(pf);
             let image = self.create_image(&fmt, s_w, s_h)?;
             if let Some(img) = self.images.get(image.image_id) {
                 lock(&img).derived = true;
@@ -128,35 +219,28 @@ impl Driver {
         let layout = {
             let mut g = lock(&ctx);
             let layout = slot_layout(g.capture_format())?;
-            if g.slot_bytes(slot).map(|b| b.len()).unwrap_or(0) < layout.size as usize {
+            let size = layout.buffer_size(0).unwrap_or(0);
+            if g.slot_bytes(slot).map(|b| b.len()).unwrap_or(0) < size {
                 return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0));
             }
             // A view may be read for a while: recycle this slot last.
             g.mark_exported(slot);
             layout
         };
+        let size = layout.buffer_size(0).unwrap_or(0);
+        let mut image = va_image(&layout, s_w, s_h, 0, to_u32(size)?)?;
         let buf = Buffer {
             buf_type: ffi::VAImageBufferType,
-            element_size: layout.size,
+            element_size: image.data_size,
             num_elements: 1,
-            store: BufferStore::Derived { context: ctx, slot, size: layout.size as usize },
+            store: BufferStore::Derived { context: ctx, slot, size },
             map_count: 0,
         };
         let buf_id = self
             .buffers
             .insert(Mutex::new(buf))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))?;
-        let mut image = ffi::VAImage {
-            format: image_formats()[0],
-            buf: buf_id,
-            width: s_w as u16,
-            height: s_h as u16,
-            data_size: layout.size,
-            num_planes: 2,
-            ..Default::default()
-        };
-        image.pitches = [layout.pitch, layout.pitch, 0];
-        image.offsets = [layout.offsets[0], layout.offsets[1], 0];
+        image.buf = buf_id;
         self.insert_image(image, true)
     }
 
@@ -172,32 +256,33 @@ impl Driver {
         let (ctx, slot) = self.decoded_slot(surface)?;
         let ctx = lock(&ctx);
         let layout = slot_layout(ctx.capture_format())?;
-        let cf_h = ctx.capture_format().height;
+        if image.format.fourcc != layout.va_fourcc() {
+            return Err(va_err!(
+                VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
+                "vaGetImage of a {} picture into a {} image (no conversion)",
+                crate::format::fourcc_str(layout.va_fourcc()),
+                crate::format::fourcc_str(image.format.fourcc)
+            ));
+        }
         let src = ctx
             .slot_bytes(slot)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
-        let width = width.min(layout.pitch);
-        let height = height.min(cf_h);
+        let width = width.min(layout.width);
+        let height = height.min(layout.height);
         let buf = self.buffer(image.buf)?;
         let mut buf = lock(&buf);
         let BufferStore::Owned(dst) = &mut buf.store else {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaGetImage into a derived image"));
         };
-        let planes = [(0usize, height), (1usize, height.div_ceil(2))];
-        for (p, rows) in planes {
-            let s_off = layout.offsets[p] as usize;
+        let format = layout.format;
+        for (p, plane) in layout.planes().iter().enumerate() {
+            let rows = format.plane_rows(p, height).unwrap_or(0).min(plane.rows);
+            let row_bytes = format.plane_row_bytes(p, width).unwrap_or(0).min(plane.row_bytes);
             let d_off = image.offsets[p] as usize;
-            let src_plane = src.get(s_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short slot"))?;
+            let src_plane = src.get(plane.offset..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short slot"))?;
             let dst_plane = dst.get_mut(d_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
-            crate::format::copy_plane(
-                src_plane,
-                layout.pitch as usize,
-                dst_plane,
-                image.pitches[p] as usize,
-                width as usize,
-                rows as usize,
-            )
-            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "copy plane {p}: {e}"))?;
+            crate::format::copy_plane(src_plane, plane.pitch, dst_plane, image.pitches[p] as usize, row_bytes, rows)
+                .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "copy plane {p}: {e}"))?;
         }
         Ok(())
     }
@@ -219,39 +304,125 @@ impl Driver {
         let (fd, size) = g.export_slot(slot)?;
         g.note_export(surface, slot, flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS == 0);
         drop(g);
-        let modifier = crate::format::export_modifier(layout.pitch, crate::format::export_align_from_env());
-        let mut d = ffi::VADRMPRIMESurfaceDescriptor {
-            fourcc: ffi::VA_FOURCC_NV12,
-            width: s_w,
-            height: s_h,
-            num_objects: 1,
-            ..Default::default()
-        };
+        let pitch = layout.plane(0).map(|p| p.pitch).unwrap_or(0);
+        let modifier = crate::format::export_modifier(to_u32(pitch)?, crate::format::export_align_from_env());
+        let separate = flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS != 0;
+        // The fd stays owned (closed on error) until the descriptor is complete.
+        let mut d = prime_descriptor(&layout, s_w, s_h, -1, size, modifier, separate)?;
         d.objects[0].fd = fd.into_raw_fd();
-        d.objects[0].size = size;
-        d.objects[0].drm_format_modifier = modifier;
-        let r8 = drm_fourcc::DrmFourcc::R8 as u32;
-        let gr88 = drm_fourcc::DrmFourcc::Gr88 as u32;
-        let nv12 = drm_fourcc::DrmFourcc::Nv12 as u32;
-        if flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS != 0 {
-            d.num_layers = 2;
-            for (i, fmt) in [r8, gr88].into_iter().enumerate() {
-                d.layers[i].drm_format = fmt;
-                d.layers[i].num_planes = 1;
-                d.layers[i].object_index[0] = 0;
-                d.layers[i].offset[0] = layout.offsets[i];
-                d.layers[i].pitch[0] = layout.pitch;
-            }
-        } else {
-            d.num_layers = 1;
-            d.layers[0].drm_format = nv12;
-            d.layers[0].num_planes = 2;
-            for i in 0..2 {
-                d.layers[0].object_index[i] = 0;
-                d.layers[0].offset[i] = layout.offsets[i];
-                d.layers[0].pitch[i] = layout.pitch;
-            }
-        }
         Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v4l2::{V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_P010};
+
+    fn cf(fourcc: u32, width: u32, height: u32, bpl: u32, size: u32) -> CaptureFormat {
+        CaptureFormat {
+            fourcc,
+            width,
+            height,
+            bytesperline: [bpl, 0, 0],
+            sizeimage: [size, 0, 0],
+            num_planes: 1,
+        }
+    }
+
+    #[test]
+    fn formats_offered() {
+        let f = image_formats();
+        assert_eq!(f.len(), 2);
+        assert_eq!((f[0].fourcc, f[0].bits_per_pixel), (ffi::VA_FOURCC_NV12, 12));
+        assert_eq!((f[1].fourcc, f[1].bits_per_pixel, f[1].byte_order), (ffi::VA_FOURCC_P010, 24, ffi::VA_LSB_FIRST));
+        assert_eq!(decoded_format(ffi::VA_FOURCC_P010), Some(PixelFormat::P010));
+        assert_eq!(decoded_format(ffi::VA_FOURCC_YV12), None);
+    }
+
+    #[test]
+    fn p010_slot_layout_has_two_bytes_per_sample() {
+        // 176x144 P010: pitch 352 bytes, CbCr at 352 * 144, 72 rows of 352 bytes.
+        let l = slot_layout(&cf(V4L2_PIX_FMT_P010, 176, 144, 352, 352 * 144 * 3 / 2)).unwrap();
+        assert_eq!(l.format, PixelFormat::P010);
+        let (y, c) = (l.plane(0).unwrap(), l.plane(1).unwrap());
+        assert_eq!((y.offset, y.pitch, y.rows, y.row_bytes), (0, 352, 144, 352));
+        assert_eq!((c.offset, c.pitch, c.rows, c.row_bytes), (352 * 144, 352, 72, 352));
+        // A pitch of one byte per sample is too small for P010.
+        assert!(slot_layout(&cf(V4L2_PIX_FMT_P010, 176, 144, 176, 176 * 144 * 3 / 2)).is_err());
+        // sizeimage too small for the chroma plane.
+        assert!(slot_layout(&cf(V4L2_PIX_FMT_P010, 176, 144, 352, 352 * 144)).is_err());
+        // NV12 unchanged: chroma at pitch * height.
+        let l = slot_layout(&cf(V4L2_PIX_FMT_NV12, 864, 480, 864, 864 * 480 * 3 / 2)).unwrap();
+        assert_eq!((l.plane(1).unwrap().offset, l.plane(1).unwrap().pitch), (864 * 480, 864));
+        // Multi-buffer and other formats: not handled.
+        let mut m = cf(V4L2_PIX_FMT_NV12, 64, 64, 64, 64 * 64);
+        m.num_planes = 2;
+        assert!(slot_layout(&m).is_err());
+        assert!(slot_layout(&cf(crate::v4l2::V4L2_PIX_FMT_NV15, 64, 64, 80, 80 * 96)).is_err());
+    }
+
+    #[test]
+    fn va_image_from_a_p010_layout() {
+        let l = slot_layout(&cf(V4L2_PIX_FMT_P010, 192, 160, 384, 384 * 160 * 3 / 2)).unwrap();
+        let img = va_image(&l, 176, 144, 7, 384 * 160 * 3 / 2).unwrap();
+        assert_eq!(img.format.fourcc, ffi::VA_FOURCC_P010);
+        assert_eq!(img.format.bits_per_pixel, 24);
+        assert_eq!((img.width, img.height, img.num_planes, img.buf), (176, 144, 2, 7));
+        assert_eq!(img.pitches, [384, 384, 0]);
+        assert_eq!(img.offsets, [0, 384 * 160, 0]);
+        assert_eq!(img.data_size, 384 * 160 * 3 / 2);
+    }
+
+    #[test]
+    fn driver_images_keep_the_nv12_layout_and_double_p010_pitches() {
+        let n = image_layout(PixelFormat::Nv12, 175, 143).unwrap();
+        // As before: pitch = width rounded to 16, chroma after an even row count.
+        assert_eq!(n.plane(0).unwrap().pitch, 176);
+        assert_eq!(n.plane(1).unwrap().offset, 176 * 144);
+        assert_eq!(n.buffer_size(0), Some(176 * 144 * 3 / 2));
+        let p = image_layout(PixelFormat::P010, 175, 143).unwrap();
+        assert_eq!(p.plane(0).unwrap().pitch, 352);
+        assert_eq!((p.plane(1).unwrap().offset, p.plane(1).unwrap().pitch), (352 * 144, 352));
+        assert_eq!(p.buffer_size(0), Some(352 * 144 * 3 / 2));
+    }
+
+    #[test]
+    fn prime_descriptors_for_p010() {
+        let l = slot_layout(&cf(V4L2_PIX_FMT_P010, 176, 144, 384, 384 * 144 * 3 / 2)).unwrap();
+        let size = 384 * 144 * 3 / 2;
+        let d = prime_descriptor(&l, 176, 144, 5, size, crate::format::DRM_FORMAT_MOD_LINEAR, false).unwrap();
+        assert_eq!(d.fourcc, ffi::VA_FOURCC_P010);
+        assert_eq!((d.width, d.height, d.num_objects, d.num_layers), (176, 144, 1, 1));
+        assert_eq!((d.objects[0].fd, d.objects[0].size), (5, size));
+        assert_eq!(d.layers[0].drm_format, drm_fourcc::DrmFourcc::P010 as u32);
+        assert_eq!(d.layers[0].num_planes, 2);
+        assert_eq!(d.layers[0].offset[..2], [0, 384 * 144]);
+        assert_eq!(d.layers[0].pitch[..2], [384, 384]);
+        assert_eq!(d.layers[0].object_index[..2], [0, 0]);
+
+        let d = prime_descriptor(&l, 176, 144, 5, size, crate::format::DRM_FORMAT_MOD_INVALID, true).unwrap();
+        assert_eq!(d.num_layers, 2);
+        assert_eq!(d.objects[0].drm_format_modifier, crate::format::DRM_FORMAT_MOD_INVALID);
+        assert_eq!(d.layers[0].drm_format, drm_fourcc::DrmFourcc::R16 as u32);
+        assert_eq!(d.layers[1].drm_format, drm_fourcc::DrmFourcc::Gr1616 as u32);
+        for (i, off) in [0, 384 * 144].into_iter().enumerate() {
+            assert_eq!((d.layers[i].num_planes, d.layers[i].offset[0], d.layers[i].pitch[0]), (1, off, 384));
+        }
+    }
+
+    #[test]
+    fn prime_descriptors_for_nv12_unchanged() {
+        let l = slot_layout(&cf(V4L2_PIX_FMT_NV12, 864, 480, 864, 864 * 480 * 3 / 2)).unwrap();
+        // 864 = 13.5 x 64: the modifier rule (luma pitch) says INVALID, as before.
+        let m = crate::format::export_modifier(864, 64);
+        assert_eq!(m, crate::format::DRM_FORMAT_MOD_INVALID);
+        let d = prime_descriptor(&l, 864, 480, 3, 864 * 720, m, false).unwrap();
+        assert_eq!((d.fourcc, d.layers[0].drm_format), (ffi::VA_FOURCC_NV12, drm_fourcc::DrmFourcc::Nv12 as u32));
+        assert_eq!(d.layers[0].offset[..2], [0, 864 * 480]);
+        let d = prime_descriptor(&l, 864, 480, 3, 864 * 720, m, true).unwrap();
+        assert_eq!(d.layers[0].drm_format, drm_fourcc::DrmFourcc::R8 as u32);
+        assert_eq!(d.layers[1].drm_format, drm_fourcc::DrmFourcc::Gr88 as u32);
+        assert_eq!((d.layers[1].offset[0], d.layers[1].pitch[0]), (864 * 480, 864));
     }
 }

@@ -76,11 +76,11 @@ impl Driver {
 
     /// Value of a config attribute for a profile (VA_ATTRIB_NOT_SUPPORTED if unknown).
     pub fn attribute_value(&self, profile: ffi::VAProfile, attrib: ffi::VAConfigAttribType) -> u32 {
-        let Some((row, _)) = config::route(&self.devices, profile) else {
+        let Some(route) = config::route(&self.devices, profile) else {
             return ffi::VA_ATTRIB_NOT_SUPPORTED;
         };
         match attrib {
-            ffi::VAConfigAttribRTFormat => row.rt_format,
+            ffi::VAConfigAttribRTFormat => route.rt_format,
             ffi::VAConfigAttribDecSliceMode => ffi::VA_DEC_SLICE_MODE_NORMAL,
             ffi::VAConfigAttribMaxPictureWidth => MAX_WIDTH,
             ffi::VAConfigAttribMaxPictureHeight => MAX_HEIGHT,
@@ -103,20 +103,26 @@ impl Driver {
         attribs: &[ffi::VAConfigAttrib],
     ) -> VaResult<u32> {
         self.check_entrypoint(profile, entrypoint)?;
-        let (row, device) = config::route(&self.devices, profile)
+        let route = config::route(&self.devices, profile)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "profile {profile} not supported"))?;
+        let mut rt_format = route.rt_format;
         for a in attribs {
-            if a.type_ == ffi::VAConfigAttribRTFormat && a.value & row.rt_format == 0 {
-                return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {:#x} not supported", a.value));
+            if a.type_ == ffi::VAConfigAttribRTFormat {
+                if a.value & route.rt_format == 0 {
+                    return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {:#x} not supported", a.value));
+                }
+                // An AV1 config asked for one depth keeps only that one.
+                rt_format = route.rt_format & a.value;
             }
         }
         let cfg = Config {
             profile,
             entrypoint,
-            codec: row.codec,
-            coded_fourcc: row.coded_fourcc,
-            device,
-            rt_format: row.rt_format,
+            codec: route.codec,
+            coded_fourcc: route.coded_fourcc,
+            device: route.device,
+            rt_format,
+            depth: route.depth,
         };
         self.configs
             .insert(cfg)
@@ -142,13 +148,7 @@ impl Driver {
         if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
             return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "surface size {width}x{height}"));
         }
-        if rt_format & ffi::VA_RT_FORMAT_YUV420 == 0 {
-            return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {rt_format:#x} not supported"));
-        }
-        let fourcc = fourcc.unwrap_or(ffi::VA_FOURCC_NV12);
-        if fourcc != ffi::VA_FOURCC_NV12 {
-            return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {fourcc:#x} not supported"));
-        }
+        let fourcc = surface_fourcc(rt_format, fourcc, self.any_ten_bit())?;
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
             match self.surfaces.insert(Mutex::new(Surface::new(width, height, rt_format, fourcc))) {
@@ -163,6 +163,11 @@ impl Driver {
         }
         record::surfaces(width, height, rt_format, Some(fourcc), &ids);
         Ok(ids)
+    }
+
+    /// Whether some device decodes 10-bit (P010) for some codec.
+    pub fn any_ten_bit(&self) -> bool {
+        self.devices.iter().any(|d| !d.ten_bit_formats.is_empty())
     }
 
     pub fn surface(&self, id: u32) -> VaResult<Arc<Mutex<Surface>>> {
@@ -260,14 +265,17 @@ impl Driver {
         if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
             return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "context size {width}x{height}"));
         }
+        let mut fourccs = Vec::with_capacity(targets.len());
         for &t in targets {
-            self.surface(t)?;
+            let s = self.surface(t)?;
+            fourccs.push(lock(&s).fourcc);
         }
+        let ten_bit = context_ten_bit(&cfg, &fourccs)?;
         let node = self
             .devices
             .get(cfg.device)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "config routed to a missing device"))?;
-        let ctx = Arc::new(Mutex::new(Context::new((*cfg).clone(), node, width, height, targets.len())?));
+        let ctx = Arc::new(Mutex::new(Context::new((*cfg).clone(), node, width, height, targets.len(), ten_bit)?));
         let id = self
             .contexts
             .insert(ctx.clone())
@@ -380,6 +388,20 @@ impl Driver {
     pub fn begin_picture(&self, context: u32, target: u32) -> VaResult<()> {
         record::begin(context, target);
         let ctx = self.context(context)?;
+        let fourcc = {
+            let s = self.surface(target)?;
+            let f = lock(&s).fourcc;
+            f
+        };
+        let want = lock(&ctx).surface_fourcc();
+        if fourcc != want {
+            return Err(va_err!(
+                VA_STATUS_ERROR_INVALID_SURFACE,
+                "surface {target:#x} is {} but the context decodes {}",
+                crate::format::fourcc_str(fourcc),
+                crate::format::fourcc_str(want)
+            ));
+        }
         self.bind_surface(target, &ctx)?;
         let mut ctx = lock(&ctx);
         ctx.begin_picture(target)
@@ -417,6 +439,68 @@ impl Driver {
             va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet")
         })
     }
+}
+
+/// Surface pixel formats for a config (vaQuerySurfaceAttributes): NV12 where
+/// it decodes 8-bit, P010 where it decodes 10-bit.
+pub fn config_surface_fourccs(cfg: &Config) -> Vec<u32> {
+    let mut v = Vec::with_capacity(2);
+    if cfg.allows_eight_bit() {
+        v.push(ffi::VA_FOURCC_NV12);
+    }
+    if cfg.allows_ten_bit() {
+        v.push(ffi::VA_FOURCC_P010);
+    }
+    v
+}
+
+/// The fourcc of new surfaces: `fourcc` if given, else NV12 for
+/// `VA_RT_FORMAT_YUV420` and P010 for `VA_RT_FORMAT_YUV420_10`. NV12 needs
+/// YUV420 in `rt_format`, P010 needs YUV420_10 and a device that decodes
+/// 10-bit (`ten_bit_device`).
+pub fn surface_fourcc(rt_format: u32, fourcc: Option<u32>, ten_bit_device: bool) -> VaResult<u32> {
+    let yuv420 = rt_format & ffi::VA_RT_FORMAT_YUV420 != 0;
+    let yuv420_10 = rt_format & ffi::VA_RT_FORMAT_YUV420_10 != 0 && ten_bit_device;
+    if !yuv420 && !yuv420_10 {
+        return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {rt_format:#x} not supported"));
+    }
+    let fourcc = fourcc.unwrap_or(if yuv420 { ffi::VA_FOURCC_NV12 } else { ffi::VA_FOURCC_P010 });
+    match fourcc {
+        ffi::VA_FOURCC_NV12 if yuv420 => Ok(fourcc),
+        ffi::VA_FOURCC_P010 if yuv420_10 => Ok(fourcc),
+        _ => Err(va_err!(
+            VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
+            "surface fourcc {fourcc:#x} not supported for RT format {rt_format:#x}"
+        )),
+    }
+}
+
+/// Whether a context of `cfg` over render targets of `fourccs` decodes
+/// 10-bit (P010) pictures: always for 10-bit profiles, for AV1 when its
+/// targets are P010 (without targets: when the config allows only 10-bit).
+/// Targets of the other depth, or a depth the config does not allow, are refused.
+pub fn context_ten_bit(cfg: &Config, fourccs: &[u32]) -> VaResult<bool> {
+    let p010 = fourccs.iter().filter(|&&f| f == ffi::VA_FOURCC_P010).count();
+    let ten_bit = match cfg.depth {
+        config::Depth::Eight => false,
+        config::Depth::Ten => true,
+        // Without targets (GStreamer creates them later) the config decides.
+        config::Depth::Both if fourccs.is_empty() => !cfg.allows_eight_bit(),
+        config::Depth::Both => p010 > 0,
+    };
+    if (ten_bit && !cfg.allows_ten_bit()) || (!ten_bit && !cfg.allows_eight_bit()) {
+        return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "config RT format {:#x}", cfg.rt_format));
+    }
+    let want = if ten_bit { ffi::VA_FOURCC_P010 } else { ffi::VA_FOURCC_NV12 };
+    if let Some(f) = fourccs.iter().find(|&&f| f != want) {
+        return Err(va_err!(
+            VA_STATUS_ERROR_INVALID_SURFACE,
+            "render target of fourcc {} for a {} context",
+            crate::format::fourcc_str(*f),
+            crate::format::fourcc_str(want)
+        ));
+    }
+    Ok(ten_bit)
 }
 
 impl Drop for Driver {
@@ -479,6 +563,113 @@ mod tests {
         d.destroy_buffer(b).unwrap();
         d.destroy_surfaces(&ids).unwrap();
         assert_eq!(status(d.destroy_surfaces(&ids)), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+        assert!(d.surfaces.is_empty() && d.buffers.is_empty() && d.images.is_empty());
+    }
+
+    fn ten_bit_node() -> DecoderNode {
+        let hevc = crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE;
+        let av1 = crate::v4l2::V4L2_PIX_FMT_AV1_FRAME;
+        DecoderNode {
+            video_path: "/nonexistent/video0".into(),
+            media_path: None,
+            driver: "test".into(),
+            card: "test".into(),
+            coded_formats: vec![hevc, av1, crate::v4l2::V4L2_PIX_FMT_VP9_FRAME],
+            multiplanar: true,
+            ten_bit_formats: vec![hevc, av1],
+        }
+    }
+
+    #[test]
+    fn surface_fourccs_by_rt_format() {
+        let (yuv, yuv10) = (ffi::VA_RT_FORMAT_YUV420, ffi::VA_RT_FORMAT_YUV420_10);
+        assert_eq!(surface_fourcc(yuv, None, false).unwrap(), ffi::VA_FOURCC_NV12);
+        assert_eq!(surface_fourcc(yuv10, None, true).unwrap(), ffi::VA_FOURCC_P010);
+        assert_eq!(surface_fourcc(yuv10, Some(ffi::VA_FOURCC_P010), true).unwrap(), ffi::VA_FOURCC_P010);
+        assert_eq!(surface_fourcc(yuv | yuv10, Some(ffi::VA_FOURCC_P010), true).unwrap(), ffi::VA_FOURCC_P010);
+        // No device decodes 10-bit: no 10-bit surfaces.
+        assert_eq!(status(surface_fourcc(yuv10, None, false)), ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT);
+        assert_eq!(status(surface_fourcc(yuv, Some(ffi::VA_FOURCC_P010), true)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
+        assert_eq!(status(surface_fourcc(yuv10, Some(ffi::VA_FOURCC_NV12), true)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
+        assert_eq!(status(surface_fourcc(yuv, Some(ffi::VA_FOURCC_YV12), true)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
+    }
+
+    #[test]
+    fn context_depth_from_config_and_targets() {
+        let d = Driver::new(vec![ten_bit_node()]);
+        let cfg = |p| (*d.config(d.create_config(p, ffi::VAEntrypointVLD, &[]).unwrap()).unwrap()).clone();
+        let (nv12, p010) = (ffi::VA_FOURCC_NV12, ffi::VA_FOURCC_P010);
+        let main = cfg(ffi::VAProfileHEVCMain);
+        let main10 = cfg(ffi::VAProfileHEVCMain10);
+        let av1 = cfg(ffi::VAProfileAV1Profile0);
+        assert_eq!(main10.rt_format, ffi::VA_RT_FORMAT_YUV420_10);
+        assert_eq!(av1.rt_format, ffi::VA_RT_FORMAT_YUV420 | ffi::VA_RT_FORMAT_YUV420_10);
+        assert_eq!(config_surface_fourccs(&main), [nv12]);
+        assert_eq!(config_surface_fourccs(&main10), [p010]);
+        assert_eq!(config_surface_fourccs(&av1), [nv12, p010]);
+
+        assert!(!context_ten_bit(&main, &[nv12, nv12]).unwrap());
+        assert!(context_ten_bit(&main10, &[p010]).unwrap());
+        assert!(context_ten_bit(&main10, &[]).unwrap());
+        assert!(context_ten_bit(&av1, &[p010, p010]).unwrap());
+        assert!(!context_ten_bit(&av1, &[nv12]).unwrap());
+        assert!(!context_ten_bit(&av1, &[]).unwrap());
+        // Targets of the other depth are refused.
+        assert_eq!(status(context_ten_bit(&main, &[p010])), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+        assert_eq!(status(context_ten_bit(&main10, &[nv12])), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+        assert_eq!(status(context_ten_bit(&av1, &[p010, nv12])), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
+
+        // An AV1 config created for 10-bit only is 10-bit even without targets.
+        let attr = [ffi::VAConfigAttrib { type_: ffi::VAConfigAttribRTFormat, value: ffi::VA_RT_FORMAT_YUV420_10 }];
+        let av1_10 = d.config(d.create_config(ffi::VAProfileAV1Profile0, ffi::VAEntrypointVLD, &attr).unwrap()).unwrap();
+        assert_eq!(av1_10.rt_format, ffi::VA_RT_FORMAT_YUV420_10);
+        assert!(context_ten_bit(&av1_10, &[]).unwrap());
+        assert_eq!(status(context_ten_bit(&av1_10, &[nv12])), ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT);
+        // VP9 profile 2 is not offered: the node did not pass the VP9 probe.
+        assert_eq!(
+            status(d.create_config(ffi::VAProfileVP9Profile2, ffi::VAEntrypointVLD, &[])),
+            ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE
+        );
+        assert_eq!(d.attribute_value(ffi::VAProfileHEVCMain10, ffi::VAConfigAttribRTFormat), ffi::VA_RT_FORMAT_YUV420_10);
+    }
+
+    #[test]
+    fn p010_surfaces_and_images() {
+        // visl-like: no 10-bit anywhere, so no 10-bit surfaces or profiles.
+        let mut visl = ten_bit_node();
+        visl.ten_bit_formats.clear();
+        let d = Driver::new(vec![visl]);
+        assert!(!d.profiles().contains(&ffi::VAProfileHEVCMain10));
+        assert_eq!(
+            status(d.create_surfaces(64, 64, ffi::VA_RT_FORMAT_YUV420_10, None, 1)),
+            ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT
+        );
+        assert_eq!(
+            status(d.create_config(ffi::VAProfileHEVCMain10, ffi::VAEntrypointVLD, &[])),
+            ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE
+        );
+        drop(d);
+
+        let d = Driver::new(vec![ten_bit_node()]);
+        assert!(d.profiles().contains(&ffi::VAProfileHEVCMain10));
+        let ids = d.create_surfaces(176, 144, ffi::VA_RT_FORMAT_YUV420_10, None, 2).unwrap();
+        assert_eq!(lock(&d.surface(ids[0]).unwrap()).fourcc, ffi::VA_FOURCC_P010);
+        // Derive before a context: a P010 image with 2-byte samples.
+        let img = d.derive_image(ids[0]).unwrap();
+        assert_eq!(img.format.fourcc, ffi::VA_FOURCC_P010);
+        assert_eq!((img.width, img.height, img.num_planes), (176, 144, 2));
+        assert_eq!(img.pitches[..2], [352, 352]);
+        assert_eq!(img.offsets[..2], [0, 352 * 144]);
+        assert_eq!(img.data_size, 352 * 144 * 3 / 2);
+        d.destroy_image(img.image_id).unwrap();
+        // vaCreateImage P010.
+        let fmt = image::image_formats()[1];
+        let img = d.create_image(&fmt, 100, 50).unwrap();
+        assert_eq!((img.pitches[0], img.offsets[1], img.data_size), (208, 208 * 50, 208 * 75));
+        d.destroy_image(img.image_id).unwrap();
+        // Begin a picture on a P010 surface in no context: invalid context, nothing decoded.
+        assert_eq!(status(d.begin_picture(0x0200_0001, ids[0])), ffi::VA_STATUS_ERROR_INVALID_CONTEXT);
+        d.destroy_surfaces(&ids).unwrap();
         assert!(d.surfaces.is_empty() && d.buffers.is_empty() && d.images.is_empty());
     }
 }

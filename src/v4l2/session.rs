@@ -1484,6 +1484,7 @@ mod tests {
             card: "x".into(),
             coded_formats: vec![],
             multiplanar: true,
+            ten_bit_formats: vec![],
         };
         let e = DecoderSession::open(&node).err().unwrap();
         assert_eq!(e.errno(), Some(Errno::ENOENT));
