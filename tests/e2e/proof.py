@@ -87,7 +87,7 @@ def record_pictures(path):
 
 
 FRAME_RE = re.compile(r'^frame (\d+) surface (0x[0-9a-f]+) exported fd=(\d+) '
-                      r'fence_attached_at=([\d.]+|-) signalled_at=([\d.]+|-)$')
+                      r'fence_attached_at=([\d.]+|-) signalled_at=([\d.]+|-)(?: .*)?$')
 
 
 def client_frames(out):
@@ -249,6 +249,33 @@ def cases(s, env, outdir, built, only=()):
             # The driver had to wait, and each re-queue of an exported slot came after the signal.
             ok = ok and st['fence_waits'] > 0 and chk['requeued'] > 0 and (chk['min_gap_s'] or 0) >= 0
         s.report('PASS' if ok else 'FAIL', case, detail, chk['lines'] + errs[:6])
+
+    # --- export layout and the modifier rule on an 864-wide stream (864 % 64 = 32): with the
+    # default 64-byte consumer alignment the export must say DRM_FORMAT_MOD_INVALID, with
+    # LIBVA_V4L2_REQUEST_EXPORT_ALIGN=32 it must say DRM_FORMAT_MOD_LINEAR; NV12, pitch 864,
+    # chroma at pitch * height, one object.
+    src864 = os.path.join(ROOT, 'tests', 'streams', 'h264-864.h264')
+    rec864 = os.path.join(pdir, 'h264-864.rec')
+    if os.path.exists(rec864):
+        os.unlink(rec864)
+    cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
+           '-hwaccel_output_format', 'vaapi', '-i', src864, '-vf', 'hwdownload,format=nv12', '-f', 'null', '-']
+    rc, out, err, secs = run(cmd, os.path.join(pdir, 'record-864.ffmpeg'), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec864))
+    for align, want_mod in ((None, 0x00ffffffffffffff), ('32', 0)):
+        case = 'proof export-layout h264-864 align=%s' % (align or 'default')
+        renv = dict(env, **({'LIBVA_V4L2_REQUEST_EXPORT_ALIGN': align} if align else {}))
+        log = os.path.join(pdir, 'export-864-%s' % (align or 'default'))
+        rc2, out2, err2, secs2 = run([CLIENT, 'replay', rec864, '--export-every-frame'], log, renv)
+        lays = re.findall(r'^frame \d+ .* fourcc=(0x[0-9a-f]+) (\d+)x(\d+) planes=(\d+) pitch=(\d+),(\d+) '
+                          r'offset=(\d+),(\d+) size=(\d+) modifier=(0x[0-9a-f]+)$', out2, re.M)
+        nv12 = 0x3231564e
+        bad = [l for l in lays if not (int(l[0], 16) == nv12 and l[1:3] == ('864', '480') and l[3] == '2'
+                                       and l[4] == l[5] == '864' and l[6] == '0' and int(l[7]) == 864 * 480
+                                       and int(l[8]) >= 864 * 480 * 3 // 2 and int(l[9], 16) == want_mod)]
+        ok = rc == 0 and rc2 == 0 and len(lays) == 5 and not bad
+        s.report('PASS' if ok else 'FAIL', case, 'exports=%d modifier=%s (want %#x) pitch=%s rc=%d,%d' % (
+            len(lays), lays[0][9] if lays else '-', want_mod, lays[0][4] if lays else '-', rc, rc2),
+            ['layout: %s' % ' '.join(b) for b in bad[:3]] + [l for l in err2.splitlines() if 'FAILED' in l][:3])
 
     # --- churn
     case = 'proof churn'

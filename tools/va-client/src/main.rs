@@ -209,21 +209,37 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// Export `surface` and take its fds; returns (all fds, first fd number).
-fn export(va: &Display, surface: u32) -> Res<(Vec<OwnedFd>, i32)> {
+/// Export `surface` and take its fds; returns (all fds, first fd number, layout
+/// summary: fourcc, plane pitches/offsets, object size and DRM modifier).
+fn export(va: &Display, surface: u32) -> Res<(Vec<OwnedFd>, i32, String)> {
     let d = va.export_surface(surface)?;
+    let l = &d.layers[0];
+    let layout = format!(
+        "fourcc={:#x} {}x{} planes={} pitch={},{} offset={},{} size={} modifier={:#x}",
+        d.fourcc,
+        d.width,
+        d.height,
+        l.num_planes,
+        l.pitch[0],
+        l.pitch[1],
+        l.offset[0],
+        l.offset[1],
+        d.objects[0].size,
+        d.objects[0].drm_format_modifier
+    );
     let n = (d.num_objects as usize).min(d.objects.len());
     let fds: Vec<OwnedFd> = d.objects[..n].iter().filter_map(|o| sys::own_fd(o.fd)).collect();
     if fds.is_empty() || d.num_layers != 1 {
         return Err(format!("export of surface {surface:#x}: {} objects, {} layers", d.num_objects, d.num_layers).into());
     }
     let first = fds[0].as_raw_fd();
-    Ok((fds, first))
+    Ok((fds, first, layout))
 }
 
 struct Frame {
     surface: u32,
     fd: Option<i32>,
+    layout: String,
     attached: Option<f64>,
     signalled: Option<f64>,
 }
@@ -307,9 +323,9 @@ fn replay(args: &[String]) -> Res<()> {
             }
         };
         let i = frames.len();
-        let mut f = Frame { surface, fd: None, attached: None, signalled: None };
+        let mut f = Frame { surface, fd: None, layout: String::new(), attached: None, signalled: None };
         if exporting {
-            let (fds, first) = match export(&va, surface) {
+            let (fds, first, layout) = match export(&va, surface) {
                 Ok(v) => v,
                 Err(e) => {
                     result = Err(format!("frame {i}: {e}").into());
@@ -317,6 +333,7 @@ fn replay(args: &[String]) -> Res<()> {
                 }
             };
             f.fd = Some(first);
+            f.layout = layout;
             if let Some(tl) = &timeline {
                 let attach = tl.create_fence().and_then(|fence| sys::attach_read_fence(fds[0].as_fd(), fence.as_fd()));
                 if let Err(e) = attach {
@@ -381,10 +398,11 @@ fn replay(args: &[String]) -> Res<()> {
     for (i, f) in frames.iter().enumerate() {
         match f.fd {
             Some(fd) => println!(
-                "frame {i} surface {:#x} exported fd={fd} fence_attached_at={} signalled_at={}",
+                "frame {i} surface {:#x} exported fd={fd} fence_attached_at={} signalled_at={} {}",
                 f.surface,
                 ts(f.attached),
-                ts(f.signalled)
+                ts(f.signalled),
+                f.layout
             ),
             None => println!("frame {i} surface {:#x} decoded", f.surface),
         }
@@ -456,7 +474,7 @@ fn churn(args: &[String]) -> Res<()> {
                 Some(s) => s,
                 None => return Err("no surface to export".into()),
             };
-            let (fds, _) = export(&va, s)?;
+            let (fds, _, _) = export(&va, s)?;
             if probe {
                 during = Some(sys::resources());
             }
