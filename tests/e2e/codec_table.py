@@ -49,3 +49,4 @@ def read_manifest(path):
             name, file, codec, frames, size, notes = line.rstrip('\n').split('\t')
             streams.append(dict(name=name, file=file, codec=codec, frames=int(frames), size=size, notes=notes))
     return streams
+
