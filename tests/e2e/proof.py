@@ -250,6 +250,24 @@ def cases(s, env, outdir, built, only=()):
             ok = ok and st['fence_waits'] > 0 and chk['requeued'] > 0 and (chk['min_gap_s'] or 0) >= 0
         s.report('PASS' if ok else 'FAIL', case, detail, chk['lines'] + errs[:6])
 
+    # --- abuse and damage through the real libva: exact status codes for wrong call order
+    # and unknown IDs, then damaged replays (flipped/truncated parameter buffers, dropped or
+    # damaged slice data, abandoned pictures). Every call must return: no crash, no hang
+    # (the driver's waits are bounded; LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS shortens them),
+    # no panic in the driver's log.
+    case = 'proof fuzz h264-long'
+    fenv = dict(env, LIBVA_V4L2_REQUEST_LOG='warn', LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS='2000')
+    rc, out, err, secs = run([CLIENT, 'fuzz', rec, '--rounds', '40', '--frames', '8'], os.path.join(pdir, 'fuzz'),
+                             fenv, timeout=max(TIMEOUT, 240))
+    m = re.search(r'^fuzz rounds=\d+ pictures=\d+ abuse_failures=\d+$', out, re.M)
+    abuse = len(re.findall(r'^abuse .*\(as expected\)$', out, re.M))
+    statuses = len(re.findall(r'^fuzz status ', out, re.M))
+    panics = [l for l in err.splitlines() if 'panic' in l.lower()]
+    ok = rc == 0 and m is not None and abuse == 10 and not panics
+    s.report('PASS' if ok else 'FAIL', case, '%s abuse_checks=%d status_kinds=%d rc=%d %.1fs' % (
+        m.group(0) if m else 'no result', abuse, statuses, rc, secs),
+        panics[:4] + [l for l in err.splitlines() if 'FAILED' in l][:4])
+
     # --- export layout and the modifier rule on an 864-wide stream (864 % 64 = 32): with the
     # default 64-byte consumer alignment the export must say DRM_FORMAT_MOD_INVALID, with
     # LIBVA_V4L2_REQUEST_EXPORT_ALIGN=32 it must say DRM_FORMAT_MOD_LINEAR; NV12, pitch 864,

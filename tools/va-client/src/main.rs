@@ -28,6 +28,15 @@
 //! just before the timeline was advanced, so the fence was certainly pending
 //! between the two.)
 //!
+//! `fuzz` (`va-client fuzz RECORD [--rounds R] [--seed S] [--frames M]`) first
+//! checks call-order and ID abuse against the status codes the driver must return
+//! (unknown context/surface/buffer/config, render or end without begin, a
+//! truncated picture parameter buffer), then replays the first M pictures of
+//! RECORD R times with deterministic damage: bytes of parameter and IQ buffers
+//! flipped, buffers truncated, slice data dropped or pictures ended early. Every
+//! call may fail, but each must return (no crash, no hang); prints the status
+//! counts and `fuzz rounds=R pictures=P` at the end.
+//!
 //! `churn` runs N decode sessions in one process (config, surfaces, context;
 //! every K-th session decodes the first P pictures of RECORD with its surface
 //! IDs remapped; one surface exported and its fds closed; everything
@@ -524,15 +533,207 @@ fn churn(args: &[String]) -> Res<()> {
     Ok(())
 }
 
+/// xorshift64*: deterministic damage without a dependency.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+const VA_STATUS_ERROR_INVALID_CONFIG: i32 = 0x04;
+const VA_STATUS_ERROR_INVALID_CONTEXT: i32 = 0x05;
+const VA_STATUS_ERROR_INVALID_SURFACE: i32 = 0x06;
+const VA_STATUS_ERROR_INVALID_BUFFER: i32 = 0x07;
+const VA_STATUS_ERROR_INVALID_PARAMETER: i32 = 0x12;
+const VA_IQ_MATRIX_BUFFER: u32 = 1;
+const VA_SLICE_DATA_BUFFER: u32 = 5;
+
+fn expect_status(what: &str, r: Result<(), va::VaError>, want: i32, failures: &mut Vec<String>) {
+    match r {
+        Err(e) if e.status == want => println!("abuse {what}: {e} (as expected)"),
+        Err(e) => failures.push(format!("{what}: {e}, expected status {want:#x}")),
+        Ok(()) => failures.push(format!("{what}: succeeded, expected status {want:#x}")),
+    }
+}
+
+fn fuzz(args: &[String]) -> Res<()> {
+    let path = args.first().ok_or("fuzz needs a record file")?;
+    let rounds: usize = arg_value(args, "--rounds")?.unwrap_or(20);
+    let seed: u64 = arg_value(args, "--seed")?.unwrap_or(0x5eed_1234_abcd_ef01);
+    let frames: usize = arg_value(args, "--frames")?.unwrap_or(8);
+    let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
+    let recs = load(path)?;
+    let first_begin = recs.iter().position(|r| matches!(r, Rec::Begin { .. })).ok_or("record has no picture")?;
+    let setup = &recs[..first_begin];
+    let mut pics: Vec<Vec<Rec>> = Vec::new();
+    for r in &recs[first_begin..] {
+        match r {
+            Rec::Begin { .. } => pics.push(vec![r.clone()]),
+            Rec::Buffer { .. } | Rec::End { .. } => {
+                if let Some(p) = pics.last_mut() {
+                    p.push(r.clone());
+                }
+            }
+            _ => {}
+        }
+        if pics.len() > frames {
+            pics.pop();
+            break;
+        }
+    }
+    let va = Display::open(&device)?;
+
+    // 1. Call order and IDs: exact status codes.
+    let mut failures = Vec::new();
+    {
+        let mut e = Engine::new(&va, false);
+        for r in setup {
+            e.step(r)?;
+        }
+        let (&_, &ctx) = e.contexts.iter().next().ok_or("record has no context")?;
+        let (&_, &surf) = e.surfaces.iter().next().ok_or("record has no surface")?;
+        expect_status("vaEndPicture without vaBeginPicture", va.end_picture(ctx), VA_STATUS_ERROR_INVALID_PARAMETER, &mut failures);
+        expect_status(
+            "vaRenderPicture without vaBeginPicture",
+            va.render_buffer(ctx, va::VA_PICTURE_PARAMETER_BUFFER, 4, 1, &[0; 4]).map(|b| {
+                let _ = va.destroy_buffer(b);
+            }),
+            VA_STATUS_ERROR_INVALID_PARAMETER,
+            &mut failures,
+        );
+        expect_status("vaBeginPicture on an unknown context", va.begin_picture(0x0200_7fff, surf), VA_STATUS_ERROR_INVALID_CONTEXT, &mut failures);
+        expect_status("vaBeginPicture on an unknown surface", va.begin_picture(ctx, 0x0400_7fff), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
+        expect_status("vaSyncSurface of an unknown surface", va.sync_surface(0x0400_7fff), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
+        expect_status("vaSyncSurface of a context id", va.sync_surface(ctx), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
+        expect_status("vaDestroyBuffer of an unknown buffer", va.destroy_buffer(0x0800_7fff), VA_STATUS_ERROR_INVALID_BUFFER, &mut failures);
+        expect_status("vaDestroyConfig of an unknown config", va.destroy_config(0x0100_7fff), VA_STATUS_ERROR_INVALID_CONFIG, &mut failures);
+        expect_status(
+            "vaExportSurfaceHandle of an unknown surface",
+            va.export_surface(0x0400_7fff).map(|_| ()),
+            VA_STATUS_ERROR_INVALID_SURFACE,
+            &mut failures,
+        );
+        // A truncated picture parameter buffer: EndPicture refuses it.
+        va.begin_picture(ctx, surf)?;
+        let b = va.render_buffer(ctx, va::VA_PICTURE_PARAMETER_BUFFER, 8, 1, &[0; 8])?;
+        expect_status("vaEndPicture with an 8-byte picture parameter buffer", va.end_picture(ctx), VA_STATUS_ERROR_INVALID_BUFFER, &mut failures);
+        va.destroy_buffer(b)?;
+        e.teardown()?;
+    }
+
+    // 2. Damaged replays.
+    let mut rng = Rng(seed | 1);
+    let mut statuses: std::collections::BTreeMap<String, usize> = Default::default();
+    let mut note = |r: Result<(), Box<dyn Error>>| {
+        let key = match r {
+            Ok(()) => "ok".to_string(),
+            Err(e) => match e.downcast_ref::<va::VaError>() {
+                Some(v) => format!("{}:{:#x}", v.call, v.status),
+                None => format!("other:{e}"),
+            },
+        };
+        *statuses.entry(key).or_insert(0) += 1;
+    };
+    let mut pictures = 0usize;
+    for _ in 0..rounds {
+        let mut e = Engine::new(&va, false);
+        for r in setup {
+            e.step(r)?;
+        }
+        for pic in &pics {
+            let mode = rng.below(6);
+            let mut began = None;
+            for r in pic {
+                match r {
+                    Rec::Begin { .. } => {
+                        let res = e.step(r).map(|_| ());
+                        if res.is_ok() {
+                            began = e.target;
+                        }
+                        note(res);
+                    }
+                    Rec::Buffer { context, type_, element_size, num_elements, bytes } => {
+                        let mut b = bytes.clone();
+                        let (mut es, mut ne) = (*element_size, *num_elements);
+                        let param = matches!(*type_, va::VA_PICTURE_PARAMETER_BUFFER | va::VA_SLICE_PARAMETER_BUFFER | VA_IQ_MATRIX_BUFFER);
+                        match mode {
+                            0 | 1 if param && !b.is_empty() => {
+                                for _ in 0..1 + rng.below(8) {
+                                    let i = rng.below(b.len());
+                                    b[i] ^= 1 << rng.below(8);
+                                }
+                            }
+                            2 if param && !b.is_empty() => {
+                                let i = rng.below(b.len());
+                                b[i] = rng.next() as u8;
+                                b.truncate(rng.below(b.len()));
+                                es = b.len() as u32;
+                                ne = 1;
+                            }
+                            3 if *type_ == VA_SLICE_DATA_BUFFER => continue, // slice data dropped
+                            4 if *type_ == VA_SLICE_DATA_BUFFER && !b.is_empty() => {
+                                let n = b.len();
+                                for _ in 0..1 + rng.below(16) {
+                                    b[rng.below(n)] = rng.next() as u8;
+                                }
+                            }
+                            _ => {}
+                        }
+                        let rec = Rec::Buffer { context: *context, type_: *type_, element_size: es, num_elements: ne, bytes: b };
+                        note(e.step(&rec).map(|_| ()));
+                    }
+                    Rec::End { .. } => {
+                        if mode == 5 && rng.below(2) == 0 {
+                            // Picture abandoned: the next vaBeginPicture replaces it.
+                            e.target = None;
+                            continue;
+                        }
+                        let res = e.step(r).map(|_| ());
+                        if res.is_err() {
+                            e.target = None;
+                        }
+                        note(res);
+                        pictures += 1;
+                    }
+                    _ => {}
+                }
+            }
+            let _ = began;
+        }
+        for b in e.buffers.drain(..) {
+            let _ = va.destroy_buffer(b);
+        }
+        note(e.teardown());
+    }
+    for (k, n) in &statuses {
+        println!("fuzz status {k} x{n}");
+    }
+    println!("fuzz rounds={rounds} pictures={pictures} abuse_failures={}", failures.len());
+    if !failures.is_empty() {
+        return Err(failures.join("; ").into());
+    }
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
         Some("replay") => replay(&args[1..]),
         Some("churn") => churn(&args[1..]),
+        Some("fuzz") => fuzz(&args[1..]),
         _ => {
             eprintln!(
                 "usage: va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
-                 \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]"
+                 \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]\n\
+                 \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]"
             );
             std::process::exit(2);
         }
