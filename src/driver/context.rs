@@ -174,11 +174,28 @@ pub struct Context {
     vp9_compressed_hdr: bool,
     /// The device takes V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS.
     hevc_entry_points: bool,
+    /// AV1: the latest picture, held back until the next picture tells its
+    /// refresh_frame_flags (see [`Context::submit_av1`]).
+    deferred_av1: Option<DeferredAv1>,
+    /// Bitstream of the deferred AV1 picture (swapped with `bitstream`, reused).
+    deferred_bits: Vec<u8>,
+    /// AV1 pictures queued with exact / guessed refresh_frame_flags.
+    av1_refresh: (u64, u64),
     /// Which surfaces keep their slot (`LIBVA_V4L2_REQUEST_PIN`).
     pin_mode: PinMode,
     /// Composed-layer exports per surface (a consumer importing by surface id
     /// exports the same surface again and again).
     composed_exports: HashMap<SurfaceKey, u32>,
+}
+
+/// An AV1 picture translated but not queued yet.
+struct DeferredAv1 {
+    target: SurfaceKey,
+    refs: [ffi::VASurfaceID; 8],
+    ctrls: av1::Av1Controls,
+    /// refresh_frame_flags is known (shown key frame, switch frame, or learnt
+    /// from the next picture's ref_frame_map).
+    exact: bool,
 }
 
 /// Per-codec translation state carried from picture to picture.
@@ -405,6 +422,9 @@ impl Context {
             codec_state: CodecState::new(codec),
             vp9_compressed_hdr,
             hevc_entry_points,
+            deferred_av1: None,
+            deferred_bits: Vec::new(),
+            av1_refresh: (0, 0),
             pin_mode: PinMode::from_env(),
             composed_exports: HashMap::new(),
             field_coded: vec![false; got as usize],
@@ -942,14 +962,66 @@ impl Context {
             film_grain_info_fields: fg,
             tiles: &tiles,
         };
+        // The previous picture's refresh_frame_flags are the slots this picture's
+        // ref_frame_map shows it in (FFmpeg leaves the map empty before a shown key
+        // frame: then the guess stands). Queue it now, before this picture, which may
+        // reference it.
+        if let Some(mut d) = self.deferred_av1.take() {
+            if !d.exact && pic.ref_frame_map.iter().any(|&s| s != ffi::VA_INVALID_SURFACE) {
+                d.ctrls.frame.refresh_frame_flags = pic
+                    .ref_frame_map
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (i, &s)| if s == d.target { acc | (1 << i) } else { acc });
+                d.exact = true;
+            }
+            self.queue_deferred_av1(d)?;
+        }
         let CodecState::Av1(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
         };
         let ctrls = av1::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "AV1 translation: {e}"))?;
-        self.bitstream.clear();
-        av1::append_bitstream(&mut self.bitstream, &p);
-        self.submit_single(target, &pic.ref_frame_map, ctrls.specs(), false, false)
+        self.deferred_bits.clear();
+        av1::append_bitstream(&mut self.deferred_bits, &p);
+        let exact = ctrls.refresh_frame_flags_exact;
+        self.deferred_av1 = Some(DeferredAv1 { target, refs: pic.ref_frame_map, ctrls, exact });
+        self.states.insert(target, DecodeState::Pending);
+        Ok(())
+    }
+
+    /// Queue the deferred AV1 picture (its bitstream is in `deferred_bits`).
+    fn queue_deferred_av1(&mut self, d: DeferredAv1) -> VaResult<()> {
+        if d.exact {
+            self.av1_refresh.0 += 1;
+        } else {
+            self.av1_refresh.1 += 1;
+            log::debug!(
+                "AV1 picture for surface {:#x} queued with guessed refresh_frame_flags {:#04x} (synced before the next picture)",
+                d.target,
+                d.ctrls.frame.refresh_frame_flags
+            );
+        }
+        std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
+        let r = self.submit_single(d.target, &d.refs, d.ctrls.specs(), false, false);
+        std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
+        if r.is_err() {
+            self.states.insert(d.target, DecodeState::Failed);
+        }
+        r
+    }
+
+    /// Queue a deferred picture of `surface` (any when `None`) before it is waited for,
+    /// exported or read.
+    fn flush_deferred(&mut self, surface: Option<SurfaceKey>) -> VaResult<()> {
+        let due = self.deferred_av1.as_ref().is_some_and(|d| surface.is_none_or(|s| s == d.target));
+        match self.deferred_av1.take() {
+            Some(d) if due => self.queue_deferred_av1(d),
+            other => {
+                self.deferred_av1 = other;
+                Ok(())
+            }
+        }
     }
 
     /// Fill a free OUTPUT buffer with `self.bitstream[bytes]` and queue one request.
@@ -1102,6 +1174,7 @@ impl Context {
 
     /// Wait (bounded) until `surface`'s latest decode finished.
     pub fn sync(&mut self, surface: SurfaceKey) -> VaResult<()> {
+        self.flush_deferred(Some(surface))?;
         while self.in_flight.iter().any(|f| f.surface == surface) {
             self.reap_front(true)?;
         }
@@ -1113,6 +1186,7 @@ impl Context {
 
     /// Non-blocking status for vaQuerySurfaceStatus.
     pub fn poll_status(&mut self, surface: SurfaceKey) -> VaResult<DecodeState> {
+        self.flush_deferred(Some(surface))?;
         while self.in_flight.iter().any(|f| f.surface == surface) {
             if !self.reap_front(false)? {
                 return Ok(DecodeState::Pending);
@@ -1246,6 +1320,11 @@ impl Context {
 
     /// The surface was destroyed: forget its binding.
     pub fn release_surface(&mut self, surface: SurfaceKey) {
+        // A submitted picture is decoded even if nobody waits for it (a reference
+        // for nothing now, but the device sees the whole stream, as the app sent it).
+        if let Err(e) = self.flush_deferred(Some(surface)) {
+            log::warn!("deferred picture of destroyed surface {surface:#x}: {}", e.msg);
+        }
         self.pool.release_surface(surface);
         self.pool.unpin_surface(surface);
         self.composed_exports.remove(&surface);
@@ -1254,6 +1333,9 @@ impl Context {
 
     /// Reap everything still in flight (bounded) before teardown.
     fn drain(&mut self) {
+        if let Err(e) = self.flush_deferred(None) {
+            log::warn!("deferred picture at teardown: {}", e.msg);
+        }
         while !self.in_flight.is_empty() {
             if self.reap_front(true).is_err() {
                 // A decode that never completes: give up on the rest, STREAMOFF reclaims the buffers.
@@ -1275,6 +1357,13 @@ impl Drop for Context {
                 if self.decodes > 0 { ioctls as f64 / self.decodes as f64 } else { 0.0 },
                 self.pool.stats().summary()
             );
+            if self.av1_refresh != (0, 0) {
+                log::info!(
+                    "AV1 refresh_frame_flags: {} pictures exact, {} guessed (synced before the next picture arrived)",
+                    self.av1_refresh.0,
+                    self.av1_refresh.1
+                );
+            }
         }
         self.pool.reset(0);
     }

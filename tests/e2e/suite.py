@@ -388,7 +388,9 @@ def main():
                 continue
             try:
                 if codec['gst_v4l2'] is None:
-                    ok, n, nf, msgs = vtrace.oracle(cname, traces[client], path)
+                    # A1: clients that decode ahead get exact AV1 refresh_frame_flags (see vtrace).
+                    ok, n, nf, msgs = vtrace.oracle(cname, traces[client], path,
+                                                    refresh_exact_but_last=client in ('gst-va', 'mpv'))
                     what = 'vs trace_headers'
                 elif baseline_ok.get(name):
                     ok, n, nf, msgs = vtrace.compare(cname, traces[client], base, frame_based=client == 'ffmpeg-frame')

@@ -399,16 +399,27 @@ def trace_headers(codec, stream):
     return pics
 
 
-# A1: AV1 refresh_frame_flags is compared on key frames only. VA-API does not carry it (the
-# application keeps the reference map itself; VADecPictureParameterBufferAV1 has no such
-# field) and FFmpeg passes tile data without the frame header, so for other frames the
-# driver can only learn it one frame late, from the next frame's ref_frame_map, and sends
-# its best guess (src/codec/av1). Key frames refresh every slot (0xff), which is exact.
-ORACLE_SKIP = {'av1': lambda name, pic: name == 'refresh_frame_flags' and pic.get('frame_type') not in (None, '0')}
+# A1: AV1 refresh_frame_flags. VA-API does not carry it (the application keeps the
+# reference map itself; VADecPictureParameterBufferAV1 has no such field) and FFmpeg passes
+# tile data without the frame header. The driver therefore holds each AV1 picture back until
+# the next picture's ref_frame_map shows which slots it refreshed, and queues it then
+# (src/driver/context.rs, submit_av1). A picture the client waits for before submitting the
+# next one (ffmpeg's CLI syncs every frame as soon as it is decoded) must be queued with a
+# guess, and so must the stream's last picture. So: with `refresh_exact_but_last` (clients
+# that decode ahead: GStreamer, mpv) the flags are compared on every picture but the last;
+# otherwise on key frames only, where they are 0xff and exact.
+def _skip_refresh(exact_but_last):
+    def skip(name, pic, i, n):
+        if name != 'refresh_frame_flags':
+            return False
+        if exact_but_last:
+            return i == n - 1
+        return pic.get('frame_type') not in (None, '0')
+    return skip
 
 
-def oracle(codec, trace_path, stream, max_diffs=8):
-    skip = ORACLE_SKIP.get(codec, lambda name, pic: False)
+def oracle(codec, trace_path, stream, max_diffs=8, refresh_exact_but_last=False):
+    skip = _skip_refresh(refresh_exact_but_last) if codec == 'av1' else (lambda name, pic, i, n: False)
     t = read_trace(trace_path)
     recs = frames_only(codec, records(t, codec))
     pics = trace_headers(codec, stream)
@@ -421,7 +432,7 @@ def oracle(codec, trace_path, stream, max_diffs=8):
             if '[' in key:
                 continue
             for name, v in f.items():
-                if name in pic and re.match(r'^-?\d+$', v) and not skip(name, pic):  # A1
+                if name in pic and re.match(r'^-?\d+$', v) and not skip(name, pic, i, len(recs)):  # A1
                     nfields += 1
                     if v != pic[name] and len(msgs) < max_diffs:
                         msgs.append('frame %d %s.%s: driver %s, trace_headers %s' % (i, key, name, v, pic[name]))
