@@ -1949,13 +1949,15 @@ mod tests {
         }
     }
 
-    /// `cargo test --lib simulation_report -- --ignored --nocapture` prints the summaries.
+    /// LRU against 1:1 over several surface counts (`--nocapture` prints the
+    /// distances and one full summary): LRU keeps every export out of the device
+    /// for at least `slots - surfaces` decodes and re-queues no sooner than 1:1.
     #[test]
-    #[ignore]
-    fn simulation_report() {
+    fn simulation_lru_beats_one_to_one_for_every_surface_count() {
         for surfaces in [8u32, 12, 16] {
-            for policy in [PoolPolicy::Lru, PoolPolicy::OneToOne] {
-                let st = simulate(policy, 24, surfaces, 300, 1);
+            let lru = simulate(PoolPolicy::Lru, 24, surfaces, 300, 1);
+            let one = simulate(PoolPolicy::OneToOne, 24, surfaces, 300, 1);
+            for (policy, st) in [(PoolPolicy::Lru, &lru), (PoolPolicy::OneToOne, &one)] {
                 println!(
                     "S={surfaces} {}: re-queue min {:?} median {:?}; export->re-queue min {:?} median {:?}",
                     policy.name(),
@@ -1965,6 +1967,11 @@ mod tests {
                     st.median_export_to_requeue
                 );
             }
+            let need = u64::from(24 - surfaces);
+            let lru_exp = lru.min_export_to_requeue.expect("LRU re-queued exported slots");
+            assert!(lru_exp >= need, "S={surfaces}: LRU export->re-queue {lru_exp} < {need}");
+            assert!(lru.min_requeue_interval >= one.min_requeue_interval, "S={surfaces}");
+            assert!(one.min_export_to_requeue.expect("1:1 re-queued exported slots") < lru_exp, "S={surfaces}");
         }
         println!("{}", simulate(PoolPolicy::Lru, 24, 12, 300, 1).summary());
     }
