@@ -250,6 +250,21 @@ def cases(s, env, outdir, built, only=()):
             ok = ok and st['fence_waits'] > 0 and chk['requeued'] > 0 and (chk['min_gap_s'] or 0) >= 0
         s.report('PASS' if ok else 'FAIL', case, detail, chk['lines'] + errs[:6])
 
+    # --- pinning rule: a consumer that exports the same surfaces with composed layers again
+    # and again (as mpv's dmabuf-wayland output and Chromium do) gets those surfaces pinned
+    # to their slots (LIBVA_V4L2_REQUEST_PIN=auto, the default); `never` pins none. The
+    # driver's info log names each pin and its reason.
+    for mode, want_pins in (('auto', True), ('never', False)):
+        case = 'proof pin %s h264-long' % mode
+        penv = dict(env, LIBVA_V4L2_REQUEST_LOG='info', LIBVA_V4L2_REQUEST_PIN=mode)
+        rc, out, err, secs = run([CLIENT, 'replay', rec, '--export-every-frame', '--frames', '48'],
+                                 os.path.join(pdir, 'pin-%s' % mode), penv)
+        pins = re.findall(r'surface (0x[0-9a-f]+) pinned to slot \d+ \(repeated composed exports\)', err)
+        frames, decoded = client_frames(out)
+        ok = rc == 0 and decoded == 48 and (len(set(pins)) > 0) == want_pins
+        s.report('PASS' if ok else 'FAIL', case, 'frames=%s/48 pinned_surfaces=%d rc=%d %.1fs' % (
+            decoded, len(set(pins)), rc, secs), [l for l in err.splitlines() if 'FAILED' in l][:4])
+
     # --- abuse and damage through the real libva: exact status codes for wrong call order
     # and unknown IDs, then damaged replays (flipped/truncated parameter buffers, dropped or
     # damaged slice data, abandoned pictures). Every call must return: no crash, no hang
