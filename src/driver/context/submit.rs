@@ -1,0 +1,396 @@
+//! Per-codec submission: the VA buffers of one picture, read as typed
+//! parameter structs, translated by `crate::codec::<codec>` into V4L2 controls
+//! and a bitstream, then handed to the context's generic request path
+//! ([`Context::submit_parts`] / [`Context::submit_single`]).
+
+use super::*;
+
+impl Context {
+    pub(super) fn submit_h264(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferH264 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short H.264 picture parameter buffer"))?;
+        let iq: Option<ffi::VAIQMatrixBufferH264> = match picture.iq_matrix() {
+            Some(b) => Some(
+                read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 IQ matrix buffer"))?,
+            ),
+            None => None,
+        };
+        let mut slices = Vec::with_capacity(picture.slice_params.len());
+        for &(pidx, count, data_idx) in &picture.slice_params {
+            let bytes = picture.params(pidx);
+            let data = picture.slice_data.get(data_idx);
+            for i in 0..count as usize {
+                let param: ffi::VASliceParameterBufferH264 = read_pod(bytes, i)
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 slice parameter buffer"))?;
+                let start = param.slice_data_offset as usize;
+                let end = start.saturating_add(param.slice_data_size as usize);
+                let bytes = data.get(start..end).ok_or_else(|| {
+                    va_err!(
+                        VA_STATUS_ERROR_INVALID_BUFFER,
+                        "slice data {start}..{end} outside a {}-byte slice data buffer",
+                        data.len()
+                    )
+                })?;
+                slices.push(h264::SliceInput { param, data: bytes });
+            }
+        }
+        if slices.is_empty() {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 picture without slices"));
+        }
+        let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(&pic);
+        let ctrls = h264::build_controls_with_state(
+            &h264::H264Picture {
+                pic: &pic,
+                seq_fields,
+                pic_fields,
+                iq: iq.as_ref(),
+                slices: &slices,
+                profile: self.config.profile,
+            },
+            &PoolRefs { pool: &self.pool, field_coded: &self.field_coded },
+            match &mut self.codec_state {
+                CodecState::H264(st) => st,
+                _ => return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch")),
+            },
+        )
+        .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 translation: {e}"))?;
+
+        let ref_surfaces: Vec<ffi::VASurfaceID> = pic
+            .ReferenceFrames
+            .iter()
+            .filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0)
+            .map(|r| r.picture_id)
+            .collect();
+        let annex_b = self.h264_mode.annex_b;
+        let mut common = vec![
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
+        ];
+        if ctrls.has_scaling_matrix {
+            common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+        }
+        common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+        self.bitstream.clear();
+        let mut parts = Vec::with_capacity(slices.len());
+        if self.h264_mode.slice_based {
+            // One request per slice, each with its SLICE_PARAMS and PRED_WEIGHTS.
+            for (i, s) in slices.iter().enumerate() {
+                let start = self.bitstream.len();
+                h264::append_slice(&mut self.bitstream, s.data, annex_b);
+                let mut specs = common.clone();
+                if let Some(sp) = ctrls.slice_params.get(i) {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SLICE_PARAMS, sp));
+                }
+                if let Some(pw) = ctrls.pred_weights.get(i) {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, pw));
+                }
+                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs });
+            }
+        } else {
+            for s in &slices {
+                h264::append_slice(&mut self.bitstream, s.data, annex_b);
+            }
+            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: common });
+        }
+        let slot = self.submit_parts(target, &ref_surfaces, &parts, false, false)?;
+        let field_pic = ctrls.decode_params.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
+        if let Some(f) = self.field_coded.get_mut(slot.0 as usize) {
+            *f = field_pic;
+        }
+        Ok(())
+    }
+
+    /// The (param, data) pairs of every slice, data cut to the slice's range.
+    fn slices<P: crate::va::abi::VaPod>(
+        picture: &PictureBuffers,
+        range: impl Fn(&P) -> (u32, u32),
+    ) -> VaResult<Vec<(P, &[u8])>> {
+        let mut out = Vec::with_capacity(picture.slice_params.len());
+        for &(pidx, count, data_idx) in &picture.slice_params {
+            let bytes = picture.params(pidx);
+            let data = picture.slice_data.get(data_idx);
+            for i in 0..count as usize {
+                let param: P = read_pod(bytes, i)
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short slice parameter buffer"))?;
+                let (offset, size) = range(&param);
+                let start = offset as usize;
+                let end = start.saturating_add(size as usize);
+                let slice = data.get(start..end).ok_or_else(|| {
+                    va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "slice data {start}..{end} outside a {}-byte buffer", data.len())
+                })?;
+                out.push((param, slice));
+            }
+        }
+        if out.is_empty() {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "picture without slice data"));
+        }
+        Ok(out)
+    }
+
+    pub(super) fn submit_mpeg2(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferMPEG2 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short MPEG-2 picture parameters"))?;
+        let iq: Option<ffi::VAIQMatrixBufferMPEG2> = match picture.iq_matrix() {
+            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short MPEG-2 IQ matrix"))?),
+            None => None,
+        };
+        let pairs = Self::slices::<ffi::VASliceParameterBufferMPEG2>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let slices: Vec<mpeg2::Mpeg2Slice> = pairs.iter().map(|(param, data)| mpeg2::Mpeg2Slice { param: *param, data }).collect();
+        let p = mpeg2::Mpeg2Picture {
+            pic: &pic,
+            picture_coding_extension: crate::va::abi::mpeg2_bitfields(&pic),
+            iq: iq.as_ref(),
+            slices: &slices,
+            profile: self.config.profile,
+        };
+        let CodecState::Mpeg2(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = mpeg2::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "MPEG-2 translation: {e}"))?;
+        self.bitstream.clear();
+        mpeg2::append_bitstream(&mut self.bitstream, &p);
+        let refs = [pic.forward_reference_picture, pic.backward_reference_picture];
+        self.submit_single(target, &refs, ctrls.specs(), ctrls.hold_capture, ctrls.second_field)
+    }
+
+    pub(super) fn submit_vp8(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferVP8 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 picture parameters"))?;
+        let iq: ffi::VAIQMatrixBufferVP8 = picture
+            .iq_matrix()
+            .and_then(|b| read_pod(b, 0))
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 IQ matrix"))?;
+        let probs: Option<ffi::VAProbabilityDataBufferVP8> = match picture.probabilities() {
+            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 probabilities"))?),
+            None => None,
+        };
+        let &(pidx, _, data_idx) = picture
+            .slice_params
+            .first()
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 picture without slice parameters"))?;
+        let slice: ffi::VASliceParameterBufferVP8 =
+            read_pod(picture.params(pidx), 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 slice parameters"))?;
+        let p = vp8::Vp8Picture {
+            pic: &pic,
+            pic_fields: crate::va::abi::vp8_bitfields(&pic),
+            iq: &iq,
+            probs: probs.as_ref(),
+            slice,
+            data: picture.slice_data.get(data_idx),
+        };
+        let CodecState::Vp8(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = vp8::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 translation: {e}"))?;
+        self.bitstream.clear();
+        vp8::append_bitstream(&mut self.bitstream, &p);
+        let refs = [pic.last_ref_frame, pic.golden_ref_frame, pic.alt_ref_frame];
+        self.submit_single(target, &refs, ctrls.specs(), false, false)
+    }
+
+    pub(super) fn submit_vp9(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VADecPictureParameterBufferVP9 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP9 picture parameters"))?;
+        let pairs = Self::slices::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let (slice, data) = pairs[0];
+        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va::abi::vp9_bitfields(&pic), slice, data };
+        let CodecState::Vp9(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = vp9::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP9 translation: {e}"))?;
+        self.check_depth("VP9", u32::from(ctrls.frame.bit_depth))?;
+        if ctrls.needs_reference_scaling {
+            return Err(va_err!(
+                VA_STATUS_ERROR_UNIMPLEMENTED,
+                "VP9 frame needs reference scaling, which V4L2 stateless decoders cannot signal"
+            ));
+        }
+        self.bitstream.clear();
+        vp9::append_bitstream(&mut self.bitstream, &p);
+        self.submit_single(target, &pic.reference_frames, ctrls.specs(self.vp9_compressed_hdr), false, false)
+    }
+
+    pub(super) fn submit_hevc(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VAPictureParameterBufferHEVC = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short HEVC picture parameters"))?;
+        self.check_depth("HEVC luma", 8 + u32::from(pic.bit_depth_luma_minus8))?;
+        self.check_depth("HEVC chroma", 8 + u32::from(pic.bit_depth_chroma_minus8))?;
+        let iq: Option<ffi::VAIQMatrixBufferHEVC> = match picture.iq_matrix() {
+            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short HEVC IQ matrix"))?),
+            None => None,
+        };
+        let pairs = Self::slices::<ffi::VASliceParameterBufferHEVC>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let slices: Vec<hevc::HevcSlice> = pairs
+            .iter()
+            .map(|(param, data)| hevc::HevcSlice {
+                param: *param,
+                long_slice_flags: crate::va::abi::hevc_slice_flags(param),
+                data,
+            })
+            .collect();
+        let (pic_fields, slice_parsing_fields) = crate::va::abi::hevc_bitfields(&pic);
+        let p = hevc::HevcPicture {
+            pic: &pic,
+            pic_fields,
+            slice_parsing_fields,
+            iq: iq.as_ref(),
+            slices: &slices,
+            profile: self.config.profile,
+        };
+        let annex_b = self.h264_mode.annex_b;
+        let CodecState::Hevc(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        state.set_annex_b(annex_b);
+        let ctrls = hevc::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
+        let ref_surfaces: Vec<ffi::VASurfaceID> = pic
+            .ReferenceFrames
+            .iter()
+            .filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0)
+            .map(|r| r.picture_id)
+            .collect();
+        let mut common = vec![
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SPS, &ctrls.sps),
+            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_PPS, &ctrls.pps),
+        ];
+        if ctrls.has_scaling_matrix {
+            common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
+        }
+        common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
+        let entry_points: Vec<u32> = if self.hevc_entry_points && !self.h264_mode.slice_based {
+            ctrls.entry_point_offsets.iter().flatten().copied().collect()
+        } else {
+            Vec::new()
+        };
+        self.bitstream.clear();
+        let mut parts = Vec::with_capacity(slices.len());
+        if self.h264_mode.slice_based {
+            for (i, s) in slices.iter().enumerate() {
+                let start = self.bitstream.len();
+                hevc::append_slice(&mut self.bitstream, s.data, annex_b);
+                let mut specs = common.clone();
+                if let Some(sp) = ctrls.slice_params.get(i) {
+                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, sp));
+                }
+                if self.hevc_entry_points {
+                    if let Some(ep) = ctrls.entry_point_offsets.get(i).filter(|e| !e.is_empty()) {
+                        specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, ep));
+                    }
+                }
+                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs });
+            }
+        } else {
+            for s in &slices {
+                hevc::append_slice(&mut self.bitstream, s.data, annex_b);
+            }
+            let mut specs = common;
+            specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, &ctrls.slice_params));
+            if !entry_points.is_empty() {
+                specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, &entry_points));
+            }
+            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs });
+        }
+        self.submit_parts(target, &ref_surfaces, &parts, false, false).map(|_| ())
+    }
+
+    pub(super) fn submit_av1(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
+        let pic: ffi::VADecPictureParameterBufferAV1 = read_pod(&picture.pic_param, 0)
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short AV1 picture parameters"))?;
+        if !av1::accepts_bit_depth(pic.bit_depth_idx, self.ten_bit()) {
+            return Err(va_err!(
+                VA_STATUS_ERROR_UNSUPPORTED_PROFILE,
+                "AV1 bit_depth_idx {} needs an output format this context does not have",
+                pic.bit_depth_idx
+            ));
+        }
+        self.check_depth("AV1", if pic.bit_depth_idx == 1 { 10 } else { 8 })?;
+        // Each tile's parameters go with the whole data buffer they were rendered with
+        // (FFmpeg 5.1 repeats the tile group's buffer per tile; newer ones batch tiles).
+        let mut tiles = Vec::with_capacity(picture.slice_params.len());
+        for &(pidx, count, data_idx) in &picture.slice_params {
+            for i in 0..count as usize {
+                let param: ffi::VASliceParameterBufferAV1 = read_pod(picture.params(pidx), i)
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short AV1 tile parameters"))?;
+                tiles.push(av1::Av1Tile { param, data: picture.slice_data.get(data_idx) });
+            }
+        }
+        let (seq, pinfo, lf, qm, mode, lr, seg, fg) = crate::va::abi::av1_bitfields(&pic);
+        let p = av1::Av1Picture {
+            pic: &pic,
+            seq_info_fields: seq,
+            pic_info_fields: pinfo,
+            loop_filter_info_fields: lf,
+            qmatrix_fields: qm,
+            mode_control_fields: mode,
+            loop_restoration_fields: lr,
+            segment_info_fields: seg,
+            film_grain_info_fields: fg,
+            tiles: &tiles,
+        };
+        // The previous picture's refresh_frame_flags are the slots this picture's
+        // ref_frame_map shows it in (FFmpeg leaves the map empty before a shown key
+        // frame: then the guess stands). Queue it now, before this picture, which may
+        // reference it.
+        if let Some(mut d) = self.deferred_av1.take() {
+            if !d.exact && pic.ref_frame_map.iter().any(|&s| s != ffi::VA_INVALID_SURFACE) {
+                d.ctrls.frame.refresh_frame_flags = pic
+                    .ref_frame_map
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |acc, (i, &s)| if s == d.target { acc | (1 << i) } else { acc });
+                d.exact = true;
+            }
+            self.queue_deferred_av1(d)?;
+        }
+        let CodecState::Av1(state) = &mut self.codec_state else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
+        };
+        let ctrls = av1::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "AV1 translation: {e}"))?;
+        self.deferred_bits.clear();
+        av1::append_bitstream(&mut self.deferred_bits, &p);
+        let exact = ctrls.refresh_frame_flags_exact;
+        self.deferred_av1 = Some(DeferredAv1 { target, refs: pic.ref_frame_map, ctrls, exact });
+        self.states.insert(target, DecodeState::Pending);
+        Ok(())
+    }
+
+    /// Queue the deferred AV1 picture (its bitstream is in `deferred_bits`).
+    pub(super) fn queue_deferred_av1(&mut self, d: DeferredAv1) -> VaResult<()> {
+        if d.exact {
+            self.av1_refresh.0 += 1;
+        } else {
+            self.av1_refresh.1 += 1;
+            log::debug!(
+                "AV1 picture for surface {:#x} queued with guessed refresh_frame_flags {:#04x} (synced before the next picture)",
+                d.target,
+                d.ctrls.frame.refresh_frame_flags
+            );
+        }
+        std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
+        let r = self.submit_single(d.target, &d.refs, d.ctrls.specs(), false, false);
+        std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
+        if r.is_err() {
+            self.states.insert(d.target, DecodeState::Failed);
+        }
+        r
+    }
+
+    /// Queue a deferred picture of `surface` (any when `None`) before it is waited for,
+    /// exported or read.
+    pub(super) fn flush_deferred(&mut self, surface: Option<SurfaceKey>) -> VaResult<()> {
+        let due = self.deferred_av1.as_ref().is_some_and(|d| surface.is_none_or(|s| s == d.target));
+        match self.deferred_av1.take() {
+            Some(d) if due => self.queue_deferred_av1(d),
+            other => {
+                self.deferred_av1 = other;
+                Ok(())
+            }
+        }
+    }
+
+}
