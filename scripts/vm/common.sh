@@ -11,12 +11,17 @@ kernel_src_version() {
     dpkg-query -W -f='${Version}' "$KERNEL_SRC_PKG" 2>/dev/null
 }
 
-# Cache key: source package version + hash of the config fragment.
+# Hash of the test-kernel patches (scripts/vm/patches/*.patch, applied in name order).
+kernel_patches_hash() {
+    cat "$VM_DIR"/patches/*.patch 2>/dev/null | sha256sum | cut -c1-12
+}
+
+# Cache key: source package version + hash of the config fragment and the patches.
 kernel_cache_dir() {
     local ver hash
     ver="$(kernel_src_version)"
     [ -n "$ver" ] || { echo "error: package $KERNEL_SRC_PKG is not installed" >&2; return 1; }
-    hash="$(sha256sum "$VM_DIR/kernel.config" | cut -c1-16)"
+    hash="$(cat "$VM_DIR/kernel.config" "$VM_DIR"/patches/*.patch 2>/dev/null | sha256sum | cut -c1-16)"
     echo "$VM_CACHE_ROOT/kernel-${ver//[^A-Za-z0-9.+-]/_}-$hash"
 }
 

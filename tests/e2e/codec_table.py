@@ -3,9 +3,10 @@ tests/streams/manifest.tsv, made by scripts/make-streams).
 
 visl_fourcc    OUTPUT (coded) pixel format that visl lists for the codec.
 va_profiles    VA profiles the driver must list when the device has that coded format
-               (8-bit only: visl's CAPTURE formats are NV12/YU12, no P010).
+               (8-bit).
 tenbit         VA profile that needs a 10-bit CAPTURE format (expected only if the device
-               lists P010): streams of that profile are negative tests otherwise.
+               lists P010, as the test kernel's patched visl does): streams of that profile
+               are negative tests otherwise.
 gst_v4l2       GStreamer v4l2codecs element for the baseline, None where there is none that
                works (GStreamer 1.22: v4l2slh265dec crashes on start, no AV1 element); the
                trace comparison then uses `ffmpeg -bsf:v trace_headers` as the oracle.

@@ -167,16 +167,16 @@ def client_gst(element, path, log, env=None):
     return rc, gst_count(out), gst_errors(out, err), secs
 
 
-def client_ffmpeg(path, log, env, export=False, wrap=(), codec=None):
+def client_ffmpeg(path, log, env, export=False, wrap=(), codec=None, sw_format='nv12'):
     if export:
         # Every frame exported (vaExportSurfaceHandle) as DRM PRIME and read back by mmap.
         # ffmpeg 5.1 cannot derive a DRM device from a VAAPI one, so the VAAPI device is
         # derived from a DRM device and hwmap finds that one.
         dev = ['-init_hw_device', 'drm=dr:' + RENDER, '-init_hw_device', 'vaapi=va@dr', '-hwaccel_device', 'va']
-        vf = 'hwmap=derive_device=drm,format=drm_prime,hwdownload,format=nv12'
+        vf = 'hwmap=derive_device=drm,format=drm_prime,hwdownload,format=' + sw_format
     else:
         dev = ['-hwaccel_device', RENDER]
-        vf = 'hwdownload,format=nv12'
+        vf = 'hwdownload,format=' + sw_format
     dec = C.CODECS.get(codec, {}).get('ffmpeg_decoder')
     cmd = list(wrap) + ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error'] + dev + [
         '-hwaccel', 'vaapi', '-hwaccel_output_format', 'vaapi'] + (['-c:v', dec] if dec else []) + ['-i', path, '-vf', vf, '-f', 'framemd5', '-']
@@ -357,6 +357,8 @@ def main():
                      'not offloaded: requests=%d %s (needs %s)' % (reqs, rc_text(rc), C.NEGATIVE[name] or 'a profile VA lacks'))
             continue
         traces = {}
+        # 10-bit streams (decoded only where the device offers P010) download as P010.
+        sw_format = 'p010le' if C.NEGATIVE.get(name) else 'nv12'
         # H.264 and HEVC also run through the driver's other device modes (visl offers both;
         # by default the driver follows the device's current values, slice-based raw NALs):
         # ffmpeg-frame = frame-based decoding with Annex-B start codes.
@@ -365,10 +367,10 @@ def main():
             log = os.path.join(outdir, '%s.%s' % (name, client))
             trace = log + '.trace'
             if client == 'ffmpeg':
-                fn = lambda: client_ffmpeg(path, log, env, codec=cname)  # noqa: E731
+                fn = lambda: client_ffmpeg(path, log, env, codec=cname, sw_format=sw_format)  # noqa: E731
             elif client == 'ffmpeg-frame':
                 fenv = dict(env, LIBVA_V4L2_REQUEST_DECODE_MODE='frame', LIBVA_V4L2_REQUEST_START_CODE='annexb')
-                fn = lambda: client_ffmpeg(path, log, fenv, codec=cname)  # noqa: E731
+                fn = lambda: client_ffmpeg(path, log, fenv, codec=cname, sw_format=sw_format)  # noqa: E731
             elif client == 'gst-va':
                 fn = lambda: client_gst(codec['gst_va'], path, log, env)  # noqa: E731
             else:
