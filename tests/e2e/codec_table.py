@@ -32,13 +32,19 @@ CODECS = {
 }
 
 # Streams that no VA profile covers or that need 10-bit output: the suite checks that the
-# client fails cleanly (no hang, no crash) and that nothing reached the device.
+# client fails cleanly (no hang, no crash) and that nothing reached the device, unless the
+# driver advertises the profile they need (and, for 10-bit streams, the device has P010).
 # name -> VA profile that would be needed (None: VA has no such profile).
 NEGATIVE = {
     'h264-high10': None,
     'hevc-main10': 'VAProfileHEVCMain10',
     'vp9-p2': 'VAProfileVP9Profile2',
+    'av1-10bit': 'VAProfileAV1Profile0',
 }
+
+# Streams with 10-bit samples: positive only where the device offers linear P010 CAPTURE
+# (AV1Profile0 covers 8- and 10-bit, so the profile alone does not tell); downloaded as P010.
+TENBIT = {'h264-high10', 'hevc-main10', 'vp9-p2', 'av1-10bit'}
 
 
 def read_manifest(path):

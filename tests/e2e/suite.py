@@ -343,7 +343,8 @@ def main():
         if cname not in claimed and not codec.get('required'):
             s.report('TODO', 'driver %s' % name, 'codec %s not advertised by the driver (ffmpeg, gst-va, mpv, trace cases pending)' % cname)
             continue
-        negative = name in C.NEGATIVE and not (C.NEGATIVE[name] and C.NEGATIVE[name] in claimed_profiles(outdir))
+        negative = name in C.NEGATIVE and not (C.NEGATIVE[name] and C.NEGATIVE[name] in claimed_profiles(outdir)
+                                               and (name not in C.TENBIT or tenbit_out))
         if not built:
             for client in (('ffmpeg-negative',) if negative else ('ffmpeg', 'gst-va', 'mpv', 'trace')):
                 s.report('FAIL', '%s %s' % (client, name), 'driver not built')
@@ -358,7 +359,7 @@ def main():
             continue
         traces = {}
         # 10-bit streams (decoded only where the device offers P010) download as P010.
-        sw_format = 'p010le' if C.NEGATIVE.get(name) else 'nv12'
+        sw_format = 'p010le' if name in C.TENBIT else 'nv12'
         # H.264 and HEVC also run through the driver's other device modes (visl offers both;
         # by default the driver follows the device's current values, slice-based raw NALs):
         # ffmpeg-frame = frame-based decoding with Annex-B start codes.
