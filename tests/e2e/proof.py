@@ -310,6 +310,35 @@ def cases(s, env, outdir, built, only=()):
             len(lays), lays[0][9] if lays else '-', want_mod, lays[0][4] if lays else '-', rc, rc2),
             ['layout: %s' % ' '.join(b) for b in bad[:3]] + [l for l in err2.splitlines() if 'FAILED' in l][:3])
 
+    # --- the same for a P010 surface (HEVC Main10, where the driver advertises it): DRM
+    # fourcc P010, pitch 2 * 176 = 352 for both planes, chroma at 352 * 144, and
+    # DRM_FORMAT_MOD_INVALID (352 % 64 = 32).
+    try:
+        with open(os.path.join(outdir, 'vainfo.out')) as f:
+            main10 = 'VAProfileHEVCMain10' in f.read()
+    except OSError:
+        main10 = False
+    if main10:
+        src10 = os.path.join(ROOT, 'tests', 'streams', 'hevc-main10.hevc')
+        rec10 = os.path.join(pdir, 'hevc-main10.rec')
+        if os.path.exists(rec10):
+            os.unlink(rec10)
+        cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
+               '-hwaccel_output_format', 'vaapi', '-i', src10, '-vf', 'hwdownload,format=p010le', '-f', 'null', '-']
+        rc, out, err, secs = run(cmd, os.path.join(pdir, 'record-main10.ffmpeg'), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec10))
+        rc2, out2, err2, secs2 = run([CLIENT, 'replay', rec10, '--export-every-frame'], os.path.join(pdir, 'export-main10'), env)
+        lays = re.findall(r'^frame \d+ .* fourcc=(0x[0-9a-f]+) (\d+)x(\d+) planes=(\d+) pitch=(\d+),(\d+) '
+                          r'offset=(\d+),(\d+) size=(\d+) modifier=(0x[0-9a-f]+)$', out2, re.M)
+        p010 = 0x30313050
+        bad = [l for l in lays if not (int(l[0], 16) == p010 and l[1:3] == ('176', '144') and l[3] == '2'
+                                       and l[4] == l[5] == '352' and l[6] == '0' and int(l[7]) == 352 * 144
+                                       and int(l[8]) >= 352 * 144 * 3 // 2 and int(l[9], 16) == 0x00ffffffffffffff)]
+        ok = rc == 0 and rc2 == 0 and len(lays) == 5 and not bad
+        s.report('PASS' if ok else 'FAIL', 'proof export-layout hevc-main10 (P010)',
+                 'exports=%d fourcc=%s pitch=%s modifier=%s rc=%d,%d' % (
+                     len(lays), lays[0][0] if lays else '-', lays[0][4] if lays else '-', lays[0][9] if lays else '-', rc, rc2),
+                 [] if ok else ['layout: %s' % ' '.join(b) for b in bad[:3]] + [l for l in (err + err2).splitlines() if l.strip()][-4:])
+
     # --- churn
     case = 'proof churn'
     every = max(1, CHURN_SESSIONS // 4)
