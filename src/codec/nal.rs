@@ -24,6 +24,31 @@ pub fn append_nal(out: &mut Vec<u8>, slice: &[u8], annex_b: bool) {
     out.extend_from_slice(nal);
 }
 
+/// Split an Annex-B byte stream into its NAL units (start codes and trailing
+/// zero bytes removed). For tests that walk real encoder output.
+#[cfg(test)]
+pub fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
+    let mut starts = Vec::new();
+    let mut i = 0;
+    while i + 3 <= data.len() {
+        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
+            starts.push(i + 3);
+            i += 3;
+        } else {
+            i += 1;
+        }
+    }
+    let mut out = Vec::new();
+    for (k, &s) in starts.iter().enumerate() {
+        let mut e = starts.get(k + 1).map_or(data.len(), |&n| n - 3);
+        while e > s && data[e - 1] == 0 {
+            e -= 1; // trailing_zero_8bits / the zero_byte of a 4-byte start code
+        }
+        out.push(&data[s..e]);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -42,6 +67,7 @@ mod tests {
             append_nal(&mut annexb, input, true);
             assert_eq!(annexb, [0, 0, 1, 0x65, 1, 2]);
         }
+        assert_eq!(split_annexb(&[0, 0, 0, 1, 0x67, 1, 0, 0, 1, 0x68, 2, 0, 0]), vec![&[0x67, 1][..], &[0x68, 2][..]]);
         let mut empty = Vec::new();
         append_nal(&mut empty, &[0, 0, 1], true);
         assert_eq!(empty, [0, 0, 1]);

@@ -33,28 +33,7 @@ const CAVLC_SLICES: &[u8] = include_bytes!("../../../tests/data/h264/cavlc-slice
 const MBAFF: &[u8] = include_bytes!("../../../tests/data/h264/mbaff.h264");
 const BASELINE_POC2: &[u8] = include_bytes!("../../../tests/data/h264/baseline-poc2.h264");
 
-/// Splits an Annex-B stream into NAL units (without start codes).
-fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut out = Vec::new();
-    for (k, &s) in starts.iter().enumerate() {
-        let mut e = starts.get(k + 1).map_or(data.len(), |&n| n - 3);
-        while e > s && data[e - 1] == 0 {
-            e -= 1; // trailing_zero_8bits / the zero_byte of a 4-byte start code
-        }
-        out.push(&data[s..e]);
-    }
-    out
-}
+use crate::codec::nal::split_annexb;
 
 fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
     split_annexb(stream).into_iter().filter(|n| matches!(n[0] & 0x1f, 1 | 5)).collect()

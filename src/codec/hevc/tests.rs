@@ -37,28 +37,7 @@ const BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/hevc/bframes-wp.he
 const SLICES: &[u8] = include_bytes!("../../../tests/data/hevc/slices.hevc");
 const MAIN10_SCALING: &[u8] = include_bytes!("../../../tests/data/hevc/main10-scaling.hevc");
 
-/// Splits an Annex-B stream into NAL units (without start codes).
-fn split_annexb(data: &[u8]) -> Vec<&[u8]> {
-    let mut starts = Vec::new();
-    let mut i = 0;
-    while i + 3 <= data.len() {
-        if data[i] == 0 && data[i + 1] == 0 && data[i + 2] == 1 {
-            starts.push(i + 3);
-            i += 3;
-        } else {
-            i += 1;
-        }
-    }
-    let mut out = Vec::new();
-    for (k, &s) in starts.iter().enumerate() {
-        let mut e = starts.get(k + 1).map_or(data.len(), |&n| n - 3);
-        while e > s && data[e - 1] == 0 {
-            e -= 1;
-        }
-        out.push(&data[s..e]);
-    }
-    out
-}
+use crate::codec::nal::split_annexb;
 
 fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
     split_annexb(stream).into_iter().filter(|n| (n[0] >> 1) & 0x3f <= 21).collect()
