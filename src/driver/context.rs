@@ -143,9 +143,9 @@ impl PictureBuffers {
     }
 }
 
-/// H.264 / HEVC device modes, read from the device's current control values.
+/// H.264 / HEVC device modes (decode mode, start codes), read from the device's current control values.
 #[derive(Clone, Copy, Debug)]
-struct H264Mode {
+struct StreamMode {
     slice_based: bool,
     annex_b: bool,
 }
@@ -160,7 +160,7 @@ pub struct Context {
     picture: PictureBuffers,
     in_flight: VecDeque<InFlight>,
     states: HashMap<SurfaceKey, DecodeState>,
-    h264_mode: H264Mode,
+    stream_mode: StreamMode,
     bitstream: Vec<u8>,
     decodes: u64,
     codec_state: CodecState,
@@ -341,8 +341,8 @@ impl Context {
         let vp9_compressed_hdr = config.codec == Codec::Vp9
             && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
         apply_mode_overrides(&mut session, config.codec);
-        let h264_mode = match config.codec {
-            Codec::H264 => H264Mode {
+        let stream_mode = match config.codec {
+            Codec::H264 => StreamMode {
                 slice_based: session
                     .get_control(v4l2::V4L2_CID_STATELESS_H264_DECODE_MODE)
                     .map(|v| v == v4l2::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_SLICE_BASED as i32)
@@ -352,7 +352,7 @@ impl Context {
                     .map(|v| v == v4l2::v4l2_stateless_h264_start_code_V4L2_STATELESS_H264_START_CODE_ANNEX_B as i32)
                     .unwrap_or(false),
             },
-            Codec::Hevc => H264Mode {
+            Codec::Hevc => StreamMode {
                 slice_based: session
                     .get_control(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_MODE)
                     .map(|v| v == v4l2::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_SLICE_BASED as i32)
@@ -362,7 +362,7 @@ impl Context {
                     .map(|v| v == v4l2::v4l2_stateless_hevc_start_code_V4L2_STATELESS_HEVC_START_CODE_ANNEX_B as i32)
                     .unwrap_or(false),
             },
-            _ => H264Mode { slice_based: false, annex_b: false },
+            _ => StreamMode { slice_based: false, annex_b: false },
         };
         let hevc_entry_points = config.codec == Codec::Hevc
             && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
@@ -405,7 +405,7 @@ impl Context {
             capture.width,
             capture.height,
             capture.bytesperline[0],
-            h264_mode,
+            stream_mode,
             policy.name()
         );
         Ok(Context {
@@ -418,7 +418,7 @@ impl Context {
             picture: PictureBuffers::default(),
             in_flight: VecDeque::new(),
             states: HashMap::new(),
-            h264_mode,
+            stream_mode,
             bitstream: Vec::new(),
             decodes: 0,
             codec_state: CodecState::new(codec),

@@ -61,7 +61,7 @@ impl Context {
             .filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0)
             .map(|r| r.picture_id)
             .collect();
-        let annex_b = self.h264_mode.annex_b;
+        let annex_b = self.stream_mode.annex_b;
         let mut common = vec![
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
@@ -72,7 +72,7 @@ impl Context {
         common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
         self.bitstream.clear();
         let mut parts = Vec::with_capacity(slices.len());
-        if self.h264_mode.slice_based {
+        if self.stream_mode.slice_based {
             // One request per slice, each with its SLICE_PARAMS and PRED_WEIGHTS.
             for (i, s) in slices.iter().enumerate() {
                 let start = self.bitstream.len();
@@ -240,7 +240,7 @@ impl Context {
             slices: &slices,
             profile: self.config.profile,
         };
-        let annex_b = self.h264_mode.annex_b;
+        let annex_b = self.stream_mode.annex_b;
         let CodecState::Hevc(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
         };
@@ -261,14 +261,14 @@ impl Context {
             common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
         }
         common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
-        let entry_points: Vec<u32> = if self.hevc_entry_points && !self.h264_mode.slice_based {
+        let entry_points: Vec<u32> = if self.hevc_entry_points && !self.stream_mode.slice_based {
             ctrls.entry_point_offsets.iter().flatten().copied().collect()
         } else {
             Vec::new()
         };
         self.bitstream.clear();
         let mut parts = Vec::with_capacity(slices.len());
-        if self.h264_mode.slice_based {
+        if self.stream_mode.slice_based {
             for (i, s) in slices.iter().enumerate() {
                 let start = self.bitstream.len();
                 hevc::append_slice(&mut self.bitstream, s.data, annex_b);
