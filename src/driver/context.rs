@@ -658,6 +658,13 @@ impl Context {
             .get(bytes.clone())
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "bitstream range {bytes:?} out of bounds"))?;
         let len = data.len();
+        if len > self.session.output_buffer_size() {
+            // Growing the OUTPUT buffers re-allocates the queue: finish what is in flight.
+            while !self.in_flight.is_empty() {
+                self.reap_front(true)?;
+            }
+            log::info!("bitstream of {len} bytes: growing the OUTPUT buffers");
+        }
         self.session
             .ensure_output_size(len)
             .map_err(|e| v4l2_err("grow OUTPUT buffers", e))?;

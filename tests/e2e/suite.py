@@ -436,6 +436,26 @@ def main():
         s.report('PASS' if ok else 'FAIL', 'concurrent gst-va %s' % '+'.join(st['name'] for st in parts),
                  'frames=%s expected=%s %s %.1fs' % (counts, want, rc_text(rc), secs), errs)
 
+    # --- a frame larger than the OUTPUT buffers: 1280x720 noise coded at QP 1 gives
+    # ~1.4 MB per frame, past the initial 1 MB bitstream buffers, so the driver must grow
+    # them (finish what is in flight, re-allocate) and decode every frame.
+    if (not only or 'h264' in only or 'big' in only) and built:
+        big = os.path.join(os.environ.get('TMPDIR', '/tmp'), 'v4l2rva-big.h264')
+        enc = ['ffmpeg', '-nostdin', '-hide_banner', '-loglevel', 'error', '-y', '-f', 'lavfi', '-i',
+               "nullsrc=s=1280x720:r=25,geq=lum='random(1)*255':cb=128:cr=128", '-frames:v', '3',
+               '-c:v', 'libx264', '-threads', '1', '-preset', 'ultrafast', '-qp', '1', '-profile:v', 'high', '-pix_fmt', 'yuv420p', big]
+        rc0, _, err0, _ = run(enc, os.path.join(outdir, 'big.encode'))
+        size = os.path.getsize(big) if os.path.exists(big) else 0
+        log = os.path.join(outdir, 'big.ffmpeg')
+        rc, n, errs, secs = client_ffmpeg(big, log, dict(env, LIBVA_V4L2_REQUEST_LOG='info'), codec='h264')
+        grew = any('growing the OUTPUT buffers' in l for l in errs)
+        errs = [l for l in errs if re.search(r'\b(WARN|ERROR)\b', l) or not re.search(r'\b(INFO|DEBUG)\b|^\s', l)]
+        ok = rc0 == 0 and rc == 0 and n == 3 and grew and not errs
+        s.report('PASS' if ok else 'FAIL', 'ffmpeg h264-big-frames',
+                 'frames=%d expected=3 bytes=%d output_grew=%s %s %.1fs' % (n, size, grew, rc_text(rc), secs), errs + err0.splitlines()[:3])
+        if os.path.exists(big):
+            os.unlink(big)
+
     # --- robustness: damaged bitstreams through the driver. Bytes of every slice NAL are
     # overwritten (deterministically) so the driver's slice-header re-parser and the device
     # see garbage. The client may reject frames, but nothing may crash or hang: pass when the
