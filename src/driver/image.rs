@@ -20,10 +20,10 @@ use crate::va_err;
 use std::os::fd::IntoRawFd;
 use std::sync::Mutex;
 
+/// A VA image: its description (the bytes live in the buffer `image.buf`,
+/// owned or a view of a CAPTURE slot, see [`BufferStore`]).
 pub struct Image {
     pub image: ffi::VAImage,
-    /// Derived images are views of a slot and never copied into.
-    pub derived: bool,
 }
 
 /// The VA image format of a pixel format.
@@ -168,12 +168,12 @@ impl Driver {
                 return Err(e);
             }
         };
-        self.insert_image(image, false)
+        self.insert_image(image)
     }
 
-    fn insert_image(&self, mut image: ffi::VAImage, derived: bool) -> VaResult<ffi::VAImage> {
+    fn insert_image(&self, mut image: ffi::VAImage) -> VaResult<ffi::VAImage> {
         let buf = image.buf;
-        let id = self.images.insert(Mutex::new(Image { image, derived })).ok_or_else(|| {
+        let id = self.images.insert(Mutex::new(Image { image })).ok_or_else(|| {
             let _ = self.destroy_buffer(buf);
             va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many images")
         })?;
@@ -210,11 +210,7 @@ impl Driver {
             let pf = decoded_format(s_fourcc)
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {s_fourcc:#x}"))?;
             let fmt = image_format(pf);
-            let image = self.create_image(&fmt, s_w, s_h)?;
-            if let Some(img) = self.images.get(image.image_id) {
-                lock(&img).derived = true;
-            }
-            return Ok(image);
+            return self.create_image(&fmt, s_w, s_h);
         };
         let layout = {
             let mut g = lock(&ctx);
@@ -241,7 +237,7 @@ impl Driver {
             .insert(Mutex::new(buf))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))?;
         image.buf = buf_id;
-        self.insert_image(image, true)
+        self.insert_image(image)
     }
 
     /// Copy a rectangle of `surface` into `image` (vaGetImage).
