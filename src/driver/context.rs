@@ -172,6 +172,8 @@ pub struct Context {
     /// would create a new dma-buf with its own, separate fences).
     exports: Vec<Option<OwnedFd>>,
     fence_timeout: Duration,
+    /// Bound of every wait for the device (read once, see [`sync_timeout`]).
+    sync_timeout: Duration,
     /// The device takes V4L2_CID_STATELESS_VP9_COMPRESSED_HDR.
     vp9_compressed_hdr: bool,
     /// The device takes V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS.
@@ -432,6 +434,7 @@ impl Context {
             field_coded: vec![false; got as usize],
             exports: (0..got).map(|_| None).collect(),
             fence_timeout: fence_timeout(),
+            sync_timeout: sync_timeout(),
         })
     }
 
@@ -743,7 +746,7 @@ impl Context {
         let mut captures: Vec<DequeuedCapture> = Vec::new();
         for out in outputs {
             let got = if wait {
-                match self.session.wait_decode(out, sync_timeout()) {
+                match self.session.wait_decode(out, self.sync_timeout) {
                     Ok(v) => Some(v),
                     Err(e) => {
                         let f = self.in_flight.front().map(|f| f.surface).unwrap_or(0);
@@ -764,7 +767,7 @@ impl Context {
             // The request completed but its CAPTURE buffer has not been returned yet.
             let more = self
                 .session
-                .dequeue_capture(sync_timeout())
+                .dequeue_capture(self.sync_timeout)
                 .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for CAPTURE buffer: {e}"))?;
             captures.extend(more);
         }
