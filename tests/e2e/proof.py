@@ -174,6 +174,43 @@ def check_fences(frames, exports, qbufs):
 
 
 # --------------------------------------------------------------------------- cases
+MOD_LINEAR = 0
+MOD_INVALID = 0x00ffffffffffffff
+FOURCC_NV12 = 0x3231564e
+FOURCC_P010 = 0x30313050
+LAYOUT_RE = re.compile(r'^frame \d+ .* fourcc=(0x[0-9a-f]+) (\d+)x(\d+) planes=(\d+) pitch=(\d+),(\d+) '
+                       r'offset=(\d+),(\d+) size=(\d+) modifier=(0x[0-9a-f]+)$', re.M)
+
+
+def record_stream(env, pdir, stream, sw_format):
+    """Decode tests/streams/STREAM with ffmpeg through the driver, recording its VA calls;
+    returns the record path (the replay fails visibly if the record is missing)."""
+    rec = os.path.join(pdir, stream.split('.')[0] + '.rec')
+    if os.path.exists(rec):
+        os.unlink(rec)
+    cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
+           '-hwaccel_output_format', 'vaapi', '-i', os.path.join(ROOT, 'tests', 'streams', stream),
+           '-vf', 'hwdownload,format=' + sw_format, '-f', 'null', '-']
+    run(cmd, os.path.join(pdir, 'record-%s.ffmpeg' % stream.split('.')[0]), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec))
+    return rec
+
+
+def check_export_layout(s, case, rec, env, log, fourcc, size, pitch, modifier, frames=5):
+    """Replay REC exporting every frame; every export must be two planes of `pitch` bytes,
+    chroma at pitch * height, at least 1.5 * pitch * height bytes, with `fourcc` and
+    `modifier`."""
+    rc, out, err, secs = run([CLIENT, 'replay', rec, '--export-every-frame'], log, env)
+    lays = LAYOUT_RE.findall(out)
+    w, h = size
+    bad = [l for l in lays if not (int(l[0], 16) == fourcc and l[1:3] == (str(w), str(h)) and l[3] == '2'
+                                   and l[4] == l[5] == str(pitch) and l[6] == '0' and int(l[7]) == pitch * h
+                                   and int(l[8]) >= pitch * h * 3 // 2 and int(l[9], 16) == modifier)]
+    ok = rc == 0 and len(lays) == frames and not bad
+    s.report('PASS' if ok else 'FAIL', case, 'exports=%d fourcc=%s pitch=%s modifier=%s (want %#x) rc=%d' % (
+        len(lays), lays[0][0] if lays else '-', lays[0][4] if lays else '-', lays[0][9] if lays else '-', modifier, rc),
+        [] if ok else ['layout: %s' % ' '.join(b) for b in bad[:3]] + [l for l in err.splitlines() if l.strip()][-4:])
+
+
 def cases(s, env, outdir, built, only=()):
     """Runs the proof cases, reporting through s.report(status, case, detail, lines)."""
     only = set(only or ())
@@ -287,28 +324,12 @@ def cases(s, env, outdir, built, only=()):
     # default 64-byte consumer alignment the export must say DRM_FORMAT_MOD_INVALID, with
     # LIBVA_V4L2_REQUEST_EXPORT_ALIGN=32 it must say DRM_FORMAT_MOD_LINEAR; NV12, pitch 864,
     # chroma at pitch * height, one object.
-    src864 = os.path.join(ROOT, 'tests', 'streams', 'h264-864.h264')
-    rec864 = os.path.join(pdir, 'h264-864.rec')
-    if os.path.exists(rec864):
-        os.unlink(rec864)
-    cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
-           '-hwaccel_output_format', 'vaapi', '-i', src864, '-vf', 'hwdownload,format=nv12', '-f', 'null', '-']
-    rc, out, err, secs = run(cmd, os.path.join(pdir, 'record-864.ffmpeg'), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec864))
-    for align, want_mod in ((None, 0x00ffffffffffffff), ('32', 0)):
-        case = 'proof export-layout h264-864 align=%s' % (align or 'default')
+    rec864 = record_stream(env, pdir, 'h264-864.h264', 'nv12')
+    for align, want_mod in ((None, MOD_INVALID), ('32', MOD_LINEAR)):
         renv = dict(env, **({'LIBVA_V4L2_REQUEST_EXPORT_ALIGN': align} if align else {}))
-        log = os.path.join(pdir, 'export-864-%s' % (align or 'default'))
-        rc2, out2, err2, secs2 = run([CLIENT, 'replay', rec864, '--export-every-frame'], log, renv)
-        lays = re.findall(r'^frame \d+ .* fourcc=(0x[0-9a-f]+) (\d+)x(\d+) planes=(\d+) pitch=(\d+),(\d+) '
-                          r'offset=(\d+),(\d+) size=(\d+) modifier=(0x[0-9a-f]+)$', out2, re.M)
-        nv12 = 0x3231564e
-        bad = [l for l in lays if not (int(l[0], 16) == nv12 and l[1:3] == ('864', '480') and l[3] == '2'
-                                       and l[4] == l[5] == '864' and l[6] == '0' and int(l[7]) == 864 * 480
-                                       and int(l[8]) >= 864 * 480 * 3 // 2 and int(l[9], 16) == want_mod)]
-        ok = rc == 0 and rc2 == 0 and len(lays) == 5 and not bad
-        s.report('PASS' if ok else 'FAIL', case, 'exports=%d modifier=%s (want %#x) pitch=%s rc=%d,%d' % (
-            len(lays), lays[0][9] if lays else '-', want_mod, lays[0][4] if lays else '-', rc, rc2),
-            ['layout: %s' % ' '.join(b) for b in bad[:3]] + [l for l in err2.splitlines() if 'FAILED' in l][:3])
+        check_export_layout(s, 'proof export-layout h264-864 align=%s' % (align or 'default'), rec864, renv,
+                            os.path.join(pdir, 'export-864-%s' % (align or 'default')),
+                            fourcc=FOURCC_NV12, size=(864, 480), pitch=864, modifier=want_mod)
 
     # --- the same for a P010 surface (HEVC Main10, where the driver advertises it): DRM
     # fourcc P010, pitch 2 * 176 = 352 for both planes, chroma at 352 * 144, and
@@ -319,25 +340,9 @@ def cases(s, env, outdir, built, only=()):
     except OSError:
         main10 = False
     if main10:
-        src10 = os.path.join(ROOT, 'tests', 'streams', 'hevc-main10.hevc')
-        rec10 = os.path.join(pdir, 'hevc-main10.rec')
-        if os.path.exists(rec10):
-            os.unlink(rec10)
-        cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
-               '-hwaccel_output_format', 'vaapi', '-i', src10, '-vf', 'hwdownload,format=p010le', '-f', 'null', '-']
-        rc, out, err, secs = run(cmd, os.path.join(pdir, 'record-main10.ffmpeg'), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec10))
-        rc2, out2, err2, secs2 = run([CLIENT, 'replay', rec10, '--export-every-frame'], os.path.join(pdir, 'export-main10'), env)
-        lays = re.findall(r'^frame \d+ .* fourcc=(0x[0-9a-f]+) (\d+)x(\d+) planes=(\d+) pitch=(\d+),(\d+) '
-                          r'offset=(\d+),(\d+) size=(\d+) modifier=(0x[0-9a-f]+)$', out2, re.M)
-        p010 = 0x30313050
-        bad = [l for l in lays if not (int(l[0], 16) == p010 and l[1:3] == ('176', '144') and l[3] == '2'
-                                       and l[4] == l[5] == '352' and l[6] == '0' and int(l[7]) == 352 * 144
-                                       and int(l[8]) >= 352 * 144 * 3 // 2 and int(l[9], 16) == 0x00ffffffffffffff)]
-        ok = rc == 0 and rc2 == 0 and len(lays) == 5 and not bad
-        s.report('PASS' if ok else 'FAIL', 'proof export-layout hevc-main10 (P010)',
-                 'exports=%d fourcc=%s pitch=%s modifier=%s rc=%d,%d' % (
-                     len(lays), lays[0][0] if lays else '-', lays[0][4] if lays else '-', lays[0][9] if lays else '-', rc, rc2),
-                 [] if ok else ['layout: %s' % ' '.join(b) for b in bad[:3]] + [l for l in (err + err2).splitlines() if l.strip()][-4:])
+        rec10 = record_stream(env, pdir, 'hevc-main10.hevc', 'p010le')
+        check_export_layout(s, 'proof export-layout hevc-main10 (P010)', rec10, env, os.path.join(pdir, 'export-main10'),
+                            fourcc=FOURCC_P010, size=(176, 144), pitch=352, modifier=MOD_INVALID)
 
     # --- churn
     case = 'proof churn'
