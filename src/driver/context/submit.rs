@@ -5,38 +5,23 @@
 
 use super::*;
 
+/// An optional parameter buffer (IQ matrix, probabilities): absent is fine, short is an error.
+fn optional<T: crate::va::abi::VaPod>(bytes: Option<&[u8]>, what: &str) -> VaResult<Option<T>> {
+    bytes
+        .map(|b| read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short {what} buffer")))
+        .transpose()
+}
+
 impl Context {
     pub(super) fn submit_h264(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VAPictureParameterBufferH264 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short H.264 picture parameter buffer"))?;
-        let iq: Option<ffi::VAIQMatrixBufferH264> = match picture.iq_matrix() {
-            Some(b) => Some(
-                read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 IQ matrix buffer"))?,
-            ),
-            None => None,
-        };
-        let mut slices = Vec::with_capacity(picture.slice_params.len());
-        for &(pidx, count, data_idx) in &picture.slice_params {
-            let bytes = picture.params(pidx);
-            let data = picture.slice_data.get(data_idx);
-            for i in 0..count as usize {
-                let param: ffi::VASliceParameterBufferH264 = read_pod(bytes, i)
-                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short H.264 slice parameter buffer"))?;
-                let start = param.slice_data_offset as usize;
-                let end = start.saturating_add(param.slice_data_size as usize);
-                let bytes = data.get(start..end).ok_or_else(|| {
-                    va_err!(
-                        VA_STATUS_ERROR_INVALID_BUFFER,
-                        "slice data {start}..{end} outside a {}-byte slice data buffer",
-                        data.len()
-                    )
-                })?;
-                slices.push(h264::SliceInput { param, data: bytes });
-            }
-        }
-        if slices.is_empty() {
-            return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 picture without slices"));
-        }
+        let iq: Option<ffi::VAIQMatrixBufferH264> = optional(picture.iq_matrix(), "H.264 IQ matrix")?;
+        let slices: Vec<h264::SliceInput> =
+            Self::slices::<ffi::VASliceParameterBufferH264>(picture, |p| (p.slice_data_offset, p.slice_data_size))?
+                .into_iter()
+                .map(|(param, data)| h264::SliceInput { param, data })
+                .collect();
         let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(&pic);
         let ctrls = h264::build_controls_with_state(
             &h264::H264Picture {
@@ -130,10 +115,7 @@ impl Context {
     pub(super) fn submit_mpeg2(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VAPictureParameterBufferMPEG2 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short MPEG-2 picture parameters"))?;
-        let iq: Option<ffi::VAIQMatrixBufferMPEG2> = match picture.iq_matrix() {
-            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short MPEG-2 IQ matrix"))?),
-            None => None,
-        };
+        let iq: Option<ffi::VAIQMatrixBufferMPEG2> = optional(picture.iq_matrix(), "MPEG-2 IQ matrix")?;
         let pairs = Self::slices::<ffi::VASliceParameterBufferMPEG2>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
         let slices: Vec<mpeg2::Mpeg2Slice> = pairs.iter().map(|(param, data)| mpeg2::Mpeg2Slice { param: *param, data }).collect();
         let p = mpeg2::Mpeg2Picture {
@@ -161,10 +143,7 @@ impl Context {
             .iq_matrix()
             .and_then(|b| read_pod(b, 0))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 IQ matrix"))?;
-        let probs: Option<ffi::VAProbabilityDataBufferVP8> = match picture.probabilities() {
-            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 probabilities"))?),
-            None => None,
-        };
+        let probs: Option<ffi::VAProbabilityDataBufferVP8> = optional(picture.probabilities(), "VP8 probabilities")?;
         let &(pidx, _, data_idx) = picture
             .slice_params
             .first()
@@ -218,10 +197,7 @@ impl Context {
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short HEVC picture parameters"))?;
         self.check_depth("HEVC luma", 8 + u32::from(pic.bit_depth_luma_minus8))?;
         self.check_depth("HEVC chroma", 8 + u32::from(pic.bit_depth_chroma_minus8))?;
-        let iq: Option<ffi::VAIQMatrixBufferHEVC> = match picture.iq_matrix() {
-            Some(b) => Some(read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short HEVC IQ matrix"))?),
-            None => None,
-        };
+        let iq: Option<ffi::VAIQMatrixBufferHEVC> = optional(picture.iq_matrix(), "HEVC IQ matrix")?;
         let pairs = Self::slices::<ffi::VASliceParameterBufferHEVC>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
         let slices: Vec<hevc::HevcSlice> = pairs
             .iter()
