@@ -57,3 +57,7 @@ def read_manifest(path):
             streams.append(dict(name=name, file=file, codec=codec, frames=int(frames), size=size, notes=notes))
     return streams
 
+# AV1 streams whose frames are smaller than the surface (frame_size_override): gst-va
+# exports (and crops) every such frame right after decoding it, before the next picture
+# could tell its refresh_frame_flags, so the A1 check for gst-va is that of ffmpeg there.
+AV1_EXPORTED = {'av1-resize'}

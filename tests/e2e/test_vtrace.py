@@ -71,5 +71,37 @@ class Compare(unittest.TestCase):
             os.unlink(other)
 
 
+class Av1Sizes(unittest.TestCase):
+    SEQ = {'max_frame_width_minus_1': '175', 'max_frame_height_minus_1': '143'}
+
+    def pic(self, refs=None, **fields):
+        """refs: {i: (found_ref[i], ref_frame_idx[i])}"""
+        p = dict(self.SEQ, **{k: str(v) for k, v in fields.items()})
+        for i, (found, idx) in (refs or {}).items():
+            p['found_ref[%d]' % i], p['ref_frame_idx[%d]' % i] = str(found), str(idx)
+        return p
+
+    def test_override_found_ref_and_render(self):
+        pics = [
+            self.pic(frame_type=0, show_frame=1, frame_size_override_flag=0),               # key: max size
+            self.pic(frame_type=1, show_frame=1, frame_size_override_flag=1, refs={0: (0, 0)},
+                     frame_width_minus_1=87, frame_height_minus_1=71, refresh_frame_flags=2),
+            self.pic(frame_type=1, show_frame=1, frame_size_override_flag=1, refs={0: (1, 1)},
+                     refresh_frame_flags=1),                                                # size of slot 1
+            self.pic(frame_type=1, show_frame=1, frame_size_override_flag=1, refs={0: (0, 0), 1: (1, 2)},
+                     refresh_frame_flags=0),                                                # slot 2: the key frame
+            self.pic(frame_type=1, show_frame=1, frame_size_override_flag=0, refresh_frame_flags=0),
+        ]
+        vtrace.av1_derive_sizes(pics)
+        got = [(p['frame_width_minus_1'], p['frame_height_minus_1'], p['upscaled_width']) for p in pics]
+        self.assertEqual(got, [('175', '143', '176'), ('87', '71', '88'), ('87', '71', '88'),
+                               ('175', '143', '176'), ('175', '143', '176')])
+
+    def test_superres_left_out(self):
+        pics = [self.pic(frame_type=0, show_frame=1, frame_size_override_flag=0, use_superres=1)]
+        vtrace.av1_derive_sizes(pics)
+        self.assertNotIn('frame_width_minus_1', pics[0])
+
+
 if __name__ == '__main__':
     unittest.main()

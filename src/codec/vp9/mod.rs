@@ -168,6 +168,16 @@ pub struct Vp9State {
     pub parser: ParserState,
 }
 
+impl Vp9State {
+    /// No frame has filled a reference slot yet: an inter frame arriving now names
+    /// references this state never saw, e.g. after an application opened a new VA context
+    /// for an inter frame that changes the frame size (its references are pictures of the
+    /// old context, in another V4L2 session): that frame needs reference scaling.
+    pub fn has_no_references(&self) -> bool {
+        self.parser.ref_sizes.iter().all(Option::is_none)
+    }
+}
+
 /// A quick look at a frame without touching any state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FrameInfo {

@@ -421,3 +421,46 @@ fn profiles() {
     assert_eq!(va_profiles(false), vec![VAProfileVP9Profile0]);
     assert_eq!(va_profiles(true), vec![VAProfileVP9Profile0, VAProfileVP9Profile2]);
 }
+
+/// tests/streams/vp9-refscale.ivf (scripts/make-streams): frames 0-4 176x144 (key first),
+/// frame 5 an inter frame of 128x96 predicted from 176x144 references, frame 10 a 128x96
+/// key frame.
+#[test]
+fn refscale_stream_inter_frame_size_change() {
+    const RS: &[u8] = include_bytes!("../../../tests/streams/vp9-refscale.ivf");
+    let frames = ivf_frames(RS);
+    assert_eq!(frames.len(), 14);
+    // Surface i holds frame i, timestamp (i + 1) * 1000; every slot names the surface of
+    // the frame that last refreshed it.
+    let surfaces = Surfaces((0..14).map(|i| (i as VASurfaceID, (i as u64 + 1) * 1000)).collect());
+    let mut slots = [VA_INVALID_SURFACE; 8];
+    let mut state = Vp9State::default();
+    assert!(state.has_no_references());
+    let size = |i: usize| if i < 5 { (176, 144) } else { (128, 96) };
+    for (i, data) in frames.iter().enumerate().take(6) {
+        let (w, h) = size(i);
+        let pic = VADecPictureParameterBufferVP9 { frame_width: w, frame_height: h, reference_frames: slots, ..Default::default() };
+        let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data };
+        let c = build_controls_with_state(&p, &surfaces, &mut state).unwrap();
+        assert_eq!((c.frame.frame_width_minus_1 + 1, c.frame.frame_height_minus_1 + 1), (w, h), "frame {i}");
+        assert_eq!(c.needs_reference_scaling, i == 5, "frame {i}");
+        assert!(!state.has_no_references());
+        for (s, slot) in slots.iter_mut().enumerate() {
+            if c.refresh_frame_flags & (1 << s) != 0 {
+                *slot = i as VASurfaceID;
+            }
+        }
+    }
+    // What a client that opens a new context for frame 5 gets: a fresh state that knows no
+    // reference, and surfaces of the old context that this one cannot resolve.
+    let mut fresh = Vp9State::default();
+    let pic = VADecPictureParameterBufferVP9 { frame_width: 128, frame_height: 96, reference_frames: slots, ..Default::default() };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[5] };
+    assert_eq!(build_controls_with_state(&p, &Surfaces(HashMap::new()), &mut fresh).unwrap_err(), CodecError::MissingReference);
+    assert!(fresh.has_no_references());
+    // The key frame decodes in either state and resets every slot to 128x96.
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[10] };
+    let c = build_controls_with_state(&p, &Surfaces(HashMap::new()), &mut fresh).unwrap();
+    assert_ne!(c.frame.flags & V4L2_VP9_FRAME_FLAG_KEY_FRAME, 0);
+    assert_eq!(fresh.parser.ref_sizes, [Some((128, 96)); 8]);
+}

@@ -178,8 +178,19 @@ impl Context {
         let CodecState::Vp9(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
         };
-        let ctrls = vp9::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
-            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP9 translation: {e}"))?;
+        let ctrls = match vp9::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state) {
+            // FFmpeg (and mpv) open a new VA context when an inter frame changes the size.
+            Err(crate::codec::CodecError::MissingReference) if state.has_no_references() => {
+                return Err(va_err!(
+                    VA_STATUS_ERROR_UNIMPLEMENTED,
+                    "VP9 inter frame ({}x{}) is the first picture of this context: its references are pictures of another context; \
+                     a size change without a key frame needs reference scaling, which V4L2 stateless decoders cannot signal",
+                    pic.frame_width,
+                    pic.frame_height
+                ))
+            }
+            r => r.map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP9 translation: {e}"))?,
+        };
         self.check_depth("VP9", u32::from(ctrls.frame.bit_depth))?;
         if ctrls.needs_reference_scaling {
             return Err(va_err!(
