@@ -56,6 +56,8 @@ struct InFlight {
     surface: SurfaceKey,
     slot: SlotId,
     outputs: Vec<u32>,
+    /// The last request held the CAPTURE buffer for a second field still to come.
+    held: bool,
 }
 
 /// One request of a picture: its bytes in the context's bitstream buffer and its controls.
@@ -185,6 +187,9 @@ pub struct Context {
     deferred_bits: Vec<u8>,
     /// AV1 pictures queued with exact / guessed refresh_frame_flags.
     av1_refresh: (u64, u64),
+    /// H.264: the surface, parity (bottom?) and order count of the first field
+    /// just queued, whose CAPTURE buffer is held for the second field.
+    h264_first_field: Option<(SurfaceKey, bool, i32)>,
     /// Which surfaces keep their slot (`LIBVA_V4L2_REQUEST_PIN`).
     pin_mode: PinMode,
     /// Composed-layer exports per surface (a consumer importing by surface id
@@ -429,6 +434,7 @@ impl Context {
             deferred_av1: None,
             deferred_bits: Vec::new(),
             av1_refresh: (0, 0),
+            h264_first_field: None,
             pin_mode: PinMode::from_env(),
             composed_exports: HashMap::new(),
             field_coded: vec![false; got as usize],
@@ -573,16 +579,16 @@ impl Context {
         hold_last: bool,
         second_field: bool,
     ) -> VaResult<SlotId> {
-        let (pos, slot, frame) = if second_field {
-            let Some(pos) = self.in_flight.iter().rposition(|f| f.surface == target) else {
+        let (slot, frame) = if second_field {
+            let Some(first) = self.in_flight.iter().rev().find(|f| f.surface == target) else {
                 return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "second field without a first field in flight"));
             };
-            let slot = self.in_flight[pos].slot;
+            let slot = first.slot;
             let frame = self
                 .pool
                 .slot_frame(slot)
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "first field's slot has no frame"))?;
-            (Some(pos), slot, frame)
+            (slot, frame)
         } else {
             let refs = self.ref_slots(ref_surfaces);
             // A surface decoded again before it was synced: finish the old decode first.
@@ -590,7 +596,7 @@ impl Context {
                 self.sync(target)?;
             }
             let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
-            (None, self.bind_slot(target, frame, &refs)?, frame)
+            (self.bind_slot(target, frame, &refs)?, frame)
         };
         let ts = frame_timestamp(frame);
         let mut outputs = Vec::with_capacity(parts.len());
@@ -613,8 +619,16 @@ impl Context {
                 }
             }
         }
-        match pos {
-            Some(pos) => self.in_flight[pos].outputs.extend(outputs),
+        // (Queuing may have reaped older frames: look the first field up again.)
+        let first = self.in_flight.iter_mut().rev().find(|f| second_field && f.surface == target && f.slot == slot);
+        match first {
+            Some(f) => {
+                f.outputs.extend(outputs);
+                f.held = hold_last && result.is_ok();
+            }
+            None if second_field => {
+                log::error!("surface {target:#x}: its first field completed before the second field was queued");
+            }
             None if outputs.is_empty() => {
                 // Nothing reached the device: the slot goes straight back.
                 let _ = self.pool.abort_decode(slot);
@@ -622,7 +636,8 @@ impl Context {
             }
             None => {
                 self.states.insert(target, DecodeState::Pending);
-                self.in_flight.push_back(InFlight { surface: target, slot, outputs });
+                let held = hold_last && result.is_ok();
+                self.in_flight.push_back(InFlight { surface: target, slot, outputs, held });
                 self.decodes += 1;
             }
         }
@@ -652,7 +667,7 @@ impl Context {
         queue_capture: bool,
         hold: bool,
     ) -> VaResult<u32> {
-        let out = self.acquire_output()?;
+        let out = self.acquire_output(slot)?;
         if queue_capture {
             self.wait_for_readers(slot);
         }
@@ -685,12 +700,25 @@ impl Context {
     }
 
     /// A free OUTPUT buffer, reaping the oldest frame in flight when the ring is full.
-    fn acquire_output(&mut self) -> VaResult<u32> {
+    /// When that frame is the first field of the picture being queued into `slot`
+    /// (its CAPTURE buffer held for the second field), only its requests are waited for.
+    fn acquire_output(&mut self, slot: SlotId) -> VaResult<u32> {
         for _ in 0..=OUTPUT_RING {
             if let Some(out) = self.session.next_output() {
                 return Ok(out);
             }
-            match self.in_flight.front() {
+            match self.in_flight.front_mut() {
+                Some(f) if f.held && f.slot == slot && !f.outputs.is_empty() => {
+                    for out in std::mem::take(&mut f.outputs) {
+                        let captures = self
+                            .session
+                            .wait_decode(out, self.sync_timeout)
+                            .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for a first field: {e}"))?;
+                        for c in captures {
+                            self.complete_capture(c);
+                        }
+                    }
+                }
                 Some(f) => {
                     let s = f.surface;
                     self.reap_front(true)?;
@@ -741,6 +769,22 @@ impl Context {
     /// Complete the oldest frame in flight (waiting up to the sync timeout when `wait`).
     /// Returns false when `wait` is false and it is not done yet.
     fn reap_front(&mut self, wait: bool) -> VaResult<bool> {
+        let Some(front) = self.in_flight.front() else { return Ok(true) };
+        if wait && front.held {
+            // A first field whose second field never came (a lone field, or the
+            // application waits before sending it): the device keeps its CAPTURE
+            // buffer until told otherwise, so release it; the frame completes with
+            // the one field.
+            let surface = front.surface;
+            log::warn!("surface {surface:#x}: first field without a second field, releasing its CAPTURE buffer");
+            self.session.flush_held_capture().map_err(|e| v4l2_err("release held CAPTURE buffer", e))?;
+            if let Some(f) = self.in_flight.front_mut() {
+                f.held = false;
+            }
+            if self.h264_first_field.is_some_and(|(s, _, _)| s == surface) {
+                self.h264_first_field = None;
+            }
+        }
         let Some(front) = self.in_flight.front() else { return Ok(true) };
         let outputs = front.outputs.clone();
         let mut captures: Vec<DequeuedCapture> = Vec::new();

@@ -613,6 +613,25 @@ impl DecoderSession {
         Ok(())
     }
 
+    /// Release a CAPTURE buffer the device holds for a second field that will not
+    /// come (`V4L2_DEC_CMD_FLUSH`, stateless decoders that support holding).
+    pub fn flush_held_capture(&mut self) -> Result<(), V4l2Error> {
+        self.count();
+        let cmd = v4l2r::bindings::v4l2_decoder_cmd {
+            cmd: v4l2r::bindings::V4L2_DEC_CMD_FLUSH,
+            ..Default::default()
+        };
+        v4l2r::ioctl::decoder_cmd::<_, v4l2r::bindings::v4l2_decoder_cmd>(&self.video, cmd)
+            .map(|_| ())
+            .map_err(|e| {
+                let errno = match e {
+                    v4l2r::ioctl::IoctlConvertError::IoctlError(e) => Errno::from(e),
+                    v4l2r::ioctl::IoctlConvertError::ConversionError(_) => Errno::EINVAL,
+                };
+                ioctl_err(Op::DecoderCmd, errno, self.ctx("FLUSH (release held CAPTURE buffer)"))
+            })
+    }
+
     /// Whether the OUTPUT queue supports V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
     /// (known after `alloc_output`).
     pub fn supports_hold_capture(&self) -> bool {

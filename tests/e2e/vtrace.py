@@ -172,9 +172,13 @@ def normalise(codec, recs, label):
       H5  pred_weights are compared only when explicit weighted prediction applies
           (P/SP with WEIGHTED_PRED, B with weighted_bipred_idc == 1).
       H6  Picture order counts (decode_params and DPB top/bottom_field_order_cnt) are made
-          relative to the POC of the latest IDR picture: only POC differences enter the
-          decoding process, and clients offset them differently (libavcodec starts each IDR
-          period at 65536, GStreamer at 0), values that reach the driver through VA-API.
+          relative to the POC of the latest IDR picture (of an IDR field: that field's POC):
+          only POC differences enter the decoding process, and clients offset them
+          differently (libavcodec starts each IDR period at 65536, GStreamer at 0), values
+          that reach the driver through VA-API. The count of a parity that is absent (the
+          other field of a first field picture, of a DPB entry holding one field) is not a
+          POC but 0 on both sides, and stays as sent. (A second field carries its first
+          field's count there: that one is a POC and is made relative.)
       H7  sps.level_idc and sps.constraint_set_flags are not compared: VA-API does not carry
           them, and no decoding process uses them.
       H8  pps.num_ref_idx_l0/l1_default_active_minus1 are not compared: VA-API does not carry
@@ -202,8 +206,12 @@ def normalise(codec, recs, label):
         flat = OrderedDict()
         if codec == 'h264':
             dp = rec.get('v4l2_ctrl_h264_decode_params', {})
-            if 'IDR_PIC' in _flags(dp.get('flags', '')):
-                pocs = [int(dp[k]) for k in ('top_field_order_cnt', 'bottom_field_order_cnt') if re.match(r'^-?\d+$', dp.get(k, ''))]
+            dflags = _flags(dp.get('flags', ''))
+            if 'IDR_PIC' in dflags:
+                keys = ('top_field_order_cnt', 'bottom_field_order_cnt')
+                if 'FIELD_PIC' in dflags:   # an IDR field: only its own parity's count is set
+                    keys = ('bottom_field_order_cnt',) if 'BOTTOM_FIELD' in dflags else ('top_field_order_cnt',)
+                pocs = [int(dp[k]) for k in keys if re.match(r'^-?\d+$', dp.get(k, ''))]
                 poc_base = min(pocs) if pocs else 0
             sp = rec.get('v4l2_ctrl_h264_slice_params', {})
             pps = rec.get('v4l2_ctrl_h264_pps', {})
@@ -216,9 +224,10 @@ def normalise(codec, recs, label):
                         continue                                        # H1
                     lab = label(f.get('reference_ts', ''))              # N1
                     dpb[slot] = lab
+                    absent = {'TOP_FIELD_REF': 'bottom', 'BOTTOM_FIELD_REF': 'top'}.get(f.get('fields', '').strip())
                     for name, v in f.items():
                         if name != 'reference_ts':
-                            if name.endswith('field_order_cnt'):
+                            if name.endswith('field_order_cnt') and not name.startswith(str(absent)):
                                 v = _rel(v, poc_base)                   # H6
                             flat['dpb[%s].%s' % (lab, name)] = v        # H2
             lists = {'0': stype in ('P', 'SP', 'B'), '1': stype == 'B'}
@@ -247,7 +256,9 @@ def normalise(codec, recs, label):
                         continue                                        # H7
                     if key == 'v4l2_ctrl_h264_pps' and name.startswith('num_ref_idx_l') and name.endswith('_default_active_minus1'):
                         continue                                        # H8
-                    if key == 'v4l2_ctrl_h264_decode_params' and name.endswith('field_order_cnt'):
+                    if key == 'v4l2_ctrl_h264_decode_params' and name.endswith('field_order_cnt') and not (
+                            'FIELD_PIC' in dflags and name.startswith('top' if 'BOTTOM_FIELD' in dflags else 'bottom')
+                            and v == '0'):
                         v = _rel(v, poc_base)                           # H6
                     flat['%s.%s' % (key.replace('v4l2_ctrl_h264_', ''), name)] = v
         elif codec == 'hevc':

@@ -488,8 +488,10 @@ pub fn build_controls_with_state(
             frame_num: d.va.frame_idx as u16,
             fields,
             reserved: [0; 5],
-            top_field_order_cnt: d.va.TopFieldOrderCnt,
-            bottom_field_order_cnt: d.va.BottomFieldOrderCnt,
+            // A reference with one field decoded (the first field of the current frame,
+            // or a lone field) has no count for the other: 0, as GStreamer sends.
+            top_field_order_cnt: if fields == V4L2_H264_BOTTOM_FIELD_REF as u8 { 0 } else { d.va.TopFieldOrderCnt },
+            bottom_field_order_cnt: if fields == V4L2_H264_TOP_FIELD_REF as u8 { 0 } else { d.va.BottomFieldOrderCnt },
             flags: V4L2_H264_DPB_ENTRY_FLAG_VALID
                 | V4L2_H264_DPB_ENTRY_FLAG_ACTIVE
                 | flag(long_term, V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM)

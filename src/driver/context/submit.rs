@@ -23,7 +23,7 @@ impl Context {
                 .map(|(param, data)| h264::SliceInput { param, data })
                 .collect();
         let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(&pic);
-        let ctrls = h264::build_controls_with_state(
+        let mut ctrls = h264::build_controls_with_state(
             &h264::H264Picture {
                 pic: &pic,
                 seq_fields,
@@ -40,6 +40,30 @@ impl Context {
         )
         .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "H.264 translation: {e}"))?;
 
+        // Field pictures (PAFF): both fields of a frame decode into one CAPTURE buffer.
+        // The first field holds it; the second (the opposite parity into the same
+        // surface, next in decode order, as FFmpeg and GStreamer send it) is queued
+        // into the same slot with the same timestamp. VA does not flag second fields.
+        // The order count of the parity a field picture lacks is 0 in a first field
+        // and the first field's count in a second field (as GStreamer fills them;
+        // VA clients differ).
+        let dp = &mut ctrls.decode_params;
+        let field_pic = dp.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
+        let bottom = dp.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD != 0;
+        let first = self.h264_first_field.take();
+        let second_field = field_pic && first.is_some_and(|f| (f.0, f.1) == (target, !bottom));
+        if field_pic {
+            let other = match first {
+                Some((_, _, poc)) if second_field => poc,
+                _ => 0,
+            };
+            if bottom {
+                dp.top_field_order_cnt = other;
+            } else {
+                dp.bottom_field_order_cnt = other;
+            }
+        }
+        let own_poc = if bottom { dp.bottom_field_order_cnt } else { dp.top_field_order_cnt };
         let ref_surfaces: Vec<ffi::VASurfaceID> = pic
             .ReferenceFrames
             .iter()
@@ -77,8 +101,11 @@ impl Context {
             }
             parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: common });
         }
-        let slot = self.submit_parts(target, &ref_surfaces, &parts, false, false)?;
-        let field_pic = ctrls.decode_params.flags & v4l2::V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC != 0;
+        let first_field = field_pic && !second_field;
+        let slot = self.submit_parts(target, &ref_surfaces, &parts, first_field, second_field)?;
+        if first_field {
+            self.h264_first_field = Some((target, bottom, own_poc));
+        }
         if let Some(f) = self.field_coded.get_mut(slot.0 as usize) {
             *f = field_pic;
         }
