@@ -197,8 +197,59 @@ pub struct Av1State {
     max_size: (u32, u32),
     /// Surface of the previous frame (to observe its refresh flags).
     previous_surface: Option<VASurfaceID>,
-    /// Last observed refresh_frame_flags (the prediction for unknown ones).
-    last_refresh: Option<u8>,
+    /// Refresh prediction for pictures whose flags are not known yet ([`RefreshPredictor`]).
+    refresh: RefreshPredictor,
+}
+
+/// Predicts `refresh_frame_flags` of a picture that must be queued before the next
+/// picture shows its true flags (an application that syncs each frame at once).
+///
+/// The true flags of every picture are learnt one picture late (from the next
+/// `ref_frame_map`), so the sequence of flags is known up to the previous picture.
+/// Encoders refresh slots in a repeating pattern (libaom's real-time mode rotates the
+/// LAST slot 1, 2, 4, .. 32, 1, ..), so the prediction is what followed the previous
+/// picture's flags the last time they occurred; before a pattern has been seen, a single
+/// slot is followed by the next slot (a rotation), anything else by itself.
+#[derive(Clone, Debug)]
+pub struct RefreshPredictor {
+    /// Exact flags of the picture before the previous one, and of the previous one.
+    before_last: Option<u8>,
+    last: Option<u8>,
+    /// `successor[f]`: the flags that last followed a picture with flags `f`.
+    successor: [Option<u8>; 256],
+}
+
+impl Default for RefreshPredictor {
+    fn default() -> Self {
+        RefreshPredictor { before_last: None, last: None, successor: [None; 256] }
+    }
+}
+
+impl RefreshPredictor {
+    /// The previous picture's flags became known (`None`: not observable, e.g. the
+    /// current picture is a key frame with an empty map).
+    fn learn_previous(&mut self, flags: Option<u8>) {
+        if let Some(t) = flags {
+            if let Some(b) = self.before_last {
+                self.successor[usize::from(b)] = Some(t);
+            }
+            self.last = Some(t);
+        }
+    }
+
+    /// The prediction for the current picture.
+    fn predict(&self) -> u8 {
+        match self.last {
+            Some(p) => self.successor[usize::from(p)].unwrap_or(if p.count_ones() == 1 { p.rotate_left(1) } else { p }),
+            None => 0x01,
+        }
+    }
+
+    /// Move on to the next picture; `exact` are the current picture's flags if known now.
+    fn advance(&mut self, exact: Option<u8>) {
+        self.before_last = self.last;
+        self.last = exact;
+    }
 }
 
 impl Av1State {
@@ -371,9 +422,7 @@ pub fn build_controls_with_state(
         ),
         _ => None,
     };
-    if let Some(flags) = previous_refresh_frame_flags {
-        st.last_refresh = Some(flags);
-    }
+    st.refresh.learn_previous(previous_refresh_frame_flags);
     let mut reference_frame_ts = [0u64; 8];
     for (ts, &surface) in reference_frame_ts.iter_mut().zip(pic.ref_frame_map.iter()) {
         if surface != VA_INVALID_SURFACE {
@@ -406,8 +455,9 @@ pub fn build_controls_with_state(
         if (info.frame_type == KEY_FRAME && info.show_frame) || info.frame_type == SWITCH_FRAME {
             (0xff, true)
         } else {
-            (st.last_refresh.unwrap_or(0x01), false)
+            (st.refresh.predict(), false)
         };
+    st.refresh.advance(refresh_frame_flags_exact.then_some(refresh_frame_flags));
 
     // SEQUENCE.
     let flag = |c: bool, v: u32| if c { v } else { 0 };

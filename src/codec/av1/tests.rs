@@ -354,7 +354,8 @@ fn hidden_inter_frame_controls() {
     next.order_hint = 3;
     let c2 = build_controls_with_state(&picture(&next, INTER_PIC_FIELDS, 0, 0, &tiles), &refs, &mut st).unwrap();
     assert_eq!(c2.previous_refresh_frame_flags, Some(2));
-    assert_eq!(c2.frame.refresh_frame_flags, 2); // the observed pattern is the next prediction
+    // Nothing learnt yet about what follows slot 1: the prediction rotates to slot 2.
+    assert_eq!(c2.frame.refresh_frame_flags, 4);
     assert_eq!(c2.frame.reference_frame_ts, [1000, 2000, 1000, 1000, 1000, 1000, 1000, 1000]);
 }
 
@@ -462,4 +463,29 @@ fn film_grain_round_trip() {
     assert_eq!(c.ar_coeffs_y_plus_128[1], 0);
     assert_eq!((c.cb_mult, c.cb_offset), (128, 256));
     assert_eq!(film_grain_control(&pic, &Default::default()), v4l2_ctrl_av1_film_grain::default());
+}
+
+/// The refresh predictor on the flags libaom's real-time mode produces (trace_headers of
+/// tests/streams/av1.ivf: key frame, then slots 1, 2, .. 5, 0, 1, ..), fed as the driver
+/// sees them when the application syncs every frame: each picture's true flags arrive
+/// with the next picture.
+#[test]
+fn refresh_predictor_learns_the_rotation() {
+    let truth = [0xffu8, 2, 4, 8, 16, 32, 1, 2, 4, 8, 16, 32, 1];
+    let mut p = RefreshPredictor::default();
+    let mut guesses = Vec::new();
+    for (k, &t) in truth.iter().enumerate() {
+        // The current picture's map shows the previous picture's flags (none before a key frame).
+        p.learn_previous(if k == 0 { None } else { Some(truth[k - 1]) });
+        let key = k == 0;
+        if !key {
+            guesses.push(p.predict());
+        }
+        p.advance(key.then_some(t));
+    }
+    // After the key frame nothing is learnt (0xff kept); single slots rotate; the first
+    // wrap (32 -> 1) is missed; from then on the learnt successors are right.
+    assert_eq!(guesses, [0xff, 4, 8, 16, 32, 64, 2, 4, 8, 16, 32, 1]);
+    let right = guesses.iter().zip(&truth[1..]).filter(|(g, t)| g == t).count();
+    assert_eq!(right, 10);
 }
