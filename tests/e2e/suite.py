@@ -493,6 +493,27 @@ def main():
         s.report('PASS' if ok else 'FAIL', 'robust ffmpeg h264-damaged',
                  'frames=%d %s %.1fs (no crash, no hang, no panic)' % (n, rc_text(rc), secs), panics)
 
+    # --- a lone first field: h264-paff without its last NAL unit (the bottom field of the
+    # last frame in decode order), so the stream ends on a top field whose pair never comes.
+    # The device holds that CAPTURE buffer for the second field; when the client waits for
+    # the frame, the driver must release it (V4L2_DEC_CMD_FLUSH) instead of timing out.
+    if (not only or 'h264' in only or 'h264-paff' in only or 'lone-field' in only) and built:
+        with open(os.path.join(ROOT, 'tests', 'streams', 'h264-paff.h264'), 'rb') as f:
+            data = f.read()
+        lone = os.path.join(outdir, 'h264-paff-lone-field.h264')
+        with open(lone, 'wb') as f:
+            f.write(data[:data.rfind(b'\x00\x00\x00\x01')])
+        sw = subprocess.run(['ffmpeg', '-nostdin', '-v', 'error', '-threads', '1', '-i', lone, '-f', 'framemd5', '-'],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=120)
+        want = sum(1 for l in sw.stdout.splitlines() if l and not l.startswith('#'))
+        log = os.path.join(outdir, 'lone-field-h264-paff.ffmpeg')
+        rc, n, errs, secs = client_ffmpeg(lone, log, dict(env, LIBVA_V4L2_REQUEST_LOG='warn'), codec='h264')
+        released = any('first field without a second field' in l for l in errs)
+        errs = [l for l in errs if 'first field without a second field' not in l]
+        ok = rc == 0 and n == want and want > 0 and released and not errs
+        s.report('PASS' if ok else 'FAIL', 'ffmpeg h264-paff-lone-field',
+                 'frames=%d expected=%d (software decode) held_buffer_released=%s %s %.1fs' % (n, want, released, rc_text(rc), secs), errs)
+
     # --- reference scaling (tests/streams/vp9-refscale.ivf, not in the manifest): frames 0-4
     # are 176x144, frame 5 is an INTER frame of 128x96 predicted from 176x144 references, 6-9
     # still use 176x144 golden/altref slots, frame 10 is a 128x96 key frame, 11-13 inter.
