@@ -620,7 +620,11 @@ impl Context {
             }
         }
         // (Queuing may have reaped older frames: look the first field up again.)
-        let first = self.in_flight.iter_mut().rev().find(|f| second_field && f.surface == target && f.slot == slot);
+        let first = if second_field {
+            self.in_flight.iter_mut().rev().find(|f| f.surface == target && f.slot == slot)
+        } else {
+            None
+        };
         match first {
             Some(f) => {
                 f.outputs.extend(outputs);

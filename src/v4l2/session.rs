@@ -623,13 +623,7 @@ impl DecoderSession {
         };
         v4l2r::ioctl::decoder_cmd::<_, v4l2r::bindings::v4l2_decoder_cmd>(&self.video, cmd)
             .map(|_| ())
-            .map_err(|e| {
-                let errno = match e {
-                    v4l2r::ioctl::IoctlConvertError::IoctlError(e) => Errno::from(e),
-                    v4l2r::ioctl::IoctlConvertError::ConversionError(_) => Errno::EINVAL,
-                };
-                ioctl_err(Op::DecoderCmd, errno, self.ctx("FLUSH (release held CAPTURE buffer)"))
-            })
+            .map_err(|e| ioctl_err(Op::DecoderCmd, convert_errno(e), self.ctx("FLUSH (release held CAPTURE buffer)")))
     }
 
     /// Whether the OUTPUT queue supports V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
