@@ -1050,6 +1050,33 @@ impl CapturePool {
         Ok(chosen)
     }
 
+    /// Add one slot reserved for `surface` and pin the surface to it: the
+    /// surface brought its own buffer (a frame it owned before it had a
+    /// context). The surface's previous binding, if any, is released.
+    pub fn adopt_slot(&mut self, surface: SurfaceKey) -> Result<SlotId, PoolError> {
+        let range = self.add_slots(1)?;
+        let slot = SlotId(range.start);
+        let tick = self.next_tick();
+        self.rebind(surface, slot);
+        let c = &mut self.slots[slot.index()];
+        c.state = SlotState::Reserved { surface };
+        c.stamp = tick;
+        self.pinned.insert(surface);
+        Ok(slot)
+    }
+
+    /// Whether pinned `surface` cannot decode into its own slot right now only
+    /// because a pending frame references it or a decode into it is in flight
+    /// (the caller can reap decodes and try again instead of falling back).
+    pub fn pinned_slot_busy(&self, surface: SurfaceKey, refs: &[SlotId]) -> bool {
+        if self.policy != PoolPolicy::Lru || !self.pinned.contains(&surface) {
+            return false;
+        }
+        let Some(&b) = self.bindings.get(&surface) else { return false };
+        let Some(s) = self.slots.get(b.index()) else { return false };
+        !refs.contains(&b) && (s.dpb_refs > 0 || matches!(s.state, SlotState::Queued { .. }))
+    }
+
     /// The slot `surface` is bound to.
     pub fn surface_slot(&self, surface: SurfaceKey) -> Option<SlotId> {
         self.bindings.get(&surface).copied()
@@ -1657,6 +1684,35 @@ mod tests {
         assert_eq!(p.slot_state(r3), Some(SlotState::Reserved { surface: 3 }));
         p.complete_decode(d4, true).unwrap();
         p.check_invariants().unwrap();
+    }
+
+    #[test]
+    fn adopted_slots_carry_their_surface_for_good() {
+        let mut p = pool(2);
+        // Surface 7 brings its own buffer: a new slot, reserved and pinned.
+        let own = p.adopt_slot(7).unwrap();
+        assert_eq!(own, SlotId(2));
+        assert_eq!(p.len(), 3);
+        assert_eq!(p.slot_state(own), Some(SlotState::Reserved { surface: 7 }));
+        assert!(p.is_surface_pinned(7));
+        p.check_invariants().unwrap();
+        // Its first decode and every later one land there.
+        assert_eq!(decode(&mut p, 7, 1, &[]), own);
+        assert_eq!(decode(&mut p, 7, 2, &[]), own);
+        // While a pending frame references it, the slot is busy for surface 7
+        // (the context reaps that frame instead of falling back to LRU).
+        let other = p.begin_decode(1, 3, &[own]).unwrap();
+        assert!(p.pinned_slot_busy(7, &[]));
+        // ... unless the frame being queued references it itself.
+        assert!(!p.pinned_slot_busy(7, &[own]));
+        assert!(!p.pinned_slot_busy(1, &[]));
+        p.complete_decode(other, true).unwrap();
+        assert!(!p.pinned_slot_busy(7, &[]));
+        assert_eq!(decode(&mut p, 7, 4, &[]), own);
+        p.check_invariants().unwrap();
+        // A full pool cannot adopt.
+        let mut full = CapturePool::new(2, 2, PoolPolicy::Lru);
+        assert_eq!(full.adopt_slot(1), Err(PoolError::Exhausted));
     }
 
     #[test]

@@ -15,22 +15,21 @@ use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 
 mod submit;
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
-use crate::v4l2::{CaptureFormat, ControlSpec, DecoderSession, DequeuedCapture};
+use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderSession, DequeuedCapture};
+use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
 use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
 use std::collections::{HashMap, VecDeque};
 use nix::poll::PollFlags;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use v4l2r::bindings as v4l2;
 
 /// Number of OUTPUT (bitstream) buffers, each with its permanent request.
 pub const OUTPUT_RING: u32 = 8;
-/// Initial OUTPUT buffer size; grows when a frame does not fit.
-const OUTPUT_MIN_SIZE: u32 = 1 << 20;
 /// Upper bound for any wait on the device.
 pub fn sync_timeout() -> Duration {
     let ms = std::env::var("LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS")
@@ -168,11 +167,11 @@ pub struct Context {
     codec_state: CodecState,
     /// Per CAPTURE slot: whether its latest picture was coded as fields.
     field_coded: Vec<bool>,
-    /// Per CAPTURE slot: the one dma-buf exported for it. Every export of the
-    /// slot hands out a duplicate of this fd, so consumers' reader fences land
-    /// on the dma-buf we poll before re-queuing the slot (each VIDIOC_EXPBUF
-    /// would create a new dma-buf with its own, separate fences).
-    exports: Vec<Option<OwnedFd>>,
+    /// Allocates frames for the CAPTURE queue when it takes dma-bufs (`None`:
+    /// the queue's own MMAP buffers). Each slot has one dma-buf either way;
+    /// every export hands out a duplicate of it, so consumers' reader fences
+    /// land on the dma-buf polled before the slot is queued again.
+    frames: Option<FrameSource>,
     fence_timeout: Duration,
     /// Bound of every wait for the device (read once, see [`sync_timeout`]).
     sync_timeout: Duration,
@@ -309,14 +308,7 @@ pub fn frame_timestamp(frame: FrameId) -> u64 {
     frame * 1000
 }
 
-/// V4L2 CAPTURE format of a context: P010 for 10-bit, NV12 otherwise.
-pub fn capture_fourcc_for(ten_bit: bool) -> u32 {
-    if ten_bit {
-        crate::v4l2::V4L2_PIX_FMT_P010
-    } else {
-        crate::v4l2::V4L2_PIX_FMT_NV12
-    }
-}
+pub use super::frames::capture_fourcc_for;
 
 /// Whether a picture of `bit_depth` bits decodes on a context that is (or is
 /// not) 10-bit: exactly 10 on 10-bit contexts, exactly 8 otherwise.
@@ -373,45 +365,45 @@ impl Context {
         };
         let hevc_entry_points = config.codec == Codec::Hevc
             && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
-        let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
-        session
-            .set_output_format(config.coded_fourcc, width, height, out_size)
-            .map_err(|e| v4l2_err("set OUTPUT format", e))?;
-        let capture_fourcc = capture_fourcc_for(ten_bit);
-        if ten_bit {
-            // Devices like hantro derive their CAPTURE formats from the bit depth
-            // of the sequence-level control: set a 10-bit one (as the discovery
-            // probe did) before asking for P010. Each request then carries the real one.
-            let trial = crate::device::tenbit::TrialControl::new(config.coded_fourcc, width, height)
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "no 10-bit decoding for {:?}", config.codec))?;
-            session
-                .set_controls(&[trial.spec()])
-                .map_err(|e| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "10-bit sequence control refused: {e}"))?;
-        }
-        let capture = session
-            .set_capture_format(capture_fourcc, width, height)
-            .map_err(|e| v4l2_err("set CAPTURE format", e))?;
-        if capture.width < width || capture.height < height {
-            return Err(va_err!(
-                VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED,
-                "device gave a {}x{} CAPTURE format for a {width}x{height} stream",
-                capture.width,
-                capture.height
-            ));
-        }
+        let capture = negotiate_formats(&mut session, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::pool::policy_from_env();
         let slots = crate::pool::pool_size_from_env(num_surfaces) as u32;
-        let got = session.alloc_capture(slots).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?;
+        // Frames (DMABUF) where the device's CAPTURE queue takes them: picture
+        // memory then exists independently of this queue (surfaces can own it
+        // before a context exists, see super::frames). MMAP otherwise.
+        let mut frames = None;
+        if capture.num_planes == 1
+            && super::frames::prefer_frames(std::env::var(super::frames::CAPTURE_MEMORY_ENV).ok().as_deref())
+            && session.capture_supports_dmabuf()
+        {
+            match FrameSource::open(node, config.coded_fourcc, width, height, ten_bit) {
+                Ok(src) if src.format() == &capture => frames = Some(src),
+                Ok(src) => log::warn!(
+                    "context: frame allocation handle got CAPTURE {:?}, the context {:?}: using MMAP buffers",
+                    src.format(),
+                    capture
+                ),
+                Err(e) => log::warn!("context: no frame allocation handle ({}): using MMAP buffers", e.msg),
+            }
+        }
+        let got = match frames.as_mut() {
+            Some(src) => {
+                let f = src.allocate(slots)?;
+                session.alloc_capture_frames(f).map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
+            }
+            None => session.alloc_capture(slots).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
+        };
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
         session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
         log::info!(
-            "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
+            "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {} {:?}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
             config.codec,
             node.video_path.display(),
             crate::format::fourcc_str(capture.fourcc),
             capture.width,
             capture.height,
             capture.bytesperline[0],
+            session.capture_memory(),
             stream_mode,
             policy.name()
         );
@@ -438,7 +430,7 @@ impl Context {
             pin_mode: PinMode::from_env(),
             composed_exports: HashMap::new(),
             field_coded: vec![false; got as usize],
-            exports: (0..got).map(|_| None).collect(),
+            frames,
             fence_timeout: fence_timeout(),
             sync_timeout: sync_timeout(),
         })
@@ -739,6 +731,15 @@ impl Context {
         if self.pin_mode == PinMode::Always && !self.pool.is_surface_pinned(surface) {
             self.pool.pin_surface(surface);
         }
+        // A pinned surface's consumer shows whatever lands in its own buffer:
+        // rather than falling back to another slot while pending decodes still
+        // read (or write) it, finish those decodes first (bounded by what is in flight).
+        for _ in 0..self.in_flight.len() {
+            if !self.pool.pinned_slot_busy(surface, refs) {
+                break;
+            }
+            self.reap_front(true)?;
+        }
         loop {
             match self.pool.begin_decode(surface, frame, refs) {
                 Ok(slot) => return Ok(slot),
@@ -755,17 +756,20 @@ impl Context {
     /// Add CAPTURE buffers (CREATE_BUFS) when the pool asks for them.
     fn grow(&mut self) -> VaResult<()> {
         let extra = 4u32;
-        let range = self
-            .session
-            .grow_capture(extra)
-            .map_err(|e| v4l2_err("grow CAPTURE pool", e))?;
+        let range = match self.frames.as_mut() {
+            Some(src) => {
+                let frames = src.allocate(extra)?;
+                self.session.add_capture_frames(frames)
+            }
+            None => self.session.grow_capture(extra),
+        }
+        .map_err(|e| v4l2_err("grow CAPTURE pool", e))?;
         let n = (range.end - range.start) as usize;
         if n == 0 {
             return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "CAPTURE pool cannot grow"));
         }
         self.pool.add_slots(n).map_err(pool_err)?;
         self.field_coded.resize(self.pool.len(), false);
-        self.exports.resize_with(self.pool.len(), || None);
         log::info!("CAPTURE pool grew to {} slots", self.pool.len());
         Ok(())
     }
@@ -916,28 +920,60 @@ impl Context {
     }
 
     /// A dma-buf fd for `slot`, owned by the caller (a duplicate of the slot's
-    /// one exported dma-buf, exported on first use), and the buffer's size.
+    /// one dma-buf), and the buffer's size. The QUERYBUF first names the index
+    /// in ioctl traces (strace does not decode VIDIOC_EXPBUF), which the
+    /// re-queue analysis relies on.
     pub fn export_slot(&mut self, slot: SlotId) -> VaResult<(OwnedFd, u32)> {
-        let size = self
+        let queried = self
             .session
             .capture_plane_length(slot.0, 0)
             .map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
-        let entry = self
-            .exports
-            .get_mut(slot.0 as usize)
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "no CAPTURE slot {}", slot.0))?;
-        if entry.is_none() {
-            let fd = self
-                .session
-                .export_capture(slot.0, 0)
-                .map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
-            *entry = Some(fd);
-        }
-        let fd = entry.as_ref().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "export vanished"))?;
+        let size = match self.session.capture_memory() {
+            CaptureMemory::DmaBuf => self.session.capture_buffer_size(slot.0).map(|s| s as u32).unwrap_or(queried),
+            CaptureMemory::Mmap => queried,
+        };
+        let fd = self
+            .session
+            .capture_dmabuf(slot.0)
+            .map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
         let dup = fd
-            .try_clone()
+            .try_clone_to_owned()
             .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
         Ok((dup, size))
+    }
+
+    /// Take `own` (a surface's frame from before it had a context) as a new
+    /// CAPTURE slot reserved for and pinned to `surface`, so its pictures land
+    /// in the memory its early exports hand out.
+    pub fn adopt_frame(&mut self, surface: SurfaceKey, own: OwnFrame) -> VaResult<SlotId> {
+        if self.session.capture_memory() != CaptureMemory::DmaBuf {
+            return Err(va_err!(
+                VA_STATUS_ERROR_OPERATION_FAILED,
+                "surface {surface:#x}: this context's CAPTURE queue takes no dma-bufs"
+            ));
+        }
+        if !frame_fits(&own.format, own.frame.len(), &self.capture) {
+            return Err(va_err!(
+                VA_STATUS_ERROR_OPERATION_FAILED,
+                "surface {surface:#x}: its frame ({:?}) does not fit this context's CAPTURE format ({:?})",
+                own.format,
+                self.capture
+            ));
+        }
+        if self.pool.len() >= self.pool.max_slots() {
+            return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "surface {surface:#x}: CAPTURE pool is full"));
+        }
+        let range = self
+            .session
+            .add_capture_frames(vec![own.frame])
+            .map_err(|e| v4l2_err("adopt a surface's frame", e))?;
+        if range.len() != 1 || range.start as usize != self.pool.len() {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "adopting a frame gave CAPTURE indices {range:?}"));
+        }
+        let slot = self.pool.adopt_slot(surface).map_err(pool_err)?;
+        self.field_coded.resize(self.pool.len(), false);
+        log::info!("surface {surface:#x}: its own frame became CAPTURE slot {} (pinned)", slot.0);
+        Ok(slot)
     }
 
     /// Before an exported slot is written again: wait (bounded) until every
@@ -945,8 +981,8 @@ impl Context {
     /// Only exported slots pay for this; with LRU recycling it is almost
     /// always a single non-blocking poll.
     fn wait_for_readers(&mut self, slot: SlotId) {
-        let Some(Some(fd)) = self.exports.get(slot.0 as usize) else { return };
-        let ready = |timeout| crate::v4l2::request::poll_fd(fd.as_fd(), PollFlags::POLLOUT, timeout);
+        let Some(fd) = self.session.exported_capture_dmabuf(slot.0) else { return };
+        let ready = |timeout| crate::v4l2::request::poll_fd(fd, PollFlags::POLLOUT, timeout);
         match ready(Duration::ZERO) {
             Ok(Some(_)) => return,
             Ok(None) => {}

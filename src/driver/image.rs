@@ -293,16 +293,34 @@ impl Driver {
             let s = lock(&s);
             (s.width, s.height)
         };
-        // Waits for the pending decode first (Firefox exports before it syncs).
-        let (ctx, slot) = self.decoded_slot(surface)?;
-        let mut g = lock(&ctx);
-        let layout = slot_layout(g.capture_format())?;
-        let (fd, size) = g.export_slot(slot)?;
-        g.note_export(surface, slot, flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS == 0);
-        drop(g);
+        let separate = flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS != 0;
+        let (layout, fd, size) = if self.place_contextless(surface)? {
+            // Waits for the pending decode first (Firefox exports before it syncs).
+            let (ctx, slot) = self.decoded_slot(surface)?;
+            let mut g = lock(&ctx);
+            let layout = slot_layout(g.capture_format())?;
+            let (fd, size) = g.export_slot(slot)?;
+            g.note_export(surface, slot, !separate);
+            (layout, fd, size)
+        } else {
+            // No context yet: the surface's own frame, which the context that
+            // first decodes into the surface adopts (see super::frames).
+            let s = self.surface(surface)?;
+            let g = lock(&s);
+            let own = g
+                .own_frame
+                .as_ref()
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
+            let layout = slot_layout(&own.format)?;
+            let fd = own
+                .frame
+                .fd()
+                .try_clone_to_owned()
+                .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
+            (layout, fd, to_u32(own.frame.len())?)
+        };
         let pitch = layout.plane(0).map(|p| p.pitch).unwrap_or(0);
         let modifier = crate::format::export_modifier(to_u32(pitch)?, crate::format::export_align_from_env());
-        let separate = flags & ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS != 0;
         // The fd stays owned (closed on error) until the descriptor is complete.
         let mut d = prime_descriptor(&layout, s_w, s_h, -1, size, modifier, separate)?;
         d.objects[0].fd = fd.into_raw_fd();

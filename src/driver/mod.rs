@@ -9,6 +9,7 @@
 pub mod buffer;
 pub mod config;
 pub mod context;
+pub mod frames;
 pub mod image;
 pub mod objects;
 pub mod record;
@@ -22,6 +23,7 @@ use crate::va_err;
 use buffer::{Buffer, BufferStore};
 use config::Config;
 use context::{Context, DecodeState};
+use frames::OwnFrame;
 use objects::{ObjectKind, ObjectTable};
 use std::sync::{Arc, Mutex, MutexGuard};
 use surface::Surface;
@@ -200,19 +202,91 @@ impl Driver {
 
     /// Make `ctx` the context of `surface`; its picture in a previous context
     /// (if any) is released there.
+    /// A frame the surface owned (from an export before it had a context) is
+    /// adopted by `ctx` as the surface's CAPTURE slot.
     fn bind_surface(&self, surface: u32, ctx: &Arc<Mutex<Context>>) -> VaResult<()> {
         let s = self.surface(surface)?;
-        let old = {
+        let (old, own) = {
             let mut s = lock(&s);
             match &s.context {
-                Some(old) if Arc::ptr_eq(old, ctx) => None,
-                _ => s.context.replace(ctx.clone()),
+                Some(old) if Arc::ptr_eq(old, ctx) => (None, None),
+                _ => (s.context.replace(ctx.clone()), s.own_frame.take()),
             }
         };
         if let Some(old) = old {
             lock(&old).release_surface(surface);
         }
+        if let Some(own) = own {
+            if let Err(e) = lock(ctx).adopt_frame(surface, own) {
+                log::warn!(
+                    "surface {surface:#x} was exported before it had a context, but its pictures cannot land in that buffer ({}): the earlier export shows none of them",
+                    e.msg
+                );
+            }
+        }
         Ok(())
+    }
+
+    /// A live context that decodes surfaces like `surface` (same size and
+    /// pixel format), the newest first: GStreamer creates its context without
+    /// render targets, then allocates and exports its surfaces.
+    fn matching_context(&self, width: u32, height: u32, fourcc: u32) -> Option<Arc<Mutex<Context>>> {
+        let mut ids = self.contexts.ids();
+        ids.sort_unstable();
+        ids.into_iter().rev().find_map(|id| {
+            let ctx = self.contexts.get(id).map(|a| (*a).clone())?;
+            let fits = {
+                let g = lock(&ctx);
+                g.width == width && g.height == height && g.surface_fourcc() == fourcc
+            };
+            fits.then_some(ctx)
+        })
+    }
+
+    /// Give a surface without a context somewhere to live before its first
+    /// decode (an export or derive right after vaCreateSurfaces): bind it to a
+    /// matching live context if there is one (`Ok(true)`), else make sure it
+    /// owns a frame (`Ok(false)`). See [`frames`].
+    fn place_contextless(&self, surface: u32) -> VaResult<bool> {
+        let s = self.surface(surface)?;
+        let (w, h, fourcc, has_frame) = {
+            let g = lock(&s);
+            if g.context.is_some() {
+                return Ok(true);
+            }
+            (g.width, g.height, g.fourcc, g.own_frame.is_some())
+        };
+        if let Some(ctx) = self.matching_context(w, h, fourcc) {
+            self.bind_surface(surface, &ctx)?;
+            return Ok(true);
+        }
+        if has_frame {
+            return Ok(false);
+        }
+        let ten_bit = fourcc == ffi::VA_FOURCC_P010;
+        let (node, coded) = self
+            .devices
+            .iter()
+            .find_map(|n| frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c)))
+            .ok_or_else(|| {
+                va_err!(
+                    VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT,
+                    "surface {surface:#x}: no decoder makes {} pictures",
+                    crate::format::fourcc_str(fourcc)
+                )
+            })?;
+        let own = OwnFrame::allocate(node, coded, w, h, ten_bit)?;
+        log::debug!(
+            "surface {surface:#x}: own frame of {} bytes ({:?}, as for {})",
+            own.frame.len(),
+            own.format,
+            crate::format::fourcc_str(coded)
+        );
+        let mut g = lock(&s);
+        if g.context.is_none() && g.own_frame.is_none() {
+            g.own_frame = Some(own);
+        }
+        Ok(g.context.is_some())
     }
 
     pub fn sync_surface(&self, surface: u32) -> VaResult<()> {
@@ -433,7 +507,7 @@ impl Driver {
     }
 
     /// Like [`picture_slot`](Self::picture_slot), but a surface without a
-    /// context is an error (nothing to export from yet).
+    /// context is an error (nothing to read yet).
     pub fn decoded_slot(&self, surface: u32) -> VaResult<(Arc<Mutex<Context>>, SlotId)> {
         self.picture_slot(surface)?.ok_or_else(|| {
             va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet")
@@ -542,13 +616,14 @@ mod tests {
         assert_eq!(status(d.map_buffer(0x0800_0001)), ffi::VA_STATUS_ERROR_INVALID_BUFFER);
         assert_eq!(status(d.create_buffer(ffi::VASliceDataBufferType, u32::MAX, 4, None)), ffi::VA_STATUS_ERROR_ALLOCATION_FAILED);
 
-        // Surfaces without a context: sync is a no-op, export has nothing to export,
-        // derive gives a correctly described NV12 image.
+        // Surfaces without a context: sync is a no-op, export needs a decoder to
+        // allocate the surface's frame from (none here), derive gives a correctly
+        // described NV12 image.
         let ids = d.create_surfaces(864, 480, ffi::VA_RT_FORMAT_YUV420, None, 2).unwrap();
         assert_eq!(status(d.sync_surface(ids[0])), ffi::VA_STATUS_SUCCESS);
         assert_eq!(
             status(d.export_surface(ids[0], ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2, 0)),
-            ffi::VA_STATUS_ERROR_INVALID_SURFACE
+            ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT
         );
         let img = d.derive_image(ids[1]).unwrap();
         assert_eq!(img.format.fourcc, ffi::VA_FOURCC_NV12);

@@ -6,6 +6,7 @@
 //! resolution after it destroyed the old context).
 
 use super::context::Context;
+use super::frames::OwnFrame;
 use crate::va::ffi;
 use std::sync::{Arc, Mutex};
 
@@ -17,6 +18,10 @@ pub struct Surface {
     pub fourcc: u32,
     /// The context that decodes into this surface (render target or last decode).
     pub context: Option<Arc<Mutex<Context>>>,
+    /// Memory the surface owns while it has no context (allocated by an early
+    /// export); adopted by the first context that decodes into it (see
+    /// [`super::frames`]).
+    pub own_frame: Option<OwnFrame>,
     /// Error details handed out by vaQuerySurfaceError (status -1 terminated).
     pub mb_errors: Box<[ffi::VASurfaceDecodeMBErrors; 2]>,
 }
@@ -25,6 +30,6 @@ impl Surface {
     pub fn new(width: u32, height: u32, rt_format: u32, fourcc: u32) -> Self {
         let mut mb_errors: Box<[ffi::VASurfaceDecodeMBErrors; 2]> = Box::default();
         mb_errors[1].status = -1;
-        Surface { width, height, rt_format, fourcc, context: None, mb_errors }
+        Surface { width, height, rt_format, fourcc, context: None, own_frame: None, mb_errors }
     }
 }

@@ -8,6 +8,7 @@
 pub mod controls;
 pub mod error;
 pub mod fourcc;
+pub mod frame;
 pub mod request;
 pub mod session;
 pub mod time;
@@ -15,7 +16,8 @@ pub mod time;
 pub use controls::{as_bytes, codec_controls, slice_as_bytes, CodecControl, ControlSpec, CtrlInfo};
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;
-pub use session::{CaptureFormat, DecoderSession, DequeuedCapture};
+pub use frame::Frame;
+pub use session::{CaptureFormat, CaptureMemory, DecoderSession, DequeuedCapture};
 pub use time::{ns_to_timeval, timeval_to_ns};
 
 use std::fs::File;

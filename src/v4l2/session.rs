@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::ops::Range;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -27,12 +27,13 @@ use v4l2r::ioctl::{
     BufferCapabilities, BufferFlags, ExpbufFlags, IoctlConvertError, MemoryConsistency,
     PlaneMapping, QBufPlane, QBuffer, QueryBuffer, RequestBuffers, UncheckedV4l2Buffer,
 };
-use v4l2r::memory::{MemoryType, MmapHandle};
+use v4l2r::memory::{DmaBufHandle, MemoryType, MmapHandle};
 use v4l2r::{Format, PlaneLayout, QueueType};
 
 use super::controls::{self, ControlSpec, CtrlScratch, Which};
 use super::error::{ioctl_err, ioctl_err_quiet, Op, V4l2Error};
 use super::fourcc::fourcc_to_string;
+use super::frame::Frame;
 use super::request::{poll_fd, Request};
 use super::time::{ns_to_timeval, timeval_to_ns};
 use crate::device::DecoderNode;
@@ -107,10 +108,53 @@ struct OutputSlot {
     expect_capture: Option<u32>,
 }
 
+/// Where a session's CAPTURE memory comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CaptureMemory {
+    /// The queue's own buffers (`V4L2_MEMORY_MMAP`), exported with VIDIOC_EXPBUF.
+    Mmap,
+    /// [`Frame`]s (dma-bufs) queued with `V4L2_MEMORY_DMABUF`, one per index.
+    DmaBuf,
+}
+
 struct CaptureBuffer {
+    /// MMAP: the mapped planes.
     planes: Vec<PlaneMapping>,
+    /// DMABUF: the frame always queued at this index.
+    frame: Option<Frame>,
+    /// MMAP: the one dma-buf exported for this buffer (on first export).
+    export: Option<OwnedFd>,
+    /// Handed out to a consumer at least once.
+    exported: bool,
     /// Queued in the kernel (between QBUF and DQBUF).
     queued: bool,
+}
+
+impl CaptureBuffer {
+    fn mapped(planes: Vec<PlaneMapping>) -> Self {
+        CaptureBuffer { planes, frame: None, export: None, exported: false, queued: false }
+    }
+
+    fn with_frame(frame: Frame) -> Self {
+        CaptureBuffer { planes: Vec::new(), frame: Some(frame), export: None, exported: false, queued: false }
+    }
+
+    /// The buffer's bytes (plane `plane`; a frame has one).
+    fn bytes(&self, plane: usize) -> Option<&[u8]> {
+        match &self.frame {
+            Some(f) if plane == 0 => f.bytes(),
+            Some(_) => None,
+            None => self.planes.get(plane).map(|m| &m[..]),
+        }
+    }
+
+    fn bytes_mut(&mut self, plane: usize) -> Option<&mut [u8]> {
+        match &mut self.frame {
+            Some(f) if plane == 0 => f.bytes_mut(),
+            Some(_) => None,
+            None => self.planes.get_mut(plane).map(|m| &mut m[..]),
+        }
+    }
 }
 
 /// See the module documentation.
@@ -130,6 +174,7 @@ pub struct DecoderSession {
     capture_fmt: Option<CaptureFormat>,
     captures: Vec<CaptureBuffer>,
     capture_allocated: bool,
+    capture_memory: CaptureMemory,
     out_streaming: bool,
     cap_streaming: bool,
     next_hint: usize,
@@ -215,6 +260,7 @@ impl DecoderSession {
             capture_fmt: None,
             captures: Vec::new(),
             capture_allocated: false,
+            capture_memory: CaptureMemory::Mmap,
             out_streaming: false,
             cap_streaming: false,
             next_hint: 0,
@@ -524,15 +570,11 @@ impl DecoderSession {
 
     /// REQBUFS (MMAP) on CAPTURE and mmap every plane. Returns the buffer count.
     pub fn alloc_capture(&mut self, count: u32) -> Result<u32, V4l2Error> {
-        if self.capture_allocated {
-            return Err(V4l2Error::State("CAPTURE buffers already allocated".into()));
-        }
-        if self.capture_fmt.is_none() {
-            return Err(V4l2Error::State("CAPTURE format not set".into()));
-        }
+        self.check_capture_unallocated()?;
         let count = count.clamp(1, MAX_BUFFERS);
-        let rb = self.reqbufs(self.cap_q, count)?;
+        let rb = self.reqbufs_mem(self.cap_q, MemoryType::Mmap, count)?;
         self.capture_allocated = true;
+        self.capture_memory = CaptureMemory::Mmap;
         if rb.count == 0 {
             self.free_capture();
             return Err(V4l2Error::Invalid("REQBUFS gave 0 CAPTURE buffers".into()));
@@ -541,17 +583,145 @@ impl DecoderSession {
             self.free_capture();
             return Err(e);
         }
-        log::debug!(
-            "{}: {} CAPTURE buffers",
-            self.video_path.display(),
-            rb.count
-        );
+        log::debug!("{}: {} CAPTURE buffers (MMAP)", self.video_path.display(), rb.count);
         Ok(rb.count)
+    }
+
+    /// REQBUFS (DMABUF) on CAPTURE for `frames`, which are queued at indices
+    /// `0..frames.len()` from then on. Returns the buffer count.
+    pub fn alloc_capture_frames(&mut self, frames: Vec<Frame>) -> Result<u32, V4l2Error> {
+        self.check_capture_unallocated()?;
+        let count = frames.len() as u32;
+        if count == 0 || count > MAX_BUFFERS {
+            return Err(V4l2Error::Invalid(format!("{count} CAPTURE frames")));
+        }
+        let rb = self.reqbufs_mem(self.cap_q, MemoryType::DmaBuf, count)?;
+        self.capture_allocated = true;
+        self.capture_memory = CaptureMemory::DmaBuf;
+        if rb.count != count {
+            log::warn!(
+                "{}: REQBUFS (DMABUF) gave {} CAPTURE buffers for {count} frames",
+                self.video_path.display(),
+                rb.count
+            );
+            self.free_capture();
+            return Err(V4l2Error::Invalid("CAPTURE buffer count differs from the frames".into()));
+        }
+        self.captures.extend(frames.into_iter().map(CaptureBuffer::with_frame));
+        log::debug!("{}: {count} CAPTURE buffers (DMABUF frames)", self.video_path.display());
+        Ok(count)
+    }
+
+    /// Where this session's CAPTURE memory comes from.
+    pub fn capture_memory(&self) -> CaptureMemory {
+        self.capture_memory
+    }
+
+    /// Whether the CAPTURE queue takes dma-bufs (REQBUFS DMABUF 0 reports the
+    /// queue's capabilities without allocating; checked, never assumed).
+    pub fn capture_supports_dmabuf(&self) -> bool {
+        if self.capture_allocated {
+            return self.capture_memory == CaptureMemory::DmaBuf;
+        }
+        match self.reqbufs_mem(self.cap_q, MemoryType::DmaBuf, 0) {
+            Ok(rb) => rb.capabilities.contains(BufferCapabilities::SUPPORTS_DMABUF),
+            Err(_) => false,
+        }
+    }
+
+    fn check_capture_unallocated(&self) -> Result<(), V4l2Error> {
+        if self.capture_allocated {
+            return Err(V4l2Error::State("CAPTURE buffers already allocated".into()));
+        }
+        match &self.capture_fmt {
+            None => Err(V4l2Error::State("CAPTURE format not set".into())),
+            Some(_) => Ok(()),
+        }
+    }
+
+    /// Allocate `count` frames from this handle's CAPTURE queue with the current
+    /// format: REQBUFS (MMAP), QUERYBUF and EXPBUF each, REQBUFS 0. The queue is
+    /// left without buffers; the memory lives on in the returned dma-bufs.
+    /// Single-buffer formats only (NV12, P010).
+    pub fn allocate_frames(&mut self, count: u32) -> Result<Vec<Frame>, V4l2Error> {
+        self.check_capture_unallocated()?;
+        if self.capture_fmt.as_ref().is_some_and(|f| f.num_planes != 1) {
+            return Err(V4l2Error::Unsupported("frames of a multi-buffer CAPTURE format".into()));
+        }
+        let count = count.clamp(1, MAX_BUFFERS);
+        let rb = self.reqbufs_mem(self.cap_q, MemoryType::Mmap, count)?;
+        let mut frames = Vec::with_capacity(rb.count as usize);
+        let mut result = Ok(());
+        for index in 0..rb.count {
+            let len = match self.capture_plane_length(index, 0) {
+                Ok(l) => l,
+                Err(e) => {
+                    result = Err(e);
+                    break;
+                }
+            };
+            self.count();
+            match v4l2r::ioctl::expbuf::<OwnedFd>(
+                &self.video,
+                self.cap_q,
+                index as usize,
+                0,
+                ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
+            ) {
+                Ok(fd) => frames.push(Frame::new(fd, len as usize)),
+                Err(e) => {
+                    result = Err(ioctl_err(
+                        Op::ExpBuf,
+                        Errno::from(e),
+                        self.ctx(format_args!("CAPTURE {index} (frame allocation)")),
+                    ));
+                    break;
+                }
+            }
+        }
+        // Orphan the buffers: the kernel keeps their memory for the dma-bufs.
+        self.reqbufs_mem(self.cap_q, MemoryType::Mmap, 0)?;
+        result?;
+        if frames.is_empty() {
+            return Err(V4l2Error::Invalid("REQBUFS gave 0 CAPTURE buffers".into()));
+        }
+        Ok(frames)
     }
 
     /// CREATE_BUFS on CAPTURE with the current format: `extra` more buffers.
     /// Returns the new indices.
     pub fn grow_capture(&mut self, extra: u32) -> Result<Range<u32>, V4l2Error> {
+        if self.capture_memory != CaptureMemory::Mmap {
+            return Err(V4l2Error::State("MMAP growth of a DMABUF CAPTURE queue".into()));
+        }
+        let range = self.create_capture_buffers(extra, MemoryType::Mmap)?;
+        self.map_captures(range.clone())?;
+        log::debug!("{}: CAPTURE grew by {} to {}", self.video_path.display(), range.len(), self.captures.len());
+        Ok(range)
+    }
+
+    /// CREATE_BUFS (DMABUF) on CAPTURE for `frames`: their new indices.
+    pub fn add_capture_frames(&mut self, frames: Vec<Frame>) -> Result<Range<u32>, V4l2Error> {
+        if self.capture_memory != CaptureMemory::DmaBuf {
+            return Err(V4l2Error::State("frames for an MMAP CAPTURE queue".into()));
+        }
+        let range = self.create_capture_buffers(frames.len() as u32, MemoryType::DmaBuf)?;
+        if range.len() != frames.len() {
+            // The kernel made fewer indices than frames: the extra indices stay
+            // unused (they own no memory), the frames are dropped.
+            log::warn!(
+                "{}: CREATE_BUFS (DMABUF) gave {} CAPTURE buffers for {} frames",
+                self.video_path.display(),
+                range.len(),
+                frames.len()
+            );
+        }
+        let n = range.len();
+        self.captures.extend(frames.into_iter().take(n).map(CaptureBuffer::with_frame));
+        Ok(range)
+    }
+
+    fn create_capture_buffers(&mut self, extra: u32, memory: MemoryType) -> Result<Range<u32>, V4l2Error> {
         if !self.capture_allocated {
             return Err(V4l2Error::State("CAPTURE buffers not allocated".into()));
         }
@@ -563,14 +733,8 @@ impl DecoderSession {
         let fmt: bindings::v4l2_format = v4l2r::ioctl::g_fmt(&self.video, self.cap_q)
             .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (grow)")))?;
         self.count();
-        let cb: bindings::v4l2_create_buffers =
-            v4l2r::ioctl::create_bufs(&self.video, extra, MemoryType::Mmap, fmt).map_err(|e| {
-                ioctl_err(
-                    Op::CreateBufs,
-                    Errno::from(e),
-                    self.ctx(format_args!("CAPTURE +{extra}")),
-                )
-            })?;
+        let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, extra, memory, fmt)
+            .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE +{extra}"))))?;
         let first = cb.index;
         if first as usize != self.captures.len() {
             log::warn!(
@@ -580,15 +744,7 @@ impl DecoderSession {
             );
             return Err(V4l2Error::Invalid("non-contiguous CAPTURE indices".into()));
         }
-        let range = first..first.saturating_add(cb.count);
-        self.map_captures(range.clone())?;
-        log::debug!(
-            "{}: CAPTURE grew by {} to {}",
-            self.video_path.display(),
-            cb.count,
-            self.captures.len()
-        );
-        Ok(range)
+        Ok(first..first.saturating_add(cb.count))
     }
 
     /// STREAMON on both queues (idempotent).
@@ -657,7 +813,7 @@ impl DecoderSession {
         if buf.queued {
             return None;
         }
-        buf.planes.get(plane).map(|m| &m[..])
+        buf.bytes(plane)
     }
 
     /// Writable view of a mapped CAPTURE plane (vaPutImage / derived images).
@@ -667,7 +823,7 @@ impl DecoderSession {
         if buf.queued {
             return None;
         }
-        buf.planes.get_mut(plane).map(|m| &mut m[..])
+        buf.bytes_mut(plane)
     }
 
     /// Whether CAPTURE buffer `index` is queued in the kernel.
@@ -694,33 +850,57 @@ impl DecoderSession {
         })
     }
 
-    /// VIDIOC_EXPBUF of a CAPTURE plane (O_RDWR | O_CLOEXEC).
-    pub fn export_capture(&self, index: u32, plane: usize) -> Result<OwnedFd, V4l2Error> {
-        let n_planes = self
-            .captures
-            .get(index as usize)
-            .map(|b| b.planes.len())
-            .unwrap_or(0);
-        if plane >= n_planes {
-            return Err(V4l2Error::State(format!(
-                "export of CAPTURE {index} plane {plane}: no such buffer"
-            )));
-        }
-        self.count();
-        v4l2r::ioctl::expbuf::<OwnedFd>(
-            &self.video,
-            self.cap_q,
-            index as usize,
-            plane,
-            ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
-        )
-        .map_err(|e| {
-            ioctl_err(
-                Op::ExpBuf,
-                Errno::from(e),
-                self.ctx(format_args!("CAPTURE {index} plane {plane}")),
+    /// The one dma-buf of CAPTURE buffer `index` (plane 0), for a consumer:
+    /// its frame (DMABUF), or the buffer exported once with VIDIOC_EXPBUF
+    /// (MMAP). Every export of a buffer hands out duplicates of this fd, so
+    /// consumers' reader fences land on the dma-buf the driver polls.
+    pub fn capture_dmabuf(&mut self, index: u32) -> Result<BorrowedFd<'_>, V4l2Error> {
+        let Some(buf) = self.captures.get(index as usize) else {
+            return Err(V4l2Error::State(format!("export of CAPTURE {index}: no such buffer")));
+        };
+        if buf.frame.is_none() && buf.export.is_none() {
+            if buf.planes.len() != 1 {
+                return Err(V4l2Error::Unsupported(format!("export of CAPTURE {index}: {} planes", buf.planes.len())));
+            }
+            self.count();
+            let fd = v4l2r::ioctl::expbuf::<OwnedFd>(
+                &self.video,
+                self.cap_q,
+                index as usize,
+                0,
+                ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
             )
-        })
+            .map_err(|e| ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index}"))))?;
+            self.captures[index as usize].export = Some(fd);
+        }
+        let buf = &mut self.captures[index as usize];
+        buf.exported = true;
+        match (&buf.frame, &buf.export) {
+            (Some(f), _) => Ok(f.fd()),
+            (None, Some(fd)) => Ok(fd.as_fd()),
+            (None, None) => Err(V4l2Error::State(format!("CAPTURE {index}: export vanished"))),
+        }
+    }
+
+    /// The dma-buf of CAPTURE buffer `index` if it was ever handed to a consumer
+    /// (the one to poll for reader fences before the buffer is queued again).
+    pub fn exported_capture_dmabuf(&self, index: u32) -> Option<BorrowedFd<'_>> {
+        let buf = self.captures.get(index as usize).filter(|b| b.exported)?;
+        match (&buf.frame, &buf.export) {
+            (Some(f), _) => Some(f.fd()),
+            (None, Some(fd)) => Some(fd.as_fd()),
+            (None, None) => None,
+        }
+    }
+
+    /// Size of CAPTURE buffer `index`'s memory (plane 0): the frame's size
+    /// (DMABUF) or the QUERYBUF length (MMAP).
+    pub fn capture_buffer_size(&self, index: u32) -> Option<usize> {
+        let buf = self.captures.get(index as usize)?;
+        match &buf.frame {
+            Some(f) => Some(f.len()),
+            None => buf.planes.first().map(|m| m.len()),
+        }
     }
 
     // ---------------------------------------------------------------- OUTPUT ring
@@ -985,10 +1165,25 @@ impl DecoderSession {
 
         // 4. The CAPTURE buffer (after the request: see the module doc).
         if queue_capture {
-            let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
-            qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
             self.count();
-            if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
+            let queued = match self.captures[cap_index as usize].frame.as_ref() {
+                Some(frame) => {
+                    // DMABUF: always the same frame at this index (vb2 keeps
+                    // the attachment, nothing is re-mapped per frame).
+                    let mut plane = QBufPlane::new(0);
+                    plane.0.m.fd = frame.raw_fd();
+                    plane.0.length = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+                    let mut qb = QBuffer::<DmaBufHandle<File>>::new(self.cap_q, cap_index);
+                    qb.planes = vec![plane];
+                    v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
+                }
+                None => {
+                    let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
+                    qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
+                    v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
+                }
+            };
+            if let Err(e) = queued {
                 // The request is in flight and will wait for a CAPTURE buffer.
                 return Err(ioctl_err(
                     Op::QBuf,
@@ -1071,11 +1266,15 @@ impl DecoderSession {
     // ---------------------------------------------------------------- internals
 
     fn reqbufs(&self, q: QueueType, count: u32) -> Result<RequestBuffers, V4l2Error> {
+        self.reqbufs_mem(q, MemoryType::Mmap, count)
+    }
+
+    fn reqbufs_mem(&self, q: QueueType, memory: MemoryType, count: u32) -> Result<RequestBuffers, V4l2Error> {
         self.count();
         v4l2r::ioctl::reqbufs::<RequestBuffers>(
             &self.video,
             q,
-            MemoryType::Mmap,
+            memory,
             count,
             MemoryConsistency::empty(),
         )
@@ -1140,10 +1339,7 @@ impl DecoderSession {
     fn map_captures(&mut self, range: Range<u32>) -> Result<(), V4l2Error> {
         for index in range {
             let planes = self.query_and_map(self.cap_q, index)?;
-            self.captures.push(CaptureBuffer {
-                planes,
-                queued: false,
-            });
+            self.captures.push(CaptureBuffer::mapped(planes));
         }
         Ok(())
     }
@@ -1383,7 +1579,11 @@ impl DecoderSession {
     fn free_capture(&mut self) {
         self.captures.clear();
         if self.capture_allocated {
-            let _ = self.reqbufs(self.cap_q, 0);
+            let memory = match self.capture_memory {
+                CaptureMemory::Mmap => MemoryType::Mmap,
+                CaptureMemory::DmaBuf => MemoryType::DmaBuf,
+            };
+            let _ = self.reqbufs_mem(self.cap_q, memory, 0);
             self.capture_allocated = false;
         }
     }

@@ -78,5 +78,22 @@ class RecordedDriverExports(unittest.TestCase):
         self.assertEqual(r['min_requeue_decodes'], 27)
 
 
+class FrameAllocation(unittest.TestCase):
+    """The driver's DMABUF CAPTURE frames: REQBUFS n, QUERYBUF + EXPBUF each and REQBUFS 0
+    on an allocation handle (fd 7), then the context's handle (fd 5) queues those dma-bufs.
+    The allocation batch is no export of fd 5's indices; the later QUERYBUF + F_DUPFD_CLOEXEC
+    is (index 0 exported after 1 decode, queued again after 3)."""
+
+    def test_allocation_is_not_an_export(self):
+        r = analyse('strace-frame-allocation.txt')
+        self.assertEqual(r['decodes'], 3)
+        self.assertEqual(r['allocation_exports'], 2)
+        self.assertEqual(r['exports'], 1)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual(r['buffers'][0]['export_to_qbuf_decodes'], [2])
+        self.assertEqual(r['buffers'][1]['exports'], 0)
+        self.assertEqual(r['min_export_distance'], 2)
+
+
 if __name__ == '__main__':
     unittest.main()

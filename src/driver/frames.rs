@@ -1,0 +1,221 @@
+//! Where picture memory comes from: format negotiation shared by contexts and
+//! frame allocation, the per-context [`FrameSource`], and [`OwnFrame`], the
+//! memory a surface owns before any context decodes into it.
+//!
+//! Every surface can be exported from its creation (mpv's interop probe,
+//! GStreamer's DMABuf allocator and Chromium export before any decode and
+//! cache what they got per surface). The buffer handed out then must be the
+//! buffer the surface's pictures land in later. Three cases:
+//!
+//! - the surface is a render target of a context (bound at vaCreateContext):
+//!   the context reserves a CAPTURE slot for it and pins the surface there;
+//! - the surface has no context, but a live context decodes surfaces of its
+//!   size and format (GStreamer creates its context before its surfaces): the
+//!   surface is bound to that context, as a render target would be;
+//! - otherwise the surface gets an [`OwnFrame`]: a frame allocated from the
+//!   decoder's CAPTURE queue on a dedicated handle, with the formats a context
+//!   of that size would negotiate. When a context later decodes into the
+//!   surface, the context adopts the frame as a new CAPTURE slot
+//!   (`V4L2_MEMORY_DMABUF`) pinned to the surface, so the early export shows
+//!   the surface's pictures. A frame whose layout the context cannot decode
+//!   into is dropped with a warning (the early export then shows no pictures).
+
+use crate::device::DecoderNode;
+use crate::v4l2::{CaptureFormat, DecoderSession, Frame};
+use crate::va::guard::{VaError, VaResult};
+use crate::va_err;
+
+/// Initial OUTPUT buffer size; grows when a frame does not fit.
+pub const OUTPUT_MIN_SIZE: u32 = 1 << 20;
+
+/// Environment variable choosing the CAPTURE memory: `dmabuf` (default where
+/// the device takes it) or `mmap` (the queue's own buffers, for comparisons).
+pub const CAPTURE_MEMORY_ENV: &str = "LIBVA_V4L2_REQUEST_CAPTURE_MEMORY";
+
+/// Whether contexts should use frames (DMABUF) where the device allows, from
+/// the value of [`CAPTURE_MEMORY_ENV`].
+pub fn prefer_frames(env_value: Option<&str>) -> bool {
+    match env_value {
+        None | Some("") | Some("dmabuf") => true,
+        Some("mmap") => false,
+        Some(other) => {
+            log::warn!("{CAPTURE_MEMORY_ENV}={other:?} ignored: expected dmabuf or mmap");
+            true
+        }
+    }
+}
+
+fn v4l2_err(what: &str, e: impl std::fmt::Display) -> VaError {
+    va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "{what}: {e}")
+}
+
+/// V4L2 CAPTURE format of a context: P010 for 10-bit, NV12 otherwise.
+pub fn capture_fourcc_for(ten_bit: bool) -> u32 {
+    if ten_bit {
+        crate::v4l2::V4L2_PIX_FMT_P010
+    } else {
+        crate::v4l2::V4L2_PIX_FMT_NV12
+    }
+}
+
+/// Negotiate a session's formats for `coded_fourcc` at `width`x`height`:
+/// S_FMT OUTPUT, the 10-bit sequence control where `ten_bit`, S_FMT CAPTURE.
+/// Returns the CAPTURE format the device gave (never cached across sessions).
+pub fn negotiate_formats(
+    session: &mut DecoderSession,
+    coded_fourcc: u32,
+    width: u32,
+    height: u32,
+    ten_bit: bool,
+) -> VaResult<CaptureFormat> {
+    let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
+    session
+        .set_output_format(coded_fourcc, width, height, out_size)
+        .map_err(|e| v4l2_err("set OUTPUT format", e))?;
+    if ten_bit {
+        // Devices like hantro derive their CAPTURE formats from the bit depth
+        // of the sequence-level control: set a 10-bit one (as the discovery
+        // probe did) before asking for P010. Each request then carries the real one.
+        let trial = crate::device::tenbit::TrialControl::new(coded_fourcc, width, height).ok_or_else(|| {
+            va_err!(
+                VA_STATUS_ERROR_UNSUPPORTED_PROFILE,
+                "no 10-bit decoding for {}",
+                crate::format::fourcc_str(coded_fourcc)
+            )
+        })?;
+        session
+            .set_controls(&[trial.spec()])
+            .map_err(|e| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "10-bit sequence control refused: {e}"))?;
+    }
+    let capture = session
+        .set_capture_format(capture_fourcc_for(ten_bit), width, height)
+        .map_err(|e| v4l2_err("set CAPTURE format", e))?;
+    if capture.width < width || capture.height < height {
+        return Err(va_err!(
+            VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED,
+            "device gave a {}x{} CAPTURE format for a {width}x{height} stream",
+            capture.width,
+            capture.height
+        ));
+    }
+    Ok(capture)
+}
+
+/// Whether a frame allocated with format `frame` (of `len` bytes) can carry the
+/// pictures of a context whose CAPTURE format is `ctx`: the same pixel format,
+/// plane count, pitch and height (so the same plane offsets), and enough bytes.
+pub fn frame_fits(frame: &CaptureFormat, len: usize, ctx: &CaptureFormat) -> bool {
+    frame.fourcc == ctx.fourcc
+        && frame.num_planes == 1
+        && ctx.num_planes == 1
+        && frame.bytesperline[0] == ctx.bytesperline[0]
+        && frame.height == ctx.height
+        && len >= ctx.sizeimage[0] as usize
+}
+
+/// A second handle on a decoder with a context's formats, which allocates
+/// frames for that context's CAPTURE queue (see [`crate::v4l2::frame`]).
+pub struct FrameSource {
+    session: DecoderSession,
+    format: CaptureFormat,
+}
+
+impl FrameSource {
+    /// Open `node` again and negotiate the same formats as a context would.
+    pub fn open(node: &DecoderNode, coded_fourcc: u32, width: u32, height: u32, ten_bit: bool) -> VaResult<Self> {
+        let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder (frame allocation)", e))?;
+        let format = negotiate_formats(&mut session, coded_fourcc, width, height, ten_bit)?;
+        Ok(FrameSource { session, format })
+    }
+
+    /// The CAPTURE format of the frames this source allocates.
+    pub fn format(&self) -> &CaptureFormat {
+        &self.format
+    }
+
+    /// Allocate `count` frames (one REQBUFS, QUERYBUF + EXPBUF each, REQBUFS 0).
+    pub fn allocate(&mut self, count: u32) -> VaResult<Vec<Frame>> {
+        self.session
+            .allocate_frames(count)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "allocate CAPTURE frames: {e}"))
+    }
+
+    /// Ioctls issued (for the context's per-decode figure).
+    pub fn ioctl_count(&self) -> u64 {
+        self.session.ioctl_count()
+    }
+}
+
+/// Memory a surface owns before a context decodes into it.
+pub struct OwnFrame {
+    pub frame: Frame,
+    /// The CAPTURE format it was allocated with.
+    pub format: CaptureFormat,
+}
+
+impl OwnFrame {
+    /// Allocate one frame on `node` for `coded_fourcc` at `width`x`height`.
+    pub fn allocate(node: &DecoderNode, coded_fourcc: u32, width: u32, height: u32, ten_bit: bool) -> VaResult<Self> {
+        let mut src = FrameSource::open(node, coded_fourcc, width, height, ten_bit)?;
+        let frame = src
+            .allocate(1)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "no frame allocated"))?;
+        Ok(OwnFrame { frame, format: src.format.clone() })
+    }
+}
+
+/// The coded format whose contexts an own frame imitates: the first of the
+/// capability table (H.264 first) that `node` decodes at the wanted depth.
+pub fn own_frame_coded_format(node: &DecoderNode, ten_bit: bool) -> Option<u32> {
+    super::config::codec_table().iter().map(|row| row.coded_fourcc).find(|&f| {
+        if ten_bit {
+            node.supports_ten_bit(f)
+        } else {
+            node.supports(f)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cf(fourcc: u32, bpl: u32, height: u32, size: u32) -> CaptureFormat {
+        CaptureFormat {
+            fourcc,
+            width: bpl,
+            height,
+            bytesperline: [bpl, 0, 0],
+            sizeimage: [size, 0, 0],
+            num_planes: 1,
+        }
+    }
+
+    #[test]
+    fn frames_fit_contexts_of_the_same_layout_only() {
+        let nv12 = crate::v4l2::V4L2_PIX_FMT_NV12;
+        let p010 = crate::v4l2::V4L2_PIX_FMT_P010;
+        let ctx = cf(nv12, 192, 144, 192 * 144 * 3 / 2);
+        assert!(frame_fits(&ctx, ctx.sizeimage[0] as usize, &ctx));
+        // A larger buffer of the same layout still fits.
+        assert!(frame_fits(&ctx, 1 << 20, &ctx));
+        // Too small, another pitch, another height (chroma offset), another format.
+        assert!(!frame_fits(&ctx, 100, &ctx));
+        assert!(!frame_fits(&cf(nv12, 256, 144, 256 * 216), 1 << 20, &ctx));
+        assert!(!frame_fits(&cf(nv12, 192, 160, 192 * 240), 1 << 20, &ctx));
+        assert!(!frame_fits(&cf(p010, 192, 144, 192 * 216), 1 << 20, &ctx));
+        let mut two = ctx.clone();
+        two.num_planes = 2;
+        assert!(!frame_fits(&two, 1 << 20, &ctx));
+    }
+
+    #[test]
+    fn capture_memory_choice() {
+        assert!(prefer_frames(None));
+        assert!(prefer_frames(Some("dmabuf")));
+        assert!(!prefer_frames(Some("mmap")));
+        assert!(prefer_frames(Some("bogus")));
+    }
+}
