@@ -476,6 +476,9 @@ struct Slot {
     last_queued: Option<u64>,
     /// Decode sequence number at the last export not yet followed by a queue.
     exported_at: Option<u64>,
+    /// Never chosen again: its memory belonged to an application (an imported
+    /// buffer whose surface is gone).
+    retired: bool,
     counters: SlotCounters,
 }
 
@@ -489,6 +492,7 @@ impl Slot {
             stamp: 0,
             last_queued: None,
             exported_at: None,
+            retired: false,
             counters: SlotCounters::default(),
         }
     }
@@ -781,7 +785,7 @@ impl CapturePool {
         let Some(s) = self.slots.get(i) else {
             return false;
         };
-        if s.dpb_refs > 0 || refs.contains(&SlotId(i as u32)) {
+        if s.retired || s.dpb_refs > 0 || refs.contains(&SlotId(i as u32)) {
             return false;
         }
         match s.state {
@@ -1063,6 +1067,14 @@ impl CapturePool {
         c.stamp = tick;
         self.pinned.insert(surface);
         Ok(slot)
+    }
+
+    /// Never choose `slot` again (its memory goes back to the application that
+    /// imported it). A slot still queued or referenced keeps those duties; it
+    /// only stops being a candidate for new decodes.
+    pub fn retire_slot(&mut self, slot: SlotId) -> Result<(), PoolError> {
+        self.slot_mut(slot)?.retired = true;
+        Ok(())
     }
 
     /// Whether pinned `surface` cannot decode into its own slot right now only
@@ -1710,6 +1722,12 @@ mod tests {
         assert!(!p.pinned_slot_busy(7, &[]));
         assert_eq!(decode(&mut p, 7, 4, &[]), own);
         p.check_invariants().unwrap();
+        // A retired slot is never chosen again, even for its old surface.
+        p.release_surface(7);
+        p.retire_slot(own).unwrap();
+        for f in 10..20 {
+            assert_ne!(decode(&mut p, (f % 3) as u32 + 20, f, &[]), own);
+        }
         // A full pool cannot adopt.
         let mut full = CapturePool::new(2, 2, PoolPolicy::Lru);
         assert_eq!(full.adopt_slot(1), Err(PoolError::Exhausted));

@@ -194,6 +194,8 @@ pub struct Context {
     /// Composed-layer exports per surface (a consumer importing by surface id
     /// exports the same surface again and again).
     composed_exports: HashMap<SurfaceKey, u32>,
+    /// Surfaces whose slot is an application's buffer (import): retired with them.
+    imported: HashMap<SurfaceKey, SlotId>,
 }
 
 /// An AV1 picture translated but not queued yet.
@@ -429,6 +431,7 @@ impl Context {
             h264_first_field: None,
             pin_mode: PinMode::from_env(),
             composed_exports: HashMap::new(),
+            imported: HashMap::new(),
             field_coded: vec![false; got as usize],
             frames,
             fence_timeout: fence_timeout(),
@@ -942,37 +945,55 @@ impl Context {
         Ok((dup, size))
     }
 
-    /// Take `own` (a surface's frame from before it had a context) as a new
-    /// CAPTURE slot reserved for and pinned to `surface`, so its pictures land
-    /// in the memory its early exports hand out.
-    pub fn adopt_frame(&mut self, surface: SurfaceKey, own: OwnFrame) -> VaResult<SlotId> {
+    /// Take `own` (a surface's frame from before it had a context, or an
+    /// imported buffer) as a new CAPTURE slot reserved for and pinned to
+    /// `surface`, so its pictures land in the memory its early exports (or
+    /// the application) see. A frame that cannot be adopted is handed back
+    /// with the error (`None` if the device took it and then failed).
+    pub fn adopt_frame(&mut self, surface: SurfaceKey, own: OwnFrame) -> Result<SlotId, Box<(VaError, Option<OwnFrame>)>> {
         if self.session.capture_memory() != CaptureMemory::DmaBuf {
-            return Err(va_err!(
+            let e = va_err!(
                 VA_STATUS_ERROR_OPERATION_FAILED,
                 "surface {surface:#x}: this context's CAPTURE queue takes no dma-bufs"
-            ));
+            );
+            return Err(Box::new((e, Some(own))));
         }
         if !frame_fits(&own.format, own.frame.len(), &self.capture) {
-            return Err(va_err!(
-                VA_STATUS_ERROR_OPERATION_FAILED,
-                "surface {surface:#x}: its frame ({:?}) does not fit this context's CAPTURE format ({:?})",
-                own.format,
-                self.capture
-            ));
+            let e = va_err!(
+                VA_STATUS_ERROR_INVALID_SURFACE,
+                "surface {surface:#x}: its buffer (pitch {}, {} rows, {} bytes) does not fit this context's CAPTURE format (pitch {}, {} rows, {} bytes)",
+                own.format.bytesperline[0],
+                own.format.height,
+                own.frame.len(),
+                self.capture.bytesperline[0],
+                self.capture.height,
+                self.capture.sizeimage[0]
+            );
+            return Err(Box::new((e, Some(own))));
         }
         if self.pool.len() >= self.pool.max_slots() {
-            return Err(va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "surface {surface:#x}: CAPTURE pool is full"));
+            let e = va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "surface {surface:#x}: CAPTURE pool is full");
+            return Err(Box::new((e, Some(own))));
         }
+        let imported = own.imported;
         let range = self
             .session
             .add_capture_frames(vec![own.frame])
-            .map_err(|e| v4l2_err("adopt a surface's frame", e))?;
+            .map_err(|e| Box::new((v4l2_err("adopt a surface's frame", e), None)))?;
         if range.len() != 1 || range.start as usize != self.pool.len() {
-            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "adopting a frame gave CAPTURE indices {range:?}"));
+            let e = va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "adopting a frame gave CAPTURE indices {range:?}");
+            return Err(Box::new((e, None)));
         }
-        let slot = self.pool.adopt_slot(surface).map_err(pool_err)?;
+        let slot = self.pool.adopt_slot(surface).map_err(|e| Box::new((pool_err(e), None)))?;
         self.field_coded.resize(self.pool.len(), false);
-        log::info!("surface {surface:#x}: its own frame became CAPTURE slot {} (pinned)", slot.0);
+        if imported {
+            self.imported.insert(surface, slot);
+        }
+        log::info!(
+            "surface {surface:#x}: its {} became CAPTURE slot {} (pinned)",
+            if imported { "imported buffer" } else { "own frame" },
+            slot.0
+        );
         Ok(slot)
     }
 
@@ -1036,6 +1057,12 @@ impl Context {
         }
         self.pool.release_surface(surface);
         self.pool.unpin_surface(surface);
+        if let Some(slot) = self.imported.remove(&surface) {
+            // The application's buffer: never decoded into again.
+            if let Err(e) = self.pool.retire_slot(slot) {
+                log::warn!("retire slot {} of imported surface {surface:#x}: {e}", slot.0);
+            }
+        }
         self.composed_exports.remove(&surface);
         self.states.remove(&surface);
     }

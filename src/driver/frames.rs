@@ -149,8 +149,12 @@ impl FrameSource {
 /// Memory a surface owns before a context decodes into it.
 pub struct OwnFrame {
     pub frame: Frame,
-    /// The CAPTURE format it was allocated with.
+    /// The CAPTURE format it was allocated with (or its layout, for an import).
     pub format: CaptureFormat,
+    /// The application's buffer (vaCreateSurfaces2 with a DRM PRIME 2
+    /// descriptor): decoding anywhere else would lose pictures, and the memory
+    /// is never reused for another surface.
+    pub imported: bool,
 }
 
 impl OwnFrame {
@@ -162,8 +166,53 @@ impl OwnFrame {
             .into_iter()
             .next()
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "no frame allocated"))?;
-        Ok(OwnFrame { frame, format: src.format.clone() })
+        Ok(OwnFrame { frame, format: src.format.clone(), imported: false })
     }
+}
+
+/// The layout of an imported buffer (vaCreateSurfaces2 with a DRM PRIME 2
+/// descriptor), as plane 0 and plane 1 of one dma-buf.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImportLayout {
+    /// V4L2 pixel format (NV12 or P010).
+    pub fourcc: u32,
+    /// Bytes of the dma-buf.
+    pub size: u32,
+    /// (offset, pitch) of the luma and the chroma plane.
+    pub planes: [(u32, u32); 2],
+    pub modifier: u64,
+}
+
+/// The CAPTURE format an import stands for, if its layout is one a decoder
+/// writes: linear, both planes one pitch apart in one buffer, luma at 0, chroma
+/// right after `height` (or more) luma rows.
+pub fn import_format(layout: &ImportLayout, width: u32, height: u32) -> Result<CaptureFormat, String> {
+    const MOD_LINEAR: u64 = 0;
+    const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
+    if layout.modifier != MOD_LINEAR && layout.modifier != MOD_INVALID {
+        return Err(format!("modifier {:#x} (only linear buffers are decoded into)", layout.modifier));
+    }
+    let bps = if layout.fourcc == crate::v4l2::V4L2_PIX_FMT_P010 { 2 } else { 1 };
+    let [(y_off, pitch), (c_off, c_pitch)] = layout.planes;
+    if y_off != 0 || pitch != c_pitch {
+        return Err(format!("planes at {y_off}/{c_off}, pitches {pitch}/{c_pitch} (need luma at 0, one pitch)"));
+    }
+    if pitch == 0 || pitch < width.saturating_mul(bps) || c_off % pitch != 0 || c_off / pitch < height {
+        return Err(format!("pitch {pitch}, chroma at {c_off} for {width}x{height}"));
+    }
+    let rows = c_off / pitch;
+    let need = u64::from(c_off) + u64::from(pitch) * u64::from(rows.div_ceil(2));
+    if u64::from(layout.size) < need {
+        return Err(format!("{} bytes for a buffer that needs {need}", layout.size));
+    }
+    Ok(CaptureFormat {
+        fourcc: layout.fourcc,
+        width: pitch / bps,
+        height: rows,
+        bytesperline: [pitch, 0, 0],
+        sizeimage: [layout.size, 0, 0],
+        num_planes: 1,
+    })
 }
 
 /// The coded format whose contexts an own frame imitates: the first of the
@@ -209,6 +258,31 @@ mod tests {
         let mut two = ctx.clone();
         two.num_planes = 2;
         assert!(!frame_fits(&two, 1 << 20, &ctx));
+    }
+
+    #[test]
+    fn import_layouts() {
+        let nv12 = crate::v4l2::V4L2_PIX_FMT_NV12;
+        let l = ImportLayout { fourcc: nv12, size: 192 * 216, planes: [(0, 192), (192 * 144, 192)], modifier: 0 };
+        let f = import_format(&l, 176, 144).unwrap();
+        assert_eq!((f.bytesperline[0], f.height, f.width), (192, 144, 192));
+        // It fits a context whose CAPTURE format has that pitch and height.
+        assert!(frame_fits(&f, l.size as usize, &cf(nv12, 192, 144, 192 * 216)));
+        let bad = |m: &dyn Fn(&mut ImportLayout)| {
+            let mut b = l;
+            m(&mut b);
+            import_format(&b, 176, 144).is_err()
+        };
+        assert!(bad(&|b| b.modifier = 0x0100_0000_0000_0001)); // tiled
+        assert!(bad(&|b| b.planes[0].0 = 64)); // luma not at 0
+        assert!(bad(&|b| b.planes[1].1 = 256)); // two pitches
+        assert!(bad(&|b| b.planes[0].1 = 128)); // pitch < width
+        assert!(bad(&|b| b.planes[1].0 = 192 * 100)); // chroma inside the luma
+        assert!(bad(&|b| b.size = 1000)); // short buffer
+        assert!(bad(&|b| b.planes = [(0, 0), (0, 0)]));
+        // P010: two bytes per sample.
+        let p = ImportLayout { fourcc: crate::v4l2::V4L2_PIX_FMT_P010, size: 384 * 216, planes: [(0, 384), (384 * 144, 384)], modifier: 0x00ff_ffff_ffff_ffff };
+        assert_eq!(import_format(&p, 176, 144).unwrap().width, 192);
     }
 
     #[test]

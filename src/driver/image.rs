@@ -283,6 +283,167 @@ impl Driver {
         Ok(())
     }
 
+    /// Copy a rectangle of `image` into `surface` (vaPutImage): the same pixel
+    /// format (NV12 or P010), no scaling, even offsets (4:2:0 chroma). The
+    /// surface's memory is written where its pictures live: its CAPTURE slot
+    /// (reserved first if it was never decoded) or its own frame.
+    pub fn put_image(&self, surface: u32, image_id: u32, src: Rect, dst: Rect) -> VaResult<()> {
+        let image = self.image(image_id)?;
+        let (s_w, s_h) = {
+            let s = self.surface(surface)?;
+            let s = lock(&s);
+            (s.width, s.height)
+        };
+        if (src.w, src.h) != (dst.w, dst.h) {
+            return Err(va_err!(
+                VA_STATUS_ERROR_INVALID_PARAMETER,
+                "vaPutImage {}x{} -> {}x{}: scaling is not supported",
+                src.w,
+                src.h,
+                dst.w,
+                dst.h
+            ));
+        }
+        src.check_within(image.width as u32, image.height as u32, "image")?;
+        dst.check_within(s_w, s_h, "surface")?;
+        if src.w == 0 || src.h == 0 {
+            return Ok(());
+        }
+        if self.place_contextless(surface)? {
+            let (ctx, slot) = self
+                .picture_slot(surface)?
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} lost its context"))?;
+            let mut g = lock(&ctx);
+            let layout = slot_layout(g.capture_format())?;
+            let dst_bytes = g
+                .slot_bytes_mut(slot)
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
+            self.copy_rect(&image, src, dst_bytes, &layout, dst)
+        } else {
+            let s = self.surface(surface)?;
+            let mut g = lock(&s);
+            let own = g
+                .own_frame
+                .as_mut()
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
+            let layout = slot_layout(&own.format)?;
+            let dst_bytes = own
+                .frame
+                .bytes_mut()
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+            self.copy_rect(&image, src, dst_bytes, &layout, dst)
+        }
+    }
+
+    /// Copy rectangle `src` of `image` to rectangle `dst` of a frame laid out as `layout`.
+    fn copy_rect(&self, image: &ffi::VAImage, src: Rect, dst_bytes: &mut [u8], layout: &FrameLayout, dst: Rect) -> VaResult<()> {
+        if image.format.fourcc != layout.va_fourcc() {
+            return Err(va_err!(
+                VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
+                "vaPutImage of a {} image into a {} surface (no conversion)",
+                crate::format::fourcc_str(image.format.fourcc),
+                crate::format::fourcc_str(layout.va_fourcc())
+            ));
+        }
+        let buf = self.buffer(image.buf)?;
+        let buf = lock(&buf);
+        let src_bytes = buf
+            .bytes()
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaPutImage from a derived image"))?;
+        let format = layout.format;
+        for (p, plane) in layout.planes().iter().enumerate() {
+            let sub = if p == 0 { 1 } else { 2 };
+            let rows = format.plane_rows(p, src.h).unwrap_or(0);
+            let row_bytes = format.plane_row_bytes(p, src.w).unwrap_or(0);
+            let s_pitch = image.pitches[p] as usize;
+            let s_off = image.offsets[p] as usize
+                + (src.y as usize / sub) * s_pitch
+                + format.plane_row_bytes(p, src.x as u32).unwrap_or(0);
+            let d_off =
+                plane.offset + (dst.y as usize / sub) * plane.pitch + format.plane_row_bytes(p, dst.x as u32).unwrap_or(0);
+            let s_plane = src_bytes.get(s_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
+            let d_plane = dst_bytes.get_mut(d_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short frame"))?;
+            crate::format::copy_plane(s_plane, s_pitch, d_plane, plane.pitch, row_bytes, rows)
+                .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaPutImage plane {p}: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// vaCreateSurfaces2 with a DRM PRIME 2 descriptor (Chromium's path): one
+    /// surface over the application's dma-buf (`fd`, a duplicate the driver
+    /// owns). Its pictures are decoded into that buffer, so its layout must be
+    /// one the decoder writes: checked here against the CAPTURE format a
+    /// context of this size negotiates, and again when a context adopts it.
+    pub fn import_surface(
+        &self,
+        width: u32,
+        height: u32,
+        rt_format: u32,
+        fourcc: Option<u32>,
+        desc: &ffi::VADRMPRIMESurfaceDescriptor,
+        fd: std::os::fd::OwnedFd,
+    ) -> VaResult<u32> {
+        use drm_fourcc::DrmFourcc as D;
+        let bad = |why: String| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "import of a {width}x{height} surface: {why}");
+        let va_fourcc = crate::driver::surface_fourcc(rt_format, fourcc.or(Some(desc.fourcc)), self.any_ten_bit())?;
+        if desc.fourcc != va_fourcc {
+            return Err(bad(format!("descriptor fourcc {} for {} surfaces", crate::format::fourcc_str(desc.fourcc), crate::format::fourcc_str(va_fourcc))));
+        }
+        if desc.num_objects != 1 {
+            return Err(bad(format!("{} objects (one dma-buf holding both planes is needed)", desc.num_objects)));
+        }
+        let num_layers = desc.num_layers as usize;
+        if num_layers == 0 || num_layers > desc.layers.len() {
+            return Err(bad(format!("{num_layers} layers")));
+        }
+        let mut planes = Vec::with_capacity(2);
+        let mut formats = Vec::with_capacity(2);
+        for layer in &desc.layers[..num_layers] {
+            let n = layer.num_planes as usize;
+            if n == 0 || n > layer.offset.len() {
+                return Err(bad(format!("a layer with {n} planes")));
+            }
+            formats.push(layer.drm_format);
+            for p in 0..n {
+                if layer.object_index[p] != 0 {
+                    return Err(bad(format!("plane in object {}", layer.object_index[p])));
+                }
+                planes.push((layer.offset[p], layer.pitch[p]));
+            }
+        }
+        let (nv12, p010) = ((D::Nv12 as u32, [D::R8 as u32, D::Gr88 as u32]), (D::P010 as u32, [D::R16 as u32, D::Gr1616 as u32]));
+        let (composed, separate) = if va_fourcc == ffi::VA_FOURCC_P010 { p010 } else { nv12 };
+        if !(formats == [composed] || formats == separate) || planes.len() != 2 {
+            return Err(bad(format!("DRM formats {formats:x?} with {} planes", planes.len())));
+        }
+        let v4l2_fourcc = super::frames::capture_fourcc_for(va_fourcc == ffi::VA_FOURCC_P010);
+        let layout = super::frames::ImportLayout {
+            fourcc: v4l2_fourcc,
+            size: desc.objects[0].size,
+            planes: [planes[0], planes[1]],
+            modifier: desc.objects[0].drm_format_modifier,
+        };
+        let format = super::frames::import_format(&layout, width, height).map_err(bad)?;
+        // The decoder's own layout for such pictures (as a context would negotiate it).
+        let ten_bit = va_fourcc == ffi::VA_FOURCC_P010;
+        let (node, coded) = self
+            .devices
+            .iter()
+            .find_map(|n| super::frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c)))
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::format::fourcc_str(va_fourcc)))?;
+        let device = super::frames::FrameSource::open(node, coded, width, height, ten_bit)?;
+        if !super::frames::frame_fits(&format, layout.size as usize, device.format()) {
+            let d = device.format();
+            return Err(bad(format!(
+                "pitch {}, chroma after {} rows, {} bytes; the decoder writes pitch {}, chroma after {} rows, {} bytes",
+                format.bytesperline[0], format.height, layout.size, d.bytesperline[0], d.height, d.sizeimage[0]
+            )));
+        }
+        let frame = crate::v4l2::Frame::new(fd, layout.size as usize);
+        let own = super::frames::OwnFrame { frame, format, imported: true };
+        self.create_surface_with(width, height, rt_format, va_fourcc, own)
+    }
+
     /// Export `surface`'s picture as a DRM PRIME (dma-buf) descriptor.
     pub fn export_surface(&self, surface: u32, mem_type: u32, flags: u32) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
         if mem_type != ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2 {
@@ -325,6 +486,32 @@ impl Driver {
         let mut d = prime_descriptor(&layout, s_w, s_h, -1, size, modifier, separate)?;
         d.objects[0].fd = fd.into_raw_fd();
         Ok(d)
+    }
+}
+
+/// A rectangle of vaPutImage (source or destination).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rect {
+    pub x: i32,
+    pub y: i32,
+    pub w: u32,
+    pub h: u32,
+}
+
+impl Rect {
+    /// Inside a `width`x`height` picture, at an even offset (4:2:0 chroma).
+    fn check_within(self, width: u32, height: u32, what: &str) -> VaResult<()> {
+        let inside = self.x >= 0
+            && self.y >= 0
+            && (self.x as u64 + self.w as u64) <= width as u64
+            && (self.y as u64 + self.h as u64) <= height as u64;
+        if !inside {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "rectangle {self:?} outside the {width}x{height} {what}"));
+        }
+        if self.x % 2 != 0 || self.y % 2 != 0 {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "rectangle {self:?} at an odd offset (4:2:0 chroma)"));
+        }
+        Ok(())
     }
 }
 

@@ -167,6 +167,21 @@ impl Driver {
         Ok(ids)
     }
 
+    /// One surface that owns `own` from its creation (an import).
+    fn create_surface_with(&self, width: u32, height: u32, rt_format: u32, fourcc: u32, own: OwnFrame) -> VaResult<u32> {
+        if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
+            return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "surface size {width}x{height}"));
+        }
+        let mut surface = Surface::new(width, height, rt_format, fourcc);
+        surface.own_frame = Some(own);
+        let id = self
+            .surfaces
+            .insert(Mutex::new(surface))
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many surfaces"))?;
+        record::surfaces(width, height, rt_format, Some(fourcc), &[id]);
+        Ok(id)
+    }
+
     /// Whether some device decodes 10-bit (P010) for some codec.
     pub fn any_ten_bit(&self) -> bool {
         self.devices.iter().any(|d| !d.ten_bit_formats.is_empty())
@@ -217,7 +232,16 @@ impl Driver {
             lock(&old).release_surface(surface);
         }
         if let Some(own) = own {
-            if let Err(e) = lock(ctx).adopt_frame(surface, own) {
+            let imported = own.imported;
+            if let Err(err) = lock(ctx).adopt_frame(surface, own) {
+                let (e, back) = *err;
+                if imported {
+                    // Decoding anywhere else would lose the application's pictures.
+                    let mut g = lock(&s);
+                    g.context = None;
+                    g.own_frame = back;
+                    return Err(e);
+                }
                 log::warn!(
                     "surface {surface:#x} was exported before it had a context, but its pictures cannot land in that buffer ({}): the earlier export shows none of them",
                     e.msg

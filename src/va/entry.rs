@@ -348,6 +348,8 @@ unsafe extern "C" fn va_create_surfaces2(
         // SAFETY: `num_attribs` attributes from the caller.
         let list = unsafe { slice(attribs as *const ffi::VASurfaceAttrib, num_attribs as i64)? };
         let mut fourcc = None;
+        let mut mem_type = ffi::VA_SURFACE_ATTRIB_MEM_TYPE_VA;
+        let mut external: *const ffi::VADRMPRIMESurfaceDescriptor = std::ptr::null();
         for a in list {
             if a.flags & ffi::VA_SURFACE_ATTRIB_SETTABLE == 0 {
                 continue;
@@ -359,17 +361,41 @@ unsafe extern "C" fn va_create_surfaces2(
                 (ffi::VASurfaceAttribPixelFormat, Some(v)) => fourcc = Some(v as u32),
                 (ffi::VASurfaceAttribMemoryType, Some(v)) => {
                     let v = v as u32;
-                    let ok = ffi::VA_SURFACE_ATTRIB_MEM_TYPE_VA
-                        | ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2;
-                    if v & !ok != 0 {
-                        return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE, "memory type {v:#x} (imports are not supported)"));
+                    if v != ffi::VA_SURFACE_ATTRIB_MEM_TYPE_VA && v != ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2 {
+                        return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE, "memory type {v:#x} (DRM PRIME 2 imports only)"));
                     }
+                    mem_type = v;
                 }
-                (ffi::VASurfaceAttribExternalBufferDescriptor, _) => {
-                    return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE, "external buffers are not supported"));
+                (ffi::VASurfaceAttribExternalBufferDescriptor, _) if a.value.type_ == ffi::VAGenericValueTypePointer => {
+                    // SAFETY: the union holds a pointer when its tag says so.
+                    external = unsafe { a.value.value.p } as *const ffi::VADRMPRIMESurfaceDescriptor;
                 }
                 _ => {}
             }
+        }
+        if mem_type == ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2 {
+            if external.is_null() {
+                return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "DRM PRIME 2 memory without a buffer descriptor"));
+            }
+            if num != 1 {
+                return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "{num} surfaces for one DRM PRIME 2 descriptor"));
+            }
+            // SAFETY: a VADRMPRIMESurfaceDescriptor owned by the caller for this
+            // call (checked non-null); read by value.
+            let desc = unsafe { std::ptr::read_unaligned(external) };
+            let raw = desc.objects[0].fd;
+            if raw < 0 {
+                return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "import fd {raw}"));
+            }
+            // SAFETY: the caller keeps its fd open for the duration of the call
+            // (checked non-negative); the driver keeps its own duplicate.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(raw) }
+                .try_clone_to_owned()
+                .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "import fd {raw}: {e}"))?;
+            let id = d.import_surface(width, height, format, fourcc, &desc, fd)?;
+            // SAFETY: the caller's array holds `num` (= 1) ids.
+            unsafe { fill(surfaces, 1, &[id])? };
+            return Ok(());
         }
         let ids = d.create_surfaces(width, height, format, fourcc, num as usize)?;
         // SAFETY: the caller's array holds `num` ids.
@@ -424,6 +450,14 @@ unsafe extern "C" fn va_query_surface_attributes(
                 ffi::VA_SURFACE_ATTRIB_MEM_TYPE_VA | ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
             ),
         ]);
+        // Imports: a VADRMPRIMESurfaceDescriptor (vaCreateSurfaces2, one surface).
+        let mut external = ffi::VASurfaceAttrib {
+            type_: ffi::VASurfaceAttribExternalBufferDescriptor,
+            flags: ffi::VA_SURFACE_ATTRIB_SETTABLE,
+            ..Default::default()
+        };
+        external.value.type_ = ffi::VAGenericValueTypePointer;
+        list.push(external);
         if num.is_null() {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "null count"));
         }
@@ -715,20 +749,27 @@ unsafe extern "C" fn va_get_image(
     guard("vaGetImage", || unsafe { driver(ctx)? }.get_image(surface, x, y, width, height, image))
 }
 
+#[allow(clippy::too_many_arguments)]
 unsafe extern "C" fn va_put_image(
-    _ctx: ffi::VADriverContextP,
-    _surface: ffi::VASurfaceID,
-    _image: ffi::VAImageID,
-    _src_x: c_int,
-    _src_y: c_int,
-    _src_w: c_uint,
-    _src_h: c_uint,
-    _dst_x: c_int,
-    _dst_y: c_int,
-    _dst_w: c_uint,
-    _dst_h: c_uint,
+    ctx: ffi::VADriverContextP,
+    surface: ffi::VASurfaceID,
+    image: ffi::VAImageID,
+    src_x: c_int,
+    src_y: c_int,
+    src_w: c_uint,
+    src_h: c_uint,
+    dst_x: c_int,
+    dst_y: c_int,
+    dst_w: c_uint,
+    dst_h: c_uint,
 ) -> ffi::VAStatus {
-    guard("vaPutImage", || Err(va_err!(VA_STATUS_ERROR_UNIMPLEMENTED, "decode-only driver: vaPutImage is not supported")))
+    use crate::driver::image::Rect;
+    guard("vaPutImage", || {
+        let src = Rect { x: src_x, y: src_y, w: src_w, h: src_h };
+        let dst = Rect { x: dst_x, y: dst_y, w: dst_w, h: dst_h };
+        // SAFETY: see `driver`.
+        unsafe { driver(ctx)? }.put_image(surface, image, src, dst)
+    })
 }
 
 unsafe extern "C" fn va_query_subpicture_formats(
