@@ -1700,11 +1700,11 @@ mod tests {
 
     #[test]
     fn adopted_slots_carry_their_surface_for_good() {
-        let mut p = pool(2);
+        let mut p = pool(4);
         // Surface 7 brings its own buffer: a new slot, reserved and pinned.
         let own = p.adopt_slot(7).unwrap();
-        assert_eq!(own, SlotId(2));
-        assert_eq!(p.len(), 3);
+        assert_eq!(own, SlotId(4));
+        assert_eq!(p.len(), 5);
         assert_eq!(p.slot_state(own), Some(SlotState::Reserved { surface: 7 }));
         assert!(p.is_surface_pinned(7));
         p.check_invariants().unwrap();
