@@ -305,6 +305,41 @@ fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
     }
 }
 
+/// A device without HOLD_CAPTURE_BUF cannot take a picture in several
+/// requests: use frame-based decoding where its decode-mode menu offers it.
+fn prefer_frame_based(session: &mut DecoderSession, codec: Codec, mode: StreamMode) -> StreamMode {
+    use v4l2 as b;
+    let (id, frame) = match codec {
+        Codec::H264 => (
+            b::V4L2_CID_STATELESS_H264_DECODE_MODE,
+            b::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
+        ),
+        Codec::Hevc => (
+            b::V4L2_CID_STATELESS_HEVC_DECODE_MODE,
+            b::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_FRAME_BASED,
+        ),
+        _ => return mode,
+    };
+    let offered = session.menu_values(id).map(|v| v.contains(&frame)).unwrap_or(false);
+    if !offered {
+        log::info!(
+            "{}: no HOLD_CAPTURE_BUF and slice-based only: pictures of several slices will be refused",
+            session.video_path().display()
+        );
+        return mode;
+    }
+    match session.set_control_values(&[(id, frame as i32)]) {
+        Ok(()) => {
+            log::info!("{}: no HOLD_CAPTURE_BUF: decoding frame-based", session.video_path().display());
+            StreamMode { slice_based: false, ..mode }
+        }
+        Err(e) => {
+            log::warn!("{}: frame-based decode mode refused ({e}): pictures of several slices will be refused", session.video_path().display());
+            mode
+        }
+    }
+}
+
 /// V4L2 timestamp (ns) naming frame `frame`.
 pub fn frame_timestamp(frame: FrameId) -> u64 {
     frame * 1000
@@ -396,6 +431,14 @@ impl Context {
             None => session.alloc_capture(slots).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
         };
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
+        // Known only now (the OUTPUT queue's capabilities): without HOLD_CAPTURE_BUF
+        // a picture must be one request, so a slice-based H.264/HEVC device that
+        // also decodes frame-based is switched to frame-based.
+        let stream_mode = if stream_mode.slice_based && !session.supports_hold_capture() {
+            prefer_frame_based(&mut session, codec, stream_mode)
+        } else {
+            stream_mode
+        };
         session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
         log::info!(
             "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {} {:?}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
@@ -574,6 +617,17 @@ impl Context {
         hold_last: bool,
         second_field: bool,
     ) -> VaResult<SlotId> {
+        if (parts.len() > 1 || hold_last || second_field) && !self.session.supports_hold_capture() {
+            // Without V4L2_BUF_CAP_SUPPORTS_M2M_HOLD_CAPTURE_BUF the kernel drops the
+            // flag: the buffer would come back after the first request and the rest
+            // of the picture would decode into another frame's buffer.
+            return Err(va_err!(
+                VA_STATUS_ERROR_DECODING_ERROR,
+                "surface {target:#x}: {} needs V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF, which {} does not support: picture refused",
+                if parts.len() > 1 { format!("a picture of {} slice requests", parts.len()) } else { "a field picture pair".to_string() },
+                self.session.video_path().display()
+            ));
+        }
         let (slot, frame) = if second_field {
             let Some(first) = self.in_flight.iter().rev().find(|f| f.surface == target) else {
                 return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "second field without a first field in flight"));
@@ -780,8 +834,18 @@ impl Context {
     /// Complete the oldest frame in flight (waiting up to the sync timeout when `wait`).
     /// Returns false when `wait` is false and it is not done yet.
     fn reap_front(&mut self, wait: bool) -> VaResult<bool> {
+        let budget = if wait { Some(self.sync_timeout) } else { None };
+        self.reap_front_within(budget)
+    }
+
+    /// [`reap_front`](Self::reap_front) with an explicit bound: `None` polls,
+    /// `Some(t)` waits at most about `t` in all. CAPTURE buffers dequeued on the
+    /// way are always accounted for, whatever the outcome.
+    fn reap_front_within(&mut self, budget: Option<Duration>) -> VaResult<bool> {
         let Some(front) = self.in_flight.front() else { return Ok(true) };
-        if wait && front.held {
+        let deadline = budget.map(crate::v4l2::session::deadline_after);
+        let left = || deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if budget.is_some() && front.held {
             // A first field whose second field never came (a lone field, or the
             // application waits before sending it): the device keeps its CAPTURE
             // buffer until told otherwise, so release it; the frame completes with
@@ -797,52 +861,82 @@ impl Context {
             }
         }
         let Some(front) = self.in_flight.front() else { return Ok(true) };
+        let (surface, slot) = (front.surface, front.slot);
         let outputs = front.outputs.clone();
         let mut captures: Vec<DequeuedCapture> = Vec::new();
+        let mut outcome = Ok(true);
         for out in outputs {
-            let got = if wait {
-                match self.session.wait_decode(out, self.sync_timeout) {
+            let got = match left() {
+                Some(t) => match self.session.wait_decode(out, t) {
                     Ok(v) => Some(v),
                     Err(e) => {
-                        let f = self.in_flight.front().map(|f| f.surface).unwrap_or(0);
-                        log::error!("decode of surface {f:#x} did not complete: {e}");
-                        self.states.insert(f, DecodeState::Failed);
-                        return Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for decode: {e}"));
+                        log::error!("decode of surface {surface:#x} did not complete: {e}");
+                        self.states.insert(surface, DecodeState::Failed);
+                        outcome = Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for decode: {e}"));
+                        break;
                     }
-                }
-            } else {
-                self.session.poll_decode(out).map_err(|e| v4l2_err("poll decode", e))?
+                },
+                None => match self.session.poll_decode(out) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        outcome = Err(v4l2_err("poll decode", e));
+                        break;
+                    }
+                },
             };
             match got {
                 Some(v) => captures.extend(v),
-                None => return Ok(false),
+                None => {
+                    outcome = Ok(false);
+                    break;
+                }
             }
         }
-        if !captures.iter().any(|c| self.in_flight.front().map(|f| f.slot.0) == Some(c.index)) {
+        if matches!(outcome, Ok(true)) && !captures.iter().any(|c| c.index == slot.0) {
             // The request completed but its CAPTURE buffer has not been returned yet.
-            let more = self
-                .session
-                .dequeue_capture(self.sync_timeout)
-                .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for CAPTURE buffer: {e}"))?;
-            captures.extend(more);
+            match self.session.dequeue_capture(left().unwrap_or(Duration::ZERO)) {
+                Ok(more) => captures.extend(more),
+                Err(e) => outcome = Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for CAPTURE buffer: {e}")),
+            }
         }
+        // Whatever happened, buffers the kernel handed back are accounted for.
         for c in captures {
             self.complete_capture(c);
         }
-        Ok(true)
+        outcome
     }
 
-    /// Account for one dequeued CAPTURE buffer.
+    /// Account for one dequeued CAPTURE buffer. Its timestamp must be the one of
+    /// the frame queued into that slot: a device that returns a buffer early (no
+    /// HOLD_CAPTURE_BUF support, a lost request) or another one marks the surface
+    /// failed instead of shifting later frames.
     fn complete_capture(&mut self, c: DequeuedCapture) {
         let slot = SlotId(c.index);
-        if let Err(e) = self.pool.complete_decode(slot, !c.error) {
+        let expected = self.pool.slot_frame(slot).map(frame_timestamp);
+        let wrong_ts = expected.is_some_and(|ts| ts != c.timestamp_ns);
+        if let Err(e) = self.pool.complete_decode(slot, !c.error && !wrong_ts) {
             log::error!("CAPTURE buffer {}: {e}", c.index);
         }
         if let Some(pos) = self.in_flight.iter().position(|f| f.slot == slot) {
             if let Some(f) = self.in_flight.remove(pos) {
-                let state = if c.error { DecodeState::Failed } else { DecodeState::Ready };
+                let state = if c.error || wrong_ts { DecodeState::Failed } else { DecodeState::Ready };
                 if c.error {
                     log::warn!("device flagged a decode error for surface {:#x} (slot {})", f.surface, c.index);
+                }
+                if wrong_ts {
+                    log::error!(
+                        "surface {:#x}: CAPTURE buffer {} came back with timestamp {} ns, expected {} ns: picture marked failed",
+                        f.surface,
+                        c.index,
+                        c.timestamp_ns,
+                        expected.unwrap_or(0)
+                    );
+                }
+                if f.held {
+                    // A held first field whose buffer came back anyway.
+                    if self.h264_first_field.is_some_and(|(s, _, _)| s == f.surface) {
+                        self.h264_first_field = None;
+                    }
                 }
                 // Only the surface's latest decode decides its state.
                 if self.pool.surface_slot(f.surface) == Some(slot) {
@@ -852,11 +946,29 @@ impl Context {
         }
     }
 
-    /// Wait (bounded) until `surface`'s latest decode finished.
+    /// Wait until `surface`'s latest decode finished, at most the sync timeout
+    /// in all (several frames ahead of it in flight share that bound).
     pub fn sync(&mut self, surface: SurfaceKey) -> VaResult<()> {
         self.flush_deferred(Some(surface))?;
+        let deadline = crate::v4l2::session::deadline_after(self.sync_timeout);
+        let mut stalled = 0;
         while self.in_flight.iter().any(|f| f.surface == surface) {
-            self.reap_front(true)?;
+            let left = deadline.saturating_duration_since(Instant::now());
+            let before = self.in_flight.len();
+            let done = self.reap_front_within(Some(left))?;
+            if self.in_flight.len() == before {
+                stalled += 1;
+            }
+            // A completed request whose CAPTURE buffer never comes back makes no
+            // progress: give up instead of spinning with the context locked.
+            if !done || stalled > 2 || (self.in_flight.len() == before && Instant::now() >= deadline) {
+                self.states.insert(surface, DecodeState::Failed);
+                return Err(va_err!(
+                    VA_STATUS_ERROR_DECODING_ERROR,
+                    "surface {surface:#x} not decoded within {:?}",
+                    self.sync_timeout
+                ));
+            }
         }
         match self.states.get(&surface) {
             Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
