@@ -101,6 +101,58 @@ pub const POOL_HEADROOM: usize = 8;
 /// Default upper bound for the pool (V4L2's historical `VIDEO_MAX_FRAME`).
 pub const MAX_POOL_SLOTS: usize = 64;
 
+/// Decodes after an export before the exported slot may be decoded into again
+/// (unless the pool is at its maximum, where the reader-fence wait alone
+/// protects it). A compositor holds a frame while it is on screen and while the
+/// next one is composited: two to three frame periods; one decode is one frame
+/// period, plus one for a decode-ahead client.
+pub const EXPORT_MARGIN: u64 = 4;
+
+/// Environment variable setting the CAPTURE memory budget per context, in MiB.
+pub const POOL_MEMORY_ENV: &str = "LIBVA_V4L2_REQUEST_POOL_MEMORY";
+/// Default CAPTURE memory budget per context: 192 MiB holds 16 buffers of
+/// 3840x2160 NV12 (a level 5.1 H.264 DPB of 5, the picture being decoded and
+/// what a player holds for display), leaving room in a 512 MiB board's CMA; at
+/// 1080p the slot maximum (64) binds first.
+pub const DEFAULT_POOL_MEMORY: u64 = 192 << 20;
+/// The pool may always hold this many buffers, whatever the budget says (a
+/// decoder cannot work with fewer than its references plus one).
+pub const MIN_MAX_SLOTS: usize = 4;
+
+/// The budget of [`POOL_MEMORY_ENV`] in bytes (`None`: unset or invalid).
+pub fn parse_pool_memory(value: Option<&str>) -> Option<u64> {
+    let mib = value?.trim().parse::<u64>().ok().filter(|&m| m > 0)?;
+    mib.checked_mul(1 << 20)
+}
+
+/// The memory budget from the environment (default [`DEFAULT_POOL_MEMORY`]).
+pub fn memory_budget_from_env() -> u64 {
+    let v = std::env::var(POOL_MEMORY_ENV).ok();
+    match parse_pool_memory(v.as_deref()) {
+        Some(b) => b,
+        None => {
+            if let Some(bad) = v.filter(|s| !s.is_empty()) {
+                log::warn!("{POOL_MEMORY_ENV}={bad:?} ignored: expected a positive number of MiB");
+            }
+            DEFAULT_POOL_MEMORY
+        }
+    }
+}
+
+/// Most slots a context may hold: as many buffers of `frame_bytes` as fit the
+/// budget, at least [`MIN_MAX_SLOTS`], at most [`MAX_POOL_SLOTS`].
+pub fn max_slots_for(budget: u64, frame_bytes: u64) -> usize {
+    let n = budget / frame_bytes.max(1);
+    (n.min(MAX_POOL_SLOTS as u64) as usize).max(MIN_MAX_SLOTS)
+}
+
+/// Slots allocated when a context is created: [`POOL_SIZE_ENV`] if set, else
+/// none (the pool grows on demand).
+pub fn initial_slots_from_env() -> usize {
+    let v = std::env::var(POOL_SIZE_ENV).ok();
+    parse_pool_size(v.as_deref()).unwrap_or(0)
+}
+
 /// Environment variable overriding the pool size (a positive integer).
 pub const POOL_SIZE_ENV: &str = "LIBVA_V4L2_REQUEST_POOL_SIZE";
 /// Environment variable selecting the pool policy: `lru` (default) or `1:1`.
@@ -655,6 +707,11 @@ impl PoolStats {
 pub struct CapturePool {
     policy: PoolPolicy,
     max_slots: usize,
+    /// Decodes that must pass after an export before the slot is reused (see
+    /// [`EXPORT_MARGIN`]); ignored once the pool is at its maximum.
+    margin: u64,
+    /// Most slots ever held (the pool never shrinks; a context's peak memory).
+    peak: usize,
     slots: Vec<Slot>,
     /// Surface → its current slot. Mirrors `SlotState::surface()`.
     bindings: HashMap<SurfaceKey, SlotId>,
@@ -687,6 +744,8 @@ impl CapturePool {
         let mut pool = Self {
             policy,
             max_slots,
+            margin: EXPORT_MARGIN,
+            peak: 0,
             slots: Vec::new(),
             bindings: HashMap::new(),
             pinned: HashSet::new(),
@@ -704,6 +763,16 @@ impl CapturePool {
         };
         pool.reset(slots);
         pool
+    }
+
+    /// Change the export margin (decodes; tests and measurements).
+    pub fn set_margin(&mut self, decodes: u64) {
+        self.margin = decodes;
+    }
+
+    /// Most slots the pool ever had.
+    pub fn peak(&self) -> usize {
+        self.peak
     }
 
     /// Number of slots.
@@ -745,6 +814,7 @@ impl CapturePool {
             );
         }
         self.slots.extend((0..add).map(|_| Slot::new()));
+        self.peak = self.peak.max(self.slots.len());
         self.grown += add as u64;
         log::debug!("CAPTURE pool grown by {add} to {} slots", self.slots.len());
         Ok(start as u32..(start + add) as u32)
@@ -778,6 +848,14 @@ impl CapturePool {
     /// Whether `surface` reuses its own slot (pinned or 1:1 policy).
     fn is_pinned(&self, surface: SurfaceKey) -> bool {
         self.policy == PoolPolicy::OneToOne || self.pinned.contains(&surface)
+    }
+
+    /// Whether slot `i` was exported less than the margin ago (in decodes).
+    fn inside_margin(&self, i: usize) -> bool {
+        self.slots
+            .get(i)
+            .and_then(|s| s.exported_at)
+            .is_some_and(|e| self.seq.saturating_sub(e) < self.margin)
     }
 
     /// Whether slot `i` may receive a new decode for `surface` with references `refs`.
@@ -820,8 +898,12 @@ impl CapturePool {
                 log::debug!("CAPTURE pool: pinned surface {surface:#x} cannot reuse {b} now; falling back to LRU");
             }
         }
+        // Slots exported within the margin are left to their consumer: the pool
+        // grows instead, until it is at its maximum.
+        let at_max = self.slots.len() >= self.max_slots;
         (0..self.slots.len())
             .filter(|&i| self.recyclable(i, surface, refs))
+            .filter(|&i| at_max || !self.inside_margin(i))
             .min_by_key(|&i| {
                 let s = &self.slots[i];
                 // The surface's own binding only loses it now: most recent of all.
@@ -1189,6 +1271,7 @@ impl CapturePool {
             log::warn!("CAPTURE pool: {slots} slots requested, clamped to {n}");
         }
         self.slots = (0..n).map(|_| Slot::new()).collect();
+        self.peak = n;
         self.bindings.clear();
         self.pinned.clear();
         self.tick = 0;
@@ -1335,8 +1418,11 @@ impl CapturePool {
 mod tests {
     use super::*;
 
+    /// A pool without the export margin (the tests of the other rules).
     fn pool(n: usize) -> CapturePool {
-        CapturePool::new(n, MAX_POOL_SLOTS, PoolPolicy::Lru)
+        let mut p = CapturePool::new(n, MAX_POOL_SLOTS, PoolPolicy::Lru);
+        p.set_margin(0);
+        p
     }
 
     /// Begin + complete.
@@ -1345,6 +1431,20 @@ mod tests {
         p.complete_decode(s, true).expect("complete");
         p.check_invariants().expect("invariants");
         s
+    }
+
+    #[test]
+    fn memory_budget() {
+        assert_eq!(parse_pool_memory(Some("256")), Some(256 << 20));
+        assert_eq!(parse_pool_memory(Some("0")), None);
+        assert_eq!(parse_pool_memory(Some("x")), None);
+        assert_eq!(parse_pool_memory(None), None);
+        let uhd = 3840 * 2176 * 3 / 2;
+        assert_eq!(max_slots_for(DEFAULT_POOL_MEMORY, uhd), 16);
+        assert_eq!(max_slots_for(DEFAULT_POOL_MEMORY, 1920 * 1088 * 3 / 2), MAX_POOL_SLOTS);
+        // 8192x8192: the budget would allow 2; the floor keeps a decoder working.
+        assert_eq!(max_slots_for(DEFAULT_POOL_MEMORY, 8192 * 8192 * 3 / 2), MIN_MAX_SLOTS);
+        assert_eq!(max_slots_for(0, 0), MIN_MAX_SLOTS);
     }
 
     #[test]
@@ -1699,6 +1799,56 @@ mod tests {
     }
 
     #[test]
+    fn exported_slots_wait_out_the_margin_and_the_pool_grows_meanwhile() {
+        let mut p = CapturePool::new(0, 6, PoolPolicy::Lru);
+        assert_eq!(p.margin, EXPORT_MARGIN);
+        // A lazy pool: nothing until a decode needs it.
+        assert_eq!(p.begin_decode(1, 1, &[]), Err(PoolError::NeedGrow));
+        p.add_slots(1).unwrap();
+        // A client that never exports (LIFO, one surface) needs one slot.
+        for f in 1..10 {
+            assert_eq!(decode(&mut p, 1, f, &[]), SlotId(0));
+        }
+        assert_eq!(p.peak(), 1);
+        // Exporting every frame of two alternating surfaces: an exported slot is
+        // reused only after EXPORT_MARGIN more decodes, so the pool grows to cover it.
+        let mut frame = 100;
+        let mut last_export: HashMap<SlotId, u64> = HashMap::new();
+        for k in 0..40u64 {
+            let sfc = 1 + (k % 2) as u32;
+            let slot = loop {
+                match p.begin_decode(sfc, frame, &[]) {
+                    Ok(s) => break s,
+                    Err(PoolError::NeedGrow) => {
+                        p.add_slots(1).unwrap();
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            p.complete_decode(slot, true).unwrap();
+            if let Some(&at) = last_export.get(&slot) {
+                assert!(p.seq - at > EXPORT_MARGIN, "slot {slot} reused {} decodes after its export", p.seq - at);
+            }
+            p.mark_exported(slot).unwrap();
+            last_export.insert(slot, p.seq);
+            frame += 1;
+            p.check_invariants().unwrap();
+        }
+        // Two bound surfaces + the slots inside the margin, well below the maximum.
+        assert!(p.len() <= 2 + EXPORT_MARGIN as usize, "grew to {}", p.len());
+        assert_eq!(p.peak(), p.len());
+        // At the maximum the margin gives way (the fence wait protects the slot).
+        let mut small = CapturePool::new(2, 2, PoolPolicy::Lru);
+        let a = decode(&mut small, 1, 1, &[]);
+        small.mark_exported(a).unwrap();
+        let b = decode(&mut small, 2, 2, &[]);
+        small.mark_exported(b).unwrap();
+        assert_eq!(small.begin_decode(3, 3, &[]), Err(PoolError::Exhausted));
+        small.release_surface(1);
+        assert_eq!(decode(&mut small, 3, 3, &[]), a);
+    }
+
+    #[test]
     fn adopted_slots_carry_their_surface_for_good() {
         let mut p = pool(4);
         // Surface 7 brings its own buffer: a new slot, reserved and pinned.
@@ -1951,6 +2101,7 @@ mod tests {
     ) -> PoolStats {
         let mut rng = Rng(seed);
         let mut p = CapturePool::new(slots, MAX_POOL_SLOTS, policy);
+        p.set_margin(0);
         let mut free: Vec<SurfaceKey> = (0..surfaces).rev().collect();
         let mut dpb: Vec<SurfaceKey> = Vec::new(); // reference surfaces, oldest first
         let mut display: std::collections::VecDeque<SurfaceKey> = Default::default();
@@ -2078,6 +2229,7 @@ mod tests {
                 PoolPolicy::Lru
             };
             let mut p = CapturePool::new(rng.below(6) as usize, 12, policy);
+            p.set_margin(0);
             let mut frame: FrameId = 0;
             for step in 0..600 {
                 let n = p.len() as u64;

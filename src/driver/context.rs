@@ -194,6 +194,10 @@ pub struct Context {
     /// Composed-layer exports per surface (a consumer importing by surface id
     /// exports the same surface again and again).
     composed_exports: HashMap<SurfaceKey, u32>,
+    /// Bytes of one CAPTURE buffer (all planes).
+    frame_bytes: u64,
+    /// The memory budget was reached once (logged once).
+    budget_logged: bool,
     /// Surfaces whose slot is an application's buffer (import): retired with them.
     imported: HashMap<SurfaceKey, SlotId>,
 }
@@ -404,7 +408,13 @@ impl Context {
             && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
         let capture = negotiate_formats(&mut session, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::pool::policy_from_env();
-        let slots = crate::pool::pool_size_from_env(num_surfaces) as u32;
+        // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
+        // the pool grows when a decode finds no eligible slot, up to what the
+        // memory budget allows.
+        let slots = crate::pool::initial_slots_from_env() as u32;
+        let frame_bytes = capture.sizeimage[..capture.num_planes].iter().map(|&b| b as u64).sum::<u64>().max(1);
+        let budget = crate::pool::memory_budget_from_env();
+        let max_slots = crate::pool::max_slots_for(budget, frame_bytes);
         // Frames (DMABUF) where the device's CAPTURE queue takes them: picture
         // memory then exists independently of this queue (surfaces can own it
         // before a context exists, see super::frames). MMAP otherwise.
@@ -425,10 +435,15 @@ impl Context {
         }
         let got = match frames.as_mut() {
             Some(src) => {
-                let f = src.allocate(slots)?;
-                session.alloc_capture_frames(f).map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
+                let f = if slots > 0 { src.allocate(slots.min(max_slots as u32))? } else { Vec::new() };
+                session
+                    .alloc_capture_frames(f, max_slots as u32)
+                    .map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
             }
-            None => session.alloc_capture(slots).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
+            // REQBUFS needs one buffer to set the queue up; the rest come with CREATE_BUFS.
+            None => session
+                .alloc_capture(slots.clamp(1, max_slots as u32))
+                .map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
         };
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
         // Known only now (the OUTPUT queue's capabilities): without HOLD_CAPTURE_BUF
@@ -441,7 +456,7 @@ impl Context {
         };
         session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
         log::info!(
-            "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {} {:?}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={}",
+            "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {} {:?}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={} max={max_slots} budget={}MiB margin={}",
             config.codec,
             node.video_path.display(),
             crate::format::fourcc_str(capture.fourcc),
@@ -450,14 +465,18 @@ impl Context {
             capture.bytesperline[0],
             session.capture_memory(),
             stream_mode,
-            policy.name()
+            policy.name(),
+            budget >> 20,
+            crate::pool::EXPORT_MARGIN
         );
         Ok(Context {
             config,
             width,
             height,
             session,
-            pool: CapturePool::new(got as usize, crate::pool::MAX_POOL_SLOTS, policy),
+            pool: CapturePool::new(got as usize, max_slots, policy),
+            frame_bytes,
+            budget_logged: false,
             capture,
             picture: PictureBuffers::default(),
             in_flight: VecDeque::new(),
@@ -803,6 +822,7 @@ impl Context {
                 Err(PoolError::NeedGrow) => self.grow()?,
                 Err(PoolError::Exhausted) if !self.in_flight.is_empty() => {
                     // Every slot is busy: wait for the oldest decode to free one.
+                    self.note_budget();
                     self.reap_front(true)?;
                 }
                 Err(e) => return Err(pool_err(e)),
@@ -810,9 +830,9 @@ impl Context {
         }
     }
 
-    /// Add CAPTURE buffers (CREATE_BUFS) when the pool asks for them.
+    /// Add a CAPTURE buffer when the pool asks for one (a frame, or CREATE_BUFS).
     fn grow(&mut self) -> VaResult<()> {
-        let extra = 4u32;
+        let extra = 1u32;
         let range = match self.frames.as_mut() {
             Some(src) => {
                 let frames = src.allocate(extra)?;
@@ -827,8 +847,21 @@ impl Context {
         }
         self.pool.add_slots(n).map_err(pool_err)?;
         self.field_coded.resize(self.pool.len(), false);
-        log::info!("CAPTURE pool grew to {} slots", self.pool.len());
+        log::debug!("CAPTURE pool grew to {} slots", self.pool.len());
         Ok(())
+    }
+
+    /// The pool reached its maximum (the memory budget): say so once.
+    fn note_budget(&mut self) {
+        if !self.budget_logged {
+            self.budget_logged = true;
+            log::info!(
+                "CAPTURE pool at its maximum of {} buffers ({} MiB): waiting for decodes instead of growing, exported buffers reused after their reader fences (set {} to change the budget)",
+                self.pool.len(),
+                (self.pool.len() as u64 * self.frame_bytes) >> 20,
+                crate::pool::POOL_MEMORY_ENV
+            );
+        }
     }
 
     /// Complete the oldest frame in flight (waiting up to the sync timeout when `wait`).
@@ -1199,10 +1232,13 @@ impl Drop for Context {
         if crate::logging::enabled() {
             let ioctls = self.session.ioctl_count();
             log::info!(
-                "context teardown: {} decodes, {} ioctls ({:.1} per decode)\n{}",
+                "context teardown: {} decodes, {} ioctls ({:.1} per decode); CAPTURE peak {} buffers, {:.1} MiB ({:?})\n{}",
                 self.decodes,
                 ioctls,
                 if self.decodes > 0 { ioctls as f64 / self.decodes as f64 } else { 0.0 },
+                self.pool.peak(),
+                (self.pool.peak() as u64 * self.frame_bytes) as f64 / (1u64 << 20) as f64,
+                self.session.capture_memory(),
                 self.pool.stats().summary()
             );
             if self.av1_refresh != (0, 0) {

@@ -135,10 +135,6 @@ impl CaptureBuffer {
         CaptureBuffer { planes, frame: None, export: None, exported: false, queued: false }
     }
 
-    fn with_frame(frame: Frame) -> Self {
-        CaptureBuffer { planes: Vec::new(), frame: Some(frame), export: None, exported: false, queued: false }
-    }
-
     /// The buffer's bytes (plane `plane`; a frame has one).
     fn bytes(&self, plane: usize) -> Option<&[u8]> {
         match &self.frame {
@@ -173,6 +169,8 @@ pub struct DecoderSession {
     output_caps: Option<BufferCapabilities>,
     capture_fmt: Option<CaptureFormat>,
     captures: Vec<CaptureBuffer>,
+    /// DMABUF: indices `0..attached` have their frame.
+    attached: usize,
     capture_allocated: bool,
     capture_memory: CaptureMemory,
     out_streaming: bool,
@@ -259,6 +257,7 @@ impl DecoderSession {
             output_caps: None,
             capture_fmt: None,
             captures: Vec::new(),
+            attached: 0,
             capture_allocated: false,
             capture_memory: CaptureMemory::Mmap,
             out_streaming: false,
@@ -587,29 +586,34 @@ impl DecoderSession {
         Ok(rb.count)
     }
 
-    /// REQBUFS (DMABUF) on CAPTURE for `frames`, which are queued at indices
-    /// `0..frames.len()` from then on. Returns the buffer count.
-    pub fn alloc_capture_frames(&mut self, frames: Vec<Frame>) -> Result<u32, V4l2Error> {
+    /// REQBUFS (DMABUF) on CAPTURE for `indices` buffers (bookkeeping only:
+    /// no memory) and attach `frames` to the first of them; later frames go to
+    /// the next indices ([`add_capture_frames`](Self::add_capture_frames)).
+    /// Returns the number of frames attached.
+    pub fn alloc_capture_frames(&mut self, frames: Vec<Frame>, indices: u32) -> Result<u32, V4l2Error> {
         self.check_capture_unallocated()?;
-        let count = frames.len() as u32;
-        if count == 0 || count > MAX_BUFFERS {
-            return Err(V4l2Error::Invalid(format!("{count} CAPTURE frames")));
-        }
+        let count = indices.max(frames.len() as u32).clamp(1, MAX_BUFFERS);
         let rb = self.reqbufs_mem(self.cap_q, MemoryType::DmaBuf, count)?;
         self.capture_allocated = true;
         self.capture_memory = CaptureMemory::DmaBuf;
-        if rb.count != count {
+        if (rb.count as usize) < frames.len() {
             log::warn!(
-                "{}: REQBUFS (DMABUF) gave {} CAPTURE buffers for {count} frames",
+                "{}: REQBUFS (DMABUF) gave {} CAPTURE buffers for {} frames",
                 self.video_path.display(),
-                rb.count
+                rb.count,
+                frames.len()
             );
             self.free_capture();
-            return Err(V4l2Error::Invalid("CAPTURE buffer count differs from the frames".into()));
+            return Err(V4l2Error::Invalid("fewer CAPTURE buffers than frames".into()));
         }
-        self.captures.extend(frames.into_iter().map(CaptureBuffer::with_frame));
-        log::debug!("{}: {count} CAPTURE buffers (DMABUF frames)", self.video_path.display());
-        Ok(count)
+        self.captures.extend((0..rb.count).map(|_| CaptureBuffer::mapped(Vec::new())));
+        let n = frames.len() as u32;
+        for (i, f) in frames.into_iter().enumerate() {
+            self.captures[i].frame = Some(f);
+        }
+        self.attached = n as usize;
+        log::debug!("{}: {} CAPTURE buffers (DMABUF), {n} frames", self.video_path.display(), rb.count);
+        Ok(n)
     }
 
     /// Where this session's CAPTURE memory comes from.
@@ -700,25 +704,29 @@ impl DecoderSession {
         Ok(range)
     }
 
-    /// CREATE_BUFS (DMABUF) on CAPTURE for `frames`: their new indices.
+    /// Attach `frames` to the next CAPTURE indices without one (CREATE_BUFS
+    /// (DMABUF) when the indices run out). Returns their indices.
     pub fn add_capture_frames(&mut self, frames: Vec<Frame>) -> Result<Range<u32>, V4l2Error> {
         if self.capture_memory != CaptureMemory::DmaBuf {
             return Err(V4l2Error::State("frames for an MMAP CAPTURE queue".into()));
         }
-        let range = self.create_capture_buffers(frames.len() as u32, MemoryType::DmaBuf)?;
-        if range.len() != frames.len() {
-            // The kernel made fewer indices than frames: the extra indices stay
-            // unused (they own no memory), the frames are dropped.
-            log::warn!(
-                "{}: CREATE_BUFS (DMABUF) gave {} CAPTURE buffers for {} frames",
-                self.video_path.display(),
-                range.len(),
-                frames.len()
-            );
+        let need = (self.attached + frames.len()).saturating_sub(self.captures.len());
+        if need > 0 {
+            let range = self.create_capture_buffers(need as u32, MemoryType::DmaBuf)?;
+            self.captures.extend(range.map(|_| CaptureBuffer::mapped(Vec::new())));
         }
-        let n = range.len();
-        self.captures.extend(frames.into_iter().take(n).map(CaptureBuffer::with_frame));
-        Ok(range)
+        let start = self.attached;
+        let mut n = 0;
+        for f in frames {
+            let Some(buf) = self.captures.get_mut(self.attached) else {
+                log::warn!("{}: no CAPTURE index left for a frame", self.video_path.display());
+                break;
+            };
+            buf.frame = Some(f);
+            self.attached += 1;
+            n += 1;
+        }
+        Ok(start as u32..(start + n) as u32)
     }
 
     fn create_capture_buffers(&mut self, extra: u32, memory: MemoryType) -> Result<Range<u32>, V4l2Error> {
@@ -1090,6 +1098,9 @@ impl DecoderSession {
         if queue_capture {
             match self.captures.get(cap_index as usize) {
                 None => return Err(V4l2Error::State(format!("no CAPTURE buffer {cap_index}"))),
+                Some(b) if b.frame.is_none() && self.capture_memory == CaptureMemory::DmaBuf => {
+                    return Err(V4l2Error::State(format!("CAPTURE {cap_index} has no frame")))
+                }
                 Some(b) if b.queued => {
                     return Err(V4l2Error::State(format!(
                         "CAPTURE {cap_index} already queued"
@@ -1578,6 +1589,7 @@ impl DecoderSession {
 
     fn free_capture(&mut self) {
         self.captures.clear();
+        self.attached = 0;
         if self.capture_allocated {
             let memory = match self.capture_memory {
                 CaptureMemory::Mmap => MemoryType::Mmap,

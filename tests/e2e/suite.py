@@ -553,9 +553,10 @@ def main():
     # --- re-queue analysis: strace of an ffmpeg decode that exports every frame.
     # The stream (tests/streams/requeue/h264-long.h264, 96 frames) is longer than the default
     # CAPTURE pool, so every slot is queued again. The bound comes from the driver's own log
-    # line "pool: slots=S surfaces=N": an LRU pool must keep an exported buffer out of the
-    # device for at least S - N decodes (a 1:1 surface/buffer binding gives 0-1). The same
-    # decode with LIBVA_V4L2_REQUEST_POOL=1:1 is reported next to it for comparison.
+    # line "pool: ... margin=M": an LRU pool must keep an exported buffer out of the device
+    # for at least M decodes after its export (a 1:1 surface/buffer binding gives 0-1), and
+    # the pool's peak ("CAPTURE peak B buffers") is reported. The same decode with
+    # LIBVA_V4L2_REQUEST_POOL=1:1 is reported next to it for comparison.
     long_dir = os.path.join(ROOT, 'tests', 'streams', 'requeue')
     long_path = os.path.join(long_dir, 'h264-long.h264')
     with open(os.path.join(long_dir, 'h264-long.framemd5')) as f:
@@ -580,19 +581,24 @@ def main():
                     subprocess.run([sys.executable, os.path.join(ROOT, 'scripts', 'strace-requeue'), straced], stdout=f, timeout=60)
             pool = re.search(r'pool: slots=(\d+) surfaces=(\d+)', '\n'.join(errs))
             slots, surfaces = (int(pool.group(1)), int(pool.group(2))) if pool else (None, None)
+            mm = re.search(r'pool: .* margin=(\d+)', '\n'.join(errs))
+            margin = int(mm.group(1)) if mm else None
+            pk = re.search(r'CAPTURE peak (\d+) buffers, ([\d.]+) MiB', '\n'.join(errs))
+            peak = '%s buffers %s MiB' % (pk.group(1), pk.group(2)) if pk else None
             # Keep the driver's warnings and errors and the client's own lines, not its info log.
             errs = without_driver_info(errs)
             dist = rep.get('min_export_distance')
-            detail = 'frames=%d/%d slots=%s surfaces=%s min_export_distance=%s exports=%s unattributed=%s ' \
+            detail = 'frames=%d/%d surfaces=%s peak=%s min_export_distance=%s exports=%s unattributed=%s ' \
                      'min_requeue_decodes=%s median_requeue_decodes=%s %s' % (
-                         n, long_frames, slots, surfaces, dist, rep.get('exports'), rep.get('unattributed_exports'),
+                         n, long_frames, surfaces, peak, dist, rep.get('exports'), rep.get('unattributed_exports'),
                          rep.get('min_requeue_decodes'), rep.get('median_requeue_decodes'), rc_text(rc))
             if policy == 'lru':
-                need = (slots - surfaces) if slots is not None else None
+                need = margin
                 ok = (rc == 0 and n == long_frames and dist is not None and need is not None and dist >= need
+                      and peak is not None
                       and not rep.get('unattributed_exports') and (rep.get('exports') or 0) >= long_frames)
                 s.report('PASS' if ok else 'FAIL', 'requeue h264-long lru',
-                         detail + ' (>= slots - surfaces = %s required)' % need, errs)
+                         detail + ' (>= margin = %s required)' % need, errs)
             else:
                 # Reference run: it must decode; it shows what a naive 1:1 driver does.
                 ok = rc == 0 and n == long_frames and dist is not None
