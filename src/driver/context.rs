@@ -172,6 +172,8 @@ pub struct Context {
     /// every export hands out a duplicate of it, so consumers' reader fences
     /// land on the dma-buf polled before the slot is queued again.
     frames: Option<FrameSource>,
+    /// Where `frames` is opened from (`None`: MMAP buffers).
+    frames_from: Option<FrameOrigin>,
     fence_timeout: Duration,
     /// Bound of every wait for the device (read once, see [`sync_timeout`]).
     sync_timeout: Duration,
@@ -200,6 +202,31 @@ pub struct Context {
     budget_logged: bool,
     /// Surfaces whose slot is an application's buffer (import): retired with them.
     imported: HashMap<SurfaceKey, SlotId>,
+}
+
+/// What a context's frame allocation handle is opened with.
+struct FrameOrigin {
+    node: crate::device::DecoderNode,
+    coded_fourcc: u32,
+    width: u32,
+    height: u32,
+    ten_bit: bool,
+}
+
+impl FrameOrigin {
+    /// Open the allocation handle; its CAPTURE format must be the context's.
+    fn open(&self, capture: &CaptureFormat) -> VaResult<FrameSource> {
+        let src = FrameSource::open(&self.node, self.coded_fourcc, self.width, self.height, self.ten_bit)?;
+        if src.format() != capture {
+            return Err(va_err!(
+                VA_STATUS_ERROR_ALLOCATION_FAILED,
+                "frame allocation handle got CAPTURE {:?}, the context {:?}",
+                src.format(),
+                capture
+            ));
+        }
+        Ok(src)
+    }
 }
 
 /// An AV1 picture translated but not queued yet.
@@ -418,24 +445,21 @@ impl Context {
         // Frames (DMABUF) where the device's CAPTURE queue takes them: picture
         // memory then exists independently of this queue (surfaces can own it
         // before a context exists, see super::frames). MMAP otherwise.
-        let mut frames = None;
-        if capture.num_planes == 1
+        // The allocation handle is opened when the first frame is needed (a
+        // context that never decodes costs no second handle).
+        let frames_from = (capture.num_planes == 1
             && super::frames::prefer_frames(std::env::var(super::frames::CAPTURE_MEMORY_ENV).ok().as_deref())
-            && session.capture_supports_dmabuf()
-        {
-            match FrameSource::open(node, config.coded_fourcc, width, height, ten_bit) {
-                Ok(src) if src.format() == &capture => frames = Some(src),
-                Ok(src) => log::warn!(
-                    "context: frame allocation handle got CAPTURE {:?}, the context {:?}: using MMAP buffers",
-                    src.format(),
-                    capture
-                ),
-                Err(e) => log::warn!("context: no frame allocation handle ({}): using MMAP buffers", e.msg),
-            }
-        }
-        let got = match frames.as_mut() {
-            Some(src) => {
-                let f = if slots > 0 { src.allocate(slots.min(max_slots as u32))? } else { Vec::new() };
+            && session.capture_supports_dmabuf())
+        .then(|| FrameOrigin { node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
+        let mut frames = None;
+        let got = match &frames_from {
+            Some(origin) => {
+                let f = if slots > 0 {
+                    let src = frames.insert(origin.open(&capture)?);
+                    src.allocate(slots.min(max_slots as u32))?
+                } else {
+                    Vec::new()
+                };
                 session
                     .alloc_capture_frames(f, max_slots as u32)
                     .map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
@@ -496,6 +520,7 @@ impl Context {
             imported: HashMap::new(),
             field_coded: vec![false; got as usize],
             frames,
+            frames_from,
             fence_timeout: fence_timeout(),
             sync_timeout: sync_timeout(),
         })
@@ -833,8 +858,12 @@ impl Context {
     /// Add a CAPTURE buffer when the pool asks for one (a frame, or CREATE_BUFS).
     fn grow(&mut self) -> VaResult<()> {
         let extra = 1u32;
-        let range = match self.frames.as_mut() {
-            Some(src) => {
+        let range = match &self.frames_from {
+            Some(origin) => {
+                let src = match &mut self.frames {
+                    Some(src) => src,
+                    None => self.frames.insert(origin.open(&self.capture)?),
+                };
                 let frames = src.allocate(extra)?;
                 self.session.add_capture_frames(frames)
             }

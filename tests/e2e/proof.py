@@ -119,22 +119,28 @@ def pool_stats(err):
 def strace_events(path):
     """CAPTURE exports [(t, index, decodes)] and CAPTURE QBUFs {index: [(t, decodes)]} from an
     strace log, attributing exports as scripts/strace-requeue does (CAPTURE QUERYBUF followed
-    by EXPBUF or F_DUPFD in the same thread)."""
-    exports, qbufs, decodes = [], {}, 0
+    by EXPBUF or F_DUPFD in the same thread). A QUERYBUF + EXPBUF on a handle that never
+    queues a CAPTURE buffer is the driver allocating frames (DMABUF mode), not an export."""
+    candidates, qbufs, decodes = [], {}, 0
     queried = {}
+    capture_fds = set()
     with open(path, errors='replace') as f:
         for ev in SR.parse(f):
             last = queried.pop(ev['pid'], None)
             op = ev['op']
             if op == 'QUERYBUF' and ev['type'] in SR.CAPTURE_TYPES and ev['index'] is not None:
-                queried[ev['pid']] = ev['index']
+                queried[ev['pid']] = (ev['index'], ev['fd'])
             elif op in ('DUPFD', 'EXPBUF') and last is not None:
-                exports.append((ev['t'], last, decodes))
+                # DUPFD: a duplicate of the buffer's dma-buf (always an export); EXPBUF: on
+                # the handle of the QUERYBUF.
+                candidates.append((ev['t'], last[0], decodes, None if op == 'DUPFD' else last[1]))
             elif op == 'QBUF':
                 if ev['type'] in SR.OUTPUT_TYPES:
                     decodes += 1
                 elif ev['type'] in SR.CAPTURE_TYPES and ev['index'] is not None:
+                    capture_fds.add(ev['fd'])
                     qbufs.setdefault(ev['index'], []).append((ev['t'], decodes))
+    exports = [(t, i, d) for t, i, d, fd in candidates if fd is None or fd in capture_fds]
     return exports, qbufs
 
 
