@@ -19,8 +19,9 @@ for every config it could create. Table and bits as in Firefox ESR 153
   LIBVA_DRIVERS_PATH=build/driver): exit 0, `VAAPI_SUPPORTED TRUE`, no WARNING/ERROR, libva
   loaded this driver, the `Profile:` lines are exactly the profiles vainfo lists for the
   driver that vaapitest knows, and `VAAPI_HWCODECS` is exactly the decode bits of their
-  codecs (no encode bits: the driver decodes only). Firefox waits 2 s for the probe
-  (VAAPI_TEST_TIMEOUT); the run time is reported next to it.
+  codecs (no encode bits: the driver decodes only). The run time is reported; Firefox
+  waits 2 s for the probe (VAAPI_TEST_TIMEOUT), which says nothing about a TCG guest on a
+  busy machine, so it is not a condition here.
 - `firefox vaapitest-negative`: the same with LIBVA_DRIVER_NAME naming a driver that has no
   .so in LIBVA_DRIVERS_PATH: vaInitialize must fail and nothing must be reported as
   supported, so the positive case is not something vaapitest says about any setup.
@@ -35,7 +36,6 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 VAAPITEST = os.environ.get('V4L2RVA_VAAPITEST', '/usr/lib/firefox-esr/vaapitest')
 RENDER = '/dev/dri/renderD128'
-FIREFOX_PROBE_TIMEOUT_S = 2.0   # VAAPI_TEST_TIMEOUT in widget/gtk/GfxInfo.cpp
 MISSING_DRIVER = 'v4l2_request_absent'
 
 # vaapitest's profile table (names without the VAProfile prefix) -> codec
@@ -136,10 +136,10 @@ def cases(s, env, outdir, built, only=()):
         errs.append('libva did not report loading %s' % ours)
     ok = rc == 0 and values.get('VAAPI_SUPPORTED') == 'TRUE' and not errs
     s.report('PASS' if ok else 'FAIL', 'firefox vaapitest',
-             'VAAPI_SUPPORTED=%s VAAPI_HWCODECS=%s (%s) profiles=%s not_in_vaapitest=%s %s %.2fs (Firefox waits %.0fs)' % (
+             'VAAPI_SUPPORTED=%s VAAPI_HWCODECS=%s (%s) profiles=%s not_in_vaapitest=%s %s %.2fs' % (
                  values.get('VAAPI_SUPPORTED'), values.get('VAAPI_HWCODECS'), ','.join(codec_names(mask or 0)),
                  ','.join(sorted(logged)) or '-', ','.join(sorted(profiles - want_profiles)) or '-',
-                 'exit %d' % rc if rc != 124 else 'timeout', secs, FIREFOX_PROBE_TIMEOUT_S),
+                 'exit %d' % rc if rc != 124 else 'timeout', secs),
              errs + ([l for l in err.splitlines() if 'error' in l.lower()][:4] if not ok else []))
 
     # --- negative: a driver name without a .so
