@@ -605,6 +605,8 @@ def main():
                 s.report('PASS' if ok else 'FAIL', 'requeue h264-long 1:1 (comparison)', detail, errs)
     import proof  # tests/e2e/proof.py: reader fences (strace + pool stats), 1000-session churn
     proof.cases(s, env, outdir, built, only)
+    import firefox  # tests/e2e/firefox.py: Firefox's own VA-API probe (vaapitest) accepts the driver
+    firefox.cases(s, env, outdir, built, only)
     return finish(s, t_start)
 
 
