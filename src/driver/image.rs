@@ -249,9 +249,39 @@ impl Driver {
         if width > image.width as u32 || height > image.height as u32 {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "{width}x{height} exceeds the image"));
         }
-        let (ctx, slot) = self.decoded_slot(surface)?;
-        let ctx = lock(&ctx);
-        let layout = slot_layout(ctx.capture_format())?;
+        // A surface without a context may own a frame (an early export or a
+        // vaPutImage gave it one): read that; otherwise it has nothing to read.
+        let has_context = {
+            let s = self.surface(surface)?;
+            let g = lock(&s);
+            g.context.is_some() || g.own_frame.is_none()
+        };
+        if has_context {
+            let (ctx, slot) = self.decoded_slot(surface)?;
+            let ctx = lock(&ctx);
+            let layout = slot_layout(ctx.capture_format())?;
+            let src = ctx
+                .slot_bytes(slot)
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
+            self.copy_out(&image, &layout, src, width, height)
+        } else {
+            let s = self.surface(surface)?;
+            let g = lock(&s);
+            let own = g
+                .own_frame
+                .as_ref()
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x}: own frame vanished"))?;
+            let layout = slot_layout(&own.format)?;
+            let src = own
+                .frame
+                .bytes()
+                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+            self.copy_out(&image, &layout, src, width, height)
+        }
+    }
+
+    /// Copy the top-left `width`x`height` of a frame laid out as `layout` into `image`.
+    fn copy_out(&self, image: &ffi::VAImage, layout: &FrameLayout, src: &[u8], width: u32, height: u32) -> VaResult<()> {
         if image.format.fourcc != layout.va_fourcc() {
             return Err(va_err!(
                 VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
@@ -260,9 +290,6 @@ impl Driver {
                 crate::format::fourcc_str(image.format.fourcc)
             ));
         }
-        let src = ctx
-            .slot_bytes(slot)
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
         let width = width.min(layout.width);
         let height = height.min(layout.height);
         let buf = self.buffer(image.buf)?;
