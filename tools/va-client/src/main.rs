@@ -609,12 +609,32 @@ fn fuzz(args: &[String]) -> Res<()> {
             VA_STATUS_ERROR_INVALID_PARAMETER,
             &mut failures,
         );
-        expect_status("vaBeginPicture on an unknown context", va.begin_picture(0x0200_7fff, surf), VA_STATUS_ERROR_INVALID_CONTEXT, &mut failures);
-        expect_status("vaBeginPicture on an unknown surface", va.begin_picture(ctx, 0x0400_7fff), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
+        expect_status(
+            "vaBeginPicture on an unknown context",
+            va.begin_picture(0x0200_7fff, surf),
+            VA_STATUS_ERROR_INVALID_CONTEXT,
+            &mut failures,
+        );
+        expect_status(
+            "vaBeginPicture on an unknown surface",
+            va.begin_picture(ctx, 0x0400_7fff),
+            VA_STATUS_ERROR_INVALID_SURFACE,
+            &mut failures,
+        );
         expect_status("vaSyncSurface of an unknown surface", va.sync_surface(0x0400_7fff), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
         expect_status("vaSyncSurface of a context id", va.sync_surface(ctx), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
-        expect_status("vaDestroyBuffer of an unknown buffer", va.destroy_buffer(0x0800_7fff), VA_STATUS_ERROR_INVALID_BUFFER, &mut failures);
-        expect_status("vaDestroyConfig of an unknown config", va.destroy_config(0x0100_7fff), VA_STATUS_ERROR_INVALID_CONFIG, &mut failures);
+        expect_status(
+            "vaDestroyBuffer of an unknown buffer",
+            va.destroy_buffer(0x0800_7fff),
+            VA_STATUS_ERROR_INVALID_BUFFER,
+            &mut failures,
+        );
+        expect_status(
+            "vaDestroyConfig of an unknown config",
+            va.destroy_config(0x0100_7fff),
+            VA_STATUS_ERROR_INVALID_CONFIG,
+            &mut failures,
+        );
         expect_status(
             "vaExportSurfaceHandle of an unknown surface",
             va.export_surface(0x0400_7fff).map(|_| ()),
@@ -624,7 +644,12 @@ fn fuzz(args: &[String]) -> Res<()> {
         // A truncated picture parameter buffer: EndPicture refuses it.
         va.begin_picture(ctx, surf)?;
         let b = va.render_buffer(ctx, va::VA_PICTURE_PARAMETER_BUFFER, 8, 1, &[0; 8])?;
-        expect_status("vaEndPicture with an 8-byte picture parameter buffer", va.end_picture(ctx), VA_STATUS_ERROR_INVALID_BUFFER, &mut failures);
+        expect_status(
+            "vaEndPicture with an 8-byte picture parameter buffer",
+            va.end_picture(ctx),
+            VA_STATUS_ERROR_INVALID_BUFFER,
+            &mut failures,
+        );
         va.destroy_buffer(b)?;
         e.teardown()?;
     }

@@ -34,11 +34,9 @@ struct DmaBufImportSyncFile {
     fd: i32,
 }
 
-const SW_SYNC_IOC_CREATE_FENCE: c_ulong =
-    ioc(IOC_READ | IOC_WRITE, b'W', 0, std::mem::size_of::<SwSyncCreateFenceData>());
+const SW_SYNC_IOC_CREATE_FENCE: c_ulong = ioc(IOC_READ | IOC_WRITE, b'W', 0, std::mem::size_of::<SwSyncCreateFenceData>());
 const SW_SYNC_IOC_INC: c_ulong = ioc(IOC_WRITE, b'W', 1, std::mem::size_of::<u32>());
-const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: c_ulong =
-    ioc(IOC_WRITE, b'b', 3, std::mem::size_of::<DmaBufImportSyncFile>());
+const DMA_BUF_IOCTL_IMPORT_SYNC_FILE: c_ulong = ioc(IOC_WRITE, b'b', 3, std::mem::size_of::<DmaBufImportSyncFile>());
 const DMA_BUF_SYNC_READ: u32 = 1;
 
 const _: () = assert!(std::mem::size_of::<SwSyncCreateFenceData>() == 40);
@@ -69,11 +67,7 @@ pub struct Timeline {
 impl Timeline {
     pub fn open() -> io::Result<Timeline> {
         let path = std::env::var("V4L2RVA_SW_SYNC").unwrap_or_else(|_| "/sys/kernel/debug/sync/sw_sync".into());
-        let file = File::options()
-            .read(true)
-            .write(true)
-            .open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("open {path}: {e}")))?;
+        let file = File::options().read(true).write(true).open(&path).map_err(|e| io::Error::new(e.kind(), format!("open {path}: {e}")))?;
         Ok(Timeline { file, next: AtomicU32::new(1) })
     }
 

@@ -187,7 +187,11 @@ impl Display {
         // until vaTerminate; it is copied at once.
         let vendor = unsafe {
             let p = vaQueryVendorString(dpy);
-            if p.is_null() { String::new() } else { CStr::from_ptr(p).to_string_lossy().into_owned() }
+            if p.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
         };
         Ok(Display { dpy, _node: node, vendor })
     }
@@ -195,9 +199,7 @@ impl Display {
     pub fn create_config(&self, profile: i32, entrypoint: u32) -> Result<u32, VaError> {
         let mut id = 0u32;
         // SAFETY: valid display; no attributes (null, 0); `id` is a valid out pointer.
-        check("vaCreateConfig", unsafe {
-            vaCreateConfig(self.dpy, profile, entrypoint, std::ptr::null_mut(), 0, &mut id)
-        })?;
+        check("vaCreateConfig", unsafe { vaCreateConfig(self.dpy, profile, entrypoint, std::ptr::null_mut(), 0, &mut id) })?;
         Ok(id)
     }
 
