@@ -37,6 +37,15 @@
 //! call may fail, but each must return (no crash, no hang); prints the status
 //! counts and `fuzz rounds=R pictures=P` at the end.
 //!
+//! `early-export RECORD`, `put-image [--record RECORD]` and `import RECORD`
+//! check surface memory against the VA-API contract (see `surfaces.rs`):
+//! surfaces exported before any decode (mpv's probe, GStreamer's context
+//! without render targets, surfaces adopted by a later context) show the
+//! pictures vaGetImage reads; vaPutImage writes what vaGetImage and an export
+//! read back; surfaces imported from the caller's dma-bufs (DRM PRIME 2) are
+//! decoded into those buffers, and bad layouts are refused. One line per check,
+//! exit status 1 when any failed.
+//!
 //! `churn` runs N decode sessions in one process (config, surfaces, context;
 //! every K-th session decodes the first P pictures of RECORD with its surface
 //! IDs remapped; one surface exported and its fds closed; everything
@@ -44,6 +53,7 @@
 //! W warm-up sessions with the counts at the end. Exit status 1 on growth.
 
 mod record;
+mod surfaces;
 mod sys;
 mod va;
 
@@ -754,11 +764,17 @@ fn main() {
         Some("replay") => replay(&args[1..]),
         Some("churn") => churn(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("early-export") => surfaces::early_export(&args[1..]),
+        Some("put-image") => surfaces::put_image(&args[1..]),
+        Some("import") => surfaces::import(&args[1..]),
         _ => {
             eprintln!(
                 "usage: va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
                  \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]\n\
-                 \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]"
+                 \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]\n\
+                 \x20      va-client early-export RECORD [--frames M] [--device PATH]\n\
+                 \x20      va-client put-image [--record RECORD] [--device PATH]\n\
+                 \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]"
             );
             std::process::exit(2);
         }
