@@ -708,7 +708,9 @@ pub fn import(args: &[String]) -> Res<()> {
         let cfg = va.create_config(profile, entrypoint)?;
         let first = va.create_surfaces(s.rt_format, s.width, s.height, s.fourcc, n_surfaces)?;
         let ctx = va.create_context(cfg, s.width, s.height, &first)?;
-        let exports = first.iter().map(|&x| va.export_surface(x).map(Export::take)).collect::<Result<Vec<_>, _>>();
+        // Read-write: the caller fills its buffers before importing them.
+        let rw = va::VA_EXPORT_SURFACE_COMPOSED_LAYERS | va::VA_EXPORT_SURFACE_READ_ONLY | va::VA_EXPORT_SURFACE_WRITE_ONLY;
+        let exports = first.iter().map(|&x| va.export_surface_flags(x, rw).map(Export::take)).collect::<Result<Vec<_>, _>>();
         va.destroy_context(ctx)?;
         va.destroy_surfaces(&first)?;
         let exports = exports?;
