@@ -316,7 +316,9 @@ fn p010_listed(va: &Display) -> bool {
 /// The setup of a record: its first config, surfaces and context records.
 struct Setup {
     config: Rec,
-    surfaces: Rec,
+    /// The creation records of the context's surfaces, and their IDs in that order.
+    surfaces: Vec<Rec>,
+    ids: Vec<u32>,
     context: Rec,
     width: u32,
     height: u32,
@@ -329,10 +331,47 @@ struct Setup {
 fn setup_of(recs: &[Rec], frames: usize) -> Res<Setup> {
     let first_begin = recs.iter().position(|r| matches!(r, Rec::Begin { .. })).ok_or("record has no picture")?;
     let head = &recs[..first_begin];
-    let config = head.iter().find(|r| matches!(r, Rec::Config { .. })).ok_or("record has no config")?.clone();
-    let surfaces = head.iter().find(|r| matches!(r, Rec::Surfaces { .. })).ok_or("record has no surfaces")?.clone();
-    let context = head.iter().find(|r| matches!(r, Rec::Context { .. })).ok_or("record has no context")?.clone();
-    let Rec::Surfaces { width, height, rt_format, fourcc, .. } = surfaces else { unreachable!() };
+    // The context the first picture decodes in, its config and the surfaces of its targets
+    // (clients create and destroy probe configs and surfaces before it).
+    let Some(Rec::Begin { context: ctx_id, target }) = recs.get(first_begin) else { unreachable!() };
+    let context = head
+        .iter()
+        .rev()
+        .find(|r| matches!(r, Rec::Context { id, .. } if id == ctx_id))
+        .ok_or("record has no context for its first picture")?
+        .clone();
+    let Rec::Context { config: cfg_id, targets, .. } = &context else { unreachable!() };
+    let config = head
+        .iter()
+        .rev()
+        .find(|r| matches!(r, Rec::Config { id, .. } if id == cfg_id))
+        .ok_or("record has no config for its context")?
+        .clone();
+    // The live creation record of each surface when the first picture begins (clients
+    // create their surfaces one call each or all at once).
+    let mut live: HashMap<u32, usize> = HashMap::new();
+    for (i, r) in head.iter().enumerate() {
+        match r {
+            Rec::Surfaces { ids, .. } => live.extend(ids.iter().map(|&id| (id, i))),
+            Rec::DestroySurfaces { ids } => {
+                for id in ids {
+                    live.remove(id);
+                }
+            }
+            _ => {}
+        }
+    }
+    let wanted: Vec<u32> = if targets.is_empty() { vec![*target] } else { targets.clone() };
+    let mut which: Vec<usize> = Vec::new();
+    for t in &wanted {
+        let i = *live.get(t).ok_or_else(|| format!("record never creates surface {t:#x}"))?;
+        if !which.contains(&i) {
+            which.push(i);
+        }
+    }
+    let surfaces: Vec<Rec> = which.iter().map(|&i| head[i].clone()).collect();
+    let ids: Vec<u32> = surfaces.iter().flat_map(ids_of).collect();
+    let Some(&Rec::Surfaces { width, height, rt_format, fourcc, .. }) = surfaces.first() else { unreachable!() };
     let fourcc = if fourcc != 0 { fourcc } else { va::VA_FOURCC_NV12 };
     let mut pictures = Vec::new();
     let mut ends = 0;
@@ -347,7 +386,7 @@ fn setup_of(recs: &[Rec], frames: usize) -> Res<Setup> {
             ends += 1;
         }
     }
-    Ok(Setup { config, surfaces, context, width, height, rt_format, fourcc, pictures })
+    Ok(Setup { config, surfaces, ids, context, width, height, rt_format, fourcc, pictures })
 }
 
 /// Replay `pictures` through `engine`; after each decoded picture compare `views[surface]`
@@ -466,8 +505,10 @@ pub fn early_export(args: &[String]) -> Res<()> {
         let cfg = Engine::map(&e.configs, "config", *config)?;
         let ctx = va.create_context(cfg, s.width, s.height, &[])?;
         e.contexts.insert(*id, ctx);
-        e.step(&s.surfaces)?;
-        let surfaces: Vec<u32> = ids_of(&s.surfaces).iter().filter_map(|i| e.surfaces.get(i).copied()).collect();
+        for r in &s.surfaces {
+            e.step(r)?;
+        }
+        let surfaces: Vec<u32> = s.ids.iter().filter_map(|i| e.surfaces.get(i).copied()).collect();
         let mut exports = Vec::new();
         let r = export_views(&va, &surfaces, &mut exports)
             .and_then(|views| replay_compare(CMD, "gst", &mut e, &s, &views, &mut rep).map(|n| (n, views)));
@@ -490,8 +531,10 @@ pub fn early_export(args: &[String]) -> Res<()> {
     // (iii) Adoption: surfaces exported before any context exists, then a context with them as targets.
     {
         let mut e = Engine::new(&va, false);
-        e.step(&s.surfaces)?;
-        let surfaces: Vec<u32> = ids_of(&s.surfaces).iter().filter_map(|i| e.surfaces.get(i).copied()).collect();
+        for r in &s.surfaces {
+            e.step(r)?;
+        }
+        let surfaces: Vec<u32> = s.ids.iter().filter_map(|i| e.surfaces.get(i).copied()).collect();
         let mut exports = Vec::new();
         let r = export_views(&va, &surfaces, &mut exports).and_then(|views| {
             e.step(&s.config)?;
@@ -622,7 +665,9 @@ fn put_errors(va: &Display, rep: &mut Report, surface: u32, w: u32, h: u32) -> R
     expect_error("P010 image into an NV12 surface", va.put_image(surface, p010.image_id, (0, 0, w, h), (0, 0, w, h)));
     let _ = va.destroy_image(p010.image_id);
     expect_error("unknown image", va.put_image(surface, 0x0a00_7fff, (0, 0, 16, 16), (0, 0, 16, 16)));
-    expect_error("unknown surface", va.put_image(0x0400_7fff, 0x0a00_7fff, (0, 0, 16, 16), (0, 0, 16, 16)));
+    let small = va.create_image(va::VA_FOURCC_NV12, 16, 16)?;
+    expect_error("unknown surface", va.put_image(0x0400_7fff, small.image_id, (0, 0, 16, 16), (0, 0, 16, 16)));
+    let _ = va.destroy_image(small.image_id);
     Ok(())
 }
 
@@ -647,7 +692,9 @@ pub fn put_image(args: &[String]) -> Res<()> {
         let mut e = Engine::new(&va, false);
         let r = (|| -> Res<()> {
             e.step(&s.config)?;
-            e.step(&s.surfaces)?;
+            for r in &s.surfaces {
+                e.step(r)?;
+            }
             e.step(&s.context)?;
             let mut target = None;
             for r in &s.pictures {
@@ -699,7 +746,7 @@ pub fn import(args: &[String]) -> Res<()> {
     let s = setup_of(&recs, frames)?;
     let va = Display::open(&device)?;
     let mut rep = Report::default();
-    let n_surfaces = ids_of(&s.surfaces).len();
+    let n_surfaces = s.ids.len();
     let Rec::Config { profile, entrypoint, .. } = s.config else { unreachable!() };
     let mut total = 0;
 
@@ -755,7 +802,7 @@ pub fn import(args: &[String]) -> Res<()> {
                 );
                 let id = got?[0];
                 imported.push(id);
-                e.surfaces.insert(ids_of(&s.surfaces)[i], id);
+                e.surfaces.insert(s.ids[i], id);
                 views.insert(id, (m, Planes::from_prime(&b.desc)?));
             }
             e.step(&s.context)?;
