@@ -62,6 +62,7 @@ ONE_TO_ONE_FRAMES = int(os.environ.get('V4L2RVA_PROOF_1TO1_FRAMES', '32'))
 CHURN_SESSIONS = int(os.environ.get('V4L2RVA_PROOF_CHURN', '1000'))
 TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
 MEMORY_FRAMES = int(os.environ.get('V4L2RVA_PROOF_MEMORY_FRAMES', '16'))
+IMPORT_FRAMES = int(os.environ.get('V4L2RVA_PROOF_IMPORT_FRAMES', '8'))
 # --only names that run the record and the surface-memory cases alone.
 MEMORY_CASES = {'surface-memory', 'early-export', 'put-image', 'import'}
 
@@ -398,7 +399,7 @@ def memory_cases(s, env, pdir, rec, which):
         ('early-export', 'proof early-export h264-long', [CLIENT, 'early-export', rec, '--frames', frames],
          r'^early-export ok (\d+) frames'),
         ('put-image', 'proof put-image', [CLIENT, 'put-image', '--record', rec], r'^put-image ok (\d+) surfaces'),
-        ('import', 'proof import h264-long', [CLIENT, 'import', rec, '--frames', frames], r'^import ok (\d+) frames'),
+        ('import', 'proof import h264-long', [CLIENT, 'import', rec, '--frames', str(IMPORT_FRAMES)], r'^import ok (\d+) frames'),
     ]
     for name, case, cmd, done in runs:
         if name not in which:

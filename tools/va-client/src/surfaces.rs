@@ -750,7 +750,10 @@ pub fn import(args: &[String]) -> Res<()> {
     let Rec::Config { profile, entrypoint, .. } = s.config else { unreachable!() };
     let mut total = 0;
 
-    for source in sources.split(',') {
+    for (k, source) in sources.split(',').enumerate() {
+        // Bad layouts are checked once, on the first source's buffer (each refusal costs the
+        // driver a format negotiation).
+        let bad_layouts_due = k == 0;
         // The layout the device decodes into: exports of a first context's render targets.
         let cfg = va.create_config(profile, entrypoint)?;
         let first = va.create_surfaces(s.rt_format, s.width, s.height, s.fourcc, n_surfaces)?;
@@ -819,7 +822,7 @@ pub fn import(args: &[String]) -> Res<()> {
         total += n;
 
         // Bad layouts of the same buffer must be refused with an error status.
-        if let Some(b) = bufs.first() {
+        if let Some(b) = bufs.first().filter(|_| bad_layouts_due) {
             let cfg = va.create_config(profile, entrypoint)?;
             let mut bad = Vec::new();
             let mut d = b.desc;
