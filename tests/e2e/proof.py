@@ -413,7 +413,7 @@ def memory_cases(s, env, pdir, rec, which):
         ok = rc == 0 and m is not None and total > 0 and not failed and not panics
         s.report('PASS' if ok else 'FAIL', case, 'checks=%d failed=%d %s rc=%d %.1fs' % (
             total, len(failed), m.group(0) if m else 'no result', rc, secs),
-            failed[:8] + panics[:2] + [l for l in err.splitlines() if 'FAILED' in l or 'WARN' in l][:4])
+            [] if ok else failed[:8] + panics[:2] + [l for l in err.splitlines() if 'FAILED' in l or 'WARN' in l][:4])
 
 
 class _Stdout:
