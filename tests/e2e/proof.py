@@ -26,6 +26,20 @@ Cases, with tools/va-client (a Rust client of the real libva on /dev/dri/renderD
       (fence waits > 0) and every such QBUF comes after the signal.
 - `proof churn`: CHURN_SESSIONS decode sessions in one process (a few decode the first
   pictures of the record), one export each; fds, mappings and V4L2 buffer mappings must not grow.
+- Surface memory (`--only surface-memory`, or `early-export`, `put-image`, `import`, runs the
+  record and these alone):
+    * `proof early-export h264-long`: `va-client early-export`: mpv's probe (128x128 NV12 /
+      P010 surfaces without context exported with separate and composed layers: descriptor
+      checked, fd mmapped), GStreamer's pattern (context without render targets, surfaces
+      exported before any decode) and adoption (surfaces exported before any context): after
+      each decoded picture the early export's bytes equal vaGetImage's, not uniform.
+    * `proof put-image`: `va-client put-image`: vaPutImage full frame and a sub-rectangle into
+      a surface without context, a decoded render target and a P010 surface (where listed),
+      read back through vaGetImage and an export's mmap; wrong sizes and formats refused.
+    * `proof import h264-long`: `va-client import`: surfaces imported (vaCreateSurfaces,
+      DRM PRIME 2 descriptors) from exports of a first context and from udmabufs laid out
+      like them; after each decoded picture the caller's own mmap equals vaGetImage; bad
+      layouts (pitch too small, wrong fourcc, object too small) refused with an error status.
 """
 import argparse
 import importlib.machinery
@@ -47,6 +61,10 @@ FENCE_DELAY_MS = int(os.environ.get('V4L2RVA_PROOF_FENCE_DELAY_MS', '1000'))
 ONE_TO_ONE_FRAMES = int(os.environ.get('V4L2RVA_PROOF_1TO1_FRAMES', '32'))
 CHURN_SESSIONS = int(os.environ.get('V4L2RVA_PROOF_CHURN', '1000'))
 TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
+MEMORY_FRAMES = int(os.environ.get('V4L2RVA_PROOF_MEMORY_FRAMES', '16'))
+IMPORT_FRAMES = int(os.environ.get('V4L2RVA_PROOF_IMPORT_FRAMES', '8'))
+# --only names that run the record and the surface-memory cases alone.
+MEMORY_CASES = {'surface-memory', 'early-export', 'put-image', 'import'}
 
 
 def _load_strace_requeue():
@@ -220,7 +238,8 @@ def check_export_layout(s, case, rec, env, log, fourcc, size, pitch, modifier, f
 def cases(s, env, outdir, built, only=()):
     """Runs the proof cases, reporting through s.report(status, case, detail, lines)."""
     only = set(only or ())
-    if only and not ({'h264', 'requeue', 'proof'} & only):
+    everything = not only or bool({'h264', 'requeue', 'proof'} & only)
+    if not everything and not (MEMORY_CASES & only):
         return
     pdir = os.path.join(outdir, 'proof')
     os.makedirs(pdir, exist_ok=True)
@@ -249,6 +268,10 @@ def cases(s, env, outdir, built, only=()):
         pics, nframes, os.path.getsize(rec) if os.path.exists(rec) else 0, rc, secs),
         [l for l in err.splitlines() if l.strip()][:6])
     if not ok:
+        return
+
+    memory_cases(s, env, pdir, rec, MEMORY_CASES if everything or 'surface-memory' in only else MEMORY_CASES & only)
+    if not everything:
         return
 
     # --- replays with reader fences
@@ -363,6 +386,36 @@ def cases(s, env, outdir, built, only=()):
              [l for l in err.splitlines() if 'FAILED' in l or 'ERROR' in l][:6])
 
 
+def _check_lines(out):
+    """The client's check lines: (total, failed lines)."""
+    lines = [l for l in out.splitlines() if re.match(r'^[a-z-]+ .*: (ok|FAIL)\b', l)]
+    return len(lines), [l for l in lines if re.search(r': FAIL\b', l)]
+
+
+def memory_cases(s, env, pdir, rec, which):
+    """Surface memory through va-client: early export, vaPutImage, import (one case each)."""
+    frames = str(MEMORY_FRAMES)
+    runs = [
+        ('early-export', 'proof early-export h264-long', [CLIENT, 'early-export', rec, '--frames', frames],
+         r'^early-export ok (\d+) frames'),
+        ('put-image', 'proof put-image', [CLIENT, 'put-image', '--record', rec], r'^put-image ok (\d+) surfaces'),
+        ('import', 'proof import h264-long', [CLIENT, 'import', rec, '--frames', str(IMPORT_FRAMES)], r'^import ok (\d+) frames'),
+    ]
+    for name, case, cmd, done in runs:
+        if name not in which:
+            continue
+        menv = dict(env, LIBVA_V4L2_REQUEST_LOG='info')
+        rc, out, err, secs = run(cmd, os.path.join(pdir, name), menv)
+        total, failed = _check_lines(out)
+        m = re.search(done, out, re.M)
+        panics = [l for l in err.splitlines() if 'panic' in l.lower()]
+        # Something was checked, nothing failed, the client said so and exited 0.
+        ok = rc == 0 and m is not None and total > 0 and not failed and not panics
+        s.report('PASS' if ok else 'FAIL', case, 'checks=%d failed=%d %s rc=%d %.1fs' % (
+            total, len(failed), m.group(0) if m else 'no result', rc, secs),
+            [] if ok else failed[:8] + panics[:2] + [l for l in err.splitlines() if 'FAILED' in l or 'WARN' in l][:4])
+
+
 class _Stdout:
     def __init__(self):
         self.passed = self.failed = 0
@@ -379,11 +432,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--out', default=os.path.join(ROOT, 'out', 'proof'))
     ap.add_argument('--driver-dir', default=os.path.join(ROOT, 'build', 'driver'))
+    ap.add_argument('--only', default='', help='comma-separated: surface-memory, early-export, put-image, import '
+                                              '(the record and those cases only)')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     env = {'LIBVA_DRIVER_NAME': 'v4l2_request', 'LIBVA_DRIVERS_PATH': args.driver_dir}
     s = _Stdout()
-    cases(s, env, args.out, os.path.exists(os.path.join(args.driver_dir, 'v4l2_request_drv_video.so')))
+    cases(s, env, args.out, os.path.exists(os.path.join(args.driver_dir, 'v4l2_request_drv_video.so')),
+          [x for x in args.only.split(',') if x])
     print('%d passed, %d failed' % (s.passed, s.failed), flush=True)
     return 0 if s.failed == 0 else 1
 

@@ -37,6 +37,15 @@
 //! call may fail, but each must return (no crash, no hang); prints the status
 //! counts and `fuzz rounds=R pictures=P` at the end.
 //!
+//! `early-export RECORD`, `put-image [--record RECORD]` and `import RECORD`
+//! check surface memory against the VA-API contract (see `surfaces.rs`):
+//! surfaces exported before any decode (mpv's probe, GStreamer's context
+//! without render targets, surfaces adopted by a later context) show the
+//! pictures vaGetImage reads; vaPutImage writes what vaGetImage and an export
+//! read back; surfaces imported from the caller's dma-bufs (DRM PRIME 2) are
+//! decoded into those buffers, and bad layouts are refused. One line per check,
+//! exit status 1 when any failed.
+//!
 //! `churn` runs N decode sessions in one process (config, surfaces, context;
 //! every K-th session decodes the first P pictures of RECORD with its surface
 //! IDs remapped; one surface exported and its fds closed; everything
@@ -44,6 +53,7 @@
 //! W warm-up sessions with the counts at the end. Exit status 1 on growth.
 
 mod record;
+mod surfaces;
 mod sys;
 mod va;
 
@@ -609,12 +619,32 @@ fn fuzz(args: &[String]) -> Res<()> {
             VA_STATUS_ERROR_INVALID_PARAMETER,
             &mut failures,
         );
-        expect_status("vaBeginPicture on an unknown context", va.begin_picture(0x0200_7fff, surf), VA_STATUS_ERROR_INVALID_CONTEXT, &mut failures);
-        expect_status("vaBeginPicture on an unknown surface", va.begin_picture(ctx, 0x0400_7fff), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
+        expect_status(
+            "vaBeginPicture on an unknown context",
+            va.begin_picture(0x0200_7fff, surf),
+            VA_STATUS_ERROR_INVALID_CONTEXT,
+            &mut failures,
+        );
+        expect_status(
+            "vaBeginPicture on an unknown surface",
+            va.begin_picture(ctx, 0x0400_7fff),
+            VA_STATUS_ERROR_INVALID_SURFACE,
+            &mut failures,
+        );
         expect_status("vaSyncSurface of an unknown surface", va.sync_surface(0x0400_7fff), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
         expect_status("vaSyncSurface of a context id", va.sync_surface(ctx), VA_STATUS_ERROR_INVALID_SURFACE, &mut failures);
-        expect_status("vaDestroyBuffer of an unknown buffer", va.destroy_buffer(0x0800_7fff), VA_STATUS_ERROR_INVALID_BUFFER, &mut failures);
-        expect_status("vaDestroyConfig of an unknown config", va.destroy_config(0x0100_7fff), VA_STATUS_ERROR_INVALID_CONFIG, &mut failures);
+        expect_status(
+            "vaDestroyBuffer of an unknown buffer",
+            va.destroy_buffer(0x0800_7fff),
+            VA_STATUS_ERROR_INVALID_BUFFER,
+            &mut failures,
+        );
+        expect_status(
+            "vaDestroyConfig of an unknown config",
+            va.destroy_config(0x0100_7fff),
+            VA_STATUS_ERROR_INVALID_CONFIG,
+            &mut failures,
+        );
         expect_status(
             "vaExportSurfaceHandle of an unknown surface",
             va.export_surface(0x0400_7fff).map(|_| ()),
@@ -624,7 +654,12 @@ fn fuzz(args: &[String]) -> Res<()> {
         // A truncated picture parameter buffer: EndPicture refuses it.
         va.begin_picture(ctx, surf)?;
         let b = va.render_buffer(ctx, va::VA_PICTURE_PARAMETER_BUFFER, 8, 1, &[0; 8])?;
-        expect_status("vaEndPicture with an 8-byte picture parameter buffer", va.end_picture(ctx), VA_STATUS_ERROR_INVALID_BUFFER, &mut failures);
+        expect_status(
+            "vaEndPicture with an 8-byte picture parameter buffer",
+            va.end_picture(ctx),
+            VA_STATUS_ERROR_INVALID_BUFFER,
+            &mut failures,
+        );
         va.destroy_buffer(b)?;
         e.teardown()?;
     }
@@ -729,11 +764,17 @@ fn main() {
         Some("replay") => replay(&args[1..]),
         Some("churn") => churn(&args[1..]),
         Some("fuzz") => fuzz(&args[1..]),
+        Some("early-export") => surfaces::early_export(&args[1..]),
+        Some("put-image") => surfaces::put_image(&args[1..]),
+        Some("import") => surfaces::import(&args[1..]),
         _ => {
             eprintln!(
                 "usage: va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
                  \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]\n\
-                 \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]"
+                 \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]\n\
+                 \x20      va-client early-export RECORD [--frames M] [--device PATH]\n\
+                 \x20      va-client put-image [--record RECORD] [--device PATH]\n\
+                 \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]"
             );
             std::process::exit(2);
         }

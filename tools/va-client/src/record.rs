@@ -47,7 +47,10 @@ pub fn parse(data: &[u8]) -> Result<Vec<Rec>, String> {
         let p = data.get(at + 8..at + 8 + len).ok_or_else(|| format!("truncated record (tag {tag}) at byte {at}"))?;
         let bad = || format!("malformed record (tag {tag}, {len} bytes) at byte {at}");
         let rec = match tag {
-            1 => { let w = words(p, 1).ok_or_else(bad)?; Some(Rec::Init { pid: w[0] }) }
+            1 => {
+                let w = words(p, 1).ok_or_else(bad)?;
+                Some(Rec::Init { pid: w[0] })
+            }
             2 => {
                 let w = words(p, 3).ok_or_else(bad)?;
                 Some(Rec::Config { profile: w[0] as i32, entrypoint: w[1], id: w[2] })
@@ -62,19 +65,31 @@ pub fn parse(data: &[u8]) -> Result<Vec<Rec>, String> {
                 let targets = list(p, 5, w[4]).ok_or_else(bad)?;
                 Some(Rec::Context { config: w[0], width: w[1], height: w[2], id: w[3], targets })
             }
-            5 => { let w = words(p, 2).ok_or_else(bad)?; Some(Rec::Begin { context: w[0], target: w[1] }) }
+            5 => {
+                let w = words(p, 2).ok_or_else(bad)?;
+                Some(Rec::Begin { context: w[0], target: w[1] })
+            }
             6 => {
                 let w = words(p, 5).ok_or_else(bad)?;
                 let bytes = p.get(20..20 + w[4] as usize).ok_or_else(bad)?.to_vec();
                 Some(Rec::Buffer { context: w[0], type_: w[1], element_size: w[2], num_elements: w[3], bytes })
             }
-            7 => { let w = words(p, 1).ok_or_else(bad)?; Some(Rec::End { context: w[0] }) }
-            8 => { let w = words(p, 1).ok_or_else(bad)?; Some(Rec::DestroyConfig { id: w[0] }) }
+            7 => {
+                let w = words(p, 1).ok_or_else(bad)?;
+                Some(Rec::End { context: w[0] })
+            }
+            8 => {
+                let w = words(p, 1).ok_or_else(bad)?;
+                Some(Rec::DestroyConfig { id: w[0] })
+            }
             9 => {
                 let w = words(p, 1).ok_or_else(bad)?;
                 Some(Rec::DestroySurfaces { ids: list(p, 1, w[0]).ok_or_else(bad)? })
             }
-            10 => { let w = words(p, 1).ok_or_else(bad)?; Some(Rec::DestroyContext { id: w[0] }) }
+            10 => {
+                let w = words(p, 1).ok_or_else(bad)?;
+                Some(Rec::DestroyContext { id: w[0] })
+            }
             _ => None,
         };
         out.extend(rec);

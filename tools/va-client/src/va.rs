@@ -12,6 +12,11 @@ pub type VAStatus = c_int;
 
 pub const VA_STATUS_SUCCESS: VAStatus = 0;
 pub const VA_RT_FORMAT_YUV420: u32 = 1;
+pub const VA_RT_FORMAT_YUV420_10: u32 = 0x100;
+pub const VA_FOURCC_NV12: u32 = 0x3231_564e;
+pub const VA_FOURCC_P010: u32 = 0x3031_3050;
+pub const VA_PROFILE_HEVC_MAIN10: i32 = 18;
+pub const VA_PROFILE_VP9_PROFILE2: i32 = 21;
 pub const VA_PROGRESSIVE: c_int = 1;
 pub const VA_PROFILE_H264_MAIN: i32 = 6;
 pub const VA_ENTRYPOINT_VLD: u32 = 1;
@@ -19,10 +24,62 @@ pub const VA_PICTURE_PARAMETER_BUFFER: u32 = 0;
 pub const VA_SLICE_PARAMETER_BUFFER: u32 = 4;
 pub const VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2: u32 = 0x4000_0000;
 pub const VA_EXPORT_SURFACE_READ_ONLY: u32 = 0x0001;
+pub const VA_EXPORT_SURFACE_WRITE_ONLY: u32 = 0x0002;
+pub const VA_EXPORT_SURFACE_SEPARATE_LAYERS: u32 = 0x0004;
 pub const VA_EXPORT_SURFACE_COMPOSED_LAYERS: u32 = 0x0008;
 const VA_SURFACE_ATTRIB_PIXEL_FORMAT: u32 = 1;
+const VA_SURFACE_ATTRIB_MEMORY_TYPE: u32 = 6;
+const VA_SURFACE_ATTRIB_EXTERNAL_BUFFER_DESCRIPTOR: u32 = 7;
 const VA_SURFACE_ATTRIB_SETTABLE: u32 = 2;
 const VA_GENERIC_VALUE_TYPE_INTEGER: u32 = 1;
+const VA_GENERIC_VALUE_TYPE_POINTER: u32 = 3;
+pub const VA_STATUS_ERROR_INVALID_IMAGE: VAStatus = 0x08;
+
+/// `VAImageFormat`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct ImageFormat {
+    pub fourcc: u32,
+    pub byte_order: u32,
+    pub bits_per_pixel: u32,
+    pub depth: u32,
+    pub masks: [u32; 4],
+    pub reserved: [u32; 4],
+}
+
+/// `VAImage`.
+#[repr(C)]
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Image {
+    pub image_id: u32,
+    pub format: ImageFormat,
+    pub buf: u32,
+    pub width: u16,
+    pub height: u16,
+    pub data_size: u32,
+    pub num_planes: u32,
+    pub pitches: [u32; 3],
+    pub offsets: [u32; 3],
+    pub num_palette_entries: i32,
+    pub entry_bytes: i32,
+    pub component_order: [i8; 4],
+    pub reserved: [u32; 4],
+}
+
+const _: () = assert!(std::mem::size_of::<ImageFormat>() == 48);
+const _: () = assert!(std::mem::size_of::<Image>() == 120);
+const _: () = assert!(std::mem::offset_of!(Image, buf) == 52);
+const _: () = assert!(std::mem::offset_of!(Image, pitches) == 68);
+const _: () = assert!(std::mem::offset_of!(Image, offsets) == 80);
+
+/// A surface attribute for [`Display::create_surfaces_with`].
+pub enum SurfaceAttrib<'a> {
+    PixelFormat(u32),
+    MemoryType(u32),
+    /// VASurfaceAttribExternalBufferDescriptor for DRM_PRIME_2: the driver reads the
+    /// descriptor during the call only (it does not take the fds).
+    PrimeDescriptor(&'a DrmPrimeDescriptor),
+}
 
 /// `VAGenericValue`: a type tag and an 8-byte union (int / float / pointer / function).
 #[repr(C)]
@@ -129,6 +186,25 @@ extern "C" {
     fn vaRenderPicture(dpy: VADisplay, context: u32, buffers: *mut u32, num: c_int) -> VAStatus;
     fn vaEndPicture(dpy: VADisplay, context: u32) -> VAStatus;
     fn vaSyncSurface(dpy: VADisplay, surface: u32) -> VAStatus;
+    fn vaQuerySurfaceAttributes(dpy: VADisplay, config: u32, attribs: *mut VASurfaceAttrib, num: *mut c_uint) -> VAStatus;
+    fn vaCreateImage(dpy: VADisplay, format: *mut ImageFormat, width: c_int, height: c_int, image: *mut Image) -> VAStatus;
+    fn vaDestroyImage(dpy: VADisplay, image: u32) -> VAStatus;
+    fn vaGetImage(dpy: VADisplay, surface: u32, x: c_int, y: c_int, width: c_uint, height: c_uint, image: u32) -> VAStatus;
+    fn vaPutImage(
+        dpy: VADisplay,
+        surface: u32,
+        image: u32,
+        src_x: c_int,
+        src_y: c_int,
+        src_width: c_uint,
+        src_height: c_uint,
+        dest_x: c_int,
+        dest_y: c_int,
+        dest_width: c_uint,
+        dest_height: c_uint,
+    ) -> VAStatus;
+    fn vaMapBuffer(dpy: VADisplay, buf: u32, pbuf: *mut *mut c_void) -> VAStatus;
+    fn vaUnmapBuffer(dpy: VADisplay, buf: u32) -> VAStatus;
     fn vaExportSurfaceHandle(dpy: VADisplay, surface: u32, mem_type: u32, flags: u32, desc: *mut c_void) -> VAStatus;
 }
 
@@ -187,7 +263,11 @@ impl Display {
         // until vaTerminate; it is copied at once.
         let vendor = unsafe {
             let p = vaQueryVendorString(dpy);
-            if p.is_null() { String::new() } else { CStr::from_ptr(p).to_string_lossy().into_owned() }
+            if p.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(p).to_string_lossy().into_owned()
+            }
         };
         Ok(Display { dpy, _node: node, vendor })
     }
@@ -195,9 +275,7 @@ impl Display {
     pub fn create_config(&self, profile: i32, entrypoint: u32) -> Result<u32, VaError> {
         let mut id = 0u32;
         // SAFETY: valid display; no attributes (null, 0); `id` is a valid out pointer.
-        check("vaCreateConfig", unsafe {
-            vaCreateConfig(self.dpy, profile, entrypoint, std::ptr::null_mut(), 0, &mut id)
-        })?;
+        check("vaCreateConfig", unsafe { vaCreateConfig(self.dpy, profile, entrypoint, std::ptr::null_mut(), 0, &mut id) })?;
         Ok(id)
     }
 
@@ -207,19 +285,114 @@ impl Display {
     }
 
     pub fn create_surfaces(&self, rt_format: u32, width: u32, height: u32, fourcc: u32, count: usize) -> Result<Vec<u32>, VaError> {
+        let attribs: Vec<SurfaceAttrib> = if fourcc != 0 { vec![SurfaceAttrib::PixelFormat(fourcc)] } else { Vec::new() };
+        self.create_surfaces_with(rt_format, width, height, count, &attribs)
+    }
+
+    /// vaCreateSurfaces with attributes (pixel format, memory type, DRM PRIME descriptor).
+    pub fn create_surfaces_with(
+        &self,
+        rt_format: u32,
+        width: u32,
+        height: u32,
+        count: usize,
+        attribs: &[SurfaceAttrib],
+    ) -> Result<Vec<u32>, VaError> {
         let mut ids = vec![0u32; count];
-        let mut attrib = VASurfaceAttrib {
-            type_: VA_SURFACE_ATTRIB_PIXEL_FORMAT,
-            flags: VA_SURFACE_ATTRIB_SETTABLE,
-            value: VAGenericValue { type_: VA_GENERIC_VALUE_TYPE_INTEGER, value: fourcc as u64 },
-        };
-        let (ap, an) = if fourcc != 0 { (&mut attrib as *mut VASurfaceAttrib, 1) } else { (std::ptr::null_mut(), 0) };
-        // SAFETY: `ids` holds `count` entries; `ap` points to `an` attributes (the integer sits
-        // in the union's first 4 bytes, little-endian, as `int i` does).
+        let mut list: Vec<VASurfaceAttrib> = attribs
+            .iter()
+            .map(|a| {
+                let (type_, vtype, value) = match a {
+                    SurfaceAttrib::PixelFormat(f) => (VA_SURFACE_ATTRIB_PIXEL_FORMAT, VA_GENERIC_VALUE_TYPE_INTEGER, *f as u64),
+                    SurfaceAttrib::MemoryType(m) => (VA_SURFACE_ATTRIB_MEMORY_TYPE, VA_GENERIC_VALUE_TYPE_INTEGER, *m as u64),
+                    SurfaceAttrib::PrimeDescriptor(d) => (
+                        VA_SURFACE_ATTRIB_EXTERNAL_BUFFER_DESCRIPTOR,
+                        VA_GENERIC_VALUE_TYPE_POINTER,
+                        *d as *const DrmPrimeDescriptor as usize as u64,
+                    ),
+                };
+                VASurfaceAttrib { type_, flags: VA_SURFACE_ATTRIB_SETTABLE, value: VAGenericValue { type_: vtype, value } }
+            })
+            .collect();
+        let ap = if list.is_empty() { std::ptr::null_mut() } else { list.as_mut_ptr() };
+        // SAFETY: `ids` holds `count` entries; `ap` points to `list.len()` attributes (integers
+        // sit in the union's first 4 bytes, little-endian, as `int i` does; the descriptor
+        // pointer borrowed in `attribs` outlives the call).
         check("vaCreateSurfaces", unsafe {
-            vaCreateSurfaces(self.dpy, rt_format, width, height, ids.as_mut_ptr(), count as c_uint, ap, an)
+            vaCreateSurfaces(self.dpy, rt_format, width, height, ids.as_mut_ptr(), count as c_uint, ap, list.len() as c_uint)
         })?;
         Ok(ids)
+    }
+
+    /// The pixel formats vaQuerySurfaceAttributes lists for `config`.
+    pub fn surface_pixel_formats(&self, config: u32) -> Result<Vec<u32>, VaError> {
+        let mut n: c_uint = 0;
+        // SAFETY: a null list asks for the count only; `n` is a valid out pointer.
+        check("vaQuerySurfaceAttributes", unsafe { vaQuerySurfaceAttributes(self.dpy, config, std::ptr::null_mut(), &mut n) })?;
+        let zero = VASurfaceAttrib { type_: 0, flags: 0, value: VAGenericValue { type_: 0, value: 0 } };
+        let mut list = vec![zero; n as usize];
+        // SAFETY: `list` holds `n` entries, the capacity passed in `n`.
+        check("vaQuerySurfaceAttributes", unsafe { vaQuerySurfaceAttributes(self.dpy, config, list.as_mut_ptr(), &mut n) })?;
+        list.truncate(n as usize);
+        Ok(list
+            .iter()
+            .filter(|a| a.type_ == VA_SURFACE_ATTRIB_PIXEL_FORMAT && a.value.type_ == VA_GENERIC_VALUE_TYPE_INTEGER)
+            .map(|a| a.value.value as u32)
+            .collect())
+    }
+
+    /// vaCreateImage of `fourcc` (the driver fills the rest of the format).
+    pub fn create_image(&self, fourcc: u32, width: u32, height: u32) -> Result<Image, VaError> {
+        let mut format = ImageFormat { fourcc, byte_order: 1, ..Default::default() };
+        format.bits_per_pixel = if fourcc == VA_FOURCC_P010 { 24 } else { 12 };
+        let mut image = Image::default();
+        // SAFETY: `format` and `image` are valid locals; the driver copies the format and fills the image.
+        check("vaCreateImage", unsafe { vaCreateImage(self.dpy, &mut format, width as c_int, height as c_int, &mut image) })?;
+        Ok(image)
+    }
+
+    pub fn destroy_image(&self, id: u32) -> Result<(), VaError> {
+        // SAFETY: valid display; the driver validates the ID.
+        check("vaDestroyImage", unsafe { vaDestroyImage(self.dpy, id) })
+    }
+
+    pub fn get_image(&self, surface: u32, x: i32, y: i32, width: u32, height: u32, image: u32) -> Result<(), VaError> {
+        // SAFETY: valid display; IDs and the rectangle are validated by the driver.
+        check("vaGetImage", unsafe { vaGetImage(self.dpy, surface, x, y, width, height, image) })
+    }
+
+    /// vaPutImage of the image rectangle `src` (x, y, w, h) to `dest` in the surface.
+    pub fn put_image(&self, surface: u32, image: u32, src: (i32, i32, u32, u32), dest: (i32, i32, u32, u32)) -> Result<(), VaError> {
+        // SAFETY: valid display; IDs and rectangles are validated by the driver.
+        check("vaPutImage", unsafe { vaPutImage(self.dpy, surface, image, src.0, src.1, src.2, src.3, dest.0, dest.1, dest.2, dest.3) })
+    }
+
+    /// Run `f` over the `len` bytes of the mapped buffer `buf` (vaMapBuffer / vaUnmapBuffer).
+    fn with_mapped<T>(&self, buf: u32, len: usize, f: impl FnOnce(&mut [u8]) -> T) -> Result<T, VaError> {
+        let mut p: *mut c_void = std::ptr::null_mut();
+        // SAFETY: valid display; `p` is a valid out pointer.
+        check("vaMapBuffer", unsafe { vaMapBuffer(self.dpy, buf, &mut p) })?;
+        if p.is_null() {
+            // SAFETY: the buffer was mapped just above.
+            let _ = unsafe { vaUnmapBuffer(self.dpy, buf) };
+            return Err(VaError { call: "vaMapBuffer (null pointer)", status: VA_STATUS_ERROR_INVALID_IMAGE });
+        }
+        // SAFETY: the driver maps at least the buffer's size (`len` is the image's data_size)
+        // until vaUnmapBuffer; nothing else touches it meanwhile.
+        let r = f(unsafe { std::slice::from_raw_parts_mut(p as *mut u8, len) });
+        // SAFETY: mapped above, unmapped once.
+        check("vaUnmapBuffer", unsafe { vaUnmapBuffer(self.dpy, buf) })?;
+        Ok(r)
+    }
+
+    /// A copy of an image's bytes.
+    pub fn read_image(&self, image: &Image) -> Result<Vec<u8>, VaError> {
+        self.with_mapped(image.buf, image.data_size as usize, |b| b.to_vec())
+    }
+
+    /// Let `fill` write an image's bytes.
+    pub fn write_image(&self, image: &Image, fill: impl FnOnce(&mut [u8])) -> Result<(), VaError> {
+        self.with_mapped(image.buf, image.data_size as usize, fill)
     }
 
     pub fn destroy_surfaces(&self, ids: &[u32]) -> Result<(), VaError> {
@@ -285,6 +458,11 @@ impl Display {
     /// vaExportSurfaceHandle (DRM PRIME 2, composed layers, read-only). The caller owns
     /// the fds in `objects[..num_objects]` (see [`crate::sys::take_fds`]).
     pub fn export_surface(&self, surface: u32) -> Result<DrmPrimeDescriptor, VaError> {
+        self.export_surface_flags(surface, VA_EXPORT_SURFACE_READ_ONLY | VA_EXPORT_SURFACE_COMPOSED_LAYERS)
+    }
+
+    /// vaExportSurfaceHandle (DRM PRIME 2) with `flags`.
+    pub fn export_surface_flags(&self, surface: u32, flags: u32) -> Result<DrmPrimeDescriptor, VaError> {
         let mut d = DrmPrimeDescriptor::default();
         for o in d.objects.iter_mut() {
             o.fd = -1;
@@ -296,7 +474,7 @@ impl Display {
                 self.dpy,
                 surface,
                 VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2,
-                VA_EXPORT_SURFACE_READ_ONLY | VA_EXPORT_SURFACE_COMPOSED_LAYERS,
+                flags,
                 &mut d as *mut DrmPrimeDescriptor as *mut c_void,
             )
         })?;
