@@ -255,12 +255,16 @@ fn negotiates_nv12_allocates_and_exports() {
     s.capture_plane_mut(1, 0).unwrap()[0] = 0x5a;
     assert_eq!(s.capture_plane(1, 0).unwrap()[0], 0x5a);
 
-    let fd = s.export_capture(0, 0).expect("EXPBUF");
+    let fd = s
+        .capture_dmabuf(0)
+        .expect("EXPBUF")
+        .try_clone_to_owned()
+        .expect("dup");
     let st = nix::sys::stat::fstat(fd.as_raw_fd()).expect("fstat dmabuf");
     assert!(st.st_size == 0 || st.st_size as usize >= cf.sizeimage[0] as usize);
     let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
     assert!(flags & libc::FD_CLOEXEC != 0, "exported fd is CLOEXEC");
-    assert!(s.export_capture(99, 0).is_err());
+    assert!(s.capture_dmabuf(99).is_err());
 
     let range = s.grow_capture(2).expect("CREATE_BUFS CAPTURE");
     assert_eq!(range, 4..6);
@@ -269,6 +273,67 @@ fn negotiates_nv12_allocates_and_exports() {
     s.stream_on().expect("STREAMON");
     s.stream_on().expect("STREAMON is idempotent");
     eprintln!("ioctls for setup: {}", s.ioctl_count());
+}
+
+/// Frames allocated on a second handle (REQBUFS MMAP, EXPBUF, REQBUFS 0) and
+/// queued as dma-bufs on the decoding handle: the memory outlives the
+/// allocation queue, visl decodes into it, and the CPU sees what it wrote.
+#[test]
+fn decodes_into_frames_from_a_second_handle() {
+    if !enabled() {
+        return;
+    }
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let node = visl();
+    let c = H264Ctrls::new();
+    let negotiate = |s: &mut DecoderSession| {
+        s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024)
+            .expect("S_FMT OUTPUT");
+        s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)])
+            .expect("SPS without request");
+        s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE")
+    };
+    let mut alloc = DecoderSession::open(&node).expect("open allocation handle");
+    let cf = negotiate(&mut alloc);
+    let frames = alloc.allocate_frames(3).expect("allocate frames");
+    assert_eq!(frames.len(), 3);
+    // The allocation queue is empty again: it can allocate more.
+    assert_eq!(alloc.allocate_frames(1).expect("again").len(), 1);
+    drop(alloc);
+    for f in &frames {
+        assert!(f.len() >= cf.sizeimage[0] as usize);
+        assert!(f.bytes().is_some(), "frame is mapped");
+    }
+    let mut s = DecoderSession::open(&node).expect("open session");
+    assert_eq!(negotiate(&mut s), cf);
+    assert!(s.capture_supports_dmabuf(), "visl takes dma-bufs on CAPTURE");
+    assert_eq!(s.alloc_capture_frames(frames, 8).expect("REQBUFS DMABUF"), 3);
+    assert_eq!(
+        s.capture_memory(),
+        v4l2_request_va::v4l2::CaptureMemory::DmaBuf
+    );
+    assert_eq!(s.alloc_output(2).expect("alloc OUTPUT"), 2);
+    s.stream_on().expect("STREAMON");
+    for i in 0..3u32 {
+        s.capture_plane_mut(i, 0).expect("frame writable")[..64].fill(0xa5);
+    }
+    for f in 0..6u32 {
+        let out = s.next_output().expect("free OUTPUT");
+        fill_bitstream(&mut s, out, 700, f as u8);
+        let cap = f % 3;
+        let ts = (u64::from(f) + 1) * 1000;
+        s.queue_decode(out, 700, ts, &c.specs(), cap, true, false)
+            .expect("queue decode into a frame");
+        let done = s.wait_decode(out, WAIT).expect("decode completes");
+        assert_eq!(done.len(), 1, "{done:?}");
+        assert_eq!((done[0].index, done[0].timestamp_ns, done[0].error), (cap, ts, false));
+        let p = s.capture_plane(cap, 0).expect("decoded frame readable");
+        assert!(p[..64].iter().any(|&b| b != 0xa5), "visl wrote into the frame");
+    }
+    // An index without a frame is never queued.
+    let out = s.next_output().unwrap();
+    fill_bitstream(&mut s, out, 100, 9);
+    assert!(s.queue_decode(out, 100, 99_000, &c.specs(), 5, true, false).is_err());
 }
 
 #[test]
@@ -518,7 +583,7 @@ fn sessions_do_not_leak_fds_or_mappings() {
             if i % 20 == 0 {
                 s.wait_decode(out, WAIT).unwrap();
             }
-            let _exported = s.export_capture(1, 0).unwrap();
+            let _exported = s.capture_dmabuf(1).unwrap().try_clone_to_owned().unwrap();
         }
     }
     let (fds1, maps1) = (open_fds(), maps());

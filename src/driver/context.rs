@@ -1008,6 +1008,38 @@ impl Context {
         }
     }
 
+    /// vaSyncSurface2: like [`sync`](Self::sync) when `timeout` covers the sync
+    /// timeout; otherwise poll, then wait up to `timeout`, and report
+    /// `VA_STATUS_ERROR_TIMEDOUT` (the decode goes on, nothing is marked failed).
+    pub fn sync_within(&mut self, surface: SurfaceKey, timeout: Duration) -> VaResult<()> {
+        if timeout >= self.sync_timeout {
+            return self.sync(surface);
+        }
+        self.flush_deferred(Some(surface))?;
+        let deadline = crate::v4l2::session::deadline_after(timeout);
+        while self.in_flight.iter().any(|f| f.surface == surface) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let budget = if left.is_zero() { None } else { Some(left) };
+            let before = self.in_flight.len();
+            let done = match self.reap_front_within(budget) {
+                Ok(d) => d,
+                // The wait ran out before the device finished: not a failure yet.
+                Err(_) if budget.is_some() && self.states.get(&surface) == Some(&DecodeState::Failed) => {
+                    self.states.insert(surface, DecodeState::Pending);
+                    false
+                }
+                Err(e) => return Err(e),
+            };
+            if !done || (self.in_flight.len() == before && Instant::now() >= deadline) {
+                return Err(va_err!(VA_STATUS_ERROR_TIMEDOUT, "surface {surface:#x} still decoding after {timeout:?}"));
+            }
+        }
+        match self.states.get(&surface) {
+            Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
+            _ => Ok(()),
+        }
+    }
+
     /// Wait until `surface`'s latest decode finished, at most the sync timeout
     /// in all (several frames ahead of it in flight share that bound).
     pub fn sync(&mut self, surface: SurfaceKey) -> VaResult<()> {

@@ -109,12 +109,37 @@ impl Driver {
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "profile {profile} not supported"))?;
         let mut rt_format = route.rt_format;
         for a in attribs {
-            if a.type_ == ffi::VAConfigAttribRTFormat {
-                if a.value & route.rt_format == 0 {
-                    return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {:#x} not supported", a.value));
+            match a.type_ {
+                ffi::VAConfigAttribRTFormat => {
+                    if a.value & route.rt_format == 0 {
+                        return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {:#x} not supported", a.value));
+                    }
+                    // An AV1 config asked for one depth keeps only that one.
+                    rt_format = route.rt_format & a.value;
                 }
-                // An AV1 config asked for one depth keeps only that one.
-                rt_format = route.rt_format & a.value;
+                // Values the driver reports (vaGetConfigAttributes) are the only
+                // ones it takes: a bit mask for the slice mode, a bound for sizes.
+                ffi::VAConfigAttribDecSliceMode => {
+                    let ok = self.attribute_value(profile, a.type_);
+                    if a.value == 0 || a.value & !ok != 0 {
+                        return Err(va_err!(VA_STATUS_ERROR_INVALID_VALUE, "VAConfigAttribDecSliceMode {:#x} (supported: {ok:#x})", a.value));
+                    }
+                }
+                ffi::VAConfigAttribMaxPictureWidth | ffi::VAConfigAttribMaxPictureHeight => {
+                    let max = self.attribute_value(profile, a.type_);
+                    if a.value > max {
+                        return Err(va_err!(VA_STATUS_ERROR_INVALID_VALUE, "config attribute {} = {} (at most {max})", a.type_, a.value));
+                    }
+                }
+                other => {
+                    if self.attribute_value(profile, other) == ffi::VA_ATTRIB_NOT_SUPPORTED {
+                        return Err(va_err!(
+                            VA_STATUS_ERROR_INVALID_VALUE,
+                            "config attribute {other} = {:#x}: not supported for profile {profile}",
+                            a.value
+                        ));
+                    }
+                }
             }
         }
         let cfg = Config {
@@ -316,6 +341,15 @@ impl Driver {
     pub fn sync_surface(&self, surface: u32) -> VaResult<()> {
         match self.surface_context(surface)? {
             Some(ctx) => lock(&ctx).sync(surface),
+            None => Ok(()),
+        }
+    }
+
+    /// vaSyncSurface2: wait at most `timeout` (and at most the sync timeout);
+    /// `VA_STATUS_ERROR_TIMEDOUT` while the decode is still running then.
+    pub fn sync_surface_within(&self, surface: u32, timeout: std::time::Duration) -> VaResult<()> {
+        match self.surface_context(surface)? {
+            Some(ctx) => lock(&ctx).sync_within(surface, timeout),
             None => Ok(()),
         }
     }
@@ -563,9 +597,11 @@ pub fn surface_fourcc(rt_format: u32, fourcc: Option<u32>, ten_bit_device: bool)
         return Err(va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "RT format {rt_format:#x} not supported"));
     }
     let fourcc = fourcc.unwrap_or(if yuv420 { ffi::VA_FOURCC_NV12 } else { ffi::VA_FOURCC_P010 });
+    // The pixel-format attribute wins over the RT format's depth (as in Mesa's
+    // and Intel's drivers): YUV420 + P010 on a 10-bit device gives P010.
     match fourcc {
-        ffi::VA_FOURCC_NV12 if yuv420 => Ok(fourcc),
-        ffi::VA_FOURCC_P010 if yuv420_10 => Ok(fourcc),
+        ffi::VA_FOURCC_NV12 => Ok(fourcc),
+        ffi::VA_FOURCC_P010 if ten_bit_device => Ok(fourcc),
         _ => Err(va_err!(
             VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
             "surface fourcc {fourcc:#x} not supported for RT format {rt_format:#x}"
@@ -688,8 +724,10 @@ mod tests {
         assert_eq!(surface_fourcc(yuv | yuv10, Some(ffi::VA_FOURCC_P010), true).unwrap(), ffi::VA_FOURCC_P010);
         // No device decodes 10-bit: no 10-bit surfaces.
         assert_eq!(status(surface_fourcc(yuv10, None, false)), ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT);
-        assert_eq!(status(surface_fourcc(yuv, Some(ffi::VA_FOURCC_P010), true)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
-        assert_eq!(status(surface_fourcc(yuv10, Some(ffi::VA_FOURCC_NV12), true)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
+        // The pixel format wins over the RT format's depth.
+        assert_eq!(surface_fourcc(yuv, Some(ffi::VA_FOURCC_P010), true).unwrap(), ffi::VA_FOURCC_P010);
+        assert_eq!(surface_fourcc(yuv10, Some(ffi::VA_FOURCC_NV12), true).unwrap(), ffi::VA_FOURCC_NV12);
+        assert_eq!(status(surface_fourcc(yuv, Some(ffi::VA_FOURCC_P010), false)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
         assert_eq!(status(surface_fourcc(yuv, Some(ffi::VA_FOURCC_YV12), true)), ffi::VA_STATUS_ERROR_INVALID_IMAGE_FORMAT);
     }
 

@@ -127,7 +127,7 @@ pub unsafe fn driver_init(ctx: ffi::VADriverContextP) -> ffi::VAStatus {
         c.max_attributes = MAX_CONFIG_ATTRIBUTES as c_int;
         c.max_image_formats = crate::driver::image::image_formats().len() as c_int;
         c.max_subpic_formats = 1;
-        c.max_display_attributes = 1;
+        c.max_display_attributes = 0;
         c.str_vendor = VENDOR.as_ptr() as *const c_char;
         c.pDriverData = Box::into_raw(Box::new(DriverData { magic: MAGIC, driver })) as *mut c_void;
         Ok(())
@@ -617,10 +617,13 @@ unsafe extern "C" fn va_sync_surface(ctx: ffi::VADriverContextP, surface: ffi::V
     guard("vaSyncSurface", || unsafe { driver(ctx)? }.sync_surface(surface))
 }
 
-unsafe extern "C" fn va_sync_surface2(ctx: ffi::VADriverContextP, surface: ffi::VASurfaceID, _timeout_ns: u64) -> ffi::VAStatus {
-    // The driver's own bound (LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS) applies.
+unsafe extern "C" fn va_sync_surface2(ctx: ffi::VADriverContextP, surface: ffi::VASurfaceID, timeout_ns: u64) -> ffi::VAStatus {
+    // The caller's timeout (0 polls), within the driver's own bound
+    // (LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS).
     // SAFETY: see `driver`.
-    guard("vaSyncSurface2", || unsafe { driver(ctx)? }.sync_surface(surface))
+    guard("vaSyncSurface2", || {
+        unsafe { driver(ctx)? }.sync_surface_within(surface, std::time::Duration::from_nanos(timeout_ns))
+    })
 }
 
 unsafe extern "C" fn va_query_surface_status(
@@ -871,7 +874,7 @@ unsafe extern "C" fn va_get_display_attributes(
     _list: *mut ffi::VADisplayAttribute,
     _num: c_int,
 ) -> ffi::VAStatus {
-    guard("vaGetDisplayAttributes", || Err(va_err!(VA_STATUS_ERROR_ATTR_NOT_SUPPORTED, "no display attributes")))
+    guard("vaGetDisplayAttributes", || Err(va_err!(VA_STATUS_ERROR_UNIMPLEMENTED, "no display attributes (decode-only driver)")))
 }
 
 unsafe extern "C" fn va_set_display_attributes(
@@ -879,7 +882,7 @@ unsafe extern "C" fn va_set_display_attributes(
     _list: *mut ffi::VADisplayAttribute,
     _num: c_int,
 ) -> ffi::VAStatus {
-    guard("vaSetDisplayAttributes", || Err(va_err!(VA_STATUS_ERROR_ATTR_NOT_SUPPORTED, "no display attributes")))
+    guard("vaSetDisplayAttributes", || Err(va_err!(VA_STATUS_ERROR_UNIMPLEMENTED, "no display attributes (decode-only driver)")))
 }
 
 unsafe extern "C" fn va_export_surface_handle(
