@@ -249,11 +249,16 @@ fn permission(path: &Path, caller: &Caller) -> NodePermission {
     }
 }
 
-/// `/sys/class/drm/renderDN/device/driver` → its name.
+/// The DRM driver of a render node: `/sys/class/drm/renderDN/device/driver`
+/// → its name, else the device's own name (vgem's platform device has no
+/// driver link).
 fn drm_driver_of(render: &Path) -> Option<String> {
     let name = render.file_name()?.to_str()?;
-    let link = std::fs::read_link(format!("/sys/class/drm/{name}/device/driver")).ok()?;
-    Some(link.file_name()?.to_string_lossy().into_owned())
+    let base = |rel: &str| {
+        let link = std::fs::read_link(format!("/sys/class/drm/{name}/{rel}")).ok()?;
+        Some(link.file_name()?.to_string_lossy().into_owned())
+    };
+    base("device/driver").or_else(|| base("device"))
 }
 
 fn errno_of(e: &std::io::Error) -> Errno {
@@ -364,7 +369,9 @@ fn inspect_decoder(video: &Path, media_path: Option<&Path>) -> DecoderReport {
         Err(e) => r.error = Some(format!("VIDIOC_REQBUFS OUTPUT: {}", Errno::from(e).desc())),
     }
     for &f in &formats {
-        let known = !codec_controls(f).is_empty();
+        let known = config::codec_table()
+            .iter()
+            .any(|row| row.coded_fourcc == f);
         let mut c = CodedReport {
             fourcc: f,
             known,
@@ -585,7 +592,11 @@ pub fn problems(r: &Report) -> Vec<Problem> {
     let permission_problems = !groups.is_empty();
     for (remedy, nodes) in groups {
         out.push(Problem {
-            what: format!("{} may not open {}", r.caller.name, nodes.join(", ")),
+            what: format!(
+                "{} has no read/write access to {}",
+                r.caller.name,
+                nodes.join(", ")
+            ),
             remedy,
         });
     }

@@ -112,7 +112,7 @@ def cases(s, run, env, outdir, only, node, fmts, tenbit_out, vainfo_profiles, co
     rc, out, err, secs = run(NOBODY + [INFO], os.path.join(idir, 'nobody.text'), env)
     lines = out.splitlines()
     problems = [l for l in lines if l.startswith('problem: ')]
-    perm = [l for l in problems if '/dev/media0' in l and node in l and ' may not open ' in l and ' -- fix: ' in l]
+    perm = [l for l in problems if '/dev/media0' in l and node in l and ' has no read/write access to ' in l and ' -- fix: ' in l]
     bad = []
     if rc != 1:
         bad.append('exit %d (expected 1: problems)' % rc)
