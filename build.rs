@@ -6,25 +6,22 @@ use std::env;
 use std::fs;
 use std::path::PathBuf;
 
+/// `pkg-config --variable=<name> libva`, when pkg-config and libva's .pc file are there.
+fn libva_pkg_config_variable(name: &str) -> Option<String> {
+    let o = std::process::Command::new("pkg-config")
+        .args([&format!("--variable={name}"), "libva"])
+        .output()
+        .ok()?;
+    let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    (o.status.success() && !s.is_empty()).then_some(s)
+}
+
 fn va_include_dir() -> PathBuf {
     if let Ok(dir) = env::var("VA_INCLUDE_DIR") {
         return PathBuf::from(dir);
     }
     // pkg-config libva --variable=includedir; fall back to /usr/include.
-    let out = std::process::Command::new("pkg-config")
-        .args(["--variable=includedir", "libva"])
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {
-            let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
-            if s.is_empty() {
-                PathBuf::from("/usr/include")
-            } else {
-                PathBuf::from(s)
-            }
-        }
-        _ => PathBuf::from("/usr/include"),
-    }
+    PathBuf::from(libva_pkg_config_variable("includedir").unwrap_or_else(|| "/usr/include".into()))
 }
 
 fn define_value(header: &str, name: &str) -> u32 {
@@ -52,6 +49,11 @@ fn main() {
         .unwrap_or_else(|e| panic!("cannot read {}: {e} (install libva-dev)", version_h.display()));
     let major = define_value(&version, "VA_MAJOR_VERSION");
     let minor = define_value(&version, "VA_MINOR_VERSION");
+
+    // libva's driver directory as its .pc file says (where meson installs the driver by
+    // default): v4l2-request-va-info's fallback when pkg-config is missing at run time.
+    let driverdir = libva_pkg_config_variable("driverdir").unwrap_or_default();
+    println!("cargo:rustc-env=V4L2RVA_LIBVA_DRIVERDIR={driverdir}");
 
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
 

@@ -10,9 +10,12 @@
 //! - [`device`] and [`v4l2`]: decoder discovery (media controller) and the V4L2
 //!   queues, requests and controls (the ioctl edge, over v4l2r).
 //! - [`format`]: image layout math, DRM modifiers and plane copies (pure).
+//! - [`diag`]: the `v4l2-request-va-info` diagnostic command (its own FFI
+//!   edge: `dlopen` of the installed driver).
 
 pub mod codec;
 pub mod device;
+pub mod diag;
 pub mod driver;
 pub mod format;
 pub mod logging;

@@ -14,6 +14,7 @@
 
 pub mod media;
 pub mod tenbit;
+pub mod traps;
 
 use std::fs::File;
 use std::os::unix::fs::MetadataExt;
@@ -124,8 +125,12 @@ pub fn discover() -> Vec<DecoderNode> {
 
 /// `/dev/mediaN`, sorted by N.
 pub fn list_media_devices() -> Vec<PathBuf> {
-    let Ok(dir) = std::fs::read_dir("/dev") else {
-        return Vec::new();
+    let dir = match std::fs::read_dir("/dev") {
+        Ok(d) => d,
+        Err(e) => {
+            traps::note_open_error(Path::new("/dev"), io_errno(&e));
+            return Vec::new();
+        }
     };
     let mut found: Vec<(u32, PathBuf)> = dir
         .filter_map(|e| e.ok())
@@ -151,8 +156,12 @@ pub fn parse_numbered(name: &str, prefix: &str) -> Option<u32> {
 
 /// Video nodes of the decoder entities of one media device.
 pub fn decoder_video_nodes(media_path: &Path) -> Vec<PathBuf> {
-    let Ok(fd) = crate::v4l2::open_media(media_path) else {
-        return Vec::new();
+    let fd = match crate::v4l2::open_media(media_path) {
+        Ok(fd) => fd,
+        Err(e) => {
+            note_open_failure(media_path, &e);
+            return Vec::new();
+        }
     };
     let info = match media::device_info(&fd, media_path) {
         Ok(i) => i,
@@ -230,6 +239,7 @@ pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<Decode
             Some(n)
         }
         Err(e) => {
+            note_open_failure(video_path, &e);
             log::info!(
                 "{}: not a usable stateless decoder: {e}",
                 video_path.display()
@@ -306,6 +316,18 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
         multiplanar,
         ten_bit_formats,
     })
+}
+
+/// A refused open of a node found by discovery: one warning per trap and
+/// process, with the remedy ([`traps`]).
+fn note_open_failure(path: &Path, e: &V4l2Error) {
+    if let (Some(Op::Open), Some(errno)) = (e.op(), e.errno()) {
+        traps::note_open_error(path, errno);
+    }
+}
+
+fn io_errno(e: &std::io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
 
 /// `Some(true)` for M2M_MPLANE, `Some(false)` for M2M, `None` otherwise.

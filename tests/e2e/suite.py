@@ -25,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import codec_table as C  # noqa: E402
 import vtrace  # noqa: E402
+import info  # noqa: E402
 
 TRACING = '/sys/kernel/tracing'
 RENDER = '/dev/dri/renderD128'
@@ -340,6 +341,8 @@ def main():
         s.report('PASS' if ok else 'FAIL', 'vainfo', '%s profiles=%s %s' % (
             rc_text(rc), ','.join(sorted(profiles)) or '-',
             ('' if ok else 'missing=%s extra=%s' % (','.join(missing) or '-', ','.join(extra) or '-'))), errs)
+        # --- the diagnostic command, as root and unprivileged (tests/e2e/info.py)
+        info.cases(s, run, env, outdir, only, node, fmts, tenbit_out, profiles, C.CODECS)
         if todo:
             s.report('TODO', 'vainfo', 'device profiles the driver does not advertise yet: %s' % ','.join(todo))
 
