@@ -5,13 +5,16 @@
 //! entities → (interface links) the V4L2 video interface → `major:minor` →
 //! `/sys/dev/char/M:m/uevent` `DEVNAME` → `/dev/videoN`. A node is kept when it
 //! is an M2M device whose OUTPUT queue supports requests, and each coded format
-//! is kept only when the kernel's stateless control sizes match our structs.
+//! is kept only when the kernel's stateless control sizes match our structs and
+//! its CAPTURE formats include one the driver can describe ([`coded`], which
+//! also reads each coded format's frame sizes).
 //!
 //! Environment overrides: `LIBVA_V4L2_REQUEST_VIDEO_PATH` selects one video
 //! node (its media device from `LIBVA_V4L2_REQUEST_MEDIA_PATH`, or found
 //! through the topologies); `LIBVA_V4L2_REQUEST_MEDIA_PATH` alone restricts
 //! the walk to that media device.
 
+pub mod coded;
 pub mod media;
 pub mod tenbit;
 pub mod traps;
@@ -219,8 +222,9 @@ pub fn media_path_for_video(video_path: &Path) -> Option<PathBuf> {
 }
 
 /// Probe one video node: QUERYCAP (M2M), ENUM_FMT on OUTPUT, REQBUFS 0 on
-/// OUTPUT (requests supported), control size check, then the 10-bit probe of
-/// each coded format with a 10-bit profile ([`tenbit`]). `None` (logged) when unusable.
+/// OUTPUT (requests supported), control size check, CAPTURE formats and frame
+/// sizes per coded format ([`coded`]), then the 10-bit probe of each coded
+/// format with a 10-bit profile ([`tenbit`]). `None` (logged) when unusable.
 pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<DecoderNode> {
     match try_probe(video_path, media_path) {
         Ok(n) => {
@@ -301,7 +305,29 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
                 .join(" ")
         )));
     }
+    for &f in &coded_formats {
+        let sizes = match coded::enum_frame_sizes(&video, video_path, f) {
+            Ok(Some(sizes)) => sizes,
+            _ => {
+                log::info!(
+                    "{}: {}: no frame sizes reported, using {}",
+                    video_path.display(),
+                    fourcc_to_string(f),
+                    coded::FrameSizes::UNREPORTED
+                );
+                coded::FrameSizes::UNREPORTED
+            }
+        };
+        coded::record(video_path, f, sizes);
+    }
     drop(video);
+    let coded_formats = filter_by_capture_formats(video_path, multiplanar, coded_formats);
+    if coded_formats.is_empty() {
+        return Err(V4l2Error::Unsupported(format!(
+            "{}: no coded format with a CAPTURE format the driver can describe (linear NV12 or P010)",
+            video_path.display()
+        )));
+    }
     let ten_bit_formats = tenbit::TEN_BIT_CODED_FORMATS
         .into_iter()
         .filter(|f| coded_formats.contains(f))
@@ -344,6 +370,28 @@ pub fn classify_caps(caps: Capabilities) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// Keep the coded formats whose CAPTURE formats (after S_FMT OUTPUT of that
+/// format) include one the driver can describe; one info line per dropped
+/// format (see [`coded`]). A format whose probe fails is kept: the session
+/// reports the failure when a context is created.
+fn filter_by_capture_formats(video_path: &Path, multiplanar: bool, formats: Vec<u32>) -> Vec<u32> {
+    formats
+        .into_iter()
+        .filter(|&f| match coded::capture_formats(video_path, multiplanar, f) {
+            Ok(cap) if !coded::describable(&cap) => {
+                log::info!(
+                    "{}: {} not advertised: no CAPTURE format the driver can describe (offered: {}; linear NV12 or P010 needed)",
+                    video_path.display(),
+                    fourcc_to_string(f),
+                    cap.iter().map(|c| fourcc_to_string(*c)).collect::<Vec<_>>().join(" ")
+                );
+                false
+            }
+            _ => true,
+        })
+        .collect()
 }
 
 /// Keep the coded formats we know whose stateless controls exist with the

@@ -8,7 +8,15 @@
 //! VP9Profile2) are advertised only for nodes whose 10-bit probe succeeded
 //! (`DecoderNode::ten_bit_formats`, see `crate::device::tenbit`); AV1Profile0
 //! covers both depths and gets `VA_RT_FORMAT_YUV420_10` on such nodes.
+//! Coded formats whose CAPTURE formats the driver cannot describe (tiled only)
+//! are not in `DecoderNode::coded_formats` at all (`crate::device::coded`).
+//!
+//! Picture size limits come from the device (`VIDIOC_ENUM_FRAMESIZES` of the
+//! coded format on the routed node, [`frame_sizes`]): they are the config's
+//! `VAConfigAttribMaxPictureWidth/Height`, its surface attributes' min/max
+//! width/height, and the range `vaCreateContext` accepts.
 
+use crate::device::coded::FrameSizes;
 use crate::device::DecoderNode;
 use crate::va::ffi;
 
@@ -142,6 +150,16 @@ pub struct Route {
     pub device: usize,
     /// VA render-target formats on that device.
     pub rt_format: u32,
+    /// Picture sizes that device decodes for the coded format.
+    pub sizes: FrameSizes,
+}
+
+/// Picture sizes the device of `cfg` decodes for its coded format (the
+/// driver's own bounds if the device is missing or reports none).
+pub fn frame_sizes(devices: &[DecoderNode], cfg: &Config) -> FrameSizes {
+    devices.get(cfg.device).map_or(FrameSizes::UNREPORTED, |d| {
+        crate::device::coded::frame_sizes(&d.video_path, cfg.coded_fourcc)
+    })
 }
 
 /// Every profile some device can decode, without duplicates, in table order.
@@ -174,6 +192,7 @@ pub fn route(devices: &[DecoderNode], profile: ffi::VAProfile) -> Option<Route> 
             depth,
             device,
             rt_format: rt_format_for(depth, ten(&devices[device])),
+            sizes: crate::device::coded::frame_sizes(&devices[device].video_path, row.coded_fourcc),
         })
     })
 }

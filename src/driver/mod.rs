@@ -84,8 +84,8 @@ impl Driver {
         match attrib {
             ffi::VAConfigAttribRTFormat => route.rt_format,
             ffi::VAConfigAttribDecSliceMode => ffi::VA_DEC_SLICE_MODE_NORMAL,
-            ffi::VAConfigAttribMaxPictureWidth => MAX_WIDTH,
-            ffi::VAConfigAttribMaxPictureHeight => MAX_HEIGHT,
+            ffi::VAConfigAttribMaxPictureWidth => route.sizes.max_width,
+            ffi::VAConfigAttribMaxPictureHeight => route.sizes.max_height,
             _ => ffi::VA_ATTRIB_NOT_SUPPORTED,
         }
     }
@@ -394,8 +394,9 @@ impl Driver {
 
     pub fn create_context(&self, config: u32, width: u32, height: u32, targets: &[u32]) -> VaResult<u32> {
         let cfg = self.config(config)?;
-        if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
-            return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "context size {width}x{height}"));
+        let sizes = config::frame_sizes(&self.devices, &cfg);
+        if !sizes.contains(width, height) {
+            return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "context size {width}x{height} outside the device's {sizes}"));
         }
         let mut fourccs = Vec::with_capacity(targets.len());
         for &t in targets {

@@ -439,11 +439,13 @@ unsafe extern "C" fn va_query_surface_attributes(
             .into_iter()
             .map(|f| int_attrib(ffi::VASurfaceAttribPixelFormat, rw, f))
             .collect();
+        // The device's frame sizes for the config's coded format.
+        let sizes = crate::driver::config::frame_sizes(&d.devices, &cfg);
         list.extend([
-            int_attrib(ffi::VASurfaceAttribMinWidth, ffi::VA_SURFACE_ATTRIB_GETTABLE, 16),
-            int_attrib(ffi::VASurfaceAttribMinHeight, ffi::VA_SURFACE_ATTRIB_GETTABLE, 16),
-            int_attrib(ffi::VASurfaceAttribMaxWidth, ffi::VA_SURFACE_ATTRIB_GETTABLE, crate::driver::MAX_WIDTH),
-            int_attrib(ffi::VASurfaceAttribMaxHeight, ffi::VA_SURFACE_ATTRIB_GETTABLE, crate::driver::MAX_HEIGHT),
+            int_attrib(ffi::VASurfaceAttribMinWidth, ffi::VA_SURFACE_ATTRIB_GETTABLE, sizes.min_width),
+            int_attrib(ffi::VASurfaceAttribMinHeight, ffi::VA_SURFACE_ATTRIB_GETTABLE, sizes.min_height),
+            int_attrib(ffi::VASurfaceAttribMaxWidth, ffi::VA_SURFACE_ATTRIB_GETTABLE, sizes.max_width),
+            int_attrib(ffi::VASurfaceAttribMaxHeight, ffi::VA_SURFACE_ATTRIB_GETTABLE, sizes.max_height),
             int_attrib(
                 ffi::VASurfaceAttribMemoryType,
                 rw,

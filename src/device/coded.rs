@@ -1,0 +1,329 @@
+//! Per coded format facts read from a node at discovery: which CAPTURE
+//! formats it offers for that coded format, and its frame-size range.
+//!
+//! 1. **CAPTURE formats.** A fresh handle, `S_FMT` OUTPUT to the coded format
+//!    at [`PROBE_WIDTH`]×[`PROBE_HEIGHT`], then `ENUM_FMT` CAPTURE. A coded
+//!    format whose list holds no format the driver can describe (linear
+//!    `NV12`, or linear `P010` for 10-bit: [`describable`]) is dropped with one
+//!    info line: contexts of its profiles could not work (cedrus on A10/A20
+//!    offers only `NV12_32L32`, MediaTek only `MM21`, hantro G2 without its
+//!    post-processor only `NV12_4L4`).
+//! 2. **Frame sizes.** `VIDIOC_ENUM_FRAMESIZES` of the coded format
+//!    ([`enum_frame_sizes`]): stepwise / continuous ranges as reported,
+//!    discrete sizes as their bounding range. A node that does not implement
+//!    it gets [`FrameSizes::UNREPORTED`] (the driver's own bounds).
+//!
+//! The frame sizes are kept in a process-wide table keyed by node and coded
+//! format ([`record`], [`frame_sizes`]), read by the config attributes,
+//! `vaQuerySurfaceAttributes` and `vaCreateContext`.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
+
+use nix::errno::Errno;
+use v4l2r::bindings as b;
+use v4l2r::ioctl::FrmSizeTypes;
+use v4l2r::{Format, PlaneLayout, QueueType};
+
+use crate::v4l2::error::{ioctl_err, ioctl_err_quiet};
+use crate::v4l2::{fourcc_to_string, Op, V4l2Error};
+
+/// Coded size of the OUTPUT format set before listing CAPTURE formats (the
+/// device clamps it to its range).
+pub const PROBE_WIDTH: u32 = 1280;
+pub const PROBE_HEIGHT: u32 = 720;
+
+/// Most discrete frame sizes read.
+const MAX_DISCRETE: u32 = 64;
+
+/// The range of coded frame sizes a node takes for one coded format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FrameSizes {
+    pub min_width: u32,
+    pub max_width: u32,
+    pub min_height: u32,
+    pub max_height: u32,
+}
+
+impl FrameSizes {
+    /// The driver's own bounds, for nodes that report no frame sizes.
+    pub const UNREPORTED: FrameSizes = FrameSizes {
+        min_width: 16,
+        max_width: crate::driver::MAX_WIDTH,
+        min_height: 16,
+        max_height: crate::driver::MAX_HEIGHT,
+    };
+
+    /// Whether a `width`×`height` picture is inside the range.
+    pub fn contains(&self, width: u32, height: u32) -> bool {
+        (self.min_width..=self.max_width).contains(&width)
+            && (self.min_height..=self.max_height).contains(&height)
+    }
+
+    /// The range from one `v4l2_frmsizeenum` answer (index 0).
+    fn from_stepwise(s: &b::v4l2_frmsize_stepwise) -> FrameSizes {
+        FrameSizes {
+            min_width: s.min_width.max(1),
+            max_width: s.max_width.max(s.min_width.max(1)),
+            min_height: s.min_height.max(1),
+            max_height: s.max_height.max(s.min_height.max(1)),
+        }
+    }
+
+    /// The bounding range of discrete sizes (`None` if there are none).
+    fn from_discrete(sizes: &[(u32, u32)]) -> Option<FrameSizes> {
+        let (w0, h0) = *sizes.first()?;
+        Some(sizes.iter().fold(
+            FrameSizes {
+                min_width: w0,
+                max_width: w0,
+                min_height: h0,
+                max_height: h0,
+            },
+            |r, &(w, h)| FrameSizes {
+                min_width: r.min_width.min(w),
+                max_width: r.max_width.max(w),
+                min_height: r.min_height.min(h),
+                max_height: r.max_height.max(h),
+            },
+        ))
+    }
+}
+
+impl std::fmt::Display for FrameSizes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}x{}..{}x{}",
+            self.min_width, self.min_height, self.max_width, self.max_height
+        )
+    }
+}
+
+/// `VIDIOC_ENUM_FRAMESIZES` of `coded_fourcc` on an open node: `Ok(None)` when
+/// the node does not implement it (ENOTTY, or EINVAL at index 0); other
+/// failures are a typed error, logged once.
+pub fn enum_frame_sizes(
+    video: &File,
+    video_path: &Path,
+    coded_fourcc: u32,
+) -> Result<Option<FrameSizes>, V4l2Error> {
+    let ctx = || {
+        format!(
+            "{}: {}",
+            video_path.display(),
+            fourcc_to_string(coded_fourcc)
+        )
+    };
+    let mut discrete = Vec::new();
+    for index in 0..MAX_DISCRETE {
+        let e: b::v4l2_frmsizeenum =
+            match v4l2r::ioctl::enum_frame_sizes(video, index, coded_fourcc.into()) {
+                Ok(e) => e,
+                Err(err) => {
+                    let errno = Errno::from(err);
+                    return match (errno, index) {
+                        (Errno::ENOTTY, _) | (Errno::EINVAL, 0) => {
+                            ioctl_err_quiet(Op::EnumFramesizes, errno, ctx());
+                            Ok(None)
+                        }
+                        (Errno::EINVAL, _) => Ok(FrameSizes::from_discrete(&discrete)),
+                        _ => Err(ioctl_err(Op::EnumFramesizes, errno, ctx())),
+                    };
+                }
+            };
+        match e.size() {
+            Some(FrmSizeTypes::StepWise(s)) => return Ok(Some(FrameSizes::from_stepwise(s))),
+            Some(FrmSizeTypes::Discrete(d)) => discrete.push((d.width, d.height)),
+            None => {
+                return Err(V4l2Error::Invalid(format!(
+                    "{}: unknown frame size type {}",
+                    ctx(),
+                    e.type_
+                )))
+            }
+        }
+    }
+    Ok(FrameSizes::from_discrete(&discrete))
+}
+
+/// Whether the driver can describe one of the CAPTURE formats a node offers
+/// for a coded format: linear NV12 (8-bit) or linear P010 (10-bit). Tiled and
+/// packed formats (`NV12_32L32`, `NV12_4L4`, `MM21`, `NV15`, ...) are not.
+pub fn describable(capture_formats: &[u32]) -> bool {
+    capture_formats
+        .iter()
+        .any(|&f| f == crate::v4l2::V4L2_PIX_FMT_NV12 || f == crate::v4l2::V4L2_PIX_FMT_P010)
+}
+
+/// The CAPTURE formats a node offers after `S_FMT` OUTPUT of `coded_fourcc`
+/// (a fresh handle, closed on return).
+pub fn capture_formats(
+    video_path: &Path,
+    multiplanar: bool,
+    coded_fourcc: u32,
+) -> Result<Vec<u32>, V4l2Error> {
+    let (out_q, cap_q) = if multiplanar {
+        (QueueType::VideoOutputMplane, QueueType::VideoCaptureMplane)
+    } else {
+        (QueueType::VideoOutput, QueueType::VideoCapture)
+    };
+    let ctx = || {
+        format!(
+            "{}: {}",
+            video_path.display(),
+            fourcc_to_string(coded_fourcc)
+        )
+    };
+    let mut video = crate::v4l2::open_video(video_path)?;
+    let fmt = Format {
+        width: PROBE_WIDTH,
+        height: PROBE_HEIGHT,
+        pixelformat: coded_fourcc.into(),
+        plane_fmt: vec![PlaneLayout {
+            sizeimage: 1 << 20,
+            bytesperline: 0,
+        }],
+    };
+    let got: Format = v4l2r::ioctl::s_fmt(&mut video, (out_q, &fmt))
+        .map_err(|e| ioctl_err(Op::SFmt, Errno::from(e), format!("{} OUTPUT", ctx())))?;
+    if u32::from(got.pixelformat) != coded_fourcc {
+        return Err(V4l2Error::Unsupported(format!(
+            "{}: OUTPUT format refused (device chose {})",
+            ctx(),
+            fourcc_to_string(got.pixelformat.into())
+        )));
+    }
+    let counter = AtomicU64::new(0);
+    crate::v4l2::session::enum_formats(&video, cap_q, &counter)
+        .map_err(|e| ioctl_err(Op::EnumFmt, e, format!("{} CAPTURE", ctx())))
+}
+
+/// Frame sizes per (node, coded format), filled at discovery.
+static FRAME_SIZES: Mutex<Vec<(PathBuf, u32, FrameSizes)>> = Mutex::new(Vec::new());
+
+/// Remember the frame sizes of `coded_fourcc` on the node at `video_path`.
+pub fn record(video_path: &Path, coded_fourcc: u32, sizes: FrameSizes) {
+    let mut t = crate::driver::lock(&FRAME_SIZES);
+    t.retain(|(p, f, _)| !(p == video_path && *f == coded_fourcc));
+    t.push((video_path.to_path_buf(), coded_fourcc, sizes));
+}
+
+/// The frame sizes of `coded_fourcc` on the node at `video_path`:
+/// [`FrameSizes::UNREPORTED`] for nodes not probed (built by hand) or that
+/// report none.
+pub fn frame_sizes(video_path: &Path, coded_fourcc: u32) -> FrameSizes {
+    crate::driver::lock(&FRAME_SIZES)
+        .iter()
+        .find(|(p, f, _)| p == video_path && *f == coded_fourcc)
+        .map_or(FrameSizes::UNREPORTED, |&(_, _, s)| s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::v4l2::{
+        V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32,
+        V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15, V4L2_PIX_FMT_P010, V4L2_PIX_FMT_YUV420,
+    };
+
+    #[test]
+    fn only_linear_nv12_or_p010_is_describable() {
+        assert!(describable(&[
+            V4L2_PIX_FMT_NV12,
+            V4L2_PIX_FMT_YUV420,
+            V4L2_PIX_FMT_P010
+        ]));
+        assert!(describable(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV12]));
+        assert!(describable(&[V4L2_PIX_FMT_P010]));
+        assert!(!describable(&[V4L2_PIX_FMT_NV12_32L32]));
+        assert!(!describable(&[V4L2_PIX_FMT_MM21]));
+        assert!(!describable(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15]));
+        assert!(!describable(&[V4L2_PIX_FMT_YUV420]));
+        assert!(!describable(&[]));
+    }
+
+    #[test]
+    fn ranges() {
+        let s = FrameSizes::from_stepwise(&b::v4l2_frmsize_stepwise {
+            min_width: 48,
+            max_width: 1920,
+            step_width: 16,
+            min_height: 48,
+            max_height: 1088,
+            step_height: 16,
+        });
+        assert_eq!(
+            s,
+            FrameSizes {
+                min_width: 48,
+                max_width: 1920,
+                min_height: 48,
+                max_height: 1088
+            }
+        );
+        assert!(s.contains(1920, 1088) && s.contains(48, 48));
+        assert!(!s.contains(1936, 1088) && !s.contains(1920, 1104) && !s.contains(32, 64));
+        assert_eq!(s.to_string(), "48x48..1920x1088");
+        let d = FrameSizes::from_discrete(&[(1280, 720), (640, 480), (1920, 1080)]).unwrap();
+        assert_eq!(
+            d,
+            FrameSizes {
+                min_width: 640,
+                max_width: 1920,
+                min_height: 480,
+                max_height: 1080
+            }
+        );
+        assert!(FrameSizes::from_discrete(&[]).is_none());
+        // A zero minimum or a maximum below the minimum is not trusted.
+        let z = FrameSizes::from_stepwise(&b::v4l2_frmsize_stepwise {
+            max_width: 0,
+            max_height: 0,
+            ..Default::default()
+        });
+        assert_eq!(
+            z,
+            FrameSizes {
+                min_width: 1,
+                max_width: 1,
+                min_height: 1,
+                max_height: 1
+            }
+        );
+    }
+
+    #[test]
+    fn table_lookup_defaults_to_the_driver_bounds() {
+        let p = Path::new("/nonexistent/video-coded-test");
+        assert_eq!(
+            frame_sizes(p, V4L2_PIX_FMT_H264_SLICE),
+            FrameSizes::UNREPORTED
+        );
+        let s = FrameSizes {
+            min_width: 64,
+            max_width: 4096,
+            min_height: 64,
+            max_height: 2304,
+        };
+        record(p, V4L2_PIX_FMT_H264_SLICE, s);
+        record(p, V4L2_PIX_FMT_H264_SLICE, s);
+        assert_eq!(frame_sizes(p, V4L2_PIX_FMT_H264_SLICE), s);
+        assert_eq!(
+            frame_sizes(p, crate::v4l2::V4L2_PIX_FMT_VP9_FRAME),
+            FrameSizes::UNREPORTED
+        );
+    }
+
+    #[test]
+    fn probing_a_missing_node_fails() {
+        assert!(capture_formats(
+            Path::new("/nonexistent/video7"),
+            true,
+            V4L2_PIX_FMT_H264_SLICE
+        )
+        .is_err());
+    }
+}
