@@ -11,7 +11,8 @@
 //! 2. **Frame sizes.** `VIDIOC_ENUM_FRAMESIZES` of the coded format
 //!    ([`enum_frame_sizes`]): stepwise / continuous ranges as reported,
 //!    discrete sizes as their bounding range. A node that does not implement
-//!    it gets [`FrameSizes::UNREPORTED`] (the driver's own bounds).
+//!    it gets [`FrameSizes::UNREPORTED`] (the driver's own bounds); larger
+//!    device maxima are capped at those bounds.
 //!
 //! The frame sizes are kept in a process-wide table keyed by node and coded
 //! format ([`record`], [`frame_sizes`]), read by the config attributes,
@@ -55,6 +56,19 @@ impl FrameSizes {
         min_height: 16,
         max_height: crate::driver::MAX_HEIGHT,
     };
+
+    /// The range capped at the driver's own surface bounds (surfaces larger than
+    /// [`crate::driver::MAX_WIDTH`]×[`crate::driver::MAX_HEIGHT`] cannot be created, so a
+    /// larger device maximum, e.g. visl's 16383x16383 for VP8, is not advertised).
+    pub fn within_driver_bounds(self) -> FrameSizes {
+        let u = FrameSizes::UNREPORTED;
+        FrameSizes {
+            min_width: self.min_width.min(u.max_width),
+            max_width: self.max_width.min(u.max_width),
+            min_height: self.min_height.min(u.max_height),
+            max_height: self.max_height.min(u.max_height),
+        }
+    }
 
     /// Whether a `width`×`height` picture is inside the range.
     pub fn contains(&self, width: u32, height: u32) -> bool {
@@ -278,6 +292,23 @@ mod tests {
             }
         );
         assert!(FrameSizes::from_discrete(&[]).is_none());
+        // visl's VP8 range goes beyond the driver's surfaces.
+        let vp8 = FrameSizes {
+            min_width: 64,
+            max_width: 16383,
+            min_height: 64,
+            max_height: 16383,
+        };
+        assert_eq!(
+            vp8.within_driver_bounds(),
+            FrameSizes {
+                min_width: 64,
+                max_width: 8192,
+                min_height: 64,
+                max_height: 8192
+            }
+        );
+        assert_eq!(s.within_driver_bounds(), s);
         // A zero minimum or a maximum below the minimum is not trusted.
         let z = FrameSizes::from_stepwise(&b::v4l2_frmsize_stepwise {
             max_width: 0,

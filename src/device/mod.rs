@@ -307,7 +307,7 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
     }
     for &f in &coded_formats {
         let sizes = match coded::enum_frame_sizes(&video, video_path, f) {
-            Ok(Some(sizes)) => sizes,
+            Ok(Some(sizes)) => sizes.within_driver_bounds(),
             _ => {
                 log::info!(
                     "{}: {}: no frame sizes reported, using {}",
