@@ -46,6 +46,20 @@
 //! decoded into those buffers, and bad layouts are refused. One line per check,
 //! exit status 1 when any failed.
 //!
+//! `limits` (`va-client limits PROFILE [--device PATH]`, PROFILE a VAProfile number) prints
+//! the config's size limits as the driver reports them and what vaCreateContext says at and
+//! beyond them:
+//!
+//! ```text
+//! limits profile=P max_attrib=WxH surface_min=WxH surface_max=WxH
+//! limits context WxH: ok | VA status
+//! ```
+//!
+//! for a context inside the range (the maximum, capped at 4096x2304 to bound the memory the
+//! device allocates), one just wider, one just taller than the maximum and one just below
+//! the minimum (the out-of-range contexts use surfaces of the inside size: the size check
+//! comes first).
+//!
 //! `churn` runs N decode sessions in one process (config, surfaces, context;
 //! every K-th session decodes the first P pictures of RECORD with its surface
 //! IDs remapped; one surface exported and its fds closed; everything
@@ -758,6 +772,42 @@ fn fuzz(args: &[String]) -> Res<()> {
     Ok(())
 }
 
+fn limits(args: &[String]) -> Res<()> {
+    let profile: i32 = args.first().filter(|a| !a.starts_with("--")).ok_or("limits needs a VAProfile number")?.parse()?;
+    let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
+    let va = Display::open(&device)?;
+    let vld = va::VA_ENTRYPOINT_VLD;
+    let max_w = va.config_attribute(profile, vld, va::VA_CONFIG_ATTRIB_MAX_PICTURE_WIDTH)?;
+    let max_h = va.config_attribute(profile, vld, va::VA_CONFIG_ATTRIB_MAX_PICTURE_HEIGHT)?;
+    let config = va.create_config(profile, vld)?;
+    let attribs = va.surface_attributes(config)?;
+    let get = |t: u32| attribs.iter().find(|(ty, _)| *ty == t).map_or(-1, |&(_, v)| v);
+    let (min_w, min_h) = (get(va::VA_SURFACE_ATTRIB_MIN_WIDTH), get(va::VA_SURFACE_ATTRIB_MIN_HEIGHT));
+    println!(
+        "limits profile={profile} max_attrib={max_w}x{max_h} surface_min={min_w}x{min_h} surface_max={}x{}",
+        get(va::VA_SURFACE_ATTRIB_MAX_WIDTH),
+        get(va::VA_SURFACE_ATTRIB_MAX_HEIGHT)
+    );
+    let (in_w, in_h) = (max_w.min(4096), max_h.min(2304));
+    let surfaces = va.create_surfaces(va::VA_RT_FORMAT_YUV420, in_w, in_h, 0, 4)?;
+    let mut sizes = vec![(in_w, in_h), (max_w + 16, max_h), (max_w, max_h + 16)];
+    if min_w > 1 && min_h > 1 {
+        sizes.push((min_w as u32 - 1, min_h as u32));
+    }
+    for (w, h) in sizes {
+        match va.create_context(config, w, h, &surfaces) {
+            Ok(ctx) => {
+                println!("limits context {w}x{h}: ok");
+                va.destroy_context(ctx)?;
+            }
+            Err(e) => println!("limits context {w}x{h}: {e}"),
+        }
+    }
+    va.destroy_surfaces(&surfaces)?;
+    va.destroy_config(config)?;
+    Ok(())
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
@@ -767,6 +817,7 @@ fn main() {
         Some("early-export") => surfaces::early_export(&args[1..]),
         Some("put-image") => surfaces::put_image(&args[1..]),
         Some("import") => surfaces::import(&args[1..]),
+        Some("limits") => limits(&args[1..]),
         _ => {
             eprintln!(
                 "usage: va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
@@ -774,7 +825,8 @@ fn main() {
                  \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]\n\
                  \x20      va-client early-export RECORD [--frames M] [--device PATH]\n\
                  \x20      va-client put-image [--record RECORD] [--device PATH]\n\
-                 \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]"
+                 \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]\n\
+                 \x20      va-client limits PROFILE [--device PATH]"
             );
             std::process::exit(2);
         }

@@ -89,6 +89,21 @@ struct VAGenericValue {
     value: u64,
 }
 
+/// `VAConfigAttrib`.
+#[repr(C)]
+#[derive(Clone, Copy)]
+struct VAConfigAttrib {
+    type_: u32,
+    value: u32,
+}
+
+pub const VA_CONFIG_ATTRIB_MAX_PICTURE_WIDTH: u32 = 18;
+pub const VA_CONFIG_ATTRIB_MAX_PICTURE_HEIGHT: u32 = 19;
+pub const VA_SURFACE_ATTRIB_MIN_WIDTH: u32 = 2;
+pub const VA_SURFACE_ATTRIB_MAX_WIDTH: u32 = 3;
+pub const VA_SURFACE_ATTRIB_MIN_HEIGHT: u32 = 4;
+pub const VA_SURFACE_ATTRIB_MAX_HEIGHT: u32 = 5;
+
 /// `VASurfaceAttrib`.
 #[repr(C)]
 #[derive(Clone, Copy)]
@@ -206,6 +221,13 @@ extern "C" {
     fn vaMapBuffer(dpy: VADisplay, buf: u32, pbuf: *mut *mut c_void) -> VAStatus;
     fn vaUnmapBuffer(dpy: VADisplay, buf: u32) -> VAStatus;
     fn vaExportSurfaceHandle(dpy: VADisplay, surface: u32, mem_type: u32, flags: u32, desc: *mut c_void) -> VAStatus;
+    fn vaGetConfigAttributes(
+        dpy: VADisplay,
+        profile: c_int,
+        entrypoint: c_uint,
+        attribs: *mut VAConfigAttrib,
+        num_attribs: c_int,
+    ) -> VAStatus;
 }
 
 #[link(name = "va-drm")]
@@ -479,6 +501,35 @@ impl Display {
             )
         })?;
         Ok(d)
+    }
+}
+
+impl Display {
+    /// vaGetConfigAttributes of one attribute type: its value (`VA_ATTRIB_NOT_SUPPORTED`
+    /// = 0x80000000 when the driver does not know it).
+    pub fn config_attribute(&self, profile: i32, entrypoint: u32, type_: u32) -> Result<u32, VaError> {
+        let mut a = VAConfigAttrib { type_, value: 0 };
+        // SAFETY: valid display; `a` is one valid attribute the driver fills.
+        check("vaGetConfigAttributes", unsafe { vaGetConfigAttributes(self.dpy, profile, entrypoint, &mut a, 1) })?;
+        Ok(a.value)
+    }
+
+    /// vaQuerySurfaceAttributes: (type, integer value) of every attribute of `config`.
+    pub fn surface_attributes(&self, config: u32) -> Result<Vec<(u32, i32)>, VaError> {
+        let mut n: c_uint = 0;
+        // SAFETY: a null list asks for the count only; `n` is a valid out pointer.
+        check("vaQuerySurfaceAttributes", unsafe {
+            vaQuerySurfaceAttributes(self.dpy, config, std::ptr::null_mut(), &mut n)
+        })?;
+        let empty = VASurfaceAttrib { type_: 0, flags: 0, value: VAGenericValue { type_: 0, value: 0 } };
+        let mut list = vec![empty; n as usize];
+        // SAFETY: `list` holds `n` attributes, the capacity passed in `n`.
+        check("vaQuerySurfaceAttributes", unsafe {
+            vaQuerySurfaceAttributes(self.dpy, config, list.as_mut_ptr(), &mut n)
+        })?;
+        list.truncate(n as usize);
+        // The integer sits in the union's first 4 bytes (little-endian `int i`).
+        Ok(list.iter().map(|a| (a.type_, a.value.value as u32 as i32)).collect())
     }
 }
 
