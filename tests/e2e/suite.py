@@ -233,6 +233,8 @@ def client_mpv(path, log, env):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--only', default='', help='comma-separated codecs or stream names')
+    ap.add_argument('--clients', default='', help='comma-separated driver clients of the stream cases '
+                    '(ffmpeg, gst-va, mpv, ffmpeg-frame; default: all)')
     ap.add_argument('--out', default=None,
                     help='output dir (default: a fresh out/e2e/run-<time>-<pid>, linked as out/e2e/latest)')
     ap.add_argument('--driver-dir', default=os.path.join(ROOT, 'build', 'driver'))
@@ -410,6 +412,8 @@ def main():
         # by default the driver follows the device's current values, slice-based raw NALs):
         # ffmpeg-frame = frame-based decoding with Annex-B start codes.
         clients = ('ffmpeg', 'gst-va', 'mpv') + (('ffmpeg-frame',) if cname in ('h264', 'hevc') else ())
+        if args.clients:
+            clients = tuple(c for c in clients if c in args.clients.split(','))
         for client in clients:
             log = os.path.join(outdir, '%s.%s' % (name, client))
             trace = log + '.trace'
