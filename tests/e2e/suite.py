@@ -39,6 +39,9 @@ import info  # noqa: E402
 TRACING = '/sys/kernel/tracing'
 RENDER = '/dev/dri/renderD128'
 CLIENT_TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
+# GStreamer registries (baseline: without the driver; driver: with it) in the checkout, so
+# that later guest boots (the device profiles) reuse them; GStreamer rescans what changed.
+GST_REGISTRY_DIR = os.path.join(ROOT, 'out', 'gst-registry')
 
 
 class Suite:
@@ -259,6 +262,8 @@ def main():
         os.makedirs(args.out, exist_ok=True)
     s = Suite(args.out)
     prof = P.current()
+    os.makedirs(GST_REGISTRY_DIR, exist_ok=True)
+    os.environ['GST_REGISTRY'] = os.path.join(GST_REGISTRY_DIR, 'baseline.bin')
     only = set(x for x in args.only.split(',') if x)
     streams = [st for st in C.read_manifest(os.path.join(ROOT, 'tests', 'streams', 'manifest.tsv'))
                if not only or st['codec'] in only or st['name'] in only]
@@ -284,7 +289,7 @@ def main():
     bdir = os.path.join(args.out, 'baseline')
     os.makedirs(bdir, exist_ok=True)
     baseline_ok = {}
-    if any(C.CODECS[st['codec']]['gst_v4l2'] for st in streams):
+    if any(C.CODECS[st['codec']]['gst_v4l2'] and prof.describable(st['codec']) for st in streams):
         gst_registry_warmup(os.path.join(bdir, 'gst-registry'))
     for st in streams:
         codec = C.CODECS[st['codec']]
@@ -332,7 +337,7 @@ def main():
     # GStreamer caches which va elements exist in its registry: the driver runs get their own
     # registry, scanned with the driver visible (the baseline's registry was scanned without it).
     env = {'LIBVA_DRIVER_NAME': 'v4l2_request', 'LIBVA_DRIVERS_PATH': ddir, 'GST_VA_ALL_DRIVERS': '1',
-           'GST_REGISTRY': os.path.join(os.environ.get('TMPDIR', '/tmp'), 'v4l2rva-gst-registry-driver.bin')}
+           'GST_REGISTRY': os.path.join(GST_REGISTRY_DIR, 'driver.bin')}
     if os.path.exists(args.driver_so):
         os.makedirs(ddir, exist_ok=True)
         if os.path.realpath(so) != os.path.realpath(args.driver_so):
