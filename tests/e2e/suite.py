@@ -377,7 +377,7 @@ def main():
             rc_text(rc), ','.join(sorted(profiles)) or '-',
             ('' if ok else 'missing=%s extra=%s' % (','.join(missing) or '-', ','.join(extra) or '-'))), errs)
         # --- the diagnostic command, as root and unprivileged (tests/e2e/info.py)
-        info.cases(s, run, env, outdir, only, node, fmts, tenbit_out, profiles, C.CODECS)
+        info.cases(s, run, env, outdir, only, node, fmts, 'P010' in fmts['cap'], profiles, C.CODECS)
         if todo:
             s.report('TODO', 'vainfo', 'device profiles the driver does not advertise yet: %s' % ','.join(todo))
         not_advertised_cases(s, outdir, env, prof, fmts)
