@@ -8,10 +8,7 @@ use std::path::PathBuf;
 
 /// `pkg-config --variable=<name> libva`, when pkg-config and libva's .pc file are there.
 fn libva_pkg_config_variable(name: &str) -> Option<String> {
-    let o = std::process::Command::new("pkg-config")
-        .args([&format!("--variable={name}"), "libva"])
-        .output()
-        .ok()?;
+    let o = std::process::Command::new("pkg-config").args([&format!("--variable={name}"), "libva"]).output().ok()?;
     let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
     (o.status.success() && !s.is_empty()).then_some(s)
 }
@@ -45,8 +42,7 @@ fn main() {
     println!("cargo:rerun-if-changed={}", version_h.display());
     println!("cargo:rerun-if-env-changed=VA_INCLUDE_DIR");
 
-    let version = fs::read_to_string(&version_h)
-        .unwrap_or_else(|e| panic!("cannot read {}: {e} (install libva-dev)", version_h.display()));
+    let version = fs::read_to_string(&version_h).unwrap_or_else(|e| panic!("cannot read {}: {e} (install libva-dev)", version_h.display()));
     let major = define_value(&version, "VA_MAJOR_VERSION");
     let minor = define_value(&version, "VA_MINOR_VERSION");
 
@@ -72,9 +68,7 @@ fn main() {
         .prepend_enum_name(false)
         .generate()
         .expect("bindgen failed on libva headers");
-    bindings
-        .write_to_file(out.join("va_bindings.rs"))
-        .expect("write va_bindings.rs");
+    bindings.write_to_file(out.join("va_bindings.rs")).expect("write va_bindings.rs");
 
     let init = format!(
         "/// Entry point libva looks up by name (`__vaDriverInit_<major>_<minor>` of the\n\

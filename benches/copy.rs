@@ -14,13 +14,11 @@ const H: u32 = 1080;
 
 fn capture(pitch: u32, height: u32) -> FrameLayout {
     let size = pitch * height * 3 / 2;
-    FrameLayout::from_single_planar(PixelFormat::Nv12, W, height, pitch, size)
-        .expect("capture layout")
+    FrameLayout::from_single_planar(PixelFormat::Nv12, W, height, pitch, size).expect("capture layout")
 }
 
 fn image(pitch: u32) -> FrameLayout {
-    FrameLayout::from_single_planar(PixelFormat::Nv12, W, H, pitch, pitch * H * 3 / 2)
-        .expect("image layout")
+    FrameLayout::from_single_planar(PixelFormat::Nv12, W, H, pitch, pitch * H * 3 / 2).expect("image layout")
 }
 
 fn buffer(layout: &FrameLayout, fill: u8) -> Vec<u8> {
@@ -43,18 +41,10 @@ fn time(budget: Duration, mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
-    let budget = Duration::from_millis(
-        std::env::var("COPY_BENCH_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(700),
-    );
+    let budget = Duration::from_millis(std::env::var("COPY_BENCH_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(700));
     let bytes = (W as usize * H as usize) * 3 / 2;
     println!("NV12 {W}x{H} frame copy, {bytes} bytes of picture per frame");
-    println!(
-        "{:<44} {:>10} {:>10} {:>10} {:>10}",
-        "case", "hot ms", "hot GB/s", "cold ms", "cold GB/s"
-    );
+    println!("{:<44} {:>10} {:>10} {:>10} {:>10}", "case", "hot ms", "hot GB/s", "cold ms", "cold GB/s");
 
     let gbs = |t: f64| bytes as f64 / t / 1e9;
     const COLD: usize = 8;
@@ -82,36 +72,12 @@ fn main() {
     );
 
     let cases: [(&str, FrameLayout, FrameLayout); 6] = [
-        (
-            "capture 1920x1088 p1920 -> image p1920",
-            capture(1920, 1088),
-            image(1920),
-        ),
-        (
-            "capture 1920x1088 p2048 -> image p1920",
-            capture(2048, 1088),
-            image(1920),
-        ),
-        (
-            "capture 1920x1088 p1920 -> image p2048",
-            capture(1920, 1088),
-            image(2048),
-        ),
-        (
-            "capture 1920x1080 p1984 -> image p1920",
-            capture(1984, 1080),
-            image(1920),
-        ),
-        (
-            "capture 1920x1080 p2048 -> image p2048",
-            capture(2048, 1080),
-            image(2048),
-        ),
-        (
-            "capture 1920x1080 p2304 -> image p2304",
-            capture(2304, 1080),
-            image(2304),
-        ),
+        ("capture 1920x1088 p1920 -> image p1920", capture(1920, 1088), image(1920)),
+        ("capture 1920x1088 p2048 -> image p1920", capture(2048, 1088), image(1920)),
+        ("capture 1920x1088 p1920 -> image p2048", capture(1920, 1088), image(2048)),
+        ("capture 1920x1080 p1984 -> image p1920", capture(1984, 1080), image(1920)),
+        ("capture 1920x1080 p2048 -> image p2048", capture(2048, 1080), image(2048)),
+        ("capture 1920x1080 p2304 -> image p2304", capture(2304, 1080), image(2304)),
     ];
     for (name, sl, dl) in cases {
         let srcs: Vec<Vec<u8>> = (0..COLD).map(|i| buffer(&sl, 3 + i as u8)).collect();
@@ -126,13 +92,6 @@ fn main() {
             copy_frame(&sl, black_box(&srcs[k]), &dl, &mut dsts[k]).expect("copy");
             black_box(&mut dsts[k]);
         });
-        println!(
-            "{:<44} {:>10.3} {:>10.2} {:>10.3} {:>10.2}",
-            name,
-            hot * 1e3,
-            gbs(hot),
-            cold * 1e3,
-            gbs(cold)
-        );
+        println!("{:<44} {:>10.3} {:>10.2} {:>10.3} {:>10.2}", name, hot * 1e3, gbs(hot), cold * 1e3, gbs(cold));
     }
 }

@@ -42,16 +42,7 @@ pub const fn fourcc(code: &[u8; 4]) -> u32 {
 
 /// Render a fourcc code as text (non-printable bytes as `.`).
 pub fn fourcc_str(code: u32) -> String {
-    code.to_le_bytes()
-        .iter()
-        .map(|&b| {
-            if b.is_ascii_graphic() || b == b' ' {
-                b as char
-            } else {
-                '.'
-            }
-        })
-        .collect()
+    code.to_le_bytes().iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect()
 }
 
 /// `VA_FOURCC_NV12`.
@@ -373,18 +364,13 @@ fn span(pitch: usize, row_bytes: usize, rows: usize) -> Result<usize, FormatErro
     if rows == 0 || row_bytes == 0 {
         return Ok(0);
     }
-    pitch
-        .checked_mul(rows - 1)
-        .and_then(|v| v.checked_add(row_bytes))
-        .ok_or(FormatError::Overflow)
+    pitch.checked_mul(rows - 1).and_then(|v| v.checked_add(row_bytes)).ok_or(FormatError::Overflow)
 }
 
 impl PlaneLayout {
     /// One past the last byte of the plane in its buffer.
     pub fn end(&self) -> Result<usize, FormatError> {
-        self.offset
-            .checked_add(span(self.pitch, self.row_bytes, self.rows)?)
-            .ok_or(FormatError::Overflow)
+        self.offset.checked_add(span(self.pitch, self.row_bytes, self.rows)?).ok_or(FormatError::Overflow)
     }
 }
 
@@ -418,16 +404,10 @@ impl FrameLayout {
         }
         let n = format.num_planes();
         if planes.len() != n {
-            return Err(FormatError::PlaneCount {
-                expected: n,
-                got: planes.len(),
-            });
+            return Err(FormatError::PlaneCount { expected: n, got: planes.len() });
         }
         if buffer_sizes.is_empty() || buffer_sizes.len() > MAX_PLANES {
-            return Err(FormatError::PlaneCount {
-                expected: n,
-                got: buffer_sizes.len(),
-            });
+            return Err(FormatError::PlaneCount { expected: n, got: buffer_sizes.len() });
         }
         let mut l = Self {
             format,
@@ -447,46 +427,25 @@ impl FrameLayout {
     pub fn validate(&self) -> Result<(), FormatError> {
         let planes = self.planes();
         for (i, p) in planes.iter().enumerate() {
-            let min_row = self
-                .format
-                .plane_row_bytes(i, self.width)
-                .ok_or(FormatError::Overflow)?;
-            let min_rows = self
-                .format
-                .plane_rows(i, self.height)
-                .ok_or(FormatError::Overflow)?;
+            let min_row = self.format.plane_row_bytes(i, self.width).ok_or(FormatError::Overflow)?;
+            let min_rows = self.format.plane_rows(i, self.height).ok_or(FormatError::Overflow)?;
             if p.row_bytes < min_row {
-                return Err(FormatError::PitchTooSmall {
-                    pitch: p.row_bytes,
-                    row_bytes: min_row,
-                });
+                return Err(FormatError::PitchTooSmall { pitch: p.row_bytes, row_bytes: min_row });
             }
             if p.rows < min_rows {
-                return Err(FormatError::TooSmall {
-                    needed: min_rows,
-                    len: p.rows,
-                });
+                return Err(FormatError::TooSmall { needed: min_rows, len: p.rows });
             }
             if p.pitch < p.row_bytes {
-                return Err(FormatError::PitchTooSmall {
-                    pitch: p.pitch,
-                    row_bytes: p.row_bytes,
-                });
+                return Err(FormatError::PitchTooSmall { pitch: p.pitch, row_bytes: p.row_bytes });
             }
             let size = *self
                 .buffer_sizes
                 .get(p.buffer)
                 .filter(|_| p.buffer < self.num_buffers)
-                .ok_or(FormatError::PlaneCount {
-                    expected: p.buffer + 1,
-                    got: self.num_buffers,
-                })?;
+                .ok_or(FormatError::PlaneCount { expected: p.buffer + 1, got: self.num_buffers })?;
             let end = p.end()?;
             if end > size {
-                return Err(FormatError::TooSmall {
-                    needed: end,
-                    len: size,
-                });
+                return Err(FormatError::TooSmall { needed: end, len: size });
             }
         }
         for a in 0..planes.len() {
@@ -510,28 +469,15 @@ impl FrameLayout {
         sizeimage: u32,
     ) -> Result<Self, FormatError> {
         let pitch = bytesperline as usize;
-        let luma_size = pitch
-            .checked_mul(height as usize)
-            .ok_or(FormatError::Overflow)?;
+        let luma_size = pitch.checked_mul(height as usize).ok_or(FormatError::Overflow)?;
         let planes = Self::rule_planes(format, width, height, pitch, luma_size)?;
-        Self::from_planes(
-            format,
-            width,
-            height,
-            &planes[..format.num_planes()],
-            &[sizeimage as usize],
-        )
+        Self::from_planes(format, width, height, &planes[..format.num_planes()], &[sizeimage as usize])
     }
 
     /// The layout of a multi-planar V4L2 CAPTURE format: `planes` holds
     /// `(bytesperline, sizeimage)` per memory plane. One memory plane is the
     /// single-planar rule; otherwise there must be one per picture plane.
-    pub fn from_multi_planar(
-        format: PixelFormat,
-        width: u32,
-        height: u32,
-        planes: &[(u32, u32)],
-    ) -> Result<Self, FormatError> {
+    pub fn from_multi_planar(format: PixelFormat, width: u32, height: u32, planes: &[(u32, u32)]) -> Result<Self, FormatError> {
         match planes {
             [(bpl, size)] => Self::from_single_planar(format, width, height, *bpl, *size),
             _ if planes.len() == format.num_planes() => {
@@ -543,60 +489,35 @@ impl FrameLayout {
                         offset: 0,
                         pitch: bpl as usize,
                         rows: format.plane_rows(i, height).ok_or(FormatError::Overflow)?,
-                        row_bytes: format
-                            .plane_row_bytes(i, width)
-                            .ok_or(FormatError::Overflow)?,
+                        row_bytes: format.plane_row_bytes(i, width).ok_or(FormatError::Overflow)?,
                     };
                     sizes[i] = size as usize;
                 }
                 let n = planes.len();
                 Self::from_planes(format, width, height, &pl[..n], &sizes[..n])
             }
-            _ => Err(FormatError::PlaneCount {
-                expected: format.num_planes(),
-                got: planes.len(),
-            }),
+            _ => Err(FormatError::PlaneCount { expected: format.num_planes(), got: planes.len() }),
         }
     }
 
     /// A contiguous single-buffer layout whose luma pitch is the row size
     /// rounded up to `pitch_align` (0 or 1: no rounding); chroma planes follow
     /// by the V4L2 rule. For VA images created by the driver.
-    pub fn contiguous(
-        format: PixelFormat,
-        width: u32,
-        height: u32,
-        pitch_align: u32,
-    ) -> Result<Self, FormatError> {
+    pub fn contiguous(format: PixelFormat, width: u32, height: u32, pitch_align: u32) -> Result<Self, FormatError> {
         if width == 0 || height == 0 {
             return Err(FormatError::InvalidDimensions { width, height });
         }
-        let row = format
-            .plane_row_bytes(0, width)
-            .ok_or(FormatError::Overflow)?;
+        let row = format.plane_row_bytes(0, width).ok_or(FormatError::Overflow)?;
         let align = (pitch_align as usize).max(1);
         // 3-plane formats halve the pitch for chroma: keep it aligned too.
-        let align = if format.num_planes() == 3 {
-            align.checked_mul(2).ok_or(FormatError::Overflow)?
-        } else {
-            align
-        };
-        let pitch = row
-            .checked_next_multiple_of(align)
-            .ok_or(FormatError::Overflow)?;
-        let luma_size = pitch
-            .checked_mul(height as usize)
-            .ok_or(FormatError::Overflow)?;
+        let align = if format.num_planes() == 3 { align.checked_mul(2).ok_or(FormatError::Overflow)? } else { align };
+        let pitch = row.checked_next_multiple_of(align).ok_or(FormatError::Overflow)?;
+        let luma_size = pitch.checked_mul(height as usize).ok_or(FormatError::Overflow)?;
         let planes = Self::rule_planes(format, width, height, pitch, luma_size)?;
         let n = format.num_planes();
         let size = planes[n - 1]
             .offset
-            .checked_add(
-                planes[n - 1]
-                    .pitch
-                    .checked_mul(planes[n - 1].rows)
-                    .ok_or(FormatError::Overflow)?,
-            )
+            .checked_add(planes[n - 1].pitch.checked_mul(planes[n - 1].rows).ok_or(FormatError::Overflow)?)
             .ok_or(FormatError::Overflow)?;
         Self::from_planes(format, width, height, &planes[..n], &[size])
     }
@@ -610,39 +531,17 @@ impl FrameLayout {
         luma_size: usize,
     ) -> Result<[PlaneLayout; MAX_PLANES], FormatError> {
         let mut planes = [PlaneLayout::default(); MAX_PLANES];
-        let crow = |i| {
-            format
-                .plane_row_bytes(i, width)
-                .ok_or(FormatError::Overflow)
-        };
+        let crow = |i| format.plane_row_bytes(i, width).ok_or(FormatError::Overflow);
         let crows = format.plane_rows(1, height).ok_or(FormatError::Overflow)?;
-        planes[0] = PlaneLayout {
-            buffer: 0,
-            offset: 0,
-            pitch,
-            rows: height as usize,
-            row_bytes: crow(0)?,
-        };
+        planes[0] = PlaneLayout { buffer: 0, offset: 0, pitch, rows: height as usize, row_bytes: crow(0)? };
         match format.num_planes() {
             2 => {
-                planes[1] = PlaneLayout {
-                    buffer: 0,
-                    offset: luma_size,
-                    pitch,
-                    rows: crows,
-                    row_bytes: crow(1)?,
-                };
+                planes[1] = PlaneLayout { buffer: 0, offset: luma_size, pitch, rows: crows, row_bytes: crow(1)? };
             }
             _ => {
                 let cpitch = pitch / 2;
                 let csize = cpitch.checked_mul(crows).ok_or(FormatError::Overflow)?;
-                planes[1] = PlaneLayout {
-                    buffer: 0,
-                    offset: luma_size,
-                    pitch: cpitch,
-                    rows: crows,
-                    row_bytes: crow(1)?,
-                };
+                planes[1] = PlaneLayout { buffer: 0, offset: luma_size, pitch: cpitch, rows: crows, row_bytes: crow(1)? };
                 planes[2] = PlaneLayout {
                     buffer: 0,
                     offset: luma_size.checked_add(csize).ok_or(FormatError::Overflow)?,
@@ -689,9 +588,7 @@ impl FrameLayout {
     /// `align`: LINEAR only if every plane's pitch and offset are aligned.
     pub fn export_modifier(&self, align: u32) -> u64 {
         let ok = self.planes().iter().all(|p| {
-            let fits = |v: usize| {
-                u32::try_from(v).is_ok_and(|v| export_modifier(v, align) == DRM_FORMAT_MOD_LINEAR)
-            };
+            let fits = |v: usize| u32::try_from(v).is_ok_and(|v| export_modifier(v, align) == DRM_FORMAT_MOD_LINEAR);
             fits(p.pitch) && fits(p.offset)
         });
         if ok {
@@ -727,13 +624,9 @@ pub fn copy_plane(
     let src_need = span(src_pitch, row_bytes, rows)?;
     let dst_need = span(dst_pitch, row_bytes, rows)?;
     let too_small = |needed, len| FormatError::TooSmall { needed, len };
-    let src = src
-        .get(..src_need)
-        .ok_or_else(|| too_small(src_need, src.len()))?;
+    let src = src.get(..src_need).ok_or_else(|| too_small(src_need, src.len()))?;
     let dst_len = dst.len();
-    let dst = dst
-        .get_mut(..dst_need)
-        .ok_or_else(|| too_small(dst_need, dst_len))?;
+    let dst = dst.get_mut(..dst_need).ok_or_else(|| too_small(dst_need, dst_len))?;
     // Equal pitches with at most 1/16 padding: one copy (padding included).
     if rows == 1 || (src_pitch == dst_pitch && src_pitch - row_bytes <= src_pitch / 16) {
         dst.copy_from_slice(src);
@@ -752,12 +645,7 @@ pub fn copy_plane(
 /// Copy a picture between two single-buffer layouts of the same format: for
 /// each plane, the rows and row bytes both layouts have (so a 1920x1088
 /// CAPTURE buffer copies into a 1920x1080 image).
-pub fn copy_frame(
-    src_layout: &FrameLayout,
-    src: &[u8],
-    dst_layout: &FrameLayout,
-    dst: &mut [u8],
-) -> Result<(), FormatError> {
+pub fn copy_frame(src_layout: &FrameLayout, src: &[u8], dst_layout: &FrameLayout, dst: &mut [u8]) -> Result<(), FormatError> {
     copy_frame_buffers(src_layout, &[src], dst_layout, &mut [dst])
 }
 
@@ -769,48 +657,23 @@ pub fn copy_frame_buffers(
     dst: &mut [&mut [u8]],
 ) -> Result<(), FormatError> {
     if src_layout.format != dst_layout.format {
-        return Err(FormatError::FormatMismatch {
-            src: src_layout.format,
-            dst: dst_layout.format,
-        });
+        return Err(FormatError::FormatMismatch { src: src_layout.format, dst: dst_layout.format });
     }
     if src.len() < src_layout.num_buffers() {
-        return Err(FormatError::PlaneCount {
-            expected: src_layout.num_buffers(),
-            got: src.len(),
-        });
+        return Err(FormatError::PlaneCount { expected: src_layout.num_buffers(), got: src.len() });
     }
     if dst.len() < dst_layout.num_buffers() {
-        return Err(FormatError::PlaneCount {
-            expected: dst_layout.num_buffers(),
-            got: dst.len(),
-        });
+        return Err(FormatError::PlaneCount { expected: dst_layout.num_buffers(), got: dst.len() });
     }
     for (sp, dp) in src_layout.planes().iter().zip(dst_layout.planes()) {
-        let missing = |got| FormatError::PlaneCount {
-            expected: sp.buffer.max(dp.buffer) + 1,
-            got,
-        };
+        let missing = |got| FormatError::PlaneCount { expected: sp.buffer.max(dp.buffer) + 1, got };
         let sbuf = src.get(sp.buffer).ok_or(missing(src.len()))?;
         let dlen = dst.len();
         let dbuf = dst.get_mut(dp.buffer).ok_or(missing(dlen))?;
-        let s = sbuf.get(sp.offset..).ok_or(FormatError::TooSmall {
-            needed: sp.offset,
-            len: sbuf.len(),
-        })?;
+        let s = sbuf.get(sp.offset..).ok_or(FormatError::TooSmall { needed: sp.offset, len: sbuf.len() })?;
         let dbuf_len = dbuf.len();
-        let d = dbuf.get_mut(dp.offset..).ok_or(FormatError::TooSmall {
-            needed: dp.offset,
-            len: dbuf_len,
-        })?;
-        copy_plane(
-            s,
-            sp.pitch,
-            d,
-            dp.pitch,
-            sp.row_bytes.min(dp.row_bytes),
-            sp.rows.min(dp.rows),
-        )?;
+        let d = dbuf.get_mut(dp.offset..).ok_or(FormatError::TooSmall { needed: dp.offset, len: dbuf_len })?;
+        copy_plane(s, sp.pitch, d, dp.pitch, sp.row_bytes.min(dp.row_bytes), sp.rows.min(dp.rows))?;
     }
     Ok(())
 }
@@ -831,35 +694,21 @@ mod tests {
         // DRM and VA share the little-endian fourcc encoding for these.
         assert_eq!(DrmFourcc::Nv12 as u32, VA_FOURCC_NV12);
         assert_eq!(DrmFourcc::P010 as u32, VA_FOURCC_P010);
-        for f in [
-            PixelFormat::Nv12,
-            PixelFormat::P010,
-            PixelFormat::I420,
-            PixelFormat::Yv12,
-        ] {
+        for f in [PixelFormat::Nv12, PixelFormat::P010, PixelFormat::I420, PixelFormat::Yv12] {
             assert_eq!(PixelFormat::from_va_fourcc(f.va_fourcc()), Some(f));
-            assert_eq!(
-                PixelFormat::from_v4l2_fourcc(f.v4l2_fourcc()),
-                Some((f, false))
-            );
+            assert_eq!(PixelFormat::from_v4l2_fourcc(f.v4l2_fourcc()), Some((f, false)));
             assert_eq!(PixelFormat::from_drm_fourcc(f.drm_fourcc()), Some(f));
             if let Some(m) = f.v4l2_mplane_fourcc() {
                 assert_eq!(PixelFormat::from_v4l2_fourcc(m), Some((f, true)));
             }
             assert!(f.plane_drm_fourcc(f.num_planes()).is_none());
         }
-        assert_eq!(
-            PixelFormat::from_va_fourcc(fourcc(b"YU12")),
-            Some(PixelFormat::I420)
-        );
+        assert_eq!(PixelFormat::from_va_fourcc(fourcc(b"YU12")), Some(PixelFormat::I420));
         assert_eq!(PixelFormat::from_va_fourcc(fourcc(b"RGBA")), None);
         assert_eq!(PixelFormat::from_v4l2_fourcc(fourcc(b"S264")), None);
         assert_eq!(PixelFormat::Nv12.plane_drm_fourcc(1), Some(DrmFourcc::Gr88));
         assert_eq!(PixelFormat::P010.plane_drm_fourcc(0), Some(DrmFourcc::R16));
-        assert_eq!(
-            PixelFormat::P010.plane_drm_fourcc(1),
-            Some(DrmFourcc::Gr1616)
-        );
+        assert_eq!(PixelFormat::P010.plane_drm_fourcc(1), Some(DrmFourcc::Gr1616));
         assert_eq!(PixelFormat::I420.plane_drm_fourcc(2), Some(DrmFourcc::R8));
         assert_eq!(PixelFormat::P010.bits_per_pixel(), 24);
     }
@@ -873,22 +722,14 @@ mod tests {
         assert_eq!(export_modifier(865, 0), DRM_FORMAT_MOD_LINEAR);
         assert_eq!(export_modifier(865, 1), DRM_FORMAT_MOD_LINEAR);
         assert_eq!(export_modifier(0, 64), DRM_FORMAT_MOD_LINEAR);
-        let l864 =
-            FrameLayout::from_single_planar(PixelFormat::Nv12, 864, 480, 864, 864 * 720).unwrap();
+        let l864 = FrameLayout::from_single_planar(PixelFormat::Nv12, 864, 480, 864, 864 * 720).unwrap();
         assert_eq!(l864.export_modifier(64), DRM_FORMAT_MOD_INVALID);
-        let l1920 =
-            FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 1920, 1920 * 1632)
-                .unwrap();
-        assert_eq!(
-            l1920.export_modifier(DEFAULT_EXPORT_ALIGN),
-            DRM_FORMAT_MOD_LINEAR
-        );
+        let l1920 = FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 1920, 1920 * 1632).unwrap();
+        assert_eq!(l1920.export_modifier(DEFAULT_EXPORT_ALIGN), DRM_FORMAT_MOD_LINEAR);
         // I420 1920: chroma pitch 960 = 15*64; 1856 wide: chroma 928 not aligned.
-        let i = FrameLayout::from_single_planar(PixelFormat::I420, 1920, 1080, 1920, 1920 * 1620)
-            .unwrap();
+        let i = FrameLayout::from_single_planar(PixelFormat::I420, 1920, 1080, 1920, 1920 * 1620).unwrap();
         assert_eq!(i.export_modifier(64), DRM_FORMAT_MOD_LINEAR);
-        let i = FrameLayout::from_single_planar(PixelFormat::I420, 1856, 1080, 1856, 1856 * 1620)
-            .unwrap();
+        let i = FrameLayout::from_single_planar(PixelFormat::I420, 1856, 1080, 1856, 1856 * 1620).unwrap();
         assert_eq!(i.export_modifier(64), DRM_FORMAT_MOD_INVALID);
     }
 
@@ -906,124 +747,56 @@ mod tests {
 
     #[test]
     fn nv12_single_planar() {
-        let l = FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 1920, 3_133_440)
-            .unwrap();
+        let l = FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 1920, 3_133_440).unwrap();
         let p = l.planes();
         assert_eq!(p.len(), 2);
-        assert_eq!(
-            p[0],
-            PlaneLayout {
-                buffer: 0,
-                offset: 0,
-                pitch: 1920,
-                rows: 1088,
-                row_bytes: 1920
-            }
-        );
-        assert_eq!(
-            p[1],
-            PlaneLayout {
-                buffer: 0,
-                offset: 1920 * 1088,
-                pitch: 1920,
-                rows: 544,
-                row_bytes: 1920
-            }
-        );
+        assert_eq!(p[0], PlaneLayout { buffer: 0, offset: 0, pitch: 1920, rows: 1088, row_bytes: 1920 });
+        assert_eq!(p[1], PlaneLayout { buffer: 0, offset: 1920 * 1088, pitch: 1920, rows: 544, row_bytes: 1920 });
         assert_eq!(l.num_buffers(), 1);
         assert_eq!(l.buffer_size(0), Some(3_133_440));
         assert_eq!(l.buffer_size(1), None);
         assert_eq!(l.va_fourcc(), VA_FOURCC_NV12);
         assert_eq!(l.drm_fourcc(), DrmFourcc::Nv12);
         // Padded pitch, odd size.
-        let l =
-            FrameLayout::from_single_planar(PixelFormat::Nv12, 853, 479, 896, 896 * 720).unwrap();
+        let l = FrameLayout::from_single_planar(PixelFormat::Nv12, 853, 479, 896, 896 * 720).unwrap();
         assert_eq!(l.planes()[1].offset, 896 * 479);
         assert_eq!(l.planes()[1].rows, 240);
         assert_eq!(l.planes()[1].row_bytes, 854);
         // sizeimage too small, pitch too small, zero size.
         assert_eq!(
             FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 1920, 1920 * 1088),
-            Err(FormatError::TooSmall {
-                needed: 1920 * 1088 + 1920 * 543 + 1920,
-                len: 1920 * 1088
-            })
+            Err(FormatError::TooSmall { needed: 1920 * 1088 + 1920 * 543 + 1920, len: 1920 * 1088 })
         );
         assert_eq!(
             FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1080, 1800, u32::MAX),
-            Err(FormatError::PitchTooSmall {
-                pitch: 1800,
-                row_bytes: 1920
-            })
+            Err(FormatError::PitchTooSmall { pitch: 1800, row_bytes: 1920 })
         );
         assert_eq!(
             FrameLayout::from_single_planar(PixelFormat::Nv12, 0, 1080, 1920, u32::MAX),
-            Err(FormatError::InvalidDimensions {
-                width: 0,
-                height: 1080
-            })
+            Err(FormatError::InvalidDimensions { width: 0, height: 1080 })
         );
         // Absurd values do not overflow or panic.
-        assert!(FrameLayout::from_single_planar(
-            PixelFormat::Nv12,
-            u32::MAX,
-            u32::MAX,
-            u32::MAX,
-            u32::MAX
-        )
-        .is_err());
+        assert!(FrameLayout::from_single_planar(PixelFormat::Nv12, u32::MAX, u32::MAX, u32::MAX, u32::MAX).is_err());
     }
 
     #[test]
     fn p010_single_planar() {
-        let l = FrameLayout::from_single_planar(PixelFormat::P010, 1920, 1080, 3840, 3840 * 1620)
-            .unwrap();
+        let l = FrameLayout::from_single_planar(PixelFormat::P010, 1920, 1080, 3840, 3840 * 1620).unwrap();
         assert_eq!(l.planes()[0].row_bytes, 3840);
-        assert_eq!(
-            l.planes()[1],
-            PlaneLayout {
-                buffer: 0,
-                offset: 3840 * 1080,
-                pitch: 3840,
-                rows: 540,
-                row_bytes: 3840
-            }
-        );
+        assert_eq!(l.planes()[1], PlaneLayout { buffer: 0, offset: 3840 * 1080, pitch: 3840, rows: 540, row_bytes: 3840 });
         assert_eq!(l.drm_fourcc(), DrmFourcc::P010);
-        assert!(
-            FrameLayout::from_single_planar(PixelFormat::P010, 1920, 1080, 1920, u32::MAX).is_err()
-        );
+        assert!(FrameLayout::from_single_planar(PixelFormat::P010, 1920, 1080, 1920, u32::MAX).is_err());
     }
 
     #[test]
     fn yuv420_single_planar() {
-        let l = FrameLayout::from_single_planar(PixelFormat::I420, 1280, 720, 1280, 1280 * 1080)
-            .unwrap();
+        let l = FrameLayout::from_single_planar(PixelFormat::I420, 1280, 720, 1280, 1280 * 1080).unwrap();
         let p = l.planes();
         assert_eq!(p.len(), 3);
-        assert_eq!(
-            p[1],
-            PlaneLayout {
-                buffer: 0,
-                offset: 1280 * 720,
-                pitch: 640,
-                rows: 360,
-                row_bytes: 640
-            }
-        );
-        assert_eq!(
-            p[2],
-            PlaneLayout {
-                buffer: 0,
-                offset: 1280 * 720 + 640 * 360,
-                pitch: 640,
-                rows: 360,
-                row_bytes: 640
-            }
-        );
+        assert_eq!(p[1], PlaneLayout { buffer: 0, offset: 1280 * 720, pitch: 640, rows: 360, row_bytes: 640 });
+        assert_eq!(p[2], PlaneLayout { buffer: 0, offset: 1280 * 720 + 640 * 360, pitch: 640, rows: 360, row_bytes: 640 });
         assert_eq!(l.va_fourcc(), VA_FOURCC_I420);
-        let y = FrameLayout::from_single_planar(PixelFormat::Yv12, 1280, 720, 1280, 1280 * 1080)
-            .unwrap();
+        let y = FrameLayout::from_single_planar(PixelFormat::Yv12, 1280, 720, 1280, 1280 * 1080).unwrap();
         assert_eq!(y.va_fourcc(), VA_FOURCC_YV12);
         assert_eq!(y.drm_fourcc(), DrmFourcc::Yvu420);
         // Odd width: chroma rows of ceil(w/2) must fit half the pitch.
@@ -1035,100 +808,30 @@ mod tests {
 
     #[test]
     fn multi_planar() {
-        let l = FrameLayout::from_multi_planar(
-            PixelFormat::Nv12,
-            1920,
-            1080,
-            &[(2048, 2048 * 1080), (2048, 2048 * 540)],
-        )
-        .unwrap();
+        let l = FrameLayout::from_multi_planar(PixelFormat::Nv12, 1920, 1080, &[(2048, 2048 * 1080), (2048, 2048 * 540)]).unwrap();
         assert_eq!(l.num_buffers(), 2);
-        assert_eq!(
-            l.planes()[1],
-            PlaneLayout {
-                buffer: 1,
-                offset: 0,
-                pitch: 2048,
-                rows: 540,
-                row_bytes: 1920
-            }
-        );
-        let single =
-            FrameLayout::from_multi_planar(PixelFormat::Nv12, 1920, 1080, &[(1920, 1920 * 1620)])
-                .unwrap();
-        assert_eq!(
-            single,
-            FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1080, 1920, 1920 * 1620)
-                .unwrap()
-        );
-        let i = FrameLayout::from_multi_planar(
-            PixelFormat::I420,
-            64,
-            64,
-            &[(64, 4096), (32, 1024), (32, 1024)],
-        )
-        .unwrap();
+        assert_eq!(l.planes()[1], PlaneLayout { buffer: 1, offset: 0, pitch: 2048, rows: 540, row_bytes: 1920 });
+        let single = FrameLayout::from_multi_planar(PixelFormat::Nv12, 1920, 1080, &[(1920, 1920 * 1620)]).unwrap();
+        assert_eq!(single, FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1080, 1920, 1920 * 1620).unwrap());
+        let i = FrameLayout::from_multi_planar(PixelFormat::I420, 64, 64, &[(64, 4096), (32, 1024), (32, 1024)]).unwrap();
         assert_eq!(i.planes()[2].buffer, 2);
-        assert_eq!(
-            FrameLayout::from_multi_planar(PixelFormat::Nv12, 64, 64, &[]),
-            Err(FormatError::PlaneCount {
-                expected: 2,
-                got: 0
-            })
-        );
-        assert!(FrameLayout::from_multi_planar(
-            PixelFormat::Nv12,
-            64,
-            64,
-            &[(64, 4096), (64, 100)]
-        )
-        .is_err());
-        assert!(
-            FrameLayout::from_multi_planar(PixelFormat::Nv12, 64, 64, &[(64, 4096); 3]).is_err()
-        );
+        assert_eq!(FrameLayout::from_multi_planar(PixelFormat::Nv12, 64, 64, &[]), Err(FormatError::PlaneCount { expected: 2, got: 0 }));
+        assert!(FrameLayout::from_multi_planar(PixelFormat::Nv12, 64, 64, &[(64, 4096), (64, 100)]).is_err());
+        assert!(FrameLayout::from_multi_planar(PixelFormat::Nv12, 64, 64, &[(64, 4096); 3]).is_err());
     }
 
     #[test]
     fn from_planes_rejects_overlap_and_bad_buffers() {
-        let y = PlaneLayout {
-            buffer: 0,
-            offset: 0,
-            pitch: 64,
-            rows: 64,
-            row_bytes: 64,
-        };
-        let uv = PlaneLayout {
-            buffer: 0,
-            offset: 64 * 63,
-            pitch: 64,
-            rows: 32,
-            row_bytes: 64,
-        };
-        assert_eq!(
-            FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[8192]),
-            Err(FormatError::Overlap { a: 0, b: 1 })
-        );
-        let uv = PlaneLayout {
-            buffer: 1,
-            offset: 0,
-            pitch: 64,
-            rows: 32,
-            row_bytes: 64,
-        };
-        assert!(matches!(
-            FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[8192]),
-            Err(FormatError::PlaneCount { .. })
-        ));
-        assert!(
-            FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[4096, 2048]).is_ok()
-        );
+        let y = PlaneLayout { buffer: 0, offset: 0, pitch: 64, rows: 64, row_bytes: 64 };
+        let uv = PlaneLayout { buffer: 0, offset: 64 * 63, pitch: 64, rows: 32, row_bytes: 64 };
+        assert_eq!(FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[8192]), Err(FormatError::Overlap { a: 0, b: 1 }));
+        let uv = PlaneLayout { buffer: 1, offset: 0, pitch: 64, rows: 32, row_bytes: 64 };
+        assert!(matches!(FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[8192]), Err(FormatError::PlaneCount { .. })));
+        assert!(FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[4096, 2048]).is_ok());
         assert!(FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y], &[4096]).is_err());
         assert!(FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, uv], &[]).is_err());
         let short = PlaneLayout { rows: 31, ..uv };
-        assert!(
-            FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, short], &[4096, 2048])
-                .is_err()
-        );
+        assert!(FrameLayout::from_planes(PixelFormat::Nv12, 64, 64, &[y, short], &[4096, 2048]).is_err());
     }
 
     #[test]
@@ -1156,28 +859,15 @@ mod tests {
 
     #[test]
     fn copy_plane_any_pitch() {
-        for (sp, dp, row, rows) in [
-            (16, 16, 16, 4),
-            (16, 16, 15, 4),
-            (20, 16, 16, 5),
-            (16, 24, 13, 3),
-            (7, 9, 7, 6),
-            (100, 3, 3, 1),
-        ] {
+        for (sp, dp, row, rows) in [(16, 16, 16, 4), (16, 16, 15, 4), (20, 16, 16, 5), (16, 24, 13, 3), (7, 9, 7, 6), (100, 3, 3, 1)] {
             let src = pattern(sp * rows);
             let mut dst = vec![0xAAu8; dp * rows];
             copy_plane(&src, sp, &mut dst, dp, row, rows).unwrap();
             for r in 0..rows {
-                assert_eq!(
-                    &dst[r * dp..r * dp + row],
-                    &src[r * sp..r * sp + row],
-                    "sp={sp} dp={dp} row {r}"
-                );
+                assert_eq!(&dst[r * dp..r * dp + row], &src[r * sp..r * sp + row], "sp={sp} dp={dp} row {r}");
                 if sp != dp {
                     // Destination padding untouched when pitches differ.
-                    assert!(dst[r * dp + row..(r * dp + dp).min(dst.len())]
-                        .iter()
-                        .all(|&b| b == 0xAA));
+                    assert!(dst[r * dp + row..(r * dp + dp).min(dst.len())].iter().all(|&b| b == 0xAA));
                 }
             }
         }
@@ -1198,81 +888,35 @@ mod tests {
         let mut dst = vec![0u8; 64];
         assert_eq!(copy_plane(&src, 8, &mut dst, 8, 0, 100), Ok(()));
         assert_eq!(copy_plane(&src, 8, &mut dst, 8, 8, 0), Ok(()));
-        assert_eq!(
-            copy_plane(&src, 4, &mut dst, 8, 8, 2),
-            Err(FormatError::PitchTooSmall {
-                pitch: 4,
-                row_bytes: 8
-            })
-        );
-        assert_eq!(
-            copy_plane(&src, 8, &mut dst, 0, 8, 2),
-            Err(FormatError::PitchTooSmall {
-                pitch: 0,
-                row_bytes: 8
-            })
-        );
-        assert_eq!(
-            copy_plane(&src, 8, &mut dst, 8, 8, 9),
-            Err(FormatError::TooSmall {
-                needed: 72,
-                len: 64
-            })
-        );
-        assert_eq!(
-            copy_plane(&src, 8, &mut dst, 16, 8, 5),
-            Err(FormatError::TooSmall {
-                needed: 72,
-                len: 64
-            })
-        );
-        assert_eq!(
-            copy_plane(&src, usize::MAX, &mut dst, 8, 8, 3),
-            Err(FormatError::Overflow)
-        );
+        assert_eq!(copy_plane(&src, 4, &mut dst, 8, 8, 2), Err(FormatError::PitchTooSmall { pitch: 4, row_bytes: 8 }));
+        assert_eq!(copy_plane(&src, 8, &mut dst, 0, 8, 2), Err(FormatError::PitchTooSmall { pitch: 0, row_bytes: 8 }));
+        assert_eq!(copy_plane(&src, 8, &mut dst, 8, 8, 9), Err(FormatError::TooSmall { needed: 72, len: 64 }));
+        assert_eq!(copy_plane(&src, 8, &mut dst, 16, 8, 5), Err(FormatError::TooSmall { needed: 72, len: 64 }));
+        assert_eq!(copy_plane(&src, usize::MAX, &mut dst, 8, 8, 3), Err(FormatError::Overflow));
         assert_eq!(copy_plane(&src, 0, &mut dst, 0, 8, 1), Ok(()));
         assert!(dst[..8].iter().all(|&b| b == 1));
-        assert!(
-            dst[8..].iter().all(|&b| b == 0),
-            "failed copies write nothing"
-        );
+        assert!(dst[8..].iter().all(|&b| b == 0), "failed copies write nothing");
     }
 
     #[test]
     fn copy_frame_between_pitches_and_heights() {
         // 1920x1088 CAPTURE (pitch 2048) into a 1920x1080 image (pitch 1920).
-        let s = FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 2048, 2048 * 1632)
-            .unwrap();
+        let s = FrameLayout::from_single_planar(PixelFormat::Nv12, 1920, 1088, 2048, 2048 * 1632).unwrap();
         let d = FrameLayout::contiguous(PixelFormat::Nv12, 1920, 1080, 0).unwrap();
         let src = pattern(2048 * 1632);
         let mut dst = vec![0u8; d.buffer_size(0).unwrap()];
         copy_frame(&s, &src, &d, &mut dst).unwrap();
-        for (r, (so, doff)) in [
-            (0usize, (0usize, 0usize)),
-            (1079, (2048 * 1079, 1920 * 1079)),
-        ] {
+        for (r, (so, doff)) in [(0usize, (0usize, 0usize)), (1079, (2048 * 1079, 1920 * 1079))] {
             assert_eq!(&dst[doff..doff + 1920], &src[so..so + 1920], "luma row {r}");
         }
         let (sc, dc) = (2048 * 1088, 1920 * 1080);
         assert_eq!(&dst[dc..dc + 1920], &src[sc..sc + 1920]);
-        assert_eq!(
-            &dst[dc + 1920 * 539..dc + 1920 * 540],
-            &src[sc + 2048 * 539..sc + 2048 * 539 + 1920]
-        );
+        assert_eq!(&dst[dc + 1920 * 539..dc + 1920 * 540], &src[sc + 2048 * 539..sc + 2048 * 539 + 1920]);
         // Back again, and into a multi-planar layout.
         let mut back = vec![0u8; 2048 * 1632];
         copy_frame(&d, &dst, &s, &mut back).unwrap();
-        assert_eq!(
-            &back[2048 * 1079..2048 * 1079 + 1920],
-            &src[2048 * 1079..2048 * 1079 + 1920]
-        );
-        let m = FrameLayout::from_multi_planar(
-            PixelFormat::Nv12,
-            1920,
-            1080,
-            &[(1920, 1920 * 1080), (1920, 1920 * 540)],
-        )
-        .unwrap();
+        assert_eq!(&back[2048 * 1079..2048 * 1079 + 1920], &src[2048 * 1079..2048 * 1079 + 1920]);
+        let m = FrameLayout::from_multi_planar(PixelFormat::Nv12, 1920, 1080, &[(1920, 1920 * 1080), (1920, 1920 * 540)]).unwrap();
         let (mut y, mut uv) = (vec![0u8; 1920 * 1080], vec![0u8; 1920 * 540]);
         copy_frame_buffers(&s, &[&src], &m, &mut [&mut y, &mut uv]).unwrap();
         assert_eq!(&uv[..1920], &src[sc..sc + 1920]);
@@ -1285,27 +929,12 @@ mod tests {
         let i = FrameLayout::contiguous(PixelFormat::I420, 16, 16, 0).unwrap();
         let src = vec![0u8; 384];
         let mut dst = vec![0u8; 384];
-        assert!(matches!(
-            copy_frame(&n, &src, &i, &mut dst),
-            Err(FormatError::FormatMismatch { .. })
-        ));
-        assert!(matches!(
-            copy_frame(&n, &src[..100], &n, &mut dst),
-            Err(FormatError::TooSmall { .. })
-        ));
-        assert!(matches!(
-            copy_frame(&n, &src, &n, &mut dst[..300]),
-            Err(FormatError::TooSmall { .. })
-        ));
+        assert!(matches!(copy_frame(&n, &src, &i, &mut dst), Err(FormatError::FormatMismatch { .. })));
+        assert!(matches!(copy_frame(&n, &src[..100], &n, &mut dst), Err(FormatError::TooSmall { .. })));
+        assert!(matches!(copy_frame(&n, &src, &n, &mut dst[..300]), Err(FormatError::TooSmall { .. })));
         assert!(copy_frame(&n, &src, &n, &mut dst).is_ok());
-        let m = FrameLayout::from_multi_planar(PixelFormat::Nv12, 16, 16, &[(16, 256), (16, 128)])
-            .unwrap();
-        assert!(matches!(
-            copy_frame(&n, &src, &m, &mut dst),
-            Err(FormatError::PlaneCount { .. })
-        ));
-        assert!(FormatError::Unsupported(VA_FOURCC_NV12)
-            .to_string()
-            .contains("NV12"));
+        let m = FrameLayout::from_multi_planar(PixelFormat::Nv12, 16, 16, &[(16, 256), (16, 128)]).unwrap();
+        assert!(matches!(copy_frame(&n, &src, &m, &mut dst), Err(FormatError::PlaneCount { .. })));
+        assert!(FormatError::Unsupported(VA_FOURCC_NV12).to_string().contains("NV12"));
     }
 }

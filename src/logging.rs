@@ -15,10 +15,7 @@ static INIT: Once = Once::new();
 pub fn init() {
     INIT.call_once(|| {
         if let Ok(filter) = std::env::var(LOG_ENV) {
-            let _ = env_logger::Builder::new()
-                .parse_filters(&filter)
-                .format_timestamp_micros()
-                .try_init();
+            let _ = env_logger::Builder::new().parse_filters(&filter).format_timestamp_micros().try_init();
         }
     });
 }

@@ -163,9 +163,7 @@ pub const PIN_ENV: &str = "LIBVA_V4L2_REQUEST_PIN";
 /// Default pool size for a context with `num_surfaces` surfaces: the surfaces
 /// plus [`POOL_HEADROOM`], at least [`MIN_POOL_SLOTS`], at most [`MAX_POOL_SLOTS`].
 pub fn default_pool_size(num_surfaces: usize) -> usize {
-    num_surfaces
-        .saturating_add(POOL_HEADROOM)
-        .clamp(MIN_POOL_SLOTS, MAX_POOL_SLOTS)
+    num_surfaces.saturating_add(POOL_HEADROOM).clamp(MIN_POOL_SLOTS, MAX_POOL_SLOTS)
 }
 
 /// Parse a pool-size override (the value of [`POOL_SIZE_ENV`]). Returns `None`
@@ -217,9 +215,7 @@ impl PoolPolicy {
     pub fn parse(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
             "lru" => Some(Self::Lru),
-            "1:1" | "1to1" | "1-1" | "one-to-one" | "onetoone" | "one_to_one" => {
-                Some(Self::OneToOne)
-            }
+            "1:1" | "1to1" | "1-1" | "one-to-one" | "onetoone" | "one_to_one" => Some(Self::OneToOne),
             _ => None,
         }
     }
@@ -318,10 +314,7 @@ impl fmt::Display for PoolError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::NeedGrow => write!(f, "no free CAPTURE slot: the pool must grow"),
-            Self::Exhausted => write!(
-                f,
-                "no free CAPTURE slot and the pool is at its maximum size"
-            ),
+            Self::Exhausted => write!(f, "no free CAPTURE slot and the pool is at its maximum size"),
             Self::UnknownSlot(s) => write!(f, "unknown CAPTURE {s}"),
             Self::InvalidState { slot, state, op } => {
                 write!(f, "CAPTURE {slot}: {op} is invalid in state {state}")
@@ -389,9 +382,7 @@ impl SlotState {
     /// The surface whose current binding this slot is.
     pub fn surface(&self) -> Option<SurfaceKey> {
         match *self {
-            Self::Reserved { surface }
-            | Self::Decoded { surface, .. }
-            | Self::Failed { surface, .. } => Some(surface),
+            Self::Reserved { surface } | Self::Decoded { surface, .. } | Self::Failed { surface, .. } => Some(surface),
             Self::Queued { surface, .. } => surface,
             Self::Free | Self::Released { .. } => None,
         }
@@ -400,10 +391,7 @@ impl SlotState {
     /// The frame the slot holds or decodes.
     pub fn frame(&self) -> Option<FrameId> {
         match *self {
-            Self::Queued { frame, .. }
-            | Self::Decoded { frame, .. }
-            | Self::Failed { frame, .. }
-            | Self::Released { frame } => Some(frame),
+            Self::Queued { frame, .. } | Self::Decoded { frame, .. } | Self::Failed { frame, .. } | Self::Released { frame } => Some(frame),
             Self::Free | Self::Reserved { .. } => None,
         }
     }
@@ -412,13 +400,8 @@ impl SlotState {
     fn unbound(self) -> Self {
         match self {
             Self::Reserved { .. } | Self::Free => Self::Free,
-            Self::Queued { frame, .. } => Self::Queued {
-                frame,
-                surface: None,
-            },
-            Self::Decoded { frame, .. } | Self::Failed { frame, .. } | Self::Released { frame } => {
-                Self::Released { frame }
-            }
+            Self::Queued { frame, .. } => Self::Queued { frame, surface: None },
+            Self::Decoded { frame, .. } | Self::Failed { frame, .. } | Self::Released { frame } => Self::Released { frame },
         }
     }
 }
@@ -644,13 +627,7 @@ impl PoolStats {
         let _ = writeln!(
             s,
             "decodes {} (completed {}, failed {}, aborted {}), re-queues {}, exports {}, re-queues of exported slots {}",
-            self.decodes,
-            self.completed,
-            self.failed,
-            self.aborted,
-            self.requeues,
-            self.exports,
-            self.exported_requeues
+            self.decodes, self.completed, self.failed, self.aborted, self.requeues, self.exports, self.exported_requeues
         );
         let _ = writeln!(
             s,
@@ -661,26 +638,11 @@ impl PoolStats {
             opt(self.min_export_to_requeue),
             opt(self.median_export_to_requeue)
         );
-        let _ = writeln!(
-            s,
-            "fence waits {} (total {}, max {})",
-            self.fence_waits,
-            ms(self.fence_wait_total),
-            ms(self.fence_wait_max)
-        );
+        let _ = writeln!(s, "fence waits {} (total {}, max {})", self.fence_waits, ms(self.fence_wait_total), ms(self.fence_wait_max));
         let _ = writeln!(
             s,
             "{:>5} {:>7} {:>8} {:>6} {:>7} {:>8} {:>9} {:>10} {:>11} {:>12}",
-            "slot",
-            "queues",
-            "requeues",
-            "min",
-            "median",
-            "exported",
-            "exp-requ",
-            "exp->requ",
-            "fence-waits",
-            "fence-max"
+            "slot", "queues", "requeues", "min", "median", "exported", "exp-requ", "exp->requ", "fence-waits", "fence-max"
         );
         for p in &self.per_slot {
             let _ = writeln!(
@@ -808,10 +770,7 @@ impl CapturePool {
         }
         let add = n.min(self.max_slots - start);
         if add < n {
-            log::warn!(
-                "CAPTURE pool: growth by {n} clamped to {add} (max {})",
-                self.max_slots
-            );
+            log::warn!("CAPTURE pool: growth by {n} clamped to {add} (max {})", self.max_slots);
         }
         self.slots.extend((0..add).map(|_| Slot::new()));
         self.peak = self.peak.max(self.slots.len());
@@ -821,15 +780,11 @@ impl CapturePool {
     }
 
     fn slot(&self, slot: SlotId) -> Result<&Slot, PoolError> {
-        self.slots
-            .get(slot.index())
-            .ok_or(PoolError::UnknownSlot(slot))
+        self.slots.get(slot.index()).ok_or(PoolError::UnknownSlot(slot))
     }
 
     fn slot_mut(&mut self, slot: SlotId) -> Result<&mut Slot, PoolError> {
-        self.slots
-            .get_mut(slot.index())
-            .ok_or(PoolError::UnknownSlot(slot))
+        self.slots.get_mut(slot.index()).ok_or(PoolError::UnknownSlot(slot))
     }
 
     fn next_tick(&mut self) -> u64 {
@@ -852,10 +807,7 @@ impl CapturePool {
 
     /// Whether slot `i` was exported less than the margin ago (in decodes).
     fn inside_margin(&self, i: usize) -> bool {
-        self.slots
-            .get(i)
-            .and_then(|s| s.exported_at)
-            .is_some_and(|e| self.seq.saturating_sub(e) < self.margin)
+        self.slots.get(i).and_then(|s| s.exported_at).is_some_and(|e| self.seq.saturating_sub(e) < self.margin)
     }
 
     /// Whether slot `i` may receive a new decode for `surface` with references `refs`.
@@ -868,9 +820,9 @@ impl CapturePool {
         }
         match s.state {
             SlotState::Free | SlotState::Released { .. } => true,
-            SlotState::Reserved { surface: b }
-            | SlotState::Decoded { surface: b, .. }
-            | SlotState::Failed { surface: b, .. } => b == surface,
+            SlotState::Reserved { surface: b } | SlotState::Decoded { surface: b, .. } | SlotState::Failed { surface: b, .. } => {
+                b == surface
+            }
             SlotState::Queued { .. } => false,
         }
     }
@@ -886,9 +838,7 @@ impl CapturePool {
                 // very frame forces the fallback. Pinned surfaces honour every rule.
                 let own_ok = match self.policy {
                     PoolPolicy::OneToOne => self.slots.get(b.index()).is_some_and(|s| {
-                        !refs.contains(&b)
-                            && !matches!(s.state, SlotState::Queued { .. })
-                            && s.state.surface() == Some(surface)
+                        !refs.contains(&b) && !matches!(s.state, SlotState::Queued { .. }) && s.state.surface() == Some(surface)
                     }),
                     PoolPolicy::Lru => self.recyclable(b.index(), surface, refs),
                 };
@@ -907,11 +857,7 @@ impl CapturePool {
             .min_by_key(|&i| {
                 let s = &self.slots[i];
                 // The surface's own binding only loses it now: most recent of all.
-                let stamp = if Some(SlotId(i as u32)) == own {
-                    u64::MAX
-                } else {
-                    s.stamp
-                };
+                let stamp = if Some(SlotId(i as u32)) == own { u64::MAX } else { s.stamp };
                 (s.exported, stamp, i)
             })
             .map(|i| SlotId(i as u32))
@@ -927,10 +873,7 @@ impl CapturePool {
         for &r in refs {
             let s = self.slot(r)?;
             if matches!(s.state, SlotState::Free | SlotState::Reserved { .. }) {
-                log::debug!(
-                    "CAPTURE pool: reference to {r} ignored: it holds no picture ({})",
-                    s.state.name()
-                );
+                log::debug!("CAPTURE pool: reference to {r} ignored: it holds no picture ({})", s.state.name());
                 continue;
             }
             if !out.contains(&r) {
@@ -959,12 +902,7 @@ impl CapturePool {
     /// frame references (its DPB). Binds surface→slot, marks the slot Queued,
     /// pins refs until [`complete_decode`](Self::complete_decode) or
     /// [`abort_decode`](Self::abort_decode).
-    pub fn begin_decode(
-        &mut self,
-        surface: SurfaceKey,
-        frame: FrameId,
-        refs: &[SlotId],
-    ) -> Result<SlotId, PoolError> {
+    pub fn begin_decode(&mut self, surface: SurfaceKey, frame: FrameId, refs: &[SlotId]) -> Result<SlotId, PoolError> {
         let refs = self.check_refs(refs)?;
         let chosen = self.choose(surface, &refs)?;
         let tick = self.next_tick();
@@ -993,10 +931,7 @@ impl CapturePool {
         c.last_queued = Some(seq);
         c.exported_at = None;
         c.stamp = tick;
-        c.state = SlotState::Queued {
-            frame,
-            surface: Some(surface),
-        };
+        c.state = SlotState::Queued { frame, surface: Some(surface) };
 
         let prev_binding = self.rebind(surface, chosen);
         for r in &refs {
@@ -1021,25 +956,13 @@ impl CapturePool {
     }
 
     /// Take the pending decode of a queued slot, releasing its DPB pins.
-    fn take_pending(
-        &mut self,
-        slot: SlotId,
-        op: &'static str,
-    ) -> Result<(FrameId, Option<SurfaceKey>, Pending), PoolError> {
+    fn take_pending(&mut self, slot: SlotId, op: &'static str) -> Result<(FrameId, Option<SurfaceKey>, Pending), PoolError> {
         let s = self.slot_mut(slot)?;
         let SlotState::Queued { frame, surface } = s.state else {
-            return Err(PoolError::InvalidState {
-                slot,
-                state: s.state.name(),
-                op,
-            });
+            return Err(PoolError::InvalidState { slot, state: s.state.name(), op });
         };
         let Some(pending) = s.pending.take() else {
-            return Err(PoolError::InvalidState {
-                slot,
-                state: "queued without a pending frame",
-                op,
-            });
+            return Err(PoolError::InvalidState { slot, state: "queued without a pending frame", op });
         };
         for r in &pending.refs {
             if let Some(rs) = self.slots.get_mut(r.index()) {
@@ -1073,11 +996,7 @@ impl CapturePool {
         // The buffer content is untouched: the previous state is still true,
         // except for a binding the surface no longer has.
         let still_bound = surface.is_some();
-        c.state = if still_bound {
-            u.prev_state
-        } else {
-            u.prev_state.unbound()
-        };
+        c.state = if still_bound { u.prev_state } else { u.prev_state.unbound() };
         if let (Some(sfc), true) = (surface, u.prev_state.surface().is_none()) {
             // The slot was a fresh one: give the surface its previous binding back.
             self.bindings.remove(&sfc);
@@ -1193,10 +1112,7 @@ impl CapturePool {
 
     /// The slot holding or decoding `frame` (references are named by frame).
     pub fn frame_slot(&self, frame: FrameId) -> Option<SlotId> {
-        self.slots
-            .iter()
-            .position(|s| s.state.frame() == Some(frame))
-            .map(|i| SlotId(i as u32))
+        self.slots.iter().position(|s| s.state.frame() == Some(frame)).map(|i| SlotId(i as u32))
     }
 
     /// Whether a decode into the slot is in flight.
@@ -1362,33 +1278,21 @@ impl CapturePool {
     /// first violation.
     pub fn check_invariants(&self) -> Result<(), String> {
         for (&sfc, &slot) in &self.bindings {
-            let s = self
-                .slot(slot)
-                .map_err(|e| format!("binding of {sfc:#x}: {e}"))?;
+            let s = self.slot(slot).map_err(|e| format!("binding of {sfc:#x}: {e}"))?;
             if s.state.surface() != Some(sfc) {
-                return Err(format!(
-                    "surface {sfc:#x} bound to {slot} in state {:?}",
-                    s.state
-                ));
+                return Err(format!("surface {sfc:#x} bound to {slot} in state {:?}", s.state));
             }
         }
         let mut refs = vec![0u32; self.slots.len()];
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(sfc) = s.state.surface() {
                 if self.bindings.get(&sfc) != Some(&SlotId(i as u32)) {
-                    return Err(format!(
-                        "slot {i} claims surface {sfc:#x} which is bound to {:?}",
-                        self.bindings.get(&sfc)
-                    ));
+                    return Err(format!("slot {i} claims surface {sfc:#x} which is bound to {:?}", self.bindings.get(&sfc)));
                 }
             }
             let queued = matches!(s.state, SlotState::Queued { .. });
             if queued != s.pending.is_some() {
-                return Err(format!(
-                    "slot {i}: state {:?} but pending {}",
-                    s.state,
-                    s.pending.is_some()
-                ));
+                return Err(format!("slot {i}: state {:?} but pending {}", s.state, s.pending.is_some()));
             }
             if let Some(p) = &s.pending {
                 for r in &p.refs {
@@ -1404,10 +1308,7 @@ impl CapturePool {
         }
         for (i, s) in self.slots.iter().enumerate() {
             if s.dpb_refs != refs[i] {
-                return Err(format!(
-                    "slot {i}: dpb_refs {} but {} pending frames reference it",
-                    s.dpb_refs, refs[i]
-                ));
+                return Err(format!("slot {i}: dpb_refs {} but {} pending frames reference it", s.dpb_refs, refs[i]));
             }
         }
         Ok(())
@@ -1476,14 +1377,8 @@ mod tests {
         assert_eq!(PoolPolicy::from_env_value(None), PoolPolicy::Lru);
         assert_eq!(PoolPolicy::from_env_value(Some("")), PoolPolicy::Lru);
         assert_eq!(PoolPolicy::from_env_value(Some("LRU")), PoolPolicy::Lru);
-        assert_eq!(
-            PoolPolicy::from_env_value(Some("1:1")),
-            PoolPolicy::OneToOne
-        );
-        assert_eq!(
-            PoolPolicy::from_env_value(Some(" one-to-one ")),
-            PoolPolicy::OneToOne
-        );
+        assert_eq!(PoolPolicy::from_env_value(Some("1:1")), PoolPolicy::OneToOne);
+        assert_eq!(PoolPolicy::from_env_value(Some(" one-to-one ")), PoolPolicy::OneToOne);
         assert_eq!(PoolPolicy::from_env_value(Some("fifo")), PoolPolicy::Lru);
         assert_eq!(PoolPolicy::parse("fifo"), None);
         assert_eq!(PoolPolicy::OneToOne.name(), "1:1");
@@ -1540,10 +1435,7 @@ mod tests {
         assert_eq!(decode(&mut p, 1, 4, &[]), SlotId(0));
         assert_eq!(p.surface_slot(1), Some(SlotId(0)));
         assert_eq!(p.surface_frame(1), Some(4));
-        assert_eq!(
-            p.slot_state(SlotId(1)),
-            Some(SlotState::Released { frame: 2 })
-        );
+        assert_eq!(p.slot_state(SlotId(1)), Some(SlotState::Released { frame: 2 }));
         assert_eq!(p.frame_slot(3), Some(SlotId(2)));
         assert_eq!(p.frame_slot(99), None);
     }
@@ -1621,10 +1513,7 @@ mod tests {
     #[test]
     fn invalid_references_are_errors_and_change_nothing() {
         let mut p = pool(2);
-        assert_eq!(
-            p.begin_decode(1, 1, &[SlotId(7)]),
-            Err(PoolError::UnknownSlot(SlotId(7)))
-        );
+        assert_eq!(p.begin_decode(1, 1, &[SlotId(7)]), Err(PoolError::UnknownSlot(SlotId(7))));
         assert_eq!(p.surface_slot(1), None);
         assert_eq!(p.stats().decodes, 0);
         // A free slot holds no picture: the reference is dropped, not pinned.
@@ -1663,10 +1552,7 @@ mod tests {
         assert_eq!(st.exports, 2);
         assert_eq!(st.exported_requeues, 2);
         assert_eq!(st.requeues, 4);
-        assert_eq!(
-            p.mark_exported(SlotId(9)),
-            Err(PoolError::UnknownSlot(SlotId(9)))
-        );
+        assert_eq!(p.mark_exported(SlotId(9)), Err(PoolError::UnknownSlot(SlotId(9))));
     }
 
     #[test]
@@ -1705,19 +1591,9 @@ mod tests {
         assert!(!p.is_exported(a));
         assert_eq!(p.pending_refs(a), 0);
         assert!(!p.is_surface_pinned(1));
-        assert_eq!(
-            p.complete_decode(q, true),
-            Err(PoolError::InvalidState {
-                slot: q,
-                state: "free",
-                op: "complete"
-            })
-        );
+        assert_eq!(p.complete_decode(q, true), Err(PoolError::InvalidState { slot: q, state: "free", op: "complete" }));
         let st = p.stats();
-        assert_eq!(
-            (st.decodes, st.exports, st.fence_waits, st.requeues),
-            (0, 0, 0, 0)
-        );
+        assert_eq!((st.decodes, st.exports, st.fence_waits, st.requeues), (0, 0, 0, 0));
         assert!(p.slots.iter().all(|s| s.state == SlotState::Free));
         p.reset(0);
         assert!(p.is_empty());
@@ -1888,45 +1764,14 @@ mod tests {
         let mut p = pool(2);
         let s = p.begin_decode(1, 1, &[]).unwrap();
         p.complete_decode(s, true).unwrap();
-        assert_eq!(
-            p.complete_decode(s, true),
-            Err(PoolError::InvalidState {
-                slot: s,
-                state: "decoded",
-                op: "complete"
-            })
-        );
-        assert_eq!(
-            p.abort_decode(s),
-            Err(PoolError::InvalidState {
-                slot: s,
-                state: "decoded",
-                op: "abort"
-            })
-        );
-        assert_eq!(
-            p.complete_decode(SlotId(5), true),
-            Err(PoolError::UnknownSlot(SlotId(5)))
-        );
-        assert_eq!(
-            p.abort_decode(SlotId(1)),
-            Err(PoolError::InvalidState {
-                slot: SlotId(1),
-                state: "free",
-                op: "abort"
-            })
-        );
+        assert_eq!(p.complete_decode(s, true), Err(PoolError::InvalidState { slot: s, state: "decoded", op: "complete" }));
+        assert_eq!(p.abort_decode(s), Err(PoolError::InvalidState { slot: s, state: "decoded", op: "abort" }));
+        assert_eq!(p.complete_decode(SlotId(5), true), Err(PoolError::UnknownSlot(SlotId(5))));
+        assert_eq!(p.abort_decode(SlotId(1)), Err(PoolError::InvalidState { slot: SlotId(1), state: "free", op: "abort" }));
         assert_eq!(p.stats().completed, 1);
         p.check_invariants().unwrap();
-        let e = PoolError::InvalidState {
-            slot: s,
-            state: "decoded",
-            op: "complete",
-        };
-        assert_eq!(
-            e.to_string(),
-            "CAPTURE slot 0: complete is invalid in state decoded"
-        );
+        let e = PoolError::InvalidState { slot: s, state: "decoded", op: "complete" };
+        assert_eq!(e.to_string(), "CAPTURE slot 0: complete is invalid in state decoded");
     }
 
     #[test]
@@ -1956,13 +1801,7 @@ mod tests {
         assert_eq!(p.pending_refs(a), 1);
         p.abort_decode(b).unwrap();
         assert_eq!(p.surface_slot(1), Some(a));
-        assert_eq!(
-            p.slot_state(a),
-            Some(SlotState::Decoded {
-                frame: 1,
-                surface: 1
-            })
-        );
+        assert_eq!(p.slot_state(a), Some(SlotState::Decoded { frame: 1, surface: 1 }));
         assert_eq!(p.slot_state(b), Some(SlotState::Free));
         assert_eq!(p.pending_refs(a), 0);
         let after = p.stats();
@@ -1973,14 +1812,7 @@ mod tests {
         assert_eq!(p.begin_decode(1, 3, &[]), Ok(b));
         p.check_invariants().unwrap();
         assert_eq!(p.abort_decode(b), Ok(()));
-        assert_eq!(
-            p.abort_decode(b),
-            Err(PoolError::InvalidState {
-                slot: b,
-                state: "free",
-                op: "abort"
-            })
-        );
+        assert_eq!(p.abort_decode(b), Err(PoolError::InvalidState { slot: b, state: "free", op: "abort" }));
         p.check_invariants().unwrap();
     }
 
@@ -1990,13 +1822,7 @@ mod tests {
         let a = decode(&mut p, 1, 1, &[]);
         assert_eq!(p.begin_decode(1, 2, &[]), Ok(a));
         p.abort_decode(a).unwrap();
-        assert_eq!(
-            p.slot_state(a),
-            Some(SlotState::Decoded {
-                frame: 1,
-                surface: 1
-            })
-        );
+        assert_eq!(p.slot_state(a), Some(SlotState::Decoded { frame: 1, surface: 1 }));
         assert_eq!(p.surface_slot(1), Some(a));
         p.check_invariants().unwrap();
     }
@@ -2044,10 +1870,7 @@ mod tests {
         assert_eq!(st.per_slot[0].fence_wait_max, Duration::from_millis(5));
         let text = st.summary();
         assert!(text.contains("CAPTURE pool (lru): 3 slots"), "{text}");
-        assert!(
-            text.contains("re-queue interval (decodes): min 3, median 3"),
-            "{text}"
-        );
+        assert!(text.contains("re-queue interval (decodes): min 3, median 3"), "{text}");
         assert!(text.contains("fence waits 3"), "{text}");
         assert_eq!(text.lines().count(), 5 + 3);
     }
@@ -2092,13 +1915,7 @@ mod tests {
     /// Decode `frames` frames with `surfaces` surfaces handed out LIFO, a DPB of
     /// up to 4 reference frames, 2 decodes in flight, the player holding
     /// `display` frames for display, every frame exported. Returns the stats.
-    fn simulate(
-        policy: PoolPolicy,
-        slots: usize,
-        surfaces: u32,
-        frames: u64,
-        seed: u64,
-    ) -> PoolStats {
+    fn simulate(policy: PoolPolicy, slots: usize, surfaces: u32, frames: u64, seed: u64) -> PoolStats {
         let mut rng = Rng(seed);
         let mut p = CapturePool::new(slots, MAX_POOL_SLOTS, policy);
         p.set_margin(0);
@@ -2107,16 +1924,11 @@ mod tests {
         let mut display: std::collections::VecDeque<SurfaceKey> = Default::default();
         let mut in_flight: std::collections::VecDeque<SlotId> = Default::default();
         let display_depth = 2;
-        let held =
-            |s: SurfaceKey, dpb: &[SurfaceKey], disp: &std::collections::VecDeque<SurfaceKey>| {
-                dpb.contains(&s) || disp.contains(&s)
-            };
+        let held = |s: SurfaceKey, dpb: &[SurfaceKey], disp: &std::collections::VecDeque<SurfaceKey>| dpb.contains(&s) || disp.contains(&s);
         for f in 0..frames {
             let sfc = free.pop().expect("simulation: surface pool empty");
             let refs: Vec<SlotId> = dpb.iter().filter_map(|&s| p.surface_slot(s)).collect();
-            let slot = p
-                .begin_decode(sfc, f, &refs)
-                .expect("simulation: begin_decode");
+            let slot = p.begin_decode(sfc, f, &refs).expect("simulation: begin_decode");
             in_flight.push_back(slot);
             if in_flight.len() > 2 {
                 let s = in_flight.pop_front().unwrap();
@@ -2158,16 +1970,8 @@ mod tests {
                 let floor = 24 - surfaces as u64;
                 let min = st.min_requeue_interval.unwrap();
                 let exp = st.min_export_to_requeue.unwrap();
-                assert!(
-                    min >= floor,
-                    "S={surfaces} seed={seed}: min interval {min} < {floor}\n{}",
-                    st.summary()
-                );
-                assert!(
-                    exp >= floor,
-                    "S={surfaces} seed={seed}: export->requeue {exp} < {floor}\n{}",
-                    st.summary()
-                );
+                assert!(min >= floor, "S={surfaces} seed={seed}: min interval {min} < {floor}\n{}", st.summary());
+                assert!(exp >= floor, "S={surfaces} seed={seed}: export->requeue {exp} < {floor}\n{}", st.summary());
                 assert_eq!(st.decodes, 300);
                 assert_eq!(st.slots, 24);
             }
@@ -2206,11 +2010,7 @@ mod tests {
         let lru = simulate(PoolPolicy::Lru, 24, 10, 300, 99);
         let one = simulate(PoolPolicy::OneToOne, 24, 10, 300, 99);
         let one_min = one.min_requeue_interval.unwrap();
-        assert!(
-            one_min <= 3,
-            "1:1 min interval {one_min}\n{}",
-            one.summary()
-        );
+        assert!(one_min <= 3, "1:1 min interval {one_min}\n{}", one.summary());
         assert!(one.min_export_to_requeue.unwrap() <= 3);
         assert!(lru.min_requeue_interval.unwrap() >= 14);
         // 1:1 never touches more slots than surfaces.
@@ -2223,11 +2023,7 @@ mod tests {
     fn random_operations_keep_invariants() {
         for seed in 1..=40u64 {
             let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
-            let policy = if seed % 3 == 0 {
-                PoolPolicy::OneToOne
-            } else {
-                PoolPolicy::Lru
-            };
+            let policy = if seed % 3 == 0 { PoolPolicy::OneToOne } else { PoolPolicy::Lru };
             let mut p = CapturePool::new(rng.below(6) as usize, 12, policy);
             p.set_margin(0);
             let mut frame: FrameId = 0;
@@ -2238,10 +2034,8 @@ mod tests {
                 match rng.below(100) {
                     0..=34 => {
                         // Refs: slots holding pictures, plus occasionally garbage.
-                        let mut refs: Vec<SlotId> = (0..n as u32)
-                            .map(SlotId)
-                            .filter(|&s| p.slot_frame(s).is_some() && rng.below(3) == 0)
-                            .collect();
+                        let mut refs: Vec<SlotId> =
+                            (0..n as u32).map(SlotId).filter(|&s| p.slot_frame(s).is_some() && rng.below(3) == 0).collect();
                         if rng.below(10) == 0 {
                             refs.push(slot);
                         }
@@ -2252,50 +2046,28 @@ mod tests {
                                 let prev = before.slots[c.index()].clone();
                                 // (References to slots without a picture are dropped.)
                                 if prev.state.frame().is_some() {
-                                    assert!(
-                                        !refs.contains(&c),
-                                        "seed {seed} step {step}: chose a reference"
-                                    );
+                                    assert!(!refs.contains(&c), "seed {seed} step {step}: chose a reference");
                                 }
                                 // (1:1 reuses a surface's own slot regardless of DPB pins.)
-                                if policy == PoolPolicy::Lru || before.surface_slot(sfc) != Some(c)
-                                {
-                                    assert_eq!(
-                                        prev.dpb_refs, 0,
-                                        "seed {seed} step {step}: chose a DPB slot"
-                                    );
+                                if policy == PoolPolicy::Lru || before.surface_slot(sfc) != Some(c) {
+                                    assert_eq!(prev.dpb_refs, 0, "seed {seed} step {step}: chose a DPB slot");
                                 }
-                                assert!(
-                                    !matches!(prev.state, SlotState::Queued { .. }),
-                                    "chose a queued slot"
-                                );
+                                assert!(!matches!(prev.state, SlotState::Queued { .. }), "chose a queued slot");
                                 // LRU order: no recyclable slot had a better (exported, stamp) key.
                                 if !before.is_surface_pinned(sfc) {
                                     let eff = before.check_refs(&refs).unwrap();
                                     let own = before.surface_slot(sfc);
                                     let key = |i: usize| {
                                         let s = &before.slots[i];
-                                        let stamp = if own == Some(SlotId(i as u32)) {
-                                            u64::MAX
-                                        } else {
-                                            s.stamp
-                                        };
+                                        let stamp = if own == Some(SlotId(i as u32)) { u64::MAX } else { s.stamp };
                                         (s.exported, stamp, i)
                                     };
-                                    for i in (0..before.len())
-                                        .filter(|&i| before.recyclable(i, sfc, &eff))
-                                    {
-                                        assert!(
-                                            key(c.index()) <= key(i),
-                                            "seed {seed} step {step}: {c} chosen before slot {i}"
-                                        );
+                                    for i in (0..before.len()).filter(|&i| before.recyclable(i, sfc, &eff)) {
+                                        assert!(key(c.index()) <= key(i), "seed {seed} step {step}: {c} chosen before slot {i}");
                                     }
                                 }
                                 if let Some(b) = prev.state.surface() {
-                                    assert_eq!(
-                                        b, sfc,
-                                        "seed {seed} step {step}: stole another surface's slot"
-                                    );
+                                    assert_eq!(b, sfc, "seed {seed} step {step}: stole another surface's slot");
                                 }
                                 assert_eq!(p.surface_slot(sfc), Some(c));
                                 assert_eq!(p.slot_frame(c), Some(frame));
@@ -2303,11 +2075,7 @@ mod tests {
                             }
                             Err(e) => {
                                 // Errors change nothing.
-                                assert_eq!(
-                                    format!("{:?}", p.slots),
-                                    format!("{:?}", before.slots),
-                                    "{e}"
-                                );
+                                assert_eq!(format!("{:?}", p.slots), format!("{:?}", before.slots), "{e}");
                                 if e == PoolError::NeedGrow && rng.below(2) == 0 {
                                     let r = p.add_slots(1 + rng.below(3) as usize).unwrap();
                                     assert!(!r.is_empty());

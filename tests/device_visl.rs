@@ -28,9 +28,7 @@ fn enabled() -> bool {
 }
 
 fn init_log() {
-    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn"))
-        .is_test(true)
-        .try_init();
+    let _ = env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).is_test(true).try_init();
 }
 
 /// The visl node, or a panic (the env var says a device must be there).
@@ -38,9 +36,10 @@ fn visl() -> DecoderNode {
     init_log();
     let nodes = device::discover();
     eprintln!("discovered: {nodes:#?}");
-    nodes.into_iter().find(|n| n.driver == "visl").expect(
-        "V4L2RVA_DEVICE_TESTS=1 but discover() found no visl decoder (is the visl module loaded?)",
-    )
+    nodes
+        .into_iter()
+        .find(|n| n.driver == "visl")
+        .expect("V4L2RVA_DEVICE_TESTS=1 but discover() found no visl decoder (is the visl module loaded?)")
 }
 
 /// Zeroed-but-valid H.264 controls for a 176x144 4:2:0 frame.
@@ -72,10 +71,7 @@ impl H264Ctrls {
         H264Ctrls {
             sps,
             pps: Default::default(),
-            scaling: bindings::v4l2_ctrl_h264_scaling_matrix {
-                scaling_list_4x4: [[16; 16]; 6],
-                scaling_list_8x8: [[16; 64]; 6],
-            },
+            scaling: bindings::v4l2_ctrl_h264_scaling_matrix { scaling_list_4x4: [[16; 16]; 6], scaling_list_8x8: [[16; 64]; 6] },
             decode,
             slice: Default::default(),
         }
@@ -85,14 +81,8 @@ impl H264Ctrls {
         vec![
             ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &self.sps),
             ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_PPS, &self.pps),
-            ControlSpec::new(
-                bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX,
-                &self.scaling,
-            ),
-            ControlSpec::new(
-                bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS,
-                &self.decode,
-            ),
+            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &self.scaling),
+            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &self.decode),
             ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SLICE_PARAMS, &self.slice),
         ]
     }
@@ -102,16 +92,9 @@ impl H264Ctrls {
 fn streaming_session(node: &DecoderNode, captures: u32, outputs: u32) -> DecoderSession {
     let mut s = DecoderSession::open(node).expect("open session");
     let c = H264Ctrls::new();
-    s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024)
-        .expect("S_FMT OUTPUT");
-    s.set_controls(&[ControlSpec::new(
-        bindings::V4L2_CID_STATELESS_H264_SPS,
-        &c.sps,
-    )])
-    .expect("SPS without request");
-    let cf = s
-        .set_capture_format(V4L2_PIX_FMT_NV12, W, H)
-        .expect("S_FMT CAPTURE NV12");
+    s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024).expect("S_FMT OUTPUT");
+    s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)]).expect("SPS without request");
+    let cf = s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE NV12");
     assert_eq!(cf.fourcc, V4L2_PIX_FMT_NV12);
     assert_eq!(s.alloc_capture(captures).expect("alloc CAPTURE"), captures);
     assert_eq!(s.alloc_output(outputs).expect("alloc OUTPUT"), outputs);
@@ -120,9 +103,7 @@ fn streaming_session(node: &DecoderNode, captures: u32, outputs: u32) -> Decoder
 }
 
 fn fill_bitstream(s: &mut DecoderSession, out: u32, len: usize, seed: u8) {
-    let buf = s
-        .output_buffer_mut(out)
-        .expect("free OUTPUT buffer is mapped");
+    let buf = s.output_buffer_mut(out).expect("free OUTPUT buffer is mapped");
     assert!(buf.len() >= len, "OUTPUT buffer {} < {len}", buf.len());
     buf[..4].copy_from_slice(&[0, 0, 0, 1]);
     for (i, b) in buf[4..len].iter_mut().enumerate() {
@@ -131,15 +112,11 @@ fn fill_bitstream(s: &mut DecoderSession, out: u32, len: usize, seed: u8) {
 }
 
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd")
-        .map(|d| d.count())
-        .unwrap_or(0)
+    std::fs::read_dir("/proc/self/fd").map(|d| d.count()).unwrap_or(0)
 }
 
 fn maps() -> usize {
-    std::fs::read_to_string("/proc/self/maps")
-        .map(|m| m.lines().count())
-        .unwrap_or(0)
+    std::fs::read_to_string("/proc/self/maps").map(|m| m.lines().count()).unwrap_or(0)
 }
 
 #[test]
@@ -150,39 +127,22 @@ fn discovers_visl_with_matching_h264_controls() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let node = visl();
     assert!(node.multiplanar, "visl is an M2M_MPLANE device");
-    assert!(
-        node.media_path.is_some(),
-        "found through the media controller"
-    );
+    assert!(node.media_path.is_some(), "found through the media controller");
     assert!(node.video_path.starts_with("/dev"));
-    assert!(
-        node.supports(V4L2_PIX_FMT_H264_SLICE),
-        "H.264 kept after the size check: {:?}",
-        node.coded_formats
-    );
+    assert!(node.supports(V4L2_PIX_FMT_H264_SLICE), "H.264 kept after the size check: {:?}", node.coded_formats);
     // visl offers all seven stateless formats; every one we know must pass the size check.
     assert!(node.coded_formats.len() >= 6, "{:?}", node.coded_formats);
 
     // Element sizes as the kernel reports them, one by one.
     let s = DecoderSession::open(&node).expect("open");
     for c in codec_controls(V4L2_PIX_FMT_H264_SLICE) {
-        let info = s
-            .query_control(c.id)
-            .unwrap_or_else(|e| panic!("{}: {e}", c.name));
-        assert_eq!(
-            info.elem_size as usize, c.size,
-            "{} size: kernel {} vs ours {}",
-            c.name, info.elem_size, c.size
-        );
+        let info = s.query_control(c.id).unwrap_or_else(|e| panic!("{}: {e}", c.name));
+        assert_eq!(info.elem_size as usize, c.size, "{} size: kernel {} vs ours {}", c.name, info.elem_size, c.size);
     }
     // The decode-mode / start-code menus (visl: both items of each).
-    let modes = s
-        .menu_values(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE)
-        .expect("DECODE_MODE menu");
+    let modes = s.menu_values(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE).expect("DECODE_MODE menu");
     assert_eq!(modes, vec![0, 1]);
-    let starts = s
-        .menu_values(bindings::V4L2_CID_STATELESS_H264_START_CODE)
-        .expect("START_CODE menu");
+    let starts = s.menu_values(bindings::V4L2_CID_STATELESS_H264_START_CODE).expect("START_CODE menu");
     assert_eq!(starts, vec![0, 1]);
     assert!(s.ioctl_count() > 0);
 
@@ -203,31 +163,14 @@ fn negotiates_nv12_allocates_and_exports() {
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let node = visl();
     let mut s = DecoderSession::open(&node).expect("open");
-    s.set_control_values(&[
-        (bindings::V4L2_CID_STATELESS_H264_DECODE_MODE, 1),
-        (bindings::V4L2_CID_STATELESS_H264_START_CODE, 1),
-    ])
-    .expect("decode mode / start code");
-    assert_eq!(
-        s.get_control(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE)
-            .unwrap(),
-        1
-    );
-    assert_eq!(
-        s.get_control(bindings::V4L2_CID_STATELESS_H264_START_CODE)
-            .unwrap(),
-        1
-    );
-    s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 64 * 1024)
-        .expect("S_FMT OUTPUT");
+    s.set_control_values(&[(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE, 1), (bindings::V4L2_CID_STATELESS_H264_START_CODE, 1)])
+        .expect("decode mode / start code");
+    assert_eq!(s.get_control(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE).unwrap(), 1);
+    assert_eq!(s.get_control(bindings::V4L2_CID_STATELESS_H264_START_CODE).unwrap(), 1);
+    s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 64 * 1024).expect("S_FMT OUTPUT");
     let fmts = s.capture_formats().expect("ENUM_FMT CAPTURE");
-    assert!(
-        fmts.contains(&V4L2_PIX_FMT_NV12),
-        "CAPTURE formats {fmts:x?}"
-    );
-    let cf = s
-        .set_capture_format(V4L2_PIX_FMT_NV12, W, H)
-        .expect("S_FMT CAPTURE");
+    assert!(fmts.contains(&V4L2_PIX_FMT_NV12), "CAPTURE formats {fmts:x?}");
+    let cf = s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE");
     eprintln!("CAPTURE format: {cf:?}");
     assert_eq!((cf.width, cf.height), (W, H));
     assert_eq!(cf.num_planes, 1);
@@ -235,12 +178,8 @@ fn negotiates_nv12_allocates_and_exports() {
     assert!(cf.sizeimage[0] as usize >= (cf.bytesperline[0] * H * 3 / 2) as usize);
     assert_eq!(s.capture_format(), Some(&cf));
     // Unknown CAPTURE format is refused, not silently replaced.
-    assert!(s
-        .set_capture_format(v4l2_request_va::v4l2::fourcc(b"XR24"), W, H)
-        .is_err());
-    let cf = s
-        .set_capture_format(V4L2_PIX_FMT_NV12, W, H)
-        .expect("S_FMT CAPTURE again");
+    assert!(s.set_capture_format(v4l2_request_va::v4l2::fourcc(b"XR24"), W, H).is_err());
+    let cf = s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE again");
 
     assert_eq!(s.alloc_capture(4).expect("REQBUFS CAPTURE"), 4);
     assert_eq!(s.alloc_output(3).expect("REQBUFS OUTPUT"), 3);
@@ -255,11 +194,7 @@ fn negotiates_nv12_allocates_and_exports() {
     s.capture_plane_mut(1, 0).unwrap()[0] = 0x5a;
     assert_eq!(s.capture_plane(1, 0).unwrap()[0], 0x5a);
 
-    let fd = s
-        .capture_dmabuf(0)
-        .expect("EXPBUF")
-        .try_clone_to_owned()
-        .expect("dup");
+    let fd = s.capture_dmabuf(0).expect("EXPBUF").try_clone_to_owned().expect("dup");
     let st = nix::sys::stat::fstat(fd.as_raw_fd()).expect("fstat dmabuf");
     assert!(st.st_size == 0 || st.st_size as usize >= cf.sizeimage[0] as usize);
     let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
@@ -287,10 +222,8 @@ fn decodes_into_frames_from_a_second_handle() {
     let node = visl();
     let c = H264Ctrls::new();
     let negotiate = |s: &mut DecoderSession| {
-        s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024)
-            .expect("S_FMT OUTPUT");
-        s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)])
-            .expect("SPS without request");
+        s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024).expect("S_FMT OUTPUT");
+        s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)]).expect("SPS without request");
         s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE")
     };
     let mut alloc = DecoderSession::open(&node).expect("open allocation handle");
@@ -308,10 +241,7 @@ fn decodes_into_frames_from_a_second_handle() {
     assert_eq!(negotiate(&mut s), cf);
     assert!(s.capture_supports_dmabuf(), "visl takes dma-bufs on CAPTURE");
     assert_eq!(s.alloc_capture_frames(frames, 8).expect("REQBUFS DMABUF"), 3);
-    assert_eq!(
-        s.capture_memory(),
-        v4l2_request_va::v4l2::CaptureMemory::DmaBuf
-    );
+    assert_eq!(s.capture_memory(), v4l2_request_va::v4l2::CaptureMemory::DmaBuf);
     assert_eq!(s.alloc_output(2).expect("alloc OUTPUT"), 2);
     s.stream_on().expect("STREAMON");
     for i in 0..3u32 {
@@ -322,8 +252,7 @@ fn decodes_into_frames_from_a_second_handle() {
         fill_bitstream(&mut s, out, 700, f as u8);
         let cap = f % 3;
         let ts = (u64::from(f) + 1) * 1000;
-        s.queue_decode(out, 700, ts, &c.specs(), cap, true, false)
-            .expect("queue decode into a frame");
+        s.queue_decode(out, 700, ts, &c.specs(), cap, true, false).expect("queue decode into a frame");
         let done = s.wait_decode(out, WAIT).expect("decode completes");
         assert_eq!(done.len(), 1, "{done:?}");
         assert_eq!((done[0].index, done[0].timestamp_ns, done[0].error), (cap, ts, false));
@@ -352,31 +281,18 @@ fn decodes_frames_through_the_request_ring() {
         fill_bitstream(&mut s, out, 1000 + f as usize, f as u8);
         let cap = f % 4;
         let ts = (u64::from(f) + 1) * 1000;
-        s.queue_decode(out, 1000 + f as usize, ts, &c.specs(), cap, true, false)
-            .expect("queue decode");
+        s.queue_decode(out, 1000 + f as usize, ts, &c.specs(), cap, true, false).expect("queue decode");
         assert!(s.output_in_flight(out));
-        assert!(
-            s.output_buffer_mut(out).is_none(),
-            "in-flight OUTPUT is not writable"
-        );
-        assert!(
-            s.capture_plane_mut(cap, 0).is_none(),
-            "queued CAPTURE is not writable"
-        );
-        assert!(
-            s.capture_plane(cap, 0).is_none(),
-            "queued CAPTURE is not readable"
-        );
+        assert!(s.output_buffer_mut(out).is_none(), "in-flight OUTPUT is not writable");
+        assert!(s.capture_plane_mut(cap, 0).is_none(), "queued CAPTURE is not writable");
+        assert!(s.capture_plane(cap, 0).is_none(), "queued CAPTURE is not readable");
         let done = s.wait_decode(out, WAIT).expect("decode completes");
         assert!(!s.output_in_flight(out));
         assert_eq!(done.len(), 1, "one CAPTURE per frame: {done:?}");
         assert_eq!(done[0].index, cap);
         assert!(!done[0].error, "visl decodes without error");
         assert_eq!(done[0].timestamp_ns, ts, "timestamp copied from OUTPUT");
-        assert!(
-            s.capture_plane(cap, 0).is_some(),
-            "decoded CAPTURE is readable"
-        );
+        assert!(s.capture_plane(cap, 0).is_some(), "decoded CAPTURE is readable");
         // Already reaped: poll says done, nothing more to dequeue.
         assert_eq!(s.poll_decode(out).expect("poll"), Some(vec![]));
     }
@@ -387,19 +303,13 @@ fn decodes_frames_through_the_request_ring() {
     // Two frames in flight at once (ring of 2), reaped in order via poll.
     let o1 = s.next_output().unwrap();
     fill_bitstream(&mut s, o1, 500, 1);
-    s.queue_decode(o1, 500, 100_000, &c.specs(), 0, true, false)
-        .unwrap();
+    s.queue_decode(o1, 500, 100_000, &c.specs(), 0, true, false).unwrap();
     let o2 = s.next_output().unwrap();
     assert_ne!(o1, o2);
     fill_bitstream(&mut s, o2, 500, 2);
-    s.queue_decode(o2, 500, 101_000, &c.specs(), 1, true, false)
-        .unwrap();
+    s.queue_decode(o2, 500, 101_000, &c.specs(), 1, true, false).unwrap();
     assert_eq!(s.next_output(), None, "ring full");
-    assert!(
-        s.queue_decode(o1, 500, 1, &c.specs(), 2, true, false)
-            .is_err(),
-        "slot in flight"
-    );
+    assert!(s.queue_decode(o1, 500, 1, &c.specs(), 2, true, false).is_err(), "slot in flight");
     let mut got = Vec::new();
     let deadline = std::time::Instant::now() + WAIT;
     while got.len() < 2 && std::time::Instant::now() < deadline {
@@ -411,12 +321,7 @@ fn decodes_frames_through_the_request_ring() {
         std::thread::sleep(Duration::from_millis(5));
     }
     got.sort_by_key(|c| c.index);
-    assert_eq!(
-        got.iter()
-            .map(|c| (c.index, c.timestamp_ns))
-            .collect::<Vec<_>>(),
-        vec![(0, 100_000), (1, 101_000)]
-    );
+    assert_eq!(got.iter().map(|c| (c.index, c.timestamp_ns)).collect::<Vec<_>>(), vec![(0, 100_000), (1, 101_000)]);
     assert!(s.next_output().is_some());
 }
 
@@ -432,21 +337,16 @@ fn slices_hold_the_capture_buffer() {
     let ts = 7_000;
     let o1 = s.next_output().unwrap();
     fill_bitstream(&mut s, o1, 300, 1);
-    s.queue_decode(o1, 300, ts, &c.specs(), 1, true, true)
-        .expect("slice 1 (hold)");
+    s.queue_decode(o1, 300, ts, &c.specs(), 1, true, true).expect("slice 1 (hold)");
     let first = s.wait_decode(o1, WAIT).expect("slice 1 completes");
     assert!(first.is_empty(), "CAPTURE held after slice 1: {first:?}");
     assert!(s.capture_queued(1));
     let o2 = s.next_output().unwrap();
     fill_bitstream(&mut s, o2, 300, 2);
-    s.queue_decode(o2, 300, ts, &c.specs(), 1, false, false)
-        .expect("slice 2 (last)");
+    s.queue_decode(o2, 300, ts, &c.specs(), 1, false, false).expect("slice 2 (last)");
     let last = s.wait_decode(o2, WAIT).expect("slice 2 completes");
     assert_eq!(last.len(), 1, "{last:?}");
-    assert_eq!(
-        (last[0].index, last[0].timestamp_ns, last[0].error),
-        (1, ts, false)
-    );
+    assert_eq!((last[0].index, last[0].timestamp_ns, last[0].error), (1, ts, false));
 }
 
 #[test]
@@ -458,8 +358,7 @@ fn grows_output_buffers_when_a_frame_does_not_fit() {
     let node = visl();
     let mut s = DecoderSession::open(&node).expect("open");
     let c = H264Ctrls::new();
-    s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 32 * 1024)
-        .unwrap();
+    s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 32 * 1024).unwrap();
     s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).unwrap();
     s.alloc_capture(2).unwrap();
     s.alloc_output(2).unwrap();
@@ -467,34 +366,24 @@ fn grows_output_buffers_when_a_frame_does_not_fit() {
     // One normal frame first, so the ring has completed requests.
     let out = s.next_output().unwrap();
     fill_bitstream(&mut s, out, 100, 0);
-    s.queue_decode(out, 100, 1000, &c.specs(), 0, true, false)
-        .unwrap();
+    s.queue_decode(out, 100, 1000, &c.specs(), 0, true, false).unwrap();
     assert_eq!(s.wait_decode(out, WAIT).unwrap().len(), 1);
 
     let small = s.output_buffer_size();
     let big = small * 3 + 17;
     s.ensure_output_size(big).expect("grow OUTPUT");
-    assert!(
-        s.output_buffer_size() >= big,
-        "{} < {big}",
-        s.output_buffer_size()
-    );
+    assert!(s.output_buffer_size() >= big, "{} < {big}", s.output_buffer_size());
     assert_eq!(s.output_count(), 2);
     let out = s.next_output().unwrap();
     fill_bitstream(&mut s, out, big, 9);
-    s.queue_decode(out, big, 2000, &c.specs(), 1, true, false)
-        .expect("queue big frame");
+    s.queue_decode(out, big, 2000, &c.specs(), 1, true, false).expect("queue big frame");
     let d = s.wait_decode(out, WAIT).expect("big frame completes");
     assert_eq!(d.len(), 1);
-    assert_eq!(
-        (d[0].index, d[0].timestamp_ns, d[0].error),
-        (1, 2000, false)
-    );
+    assert_eq!((d[0].index, d[0].timestamp_ns, d[0].error), (1, 2000, false));
     // Growing is refused while a decode is in flight.
     let out = s.next_output().unwrap();
     fill_bitstream(&mut s, out, 100, 3);
-    s.queue_decode(out, 100, 3000, &c.specs(), 0, true, false)
-        .unwrap();
+    s.queue_decode(out, 100, 3000, &c.specs(), 0, true, false).unwrap();
     let e = s.ensure_output_size(s.output_buffer_size() * 2);
     assert!(e.is_err());
     s.wait_decode(out, WAIT).unwrap();
@@ -516,9 +405,7 @@ fn errors_are_reported_not_panics() {
     assert!(s.output_buffer_mut(0).is_none());
     assert!(s.wait_decode(0, Duration::from_millis(1)).is_err());
     // Unsupported coded format.
-    assert!(s
-        .set_output_format(v4l2_request_va::v4l2::fourcc(b"XVID"), W, H, 4096)
-        .is_err());
+    assert!(s.set_output_format(v4l2_request_va::v4l2::fourcc(b"XVID"), W, H, 4096).is_err());
     drop(s);
 
     let mut s = streaming_session(&node, 2, 2);
@@ -527,34 +414,21 @@ fn errors_are_reported_not_panics() {
     fill_bitstream(&mut s, out, 100, 0);
     // Too many bytes, bad CAPTURE index, invalid control payload: each fails cleanly
     // and leaves the slot usable.
-    assert!(s
-        .queue_decode(out, 1 << 30, 1000, &c.specs(), 0, true, false)
-        .is_err());
-    assert!(s
-        .queue_decode(out, 100, 1000, &c.specs(), 9, true, false)
-        .is_err());
+    assert!(s.queue_decode(out, 1 << 30, 1000, &c.specs(), 0, true, false).is_err());
+    assert!(s.queue_decode(out, 100, 1000, &c.specs(), 9, true, false).is_err());
     let mut bad = H264Ctrls::new();
     bad.decode.nal_ref_idc = 4; // rejected by the kernel's DECODE_PARAMS validation
-    let e = s
-        .queue_decode(out, 100, 1000, &bad.specs(), 0, true, false)
-        .expect_err("invalid DECODE_PARAMS");
+    let e = s.queue_decode(out, 100, 1000, &bad.specs(), 0, true, false).expect_err("invalid DECODE_PARAMS");
     eprintln!("invalid DECODE_PARAMS: {e}");
     assert!(e.errno().is_some());
-    assert!(
-        !s.capture_queued(0),
-        "nothing queued on CAPTURE after a failed request"
-    );
+    assert!(!s.capture_queued(0), "nothing queued on CAPTURE after a failed request");
     let again = s.next_output().unwrap();
     fill_bitstream(&mut s, again, 100, 0);
-    s.queue_decode(again, 100, 1000, &c.specs(), 0, true, false)
-        .expect("slot usable after errors");
+    s.queue_decode(again, 100, 1000, &c.specs(), 0, true, false).expect("slot usable after errors");
     let d = s.wait_decode(again, WAIT).unwrap();
     assert_eq!(d.len(), 1);
     // A bounded wait with nothing queued times out quickly on CAPTURE.
-    assert!(s
-        .dequeue_capture(Duration::from_millis(10))
-        .unwrap()
-        .is_empty());
+    assert!(s.dequeue_capture(Duration::from_millis(10)).unwrap().is_empty());
 }
 
 #[test]
@@ -568,18 +442,14 @@ fn sessions_do_not_leak_fds_or_mappings() {
     // Warm up (lazy allocations in libc / the logger).
     drop(streaming_session(&node, 2, 2));
     let (fds0, maps0) = (open_fds(), maps());
-    let n: u32 = std::env::var("V4L2RVA_SESSION_LOOPS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(200);
+    let n: u32 = std::env::var("V4L2RVA_SESSION_LOOPS").ok().and_then(|v| v.parse().ok()).unwrap_or(200);
     for i in 0..n {
         let mut s = streaming_session(&node, 3, 2);
         if i % 10 == 0 {
             // Some sessions decode and drop with a request in flight.
             let out = s.next_output().unwrap();
             fill_bitstream(&mut s, out, 64, 0);
-            s.queue_decode(out, 64, 1000, &c.specs(), 0, true, false)
-                .unwrap();
+            s.queue_decode(out, 64, 1000, &c.specs(), 0, true, false).unwrap();
             if i % 20 == 0 {
                 s.wait_decode(out, WAIT).unwrap();
             }

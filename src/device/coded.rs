@@ -50,12 +50,8 @@ pub struct FrameSizes {
 
 impl FrameSizes {
     /// The driver's own bounds, for nodes that report no frame sizes.
-    pub const UNREPORTED: FrameSizes = FrameSizes {
-        min_width: 16,
-        max_width: crate::driver::MAX_WIDTH,
-        min_height: 16,
-        max_height: crate::driver::MAX_HEIGHT,
-    };
+    pub const UNREPORTED: FrameSizes =
+        FrameSizes { min_width: 16, max_width: crate::driver::MAX_WIDTH, min_height: 16, max_height: crate::driver::MAX_HEIGHT };
 
     /// The range capped at the driver's own surface bounds (surfaces larger than
     /// [`crate::driver::MAX_WIDTH`]×[`crate::driver::MAX_HEIGHT`] cannot be created, so a
@@ -72,8 +68,7 @@ impl FrameSizes {
 
     /// Whether a `width`×`height` picture is inside the range.
     pub fn contains(&self, width: u32, height: u32) -> bool {
-        (self.min_width..=self.max_width).contains(&width)
-            && (self.min_height..=self.max_height).contains(&height)
+        (self.min_width..=self.max_width).contains(&width) && (self.min_height..=self.max_height).contains(&height)
     }
 
     /// The range from one `v4l2_frmsizeenum` answer (index 0).
@@ -89,75 +84,46 @@ impl FrameSizes {
     /// The bounding range of discrete sizes (`None` if there are none).
     fn from_discrete(sizes: &[(u32, u32)]) -> Option<FrameSizes> {
         let (w0, h0) = *sizes.first()?;
-        Some(sizes.iter().fold(
-            FrameSizes {
-                min_width: w0,
-                max_width: w0,
-                min_height: h0,
-                max_height: h0,
-            },
-            |r, &(w, h)| FrameSizes {
-                min_width: r.min_width.min(w),
-                max_width: r.max_width.max(w),
-                min_height: r.min_height.min(h),
-                max_height: r.max_height.max(h),
-            },
-        ))
+        Some(sizes.iter().fold(FrameSizes { min_width: w0, max_width: w0, min_height: h0, max_height: h0 }, |r, &(w, h)| FrameSizes {
+            min_width: r.min_width.min(w),
+            max_width: r.max_width.max(w),
+            min_height: r.min_height.min(h),
+            max_height: r.max_height.max(h),
+        }))
     }
 }
 
 impl std::fmt::Display for FrameSizes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}x{}..{}x{}",
-            self.min_width, self.min_height, self.max_width, self.max_height
-        )
+        write!(f, "{}x{}..{}x{}", self.min_width, self.min_height, self.max_width, self.max_height)
     }
 }
 
 /// `VIDIOC_ENUM_FRAMESIZES` of `coded_fourcc` on an open node: `Ok(None)` when
 /// the node does not implement it (ENOTTY, or EINVAL at index 0); other
 /// failures are a typed error, logged once.
-pub fn enum_frame_sizes(
-    video: &File,
-    video_path: &Path,
-    coded_fourcc: u32,
-) -> Result<Option<FrameSizes>, V4l2Error> {
-    let ctx = || {
-        format!(
-            "{}: {}",
-            video_path.display(),
-            fourcc_to_string(coded_fourcc)
-        )
-    };
+pub fn enum_frame_sizes(video: &File, video_path: &Path, coded_fourcc: u32) -> Result<Option<FrameSizes>, V4l2Error> {
+    let ctx = || format!("{}: {}", video_path.display(), fourcc_to_string(coded_fourcc));
     let mut discrete = Vec::new();
     for index in 0..MAX_DISCRETE {
-        let e: b::v4l2_frmsizeenum =
-            match v4l2r::ioctl::enum_frame_sizes(video, index, coded_fourcc.into()) {
-                Ok(e) => e,
-                Err(err) => {
-                    let errno = Errno::from(err);
-                    return match (errno, index) {
-                        (Errno::ENOTTY, _) | (Errno::EINVAL, 0) => {
-                            ioctl_err_quiet(Op::EnumFramesizes, errno, ctx());
-                            Ok(None)
-                        }
-                        (Errno::EINVAL, _) => Ok(FrameSizes::from_discrete(&discrete)),
-                        _ => Err(ioctl_err(Op::EnumFramesizes, errno, ctx())),
-                    };
-                }
-            };
+        let e: b::v4l2_frmsizeenum = match v4l2r::ioctl::enum_frame_sizes(video, index, coded_fourcc.into()) {
+            Ok(e) => e,
+            Err(err) => {
+                let errno = Errno::from(err);
+                return match (errno, index) {
+                    (Errno::ENOTTY, _) | (Errno::EINVAL, 0) => {
+                        ioctl_err_quiet(Op::EnumFramesizes, errno, ctx());
+                        Ok(None)
+                    }
+                    (Errno::EINVAL, _) => Ok(FrameSizes::from_discrete(&discrete)),
+                    _ => Err(ioctl_err(Op::EnumFramesizes, errno, ctx())),
+                };
+            }
+        };
         match e.size() {
             Some(FrmSizeTypes::StepWise(s)) => return Ok(Some(FrameSizes::from_stepwise(s))),
             Some(FrmSizeTypes::Discrete(d)) => discrete.push((d.width, d.height)),
-            None => {
-                return Err(V4l2Error::Invalid(format!(
-                    "{}: unknown frame size type {}",
-                    ctx(),
-                    e.type_
-                )))
-            }
+            None => return Err(V4l2Error::Invalid(format!("{}: unknown frame size type {}", ctx(), e.type_))),
         }
     }
     Ok(FrameSizes::from_discrete(&discrete))
@@ -167,42 +133,27 @@ pub fn enum_frame_sizes(
 /// for a coded format: linear NV12 (8-bit) or linear P010 (10-bit). Tiled and
 /// packed formats (`NV12_32L32`, `NV12_4L4`, `MM21`, `NV15`, ...) are not.
 pub fn describable(capture_formats: &[u32]) -> bool {
-    capture_formats
-        .iter()
-        .any(|&f| f == crate::v4l2::V4L2_PIX_FMT_NV12 || f == crate::v4l2::V4L2_PIX_FMT_P010)
+    capture_formats.iter().any(|&f| f == crate::v4l2::V4L2_PIX_FMT_NV12 || f == crate::v4l2::V4L2_PIX_FMT_P010)
 }
 
 /// The CAPTURE formats a node offers after `S_FMT` OUTPUT of `coded_fourcc`
 /// (a fresh handle, closed on return).
-pub fn capture_formats(
-    video_path: &Path,
-    multiplanar: bool,
-    coded_fourcc: u32,
-) -> Result<Vec<u32>, V4l2Error> {
+pub fn capture_formats(video_path: &Path, multiplanar: bool, coded_fourcc: u32) -> Result<Vec<u32>, V4l2Error> {
     let (out_q, cap_q) = if multiplanar {
         (QueueType::VideoOutputMplane, QueueType::VideoCaptureMplane)
     } else {
         (QueueType::VideoOutput, QueueType::VideoCapture)
     };
-    let ctx = || {
-        format!(
-            "{}: {}",
-            video_path.display(),
-            fourcc_to_string(coded_fourcc)
-        )
-    };
+    let ctx = || format!("{}: {}", video_path.display(), fourcc_to_string(coded_fourcc));
     let mut video = crate::v4l2::open_video(video_path)?;
     let fmt = Format {
         width: PROBE_WIDTH,
         height: PROBE_HEIGHT,
         pixelformat: coded_fourcc.into(),
-        plane_fmt: vec![PlaneLayout {
-            sizeimage: 1 << 20,
-            bytesperline: 0,
-        }],
+        plane_fmt: vec![PlaneLayout { sizeimage: 1 << 20, bytesperline: 0 }],
     };
-    let got: Format = v4l2r::ioctl::s_fmt(&mut video, (out_q, &fmt))
-        .map_err(|e| ioctl_err(Op::SFmt, Errno::from(e), format!("{} OUTPUT", ctx())))?;
+    let got: Format =
+        v4l2r::ioctl::s_fmt(&mut video, (out_q, &fmt)).map_err(|e| ioctl_err(Op::SFmt, Errno::from(e), format!("{} OUTPUT", ctx())))?;
     if u32::from(got.pixelformat) != coded_fourcc {
         return Err(V4l2Error::Unsupported(format!(
             "{}: OUTPUT format refused (device chose {})",
@@ -211,8 +162,7 @@ pub fn capture_formats(
         )));
     }
     let counter = AtomicU64::new(0);
-    crate::v4l2::session::enum_formats(&video, cap_q, &counter)
-        .map_err(|e| ioctl_err(Op::EnumFmt, e, format!("{} CAPTURE", ctx())))
+    crate::v4l2::session::enum_formats(&video, cap_q, &counter).map_err(|e| ioctl_err(Op::EnumFmt, e, format!("{} CAPTURE", ctx())))
 }
 
 /// Frame sizes per (node, coded format), filled at discovery.
@@ -239,17 +189,13 @@ pub fn frame_sizes(video_path: &Path, coded_fourcc: u32) -> FrameSizes {
 mod tests {
     use super::*;
     use crate::v4l2::{
-        V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32,
-        V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15, V4L2_PIX_FMT_P010, V4L2_PIX_FMT_YUV420,
+        V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32, V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15,
+        V4L2_PIX_FMT_P010, V4L2_PIX_FMT_YUV420,
     };
 
     #[test]
     fn only_linear_nv12_or_p010_is_describable() {
-        assert!(describable(&[
-            V4L2_PIX_FMT_NV12,
-            V4L2_PIX_FMT_YUV420,
-            V4L2_PIX_FMT_P010
-        ]));
+        assert!(describable(&[V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_P010]));
         assert!(describable(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV12]));
         assert!(describable(&[V4L2_PIX_FMT_P010]));
         assert!(!describable(&[V4L2_PIX_FMT_NV12_32L32]));
@@ -269,92 +215,35 @@ mod tests {
             max_height: 1088,
             step_height: 16,
         });
-        assert_eq!(
-            s,
-            FrameSizes {
-                min_width: 48,
-                max_width: 1920,
-                min_height: 48,
-                max_height: 1088
-            }
-        );
+        assert_eq!(s, FrameSizes { min_width: 48, max_width: 1920, min_height: 48, max_height: 1088 });
         assert!(s.contains(1920, 1088) && s.contains(48, 48));
         assert!(!s.contains(1936, 1088) && !s.contains(1920, 1104) && !s.contains(32, 64));
         assert_eq!(s.to_string(), "48x48..1920x1088");
         let d = FrameSizes::from_discrete(&[(1280, 720), (640, 480), (1920, 1080)]).unwrap();
-        assert_eq!(
-            d,
-            FrameSizes {
-                min_width: 640,
-                max_width: 1920,
-                min_height: 480,
-                max_height: 1080
-            }
-        );
+        assert_eq!(d, FrameSizes { min_width: 640, max_width: 1920, min_height: 480, max_height: 1080 });
         assert!(FrameSizes::from_discrete(&[]).is_none());
         // visl's VP8 range goes beyond the driver's surfaces.
-        let vp8 = FrameSizes {
-            min_width: 64,
-            max_width: 16383,
-            min_height: 64,
-            max_height: 16383,
-        };
-        assert_eq!(
-            vp8.within_driver_bounds(),
-            FrameSizes {
-                min_width: 64,
-                max_width: 8192,
-                min_height: 64,
-                max_height: 8192
-            }
-        );
+        let vp8 = FrameSizes { min_width: 64, max_width: 16383, min_height: 64, max_height: 16383 };
+        assert_eq!(vp8.within_driver_bounds(), FrameSizes { min_width: 64, max_width: 8192, min_height: 64, max_height: 8192 });
         assert_eq!(s.within_driver_bounds(), s);
         // A zero minimum or a maximum below the minimum is not trusted.
-        let z = FrameSizes::from_stepwise(&b::v4l2_frmsize_stepwise {
-            max_width: 0,
-            max_height: 0,
-            ..Default::default()
-        });
-        assert_eq!(
-            z,
-            FrameSizes {
-                min_width: 1,
-                max_width: 1,
-                min_height: 1,
-                max_height: 1
-            }
-        );
+        let z = FrameSizes::from_stepwise(&b::v4l2_frmsize_stepwise { max_width: 0, max_height: 0, ..Default::default() });
+        assert_eq!(z, FrameSizes { min_width: 1, max_width: 1, min_height: 1, max_height: 1 });
     }
 
     #[test]
     fn table_lookup_defaults_to_the_driver_bounds() {
         let p = Path::new("/nonexistent/video-coded-test");
-        assert_eq!(
-            frame_sizes(p, V4L2_PIX_FMT_H264_SLICE),
-            FrameSizes::UNREPORTED
-        );
-        let s = FrameSizes {
-            min_width: 64,
-            max_width: 4096,
-            min_height: 64,
-            max_height: 2304,
-        };
+        assert_eq!(frame_sizes(p, V4L2_PIX_FMT_H264_SLICE), FrameSizes::UNREPORTED);
+        let s = FrameSizes { min_width: 64, max_width: 4096, min_height: 64, max_height: 2304 };
         record(p, V4L2_PIX_FMT_H264_SLICE, s);
         record(p, V4L2_PIX_FMT_H264_SLICE, s);
         assert_eq!(frame_sizes(p, V4L2_PIX_FMT_H264_SLICE), s);
-        assert_eq!(
-            frame_sizes(p, crate::v4l2::V4L2_PIX_FMT_VP9_FRAME),
-            FrameSizes::UNREPORTED
-        );
+        assert_eq!(frame_sizes(p, crate::v4l2::V4L2_PIX_FMT_VP9_FRAME), FrameSizes::UNREPORTED);
     }
 
     #[test]
     fn probing_a_missing_node_fails() {
-        assert!(capture_formats(
-            Path::new("/nonexistent/video7"),
-            true,
-            V4L2_PIX_FMT_H264_SLICE
-        )
-        .is_err());
+        assert!(capture_formats(Path::new("/nonexistent/video7"), true, V4L2_PIX_FMT_H264_SLICE).is_err());
     }
 }

@@ -78,13 +78,7 @@ pub struct MediaV2Entity {
 
 impl Default for MediaV2Entity {
     fn default() -> Self {
-        Self {
-            id: 0,
-            name: [0; 64],
-            function: 0,
-            flags: 0,
-            reserved: [0; 5],
-        }
+        Self { id: 0, name: [0; 64], function: 0, flags: 0, reserved: [0; 5] }
     }
 }
 
@@ -245,17 +239,8 @@ impl Topology {
         for ent in self.entities.iter().filter(|e| e.function == function) {
             // Entities reachable through one data link (either direction), and the entity itself.
             let mut neighbours = vec![ent.id];
-            let own_pads: Vec<u32> = self
-                .pads
-                .iter()
-                .filter(|p| p.entity_id == ent.id)
-                .map(|p| p.id)
-                .collect();
-            for link in self
-                .links
-                .iter()
-                .filter(|l| l.flags & MEDIA_LNK_FL_LINK_TYPE == MEDIA_LNK_FL_DATA_LINK)
-            {
+            let own_pads: Vec<u32> = self.pads.iter().filter(|p| p.entity_id == ent.id).map(|p| p.id).collect();
+            for link in self.links.iter().filter(|l| l.flags & MEDIA_LNK_FL_LINK_TYPE == MEDIA_LNK_FL_DATA_LINK) {
                 let other_pad = if own_pads.contains(&link.source_id) {
                     link.sink_id
                 } else if own_pads.contains(&link.sink_id) {
@@ -269,11 +254,7 @@ impl Topology {
                     }
                 }
             }
-            for link in self
-                .links
-                .iter()
-                .filter(|l| l.flags & MEDIA_LNK_FL_LINK_TYPE == MEDIA_LNK_FL_INTERFACE_LINK)
-            {
+            for link in self.links.iter().filter(|l| l.flags & MEDIA_LNK_FL_LINK_TYPE == MEDIA_LNK_FL_INTERFACE_LINK) {
                 if !neighbours.contains(&link.sink_id) {
                     continue;
                 }
@@ -283,11 +264,7 @@ impl Topology {
                 if intf.intf_type != MEDIA_INTF_T_V4L_VIDEO {
                     continue;
                 }
-                let dn = DecoderDevnode {
-                    entity_name: ent.name.clone(),
-                    major: intf.major,
-                    minor: intf.minor,
-                };
+                let dn = DecoderDevnode { entity_name: ent.name.clone(), major: intf.major, minor: intf.minor };
                 if !out.contains(&dn) {
                     out.push(dn);
                 }
@@ -303,32 +280,19 @@ impl Topology {
 
     /// Whether any video interface of this topology has `major:minor`.
     pub fn has_video_devnode(&self, major: u32, minor: u32) -> bool {
-        self.interfaces
-            .iter()
-            .any(|i| i.intf_type == MEDIA_INTF_T_V4L_VIDEO && i.major == major && i.minor == minor)
+        self.interfaces.iter().any(|i| i.intf_type == MEDIA_INTF_T_V4L_VIDEO && i.major == major && i.minor == minor)
     }
 }
 
 fn media_err(op: Op, path: &Path, errno: Errno, what: &str) -> V4l2Error {
-    log::warn!(
-        "{} on {} failed: {} ({})",
-        op.name(),
-        path.display(),
-        errno,
-        what
-    );
-    V4l2Error::Ioctl {
-        op,
-        errno,
-        context: format!("{} {}", path.display(), what),
-    }
+    log::warn!("{} on {} failed: {} ({})", op.name(), path.display(), errno, what);
+    V4l2Error::Ioctl { op, errno, context: format!("{} {}", path.display(), what) }
 }
 
 /// `MEDIA_IOC_DEVICE_INFO`
 pub fn device_info(fd: &File, path: &Path) -> Result<DeviceInfo, V4l2Error> {
     let mut info = MediaDeviceInfo::default();
-    ioctl::device_info(fd.as_raw_fd(), &mut info)
-        .map_err(|e| media_err(Op::MediaDeviceInfo, path, e, ""))?;
+    ioctl::device_info(fd.as_raw_fd(), &mut info).map_err(|e| media_err(Op::MediaDeviceInfo, path, e, ""))?;
     Ok(DeviceInfo {
         driver: c_str(&info.driver),
         model: c_str(&info.model),
@@ -342,22 +306,14 @@ pub fn device_info(fd: &File, path: &Path) -> Result<DeviceInfo, V4l2Error> {
 pub fn read_topology(fd: &File, path: &Path) -> Result<Topology, V4l2Error> {
     for _attempt in 0..4 {
         let mut counts = MediaV2Topology::default();
-        ioctl::g_topology(fd.as_raw_fd(), &mut counts)
-            .map_err(|e| media_err(Op::MediaGTopology, path, e, "(counts)"))?;
+        ioctl::g_topology(fd.as_raw_fd(), &mut counts).map_err(|e| media_err(Op::MediaGTopology, path, e, "(counts)"))?;
         if counts.num_entities > MAX_TOPOLOGY_ITEMS
             || counts.num_interfaces > MAX_TOPOLOGY_ITEMS
             || counts.num_pads > MAX_TOPOLOGY_ITEMS
             || counts.num_links > MAX_TOPOLOGY_ITEMS
         {
-            log::warn!(
-                "{}: implausibly large media topology {:?}",
-                path.display(),
-                counts
-            );
-            return Err(V4l2Error::Invalid(format!(
-                "{}: topology too large",
-                path.display()
-            )));
+            log::warn!("{}: implausibly large media topology {:?}", path.display(), counts);
+            return Err(V4l2Error::Invalid(format!("{}: topology too large", path.display())));
         }
         let mut entities = vec![MediaV2Entity::default(); counts.num_entities as usize];
         let mut interfaces = vec![MediaV2Interface::default(); counts.num_interfaces as usize];
@@ -388,57 +344,26 @@ pub fn read_topology(fd: &File, path: &Path) -> Result<Topology, V4l2Error> {
             version: topo.topology_version,
             entities: entities[..n(topo.num_entities, entities.len())]
                 .iter()
-                .map(|e| Entity {
-                    id: e.id,
-                    name: c_str(&e.name),
-                    function: e.function,
-                })
+                .map(|e| Entity { id: e.id, name: c_str(&e.name), function: e.function })
                 .collect(),
             interfaces: interfaces[..n(topo.num_interfaces, interfaces.len())]
                 .iter()
-                .map(|i| Interface {
-                    id: i.id,
-                    intf_type: i.intf_type,
-                    major: i.raw[0],
-                    minor: i.raw[1],
-                })
+                .map(|i| Interface { id: i.id, intf_type: i.intf_type, major: i.raw[0], minor: i.raw[1] })
                 .collect(),
-            pads: pads[..n(topo.num_pads, pads.len())]
-                .iter()
-                .map(|p| Pad {
-                    id: p.id,
-                    entity_id: p.entity_id,
-                    flags: p.flags,
-                })
-                .collect(),
+            pads: pads[..n(topo.num_pads, pads.len())].iter().map(|p| Pad { id: p.id, entity_id: p.entity_id, flags: p.flags }).collect(),
             links: links[..n(topo.num_links, links.len())]
                 .iter()
-                .map(|l| Link {
-                    id: l.id,
-                    source_id: l.source_id,
-                    sink_id: l.sink_id,
-                    flags: l.flags,
-                })
+                .map(|l| Link { id: l.id, source_id: l.source_id, sink_id: l.sink_id, flags: l.flags })
                 .collect(),
         });
     }
-    log::warn!(
-        "{}: media topology kept changing while reading it",
-        path.display()
-    );
-    Err(V4l2Error::Invalid(format!(
-        "{}: topology unstable",
-        path.display()
-    )))
+    log::warn!("{}: media topology kept changing while reading it", path.display());
+    Err(V4l2Error::Invalid(format!("{}: topology unstable", path.display())))
 }
 
 /// `DEVNAME=` of a sysfs `uevent` file (`/sys/dev/char/M:m/uevent`).
 pub fn parse_uevent_devname(uevent: &str) -> Option<String> {
-    uevent
-        .lines()
-        .find_map(|l| l.strip_prefix("DEVNAME="))
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty() && !s.contains(".."))
+    uevent.lines().find_map(|l| l.strip_prefix("DEVNAME=")).map(|s| s.trim().to_string()).filter(|s| !s.is_empty() && !s.contains(".."))
 }
 
 /// `/dev/<DEVNAME>` of a character device number, through sysfs.
@@ -467,14 +392,8 @@ mod tests {
     #[test]
     fn ioctl_numbers_match_media_h() {
         // _IOWR('|', 0x00, struct media_device_info) and _IOWR('|', 0x04, struct media_v2_topology).
-        assert_eq!(
-            nix::request_code_readwrite!(b'|', 0x00, size_of::<MediaDeviceInfo>()),
-            0xc100_7c00
-        );
-        assert_eq!(
-            nix::request_code_readwrite!(b'|', 0x04, size_of::<MediaV2Topology>()),
-            0xc048_7c04
-        );
+        assert_eq!(nix::request_code_readwrite!(b'|', 0x00, size_of::<MediaDeviceInfo>()), 0xc100_7c00);
+        assert_eq!(nix::request_code_readwrite!(b'|', 0x04, size_of::<MediaV2Topology>()), 0xc048_7c04);
     }
 
     #[test]
@@ -488,15 +407,9 @@ mod tests {
         let i = MediaV2Interface::default();
         assert_eq!(&i.raw as *const _ as usize - &i as *const _ as usize, 48);
         let e = MediaV2Entity::default();
-        assert_eq!(
-            &e.function as *const _ as usize - &e as *const _ as usize,
-            68
-        );
+        assert_eq!(&e.function as *const _ as usize - &e as *const _ as usize, 68);
         let d = MediaDeviceInfo::default();
-        assert_eq!(
-            &d.media_version as *const _ as usize - &d as *const _ as usize,
-            120
-        );
+        assert_eq!(&d.media_version as *const _ as usize - &d as *const _ as usize, 120);
     }
 
     #[test]
@@ -512,10 +425,7 @@ mod tests {
         assert_eq!(parse_uevent_devname(u).as_deref(), Some("video0"));
         assert_eq!(parse_uevent_devname("MAJOR=1\n"), None);
         assert_eq!(parse_uevent_devname("DEVNAME=../etc\n"), None);
-        assert_eq!(
-            parse_uevent_devname("DEVNAME=v4l/video3").as_deref(),
-            Some("v4l/video3")
-        );
+        assert_eq!(parse_uevent_devname("DEVNAME=v4l/video3").as_deref(), Some("v4l/video3"));
     }
 
     /// The topology v4l2_m2m_register_media_controller() builds (ids as on visl).
@@ -524,75 +434,22 @@ mod tests {
         Topology {
             version: 1,
             entities: vec![
-                Entity {
-                    id: src,
-                    name: "visl-source".into(),
-                    function: MEDIA_ENT_F_IO_V4L,
-                },
-                Entity {
-                    id: proc_,
-                    name: "visl-proc".into(),
-                    function: func,
-                },
-                Entity {
-                    id: sink,
-                    name: "visl-sink".into(),
-                    function: MEDIA_ENT_F_IO_V4L,
-                },
+                Entity { id: src, name: "visl-source".into(), function: MEDIA_ENT_F_IO_V4L },
+                Entity { id: proc_, name: "visl-proc".into(), function: func },
+                Entity { id: sink, name: "visl-sink".into(), function: MEDIA_ENT_F_IO_V4L },
             ],
-            interfaces: vec![Interface {
-                id: intf,
-                intf_type: MEDIA_INTF_T_V4L_VIDEO,
-                major,
-                minor,
-            }],
+            interfaces: vec![Interface { id: intf, intf_type: MEDIA_INTF_T_V4L_VIDEO, major, minor }],
             pads: vec![
-                Pad {
-                    id: base + 2,
-                    entity_id: src,
-                    flags: 2,
-                },
-                Pad {
-                    id: base + 4,
-                    entity_id: proc_,
-                    flags: 1,
-                },
-                Pad {
-                    id: base + 5,
-                    entity_id: proc_,
-                    flags: 2,
-                },
-                Pad {
-                    id: base + 7,
-                    entity_id: sink,
-                    flags: 1,
-                },
+                Pad { id: base + 2, entity_id: src, flags: 2 },
+                Pad { id: base + 4, entity_id: proc_, flags: 1 },
+                Pad { id: base + 5, entity_id: proc_, flags: 2 },
+                Pad { id: base + 7, entity_id: sink, flags: 1 },
             ],
             links: vec![
-                Link {
-                    id: base + 8,
-                    source_id: base + 2,
-                    sink_id: base + 4,
-                    flags: 3,
-                },
-                Link {
-                    id: base + 10,
-                    source_id: base + 5,
-                    sink_id: base + 7,
-                    flags: 3,
-                },
-                Link {
-                    id: base + 13,
-                    source_id: intf,
-                    sink_id: src,
-                    flags: MEDIA_LNK_FL_INTERFACE_LINK | 3,
-                },
-                Link {
-                    id: base + 14,
-                    source_id: intf,
-                    sink_id: sink,
-                    flags: MEDIA_LNK_FL_INTERFACE_LINK | 3,
-                },
+                Link { id: base + 8, source_id: base + 2, sink_id: base + 4, flags: 3 },
+                Link { id: base + 10, source_id: base + 5, sink_id: base + 7, flags: 3 },
+                Link { id: base + 13, source_id: intf, sink_id: src, flags: MEDIA_LNK_FL_INTERFACE_LINK | 3 },
+                Link { id: base + 14, source_id: intf, sink_id: sink, flags: MEDIA_LNK_FL_INTERFACE_LINK | 3 },
             ],
         }
     }
@@ -601,14 +458,7 @@ mod tests {
     fn walk_m2m_decoder_topology() {
         let t = m2m_topology(MEDIA_ENT_F_PROC_VIDEO_DECODER, 81, 3, 0);
         let d = t.decoder_devnodes();
-        assert_eq!(
-            d,
-            vec![DecoderDevnode {
-                entity_name: "visl-proc".into(),
-                major: 81,
-                minor: 3
-            }]
-        );
+        assert_eq!(d, vec![DecoderDevnode { entity_name: "visl-proc".into(), major: 81, minor: 3 }]);
         assert!(t.has_video_devnode(81, 3));
         assert!(!t.has_video_devnode(81, 4));
     }
@@ -640,24 +490,10 @@ mod tests {
     fn direct_interface_link_to_the_decoder() {
         let t = Topology {
             version: 1,
-            entities: vec![Entity {
-                id: 1,
-                name: "dec".into(),
-                function: MEDIA_ENT_F_PROC_VIDEO_DECODER,
-            }],
-            interfaces: vec![Interface {
-                id: 2,
-                intf_type: MEDIA_INTF_T_V4L_VIDEO,
-                major: 81,
-                minor: 7,
-            }],
+            entities: vec![Entity { id: 1, name: "dec".into(), function: MEDIA_ENT_F_PROC_VIDEO_DECODER }],
+            interfaces: vec![Interface { id: 2, intf_type: MEDIA_INTF_T_V4L_VIDEO, major: 81, minor: 7 }],
             pads: vec![],
-            links: vec![Link {
-                id: 3,
-                source_id: 2,
-                sink_id: 1,
-                flags: MEDIA_LNK_FL_INTERFACE_LINK,
-            }],
+            links: vec![Link { id: 3, source_id: 2, sink_id: 1, flags: MEDIA_LNK_FL_INTERFACE_LINK }],
         };
         assert_eq!(t.decoder_devnodes().len(), 1);
     }
@@ -666,18 +502,8 @@ mod tests {
     fn non_video_interfaces_and_dangling_links_are_ignored() {
         let mut t = m2m_topology(MEDIA_ENT_F_PROC_VIDEO_DECODER, 81, 3, 0);
         t.interfaces[0].intf_type = MEDIA_INTF_T_V4L_VIDEO + 3; // a subdev node
-        t.links.push(Link {
-            id: 99,
-            source_id: 1234,
-            sink_id: 1,
-            flags: MEDIA_LNK_FL_INTERFACE_LINK,
-        });
-        t.links.push(Link {
-            id: 98,
-            source_id: 555,
-            sink_id: 556,
-            flags: 0,
-        });
+        t.links.push(Link { id: 99, source_id: 1234, sink_id: 1, flags: MEDIA_LNK_FL_INTERFACE_LINK });
+        t.links.push(Link { id: 98, source_id: 555, sink_id: 556, flags: 0 });
         assert!(t.decoder_devnodes().is_empty());
         assert!(Topology::default().decoder_devnodes().is_empty());
     }

@@ -25,9 +25,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
-use v4l2r::ioctl::{
-    BufferCapabilities, Capabilities, Capability, MemoryConsistency, RequestBuffers,
-};
+use v4l2r::ioctl::{BufferCapabilities, Capabilities, Capability, MemoryConsistency, RequestBuffers};
 use v4l2r::memory::MemoryType;
 use v4l2r::QueueType;
 
@@ -88,20 +86,12 @@ impl DecoderNode {
 /// Discover stateless decoders (see the module doc). Never fails: problems
 /// are logged and the node skipped.
 pub fn discover() -> Vec<DecoderNode> {
-    let video_env = std::env::var_os(VIDEO_PATH_ENV)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
-    let media_env = std::env::var_os(MEDIA_PATH_ENV)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from);
+    let video_env = std::env::var_os(VIDEO_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let media_env = std::env::var_os(MEDIA_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
 
     if let Some(video) = video_env {
         let media = media_env.or_else(|| media_path_for_video(&video));
-        log::info!(
-            "{VIDEO_PATH_ENV}={}: using that node (media {:?})",
-            video.display(),
-            media
-        );
+        log::info!("{VIDEO_PATH_ENV}={}: using that node (media {:?})", video.display(), media);
         return probe_node(&video, media.as_deref()).into_iter().collect();
     }
 
@@ -234,20 +224,13 @@ pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<Decode
                 n.driver,
                 n.media_path,
                 n.coded_formats.len(),
-                n.coded_formats
-                    .iter()
-                    .map(|f| fourcc_to_string(*f))
-                    .collect::<Vec<_>>()
-                    .join(" ")
+                n.coded_formats.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
             );
             Some(n)
         }
         Err(e) => {
             note_open_failure(video_path, &e);
-            log::info!(
-                "{}: not a usable stateless decoder: {e}",
-                video_path.display()
-            );
+            log::info!("{}: not a usable stateless decoder: {e}", video_path.display());
             None
         }
     }
@@ -256,53 +239,26 @@ pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<Decode
 fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode, V4l2Error> {
     let video = crate::v4l2::open_video(video_path)?;
     let ctx = |w: &str| format!("{}: {w}", video_path.display());
-    let cap: Capability = v4l2r::ioctl::querycap(&video)
-        .map_err(|e| ioctl_err(Op::QueryCap, Errno::from(e), ctx("probe")))?;
+    let cap: Capability = v4l2r::ioctl::querycap(&video).map_err(|e| ioctl_err(Op::QueryCap, Errno::from(e), ctx("probe")))?;
     let caps = cap.device_caps.unwrap_or(cap.capabilities);
     let multiplanar = match classify_caps(caps) {
         Some(m) => m,
-        None => {
-            return Err(V4l2Error::Unsupported(format!(
-                "{}: not an M2M device ({caps:?})",
-                video_path.display()
-            )))
-        }
+        None => return Err(V4l2Error::Unsupported(format!("{}: not an M2M device ({caps:?})", video_path.display()))),
     };
-    let out_q = if multiplanar {
-        QueueType::VideoOutputMplane
-    } else {
-        QueueType::VideoOutput
-    };
+    let out_q = if multiplanar { QueueType::VideoOutputMplane } else { QueueType::VideoOutput };
     let counter = AtomicU64::new(0);
-    let formats = crate::v4l2::session::enum_formats(&video, out_q, &counter)
-        .map_err(|e| ioctl_err(Op::EnumFmt, e, ctx("OUTPUT")))?;
-    let rb: RequestBuffers = v4l2r::ioctl::reqbufs(
-        &video,
-        out_q,
-        MemoryType::Mmap,
-        0,
-        MemoryConsistency::empty(),
-    )
-    .map_err(|e| ioctl_err_quiet(Op::ReqBufs, Errno::from(e), ctx("OUTPUT count 0")))?;
-    if !rb
-        .capabilities
-        .contains(BufferCapabilities::SUPPORTS_REQUESTS)
-    {
-        return Err(V4l2Error::Unsupported(format!(
-            "{}: OUTPUT queue has no request support",
-            video_path.display()
-        )));
+    let formats = crate::v4l2::session::enum_formats(&video, out_q, &counter).map_err(|e| ioctl_err(Op::EnumFmt, e, ctx("OUTPUT")))?;
+    let rb: RequestBuffers = v4l2r::ioctl::reqbufs(&video, out_q, MemoryType::Mmap, 0, MemoryConsistency::empty())
+        .map_err(|e| ioctl_err_quiet(Op::ReqBufs, Errno::from(e), ctx("OUTPUT count 0")))?;
+    if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
+        return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue has no request support", video_path.display())));
     }
     let coded_formats = filter_by_control_sizes(&video, video_path, &formats);
     if coded_formats.is_empty() {
         return Err(V4l2Error::Unsupported(format!(
             "{}: no stateless coded format with matching controls (OUTPUT formats: {})",
             video_path.display(),
-            formats
-                .iter()
-                .map(|f| fourcc_to_string(*f))
-                .collect::<Vec<_>>()
-                .join(" ")
+            formats.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
         )));
     }
     for &f in &coded_formats {
@@ -362,8 +318,7 @@ pub fn classify_caps(caps: Capabilities) -> Option<bool> {
         Some(true)
     } else if caps.contains(Capabilities::VIDEO_M2M) {
         Some(false)
-    } else if caps.contains(Capabilities::VIDEO_CAPTURE_MPLANE | Capabilities::VIDEO_OUTPUT_MPLANE)
-    {
+    } else if caps.contains(Capabilities::VIDEO_CAPTURE_MPLANE | Capabilities::VIDEO_OUTPUT_MPLANE) {
         Some(true)
     } else if caps.contains(Capabilities::VIDEO_CAPTURE | Capabilities::VIDEO_OUTPUT) {
         Some(false)
@@ -401,11 +356,7 @@ fn filter_by_control_sizes(video: &File, video_path: &Path, formats: &[u32]) -> 
     for &f in formats {
         let ctrls = codec_controls(f);
         if ctrls.is_empty() {
-            log::debug!(
-                "{}: coded format {} not handled, skipped",
-                video_path.display(),
-                fourcc_to_string(f)
-            );
+            log::debug!("{}: coded format {} not handled, skipped", video_path.display(), fourcc_to_string(f));
             continue;
         }
         let mut ok = true;
@@ -414,23 +365,14 @@ fn filter_by_control_sizes(video: &File, video_path: &Path, formats: &[u32]) -> 
                 Ok(info) => Some(info.elem_size),
                 Err(Errno::EINVAL) => None,
                 Err(e) => {
-                    ioctl_err(
-                        Op::QueryExtCtrl,
-                        e,
-                        format!("{}: {}", video_path.display(), c.name),
-                    );
+                    ioctl_err(Op::QueryExtCtrl, e, format!("{}: {}", video_path.display(), c.name));
                     None
                 }
             };
             match compare_size(c, kernel) {
                 SizeCheck::Ok | SizeCheck::AbsentOptional => {}
                 SizeCheck::AbsentRequired => {
-                    log::warn!(
-                        "{}: {} dropped: the kernel has no {} control",
-                        video_path.display(),
-                        fourcc_to_string(f),
-                        c.name
-                    );
+                    log::warn!("{}: {} dropped: the kernel has no {} control", video_path.display(), fourcc_to_string(f), c.name);
                     ok = false;
                 }
                 SizeCheck::Mismatch { kernel, ours } => {
@@ -466,18 +408,9 @@ mod tests {
 
     #[test]
     fn caps_classification() {
-        assert_eq!(
-            classify_caps(Capabilities::VIDEO_M2M_MPLANE | Capabilities::STREAMING),
-            Some(true)
-        );
-        assert_eq!(
-            classify_caps(Capabilities::VIDEO_M2M | Capabilities::STREAMING),
-            Some(false)
-        );
-        assert_eq!(
-            classify_caps(Capabilities::VIDEO_CAPTURE | Capabilities::STREAMING),
-            None
-        );
+        assert_eq!(classify_caps(Capabilities::VIDEO_M2M_MPLANE | Capabilities::STREAMING), Some(true));
+        assert_eq!(classify_caps(Capabilities::VIDEO_M2M | Capabilities::STREAMING), Some(false));
+        assert_eq!(classify_caps(Capabilities::VIDEO_CAPTURE | Capabilities::STREAMING), None);
         assert_eq!(classify_caps(Capabilities::empty()), None);
     }
 

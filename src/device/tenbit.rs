@@ -34,11 +34,8 @@ use crate::v4l2::controls::{s_ext_ctrls, ControlSpec, CtrlScratch, Which};
 use crate::v4l2::fourcc_to_string;
 
 /// Coded formats that have a 10-bit VA profile.
-pub const TEN_BIT_CODED_FORMATS: [u32; 3] = [
-    crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE,
-    crate::v4l2::V4L2_PIX_FMT_VP9_FRAME,
-    crate::v4l2::V4L2_PIX_FMT_AV1_FRAME,
-];
+pub const TEN_BIT_CODED_FORMATS: [u32; 3] =
+    [crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE, crate::v4l2::V4L2_PIX_FMT_VP9_FRAME, crate::v4l2::V4L2_PIX_FMT_AV1_FRAME];
 
 /// Coded size of the probe's OUTPUT format (the device may adjust it; the
 /// trial control then uses the adjusted size).
@@ -158,10 +155,9 @@ pub fn probe(video_path: &Path, multiplanar: bool, coded_fourcc: u32) -> TenBit 
     let what = match &outcome {
         TenBit::P010 => "yes (10-bit control taken, CAPTURE lists P010)".to_string(),
         TenBit::ControlRejected(e) => format!("no (10-bit control rejected: {e})"),
-        TenBit::NoP010(f) => format!(
-            "no (no linear P010 on CAPTURE: {})",
-            f.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" ")
-        ),
+        TenBit::NoP010(f) => {
+            format!("no (no linear P010 on CAPTURE: {})", f.iter().map(|f| fourcc_to_string(*f)).collect::<Vec<_>>().join(" "))
+        }
         TenBit::ProbeFailed(e) => format!("no (probe failed: {e})"),
     };
     log::info!("{}: {} 10-bit: {what}", video_path.display(), fourcc_to_string(coded_fourcc));
@@ -190,10 +186,7 @@ fn run_probe(video_path: &Path, multiplanar: bool, coded_fourcc: u32) -> TenBit 
         Err(e) => return TenBit::ProbeFailed(format!("VIDIOC_S_FMT OUTPUT: {}", Errno::from(e))),
     };
     if u32::from(got.pixelformat) != coded_fourcc {
-        return TenBit::ProbeFailed(format!(
-            "OUTPUT format refused (device chose {})",
-            fourcc_to_string(got.pixelformat.into())
-        ));
+        return TenBit::ProbeFailed(format!("OUTPUT format refused (device chose {})", fourcc_to_string(got.pixelformat.into())));
     }
     let (w, h) = if got.width > 0 && got.height > 0 { (got.width, got.height) } else { (PROBE_WIDTH, PROBE_HEIGHT) };
     let Some(trial) = TrialControl::new(coded_fourcc, w, h) else {
@@ -213,8 +206,8 @@ fn run_probe(video_path: &Path, multiplanar: bool, coded_fourcc: u32) -> TenBit 
 mod tests {
     use super::*;
     use crate::v4l2::{
-        V4L2_PIX_FMT_AV1_FRAME, V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_HEVC_SLICE, V4L2_PIX_FMT_NV12,
-        V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15, V4L2_PIX_FMT_P010, V4L2_PIX_FMT_VP9_FRAME, V4L2_PIX_FMT_YUV420,
+        V4L2_PIX_FMT_AV1_FRAME, V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_HEVC_SLICE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_4L4,
+        V4L2_PIX_FMT_NV15, V4L2_PIX_FMT_P010, V4L2_PIX_FMT_VP9_FRAME, V4L2_PIX_FMT_YUV420,
     };
 
     #[test]
@@ -246,23 +239,17 @@ mod tests {
 
     #[test]
     fn trial_controls_are_ten_bit_and_sized() {
-        let Some(TrialControl::Hevc(sps)) = TrialControl::new(V4L2_PIX_FMT_HEVC_SLICE, 1920, 1080) else {
-            panic!("HEVC trial control")
-        };
+        let Some(TrialControl::Hevc(sps)) = TrialControl::new(V4L2_PIX_FMT_HEVC_SLICE, 1920, 1080) else { panic!("HEVC trial control") };
         assert_eq!((sps.bit_depth_luma_minus8, sps.bit_depth_chroma_minus8), (2, 2));
         assert_eq!((sps.pic_width_in_luma_samples, sps.pic_height_in_luma_samples), (1920, 1080));
         assert_eq!(sps.chroma_format_idc, 1);
-        let Some(TrialControl::Vp9(f)) = TrialControl::new(V4L2_PIX_FMT_VP9_FRAME, 1280, 720) else {
-            panic!("VP9 trial control")
-        };
+        let Some(TrialControl::Vp9(f)) = TrialControl::new(V4L2_PIX_FMT_VP9_FRAME, 1280, 720) else { panic!("VP9 trial control") };
         assert_eq!((f.profile, f.bit_depth), (2, 10));
         assert_eq!((f.frame_width_minus_1, f.frame_height_minus_1), (1279, 719));
         // Profile 2 is 4:2:0 only: the kernel wants both subsampling flags.
         let sub = b::V4L2_VP9_FRAME_FLAG_X_SUBSAMPLING | b::V4L2_VP9_FRAME_FLAG_Y_SUBSAMPLING;
         assert_eq!(f.flags & sub, sub);
-        let Some(TrialControl::Av1(s)) = TrialControl::new(V4L2_PIX_FMT_AV1_FRAME, 0, 100_000) else {
-            panic!("AV1 trial control")
-        };
+        let Some(TrialControl::Av1(s)) = TrialControl::new(V4L2_PIX_FMT_AV1_FRAME, 0, 100_000) else { panic!("AV1 trial control") };
         assert_eq!((s.seq_profile, s.bit_depth), (0, 10));
         assert_eq!((s.max_frame_width_minus_1, s.max_frame_height_minus_1), (0, u16::MAX - 1));
         assert!(TrialControl::new(V4L2_PIX_FMT_H264_SLICE, 64, 64).is_none());
@@ -273,9 +260,7 @@ mod tests {
             let expected = match t {
                 TrialControl::Hevc(_) => (b::V4L2_CID_STATELESS_HEVC_SPS, std::mem::size_of::<b::v4l2_ctrl_hevc_sps>()),
                 TrialControl::Vp9(_) => (b::V4L2_CID_STATELESS_VP9_FRAME, std::mem::size_of::<b::v4l2_ctrl_vp9_frame>()),
-                TrialControl::Av1(_) => {
-                    (b::V4L2_CID_STATELESS_AV1_SEQUENCE, std::mem::size_of::<b::v4l2_ctrl_av1_sequence>())
-                }
+                TrialControl::Av1(_) => (b::V4L2_CID_STATELESS_AV1_SEQUENCE, std::mem::size_of::<b::v4l2_ctrl_av1_sequence>()),
             };
             assert_eq!((spec.id, spec.data.len()), expected);
         }

@@ -39,11 +39,7 @@ pub struct Diagnosis {
     pub remedy: String,
 }
 
-static WARNED: [AtomicBool; 3] = [
-    AtomicBool::new(false),
-    AtomicBool::new(false),
-    AtomicBool::new(false),
-];
+static WARNED: [AtomicBool; 3] = [AtomicBool::new(false), AtomicBool::new(false), AtomicBool::new(false)];
 
 fn trap_index(t: &Trap) -> usize {
     match t {
@@ -82,13 +78,7 @@ pub fn diagnose(path: &Path, errno: Errno) -> Option<Diagnosis> {
     let (comm, args) = own_process();
     let node = NodeAccess::of(path);
     let shown = match &node {
-        Some(n) => format!(
-            "{} ({} {}:{})",
-            path.display(),
-            n.mode_string(),
-            n.owner,
-            n.group
-        ),
+        Some(n) => format!("{} ({} {}:{})", path.display(), n.mode_string(), n.owner, n.group),
         None => path.display().to_string(),
     };
     let what = format!("cannot open {shown}: {}", errno.desc());
@@ -123,19 +113,13 @@ pub fn diagnose(path: &Path, errno: Errno) -> Option<Diagnosis> {
 /// main thread is named "RDD Process", and Firefox child processes end their
 /// command line with the process type (`-contentproc ... rdd`).
 pub fn is_firefox_rdd(comm: &str, args: &[String]) -> bool {
-    comm.trim_end() == "RDD Process"
-        || (args.iter().any(|a| a == "-contentproc") && args.last().is_some_and(|a| a == "rdd"))
+    comm.trim_end() == "RDD Process" || (args.iter().any(|a| a == "-contentproc") && args.last().is_some_and(|a| a == "rdd"))
 }
 
 fn own_process() -> (String, Vec<String>) {
     let comm = std::fs::read_to_string("/proc/self/comm").unwrap_or_default();
     let args = std::fs::read("/proc/self/cmdline")
-        .map(|b| {
-            b.split(|&c| c == 0)
-                .filter(|s| !s.is_empty())
-                .map(|s| String::from_utf8_lossy(s).into_owned())
-                .collect()
-        })
+        .map(|b| b.split(|&c| c == 0).filter(|s| !s.is_empty()).map(|s| String::from_utf8_lossy(s).into_owned()).collect())
         .unwrap_or_default();
     (comm, args)
 }
@@ -152,22 +136,14 @@ pub struct Caller {
 impl Caller {
     pub fn current() -> Self {
         let uid = Uid::current();
-        let name = User::from_uid(uid)
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string());
+        let name = User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string());
         let mut gids: Vec<u32> = vec![Gid::current().as_raw()];
         for g in nix::unistd::getgroups().unwrap_or_default() {
             if !gids.contains(&g.as_raw()) {
                 gids.push(g.as_raw());
             }
         }
-        Caller {
-            uid: uid.as_raw(),
-            name,
-            gids,
-        }
+        Caller { uid: uid.as_raw(), name, gids }
     }
 }
 
@@ -191,20 +167,13 @@ impl NodeAccess {
     pub fn of(path: &Path) -> Option<Self> {
         let md = std::fs::metadata(path).ok()?;
         let (uid, gid) = (md.uid(), md.gid());
-        let owner = User::from_uid(Uid::from_raw(uid))
-            .ok()
-            .flatten()
-            .map(|u| u.name)
-            .unwrap_or_else(|| uid.to_string());
+        let owner = User::from_uid(Uid::from_raw(uid)).ok().flatten().map(|u| u.name).unwrap_or_else(|| uid.to_string());
         let group = Group::from_gid(Gid::from_raw(gid)).ok().flatten();
         Some(NodeAccess {
             uid,
             gid,
             owner,
-            group: group
-                .as_ref()
-                .map(|g| g.name.clone())
-                .unwrap_or_else(|| gid.to_string()),
+            group: group.as_ref().map(|g| g.name.clone()).unwrap_or_else(|| gid.to_string()),
             mode: md.permissions().mode() & 0o777,
             char_device: std::os::unix::fs::FileTypeExt::is_char_device(&md.file_type()),
             group_members: group.map(|g| g.mem).unwrap_or_default(),
@@ -255,10 +224,7 @@ impl NodeAccess {
         }
         if self.caller_in_group(caller) {
             // In the group, yet refused: cannot happen with mode g+rw; keep it honest.
-            return format!(
-                "{} is in group {g} but has no access: check the node's ACLs",
-                caller.name
-            );
+            return format!("{} is in group {g} but has no access: check the node's ACLs", caller.name);
         }
         if self.group_members.contains(&caller.name) {
             return format!(
@@ -266,10 +232,7 @@ impl NodeAccess {
                 caller.name
             );
         }
-        format!(
-            "add {0} to group {g}: `sudo usermod -aG {g} {0}`, then log out and in again",
-            caller.name
-        )
+        format!("add {0} to group {g}: `sudo usermod -aG {g} {0}`, then log out and in again", caller.name)
     }
 }
 
@@ -290,28 +253,14 @@ mod tests {
     }
 
     fn caller(uid: u32, name: &str, gids: &[u32]) -> Caller {
-        Caller {
-            uid,
-            name: name.into(),
-            gids: gids.to_vec(),
-        }
+        Caller { uid, name: name.into(), gids: gids.to_vec() }
     }
 
     #[test]
     fn firefox_rdd_is_recognised() {
         assert!(is_firefox_rdd("RDD Process\n", &[]));
-        let args: Vec<String> = [
-            "/usr/lib/firefox/firefox",
-            "-contentproc",
-            "-parentBuildID",
-            "1",
-            "7",
-            "true",
-            "rdd",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+        let args: Vec<String> =
+            ["/usr/lib/firefox/firefox", "-contentproc", "-parentBuildID", "1", "7", "true", "rdd"].iter().map(|s| s.to_string()).collect();
         assert!(is_firefox_rdd("firefox-esr", &args));
         let mut content = args.clone();
         *content.last_mut().unwrap() = "tab".into();
@@ -336,18 +285,11 @@ mod tests {
     fn remedies_name_the_group_or_the_missing_rule() {
         let alice = caller(1000, "alice", &[1000]);
         let video = node(0, 44, "video", 0o660, &[]);
-        assert_eq!(
-            video.remedy(&alice),
-            "add alice to group video: `sudo usermod -aG video alice`, then log out and in again"
-        );
+        assert_eq!(video.remedy(&alice), "add alice to group video: `sudo usermod -aG video alice`, then log out and in again");
         let added = node(0, 44, "video", 0o660, &["bob", "alice"]);
-        assert!(added
-            .remedy(&alice)
-            .contains("log out and in again (or run `newgrp video`)"));
+        assert!(added.remedy(&alice).contains("log out and in again (or run `newgrp video`)"));
         let root_only = node(0, 0, "root", 0o600, &[]);
-        assert!(root_only
-            .remedy(&alice)
-            .starts_with("only root may open it: add a udev rule"));
+        assert!(root_only.remedy(&alice).starts_with("only root may open it: add a udev rule"));
     }
 
     #[test]
@@ -357,11 +299,6 @@ mod tests {
         // /dev/null is crw-rw-rw-: refused although allowed means a sandbox.
         let d = diagnose(Path::new("/dev/null"), Errno::EACCES).unwrap();
         assert_eq!(d.trap, Trap::Sandbox);
-        assert!(
-            d.what
-                .starts_with("cannot open /dev/null (crw-rw-rw- root:root)"),
-            "{}",
-            d.what
-        );
+        assert!(d.what.starts_with("cannot open /dev/null (crw-rw-rw- root:root)"), "{}", d.what);
     }
 }

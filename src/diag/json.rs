@@ -27,12 +27,7 @@ impl Json {
     }
 
     pub fn obj<const N: usize>(fields: [(&str, Json); N]) -> Self {
-        Json::Obj(
-            fields
-                .into_iter()
-                .map(|(k, v)| (k.to_string(), v))
-                .collect(),
-        )
+        Json::Obj(fields.into_iter().map(|(k, v)| (k.to_string(), v)).collect())
     }
 
     /// Pretty-printed with two-space indentation.

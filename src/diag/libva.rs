@@ -48,10 +48,7 @@ pub struct LibvaReport {
 }
 
 fn pkg_config(args: &[&str]) -> Option<String> {
-    let o = std::process::Command::new("pkg-config")
-        .args(args)
-        .output()
-        .ok()?;
+    let o = std::process::Command::new("pkg-config").args(args).output().ok()?;
     let s = String::from_utf8_lossy(&o.stdout).trim().to_string();
     (o.status.success() && !s.is_empty()).then_some(s)
 }
@@ -59,37 +56,17 @@ fn pkg_config(args: &[&str]) -> Option<String> {
 /// Gather the report (see the module doc).
 pub fn inspect(env: &Environment) -> LibvaReport {
     let (search_dirs, dirs_from) = match &env.drivers_path {
-        Some(p) => (
-            p.split(':')
-                .filter(|d| !d.is_empty())
-                .map(PathBuf::from)
-                .collect(),
-            DirsFrom::Env,
-        ),
+        Some(p) => (p.split(':').filter(|d| !d.is_empty()).map(PathBuf::from).collect(), DirsFrom::Env),
         None => match pkg_config(&["--variable=driverdir", "libva"]) {
             Some(d) => (vec![PathBuf::from(d)], DirsFrom::PkgConfig),
-            None => (
-                [env!("V4L2RVA_LIBVA_DRIVERDIR")]
-                    .into_iter()
-                    .filter(|d| !d.is_empty())
-                    .map(PathBuf::from)
-                    .collect(),
-                DirsFrom::BuildTime,
-            ),
+            None => {
+                ([env!("V4L2RVA_LIBVA_DRIVERDIR")].into_iter().filter(|d| !d.is_empty()).map(PathBuf::from).collect(), DirsFrom::BuildTime)
+            }
         },
     };
-    let driver = search_dirs
-        .iter()
-        .map(|d| d.join(DRIVER_FILE))
-        .find(|f| f.exists());
+    let driver = search_dirs.iter().map(|d| d.join(DRIVER_FILE)).find(|f| f.exists());
     let load = driver.as_deref().map(load_driver);
-    LibvaReport {
-        search_dirs,
-        dirs_from,
-        libva_version: pkg_config(&["--modversion", "libva"]),
-        driver,
-        load,
-    }
+    LibvaReport { search_dirs, dirs_from, libva_version: pkg_config(&["--modversion", "libva"]), driver, load }
 }
 
 /// Highest libva minor version whose init symbol we look for.
@@ -114,12 +91,7 @@ fn minor_of(version: &str) -> Option<u32> {
 
 /// The problems of a report, each with its remedy.
 pub fn problems(r: &LibvaReport, built_for: (u32, u32)) -> Vec<Problem> {
-    let dirs = r
-        .search_dirs
-        .iter()
-        .map(|d| d.display().to_string())
-        .collect::<Vec<_>>()
-        .join(":");
+    let dirs = r.search_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(":");
     let Some(driver) = &r.driver else {
         let remedy = match r.dirs_from {
             DirsFrom::Env => "point LIBVA_DRIVERS_PATH at the directory that holds it (or unset it after `meson install`)".into(),
@@ -152,7 +124,10 @@ pub fn problems(r: &LibvaReport, built_for: (u32, u32)) -> Vec<Problem> {
                             driver.display(),
                             r.libva_version.as_deref().unwrap_or("?")
                         ),
-                        remedy: format!("rebuild the driver against this libva (it was built against libva {}.{})", built_for.0, built_for.1),
+                        remedy: format!(
+                            "rebuild the driver against this libva (it was built against libva {}.{})",
+                            built_for.0, built_for.1
+                        ),
                     });
                 }
             }
@@ -187,8 +162,7 @@ mod ffi {
 
     impl Library {
         pub fn open(path: &Path) -> Result<Self, String> {
-            let c = CString::new(path.as_os_str().as_bytes())
-                .map_err(|_| "path contains NUL".to_string())?;
+            let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| "path contains NUL".to_string())?;
             // SAFETY: `c` is a valid NUL-terminated path. Loading runs the library's
             // initialisers, which is what libva does with the same file.
             let h = unsafe { libc::dlopen(c.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL) };
@@ -219,9 +193,7 @@ mod tests {
             search_dirs: vec![PathBuf::from("/usr/lib/dri")],
             dirs_from: DirsFrom::PkgConfig,
             libva_version: version.map(String::from),
-            driver: load
-                .as_ref()
-                .map(|_| PathBuf::from("/usr/lib/dri").join(DRIVER_FILE)),
+            driver: load.as_ref().map(|_| PathBuf::from("/usr/lib/dri").join(DRIVER_FILE)),
             load,
         }
     }
@@ -230,31 +202,19 @@ mod tests {
     fn missing_driver_file() {
         let p = problems(&report(None, None), (1, 17));
         assert_eq!(p.len(), 1);
-        assert!(p[0].what.starts_with("v4l2_request_drv_video.so is not in libva's driver path (pkg-config libva driverdir: /usr/lib/dri)"));
+        assert!(p[0]
+            .what
+            .starts_with("v4l2_request_drv_video.so is not in libva's driver path (pkg-config libva driverdir: /usr/lib/dri)"));
         assert!(p[0].remedy.contains("meson install"));
     }
 
     #[test]
     fn version_skew_and_load_errors() {
-        assert!(problems(
-            &report(Some("1.17.0"), Some(Ok("__vaDriverInit_1_17".into()))),
-            (1, 17)
-        )
-        .is_empty());
-        assert!(problems(
-            &report(Some("1.20.0"), Some(Ok("__vaDriverInit_1_17".into()))),
-            (1, 17)
-        )
-        .is_empty());
-        let p = problems(
-            &report(Some("1.16.0"), Some(Ok("__vaDriverInit_1_17".into()))),
-            (1, 17),
-        );
+        assert!(problems(&report(Some("1.17.0"), Some(Ok("__vaDriverInit_1_17".into()))), (1, 17)).is_empty());
+        assert!(problems(&report(Some("1.20.0"), Some(Ok("__vaDriverInit_1_17".into()))), (1, 17)).is_empty());
+        let p = problems(&report(Some("1.16.0"), Some(Ok("__vaDriverInit_1_17".into()))), (1, 17));
         assert!(p[0].what.contains("the installed libva is 1.16.0"));
-        let p = problems(
-            &report(None, Some(Err("libfoo.so: cannot open".into()))),
-            (1, 17),
-        );
+        let p = problems(&report(None, Some(Err("libfoo.so: cannot open".into()))), (1, 17));
         assert!(p[0].what.ends_with("does not load: libfoo.so: cannot open"));
         assert_eq!(minor_of("1.17.0"), Some(17));
         assert_eq!(minor_of("2.17.0"), None);

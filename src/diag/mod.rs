@@ -53,10 +53,7 @@ impl Environment {
     /// The one place the tool reads libva's variables.
     pub fn read() -> Self {
         let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-        Environment {
-            driver_name: get("LIBVA_DRIVER_NAME"),
-            drivers_path: get("LIBVA_DRIVERS_PATH"),
-        }
+        Environment { driver_name: get("LIBVA_DRIVER_NAME"), drivers_path: get("LIBVA_DRIVERS_PATH") }
     }
 }
 
@@ -171,10 +168,7 @@ pub struct Report {
 /// Gather the report (see the module doc).
 pub fn collect(env: Environment) -> Report {
     let caller = Caller::current();
-    let media: Vec<MediaReport> = device::list_media_devices()
-        .iter()
-        .map(|p| inspect_media(p))
-        .collect();
+    let media: Vec<MediaReport> = device::list_media_devices().iter().map(|p| inspect_media(p)).collect();
     let mut decoders = Vec::new();
     for m in &media {
         for v in &m.decoders {
@@ -195,11 +189,7 @@ pub fn collect(env: Environment) -> Report {
     let nodes: Vec<NodePermission> = paths.iter().map(|p| permission(p, &caller)).collect();
     let render_nodes: Vec<RenderNode> = list_dir_numbered(Path::new("/dev/dri"), "renderD")
         .into_iter()
-        .map(|p| RenderNode {
-            drm_driver: drm_driver_of(&p),
-            permission: permission(&p, &caller),
-            path: p,
-        })
+        .map(|p| RenderNode { drm_driver: drm_driver_of(&p), permission: permission(&p, &caller), path: p })
         .collect();
     let libva = libva::inspect(&env);
     let mut report = Report {
@@ -227,26 +217,15 @@ fn list_dir_numbered(dir: &Path, prefix: &str) -> Vec<PathBuf> {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let mut found: Vec<(u32, PathBuf)> = rd
-        .filter_map(|e| e.ok())
-        .filter_map(|e| {
-            Some((
-                device::parse_numbered(e.file_name().to_str()?, prefix)?,
-                e.path(),
-            ))
-        })
-        .collect();
+    let mut found: Vec<(u32, PathBuf)> =
+        rd.filter_map(|e| e.ok()).filter_map(|e| Some((device::parse_numbered(e.file_name().to_str()?, prefix)?, e.path()))).collect();
     found.sort();
     found.into_iter().map(|(_, p)| p).collect()
 }
 
 fn permission(path: &Path, caller: &Caller) -> NodePermission {
     let access = NodeAccess::of(path);
-    NodePermission {
-        path: path.to_path_buf(),
-        allowed: access.as_ref().is_some_and(|a| a.allows(caller)),
-        access,
-    }
+    NodePermission { path: path.to_path_buf(), allowed: access.as_ref().is_some_and(|a| a.allows(caller)), access }
 }
 
 /// The DRM driver of a render node: `/sys/class/drm/renderDN/device/driver`
@@ -266,10 +245,7 @@ fn errno_of(e: &std::io::Error) -> Errno {
 }
 
 fn inspect_media(path: &Path) -> MediaReport {
-    let mut r = MediaReport {
-        path: path.to_path_buf(),
-        ..Default::default()
-    };
+    let mut r = MediaReport { path: path.to_path_buf(), ..Default::default() };
     let fd = match File::options().read(true).write(true).open(path) {
         Ok(f) => f,
         Err(e) => {
@@ -292,10 +268,8 @@ fn inspect_media(path: &Path) -> MediaReport {
                     Some(p) if !r.decoders.contains(&p) => r.decoders.push(p),
                     Some(_) => {}
                     None => {
-                        r.error = Some(format!(
-                            "decoder entity '{}' has devnode {}:{} without a /dev node",
-                            dn.entity_name, dn.major, dn.minor
-                        ))
+                        r.error =
+                            Some(format!("decoder entity '{}' has devnode {}:{} without a /dev node", dn.entity_name, dn.major, dn.minor))
                     }
                 }
             }
@@ -314,11 +288,7 @@ fn queues(multiplanar: bool) -> (QueueType, QueueType) {
 }
 
 fn inspect_decoder(video: &Path, media_path: Option<&Path>) -> DecoderReport {
-    let mut r = DecoderReport {
-        video: video.to_path_buf(),
-        media: media_path.map(Path::to_path_buf),
-        ..Default::default()
-    };
+    let mut r = DecoderReport { video: video.to_path_buf(), media: media_path.map(Path::to_path_buf), ..Default::default() };
     let mut fd = match crate::v4l2::open_video(video) {
         Ok(f) => f,
         Err(e) => {
@@ -336,8 +306,7 @@ fn inspect_decoder(video: &Path, media_path: Option<&Path>) -> DecoderReport {
     r.driver = cap.driver.clone();
     r.card = cap.card.clone();
     r.bus_info = cap.bus_info.clone();
-    let Some(multiplanar) = device::classify_caps(cap.device_caps.unwrap_or(cap.capabilities))
-    else {
+    let Some(multiplanar) = device::classify_caps(cap.device_caps.unwrap_or(cap.capabilities)) else {
         r.error = Some("not a memory-to-memory device".into());
         return r;
     };
@@ -351,27 +320,15 @@ fn inspect_decoder(video: &Path, media_path: Option<&Path>) -> DecoderReport {
             return r;
         }
     };
-    match v4l2r::ioctl::reqbufs::<RequestBuffers>(
-        &fd,
-        out_q,
-        MemoryType::Mmap,
-        0,
-        MemoryConsistency::empty(),
-    ) {
+    match v4l2r::ioctl::reqbufs::<RequestBuffers>(&fd, out_q, MemoryType::Mmap, 0, MemoryConsistency::empty()) {
         Ok(rb) => {
-            r.requests = rb
-                .capabilities
-                .contains(BufferCapabilities::SUPPORTS_REQUESTS);
-            r.hold_capture_buf = rb
-                .capabilities
-                .contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF);
+            r.requests = rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS);
+            r.hold_capture_buf = rb.capabilities.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF);
         }
         Err(e) => r.error = Some(format!("VIDIOC_REQBUFS OUTPUT: {}", Errno::from(e).desc())),
     }
     for &f in &formats {
-        let known = config::codec_table()
-            .iter()
-            .any(|row| row.coded_fourcc == f);
+        let known = config::codec_table().iter().any(|row| row.coded_fourcc == f);
         let mut c = CodedReport {
             fourcc: f,
             known,
@@ -425,10 +382,9 @@ fn check_controls(fd: &File, coded_fourcc: u32) -> Result<(), String> {
         match compare_size(c, kernel) {
             SizeCheck::Ok | SizeCheck::AbsentOptional => {}
             SizeCheck::AbsentRequired => why.push(format!("the kernel has no {} control", c.name)),
-            SizeCheck::Mismatch { kernel, ours } => why.push(format!(
-                "control {} is {kernel} bytes in the kernel, {ours} in this driver",
-                c.name
-            )),
+            SizeCheck::Mismatch { kernel, ours } => {
+                why.push(format!("control {} is {kernel} bytes in the kernel, {ours} in this driver", c.name))
+            }
         }
     }
     if why.is_empty() {
@@ -440,32 +396,19 @@ fn check_controls(fd: &File, coded_fourcc: u32) -> Result<(), String> {
 
 /// CAPTURE formats after `S_FMT` OUTPUT to the coded format (what drivers
 /// offer depends on it).
-fn capture_formats(
-    fd: &mut File,
-    out_q: QueueType,
-    cap_q: QueueType,
-    coded_fourcc: u32,
-) -> Result<Vec<u32>, String> {
+fn capture_formats(fd: &mut File, out_q: QueueType, cap_q: QueueType, coded_fourcc: u32) -> Result<Vec<u32>, String> {
     let fmt = Format {
         width: tenbit::PROBE_WIDTH,
         height: tenbit::PROBE_HEIGHT,
         pixelformat: coded_fourcc.into(),
-        plane_fmt: vec![PlaneLayout {
-            sizeimage: 1 << 20,
-            bytesperline: 0,
-        }],
+        plane_fmt: vec![PlaneLayout { sizeimage: 1 << 20, bytesperline: 0 }],
     };
-    let got: Format = v4l2r::ioctl::s_fmt(fd, (out_q, &fmt))
-        .map_err(|e| format!("VIDIOC_S_FMT OUTPUT: {}", Errno::from(e).desc()))?;
+    let got: Format = v4l2r::ioctl::s_fmt(fd, (out_q, &fmt)).map_err(|e| format!("VIDIOC_S_FMT OUTPUT: {}", Errno::from(e).desc()))?;
     if u32::from(got.pixelformat) != coded_fourcc {
-        return Err(format!(
-            "OUTPUT format refused (device chose {})",
-            fourcc_to_string(got.pixelformat.into())
-        ));
+        return Err(format!("OUTPUT format refused (device chose {})", fourcc_to_string(got.pixelformat.into())));
     }
     let counter = AtomicU64::new(0);
-    crate::v4l2::session::enum_formats(fd, cap_q, &counter)
-        .map_err(|e| format!("VIDIOC_ENUM_FMT CAPTURE: {}", e.desc()))
+    crate::v4l2::session::enum_formats(fd, cap_q, &counter).map_err(|e| format!("VIDIOC_ENUM_FMT CAPTURE: {}", e.desc()))
 }
 
 /// Most frame sizes listed.
@@ -474,17 +417,16 @@ const MAX_FRAME_SIZES: u32 = 64;
 fn frame_sizes(fd: &File, fourcc: u32) -> Result<FrameSizes, String> {
     let mut discrete = Vec::new();
     for index in 0..MAX_FRAME_SIZES {
-        let e: b::v4l2_frmsizeenum =
-            match v4l2r::ioctl::enum_frame_sizes(fd, index, PixelFormat::from(fourcc)) {
-                Ok(e) => e,
-                Err(e) => {
-                    let errno = Errno::from(e);
-                    if errno == Errno::EINVAL && index > 0 {
-                        break;
-                    }
-                    return Err(format!("VIDIOC_ENUM_FRAMESIZES: {}", errno.desc()));
+        let e: b::v4l2_frmsizeenum = match v4l2r::ioctl::enum_frame_sizes(fd, index, PixelFormat::from(fourcc)) {
+            Ok(e) => e,
+            Err(e) => {
+                let errno = Errno::from(e);
+                if errno == Errno::EINVAL && index > 0 {
+                    break;
                 }
-            };
+                return Err(format!("VIDIOC_ENUM_FRAMESIZES: {}", errno.desc()));
+            }
+        };
         match e.size() {
             Some(v4l2r::ioctl::FrmSizeTypes::StepWise(s)) => {
                 return Ok(FrameSizes::Range {
@@ -504,14 +446,8 @@ fn frame_sizes(fd: &File, fourcc: u32) -> Result<FrameSizes, String> {
 /// current values, see the README's environment table for the overrides).
 fn modes(fd: &File, coded_fourcc: u32) -> Vec<ModeReport> {
     let (mode_id, start_id) = match coded_fourcc {
-        crate::v4l2::V4L2_PIX_FMT_H264_SLICE => (
-            b::V4L2_CID_STATELESS_H264_DECODE_MODE,
-            b::V4L2_CID_STATELESS_H264_START_CODE,
-        ),
-        crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE => (
-            b::V4L2_CID_STATELESS_HEVC_DECODE_MODE,
-            b::V4L2_CID_STATELESS_HEVC_START_CODE,
-        ),
+        crate::v4l2::V4L2_PIX_FMT_H264_SLICE => (b::V4L2_CID_STATELESS_H264_DECODE_MODE, b::V4L2_CID_STATELESS_H264_START_CODE),
+        crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE => (b::V4L2_CID_STATELESS_HEVC_DECODE_MODE, b::V4L2_CID_STATELESS_HEVC_START_CODE),
         _ => return Vec::new(),
     };
     // The H.264 and HEVC menus share their values: 0 slice / 1 frame, 0 none / 1 Annex B.
@@ -534,23 +470,10 @@ fn modes(fd: &File, coded_fourcc: u32) -> Vec<ModeReport> {
         }
     };
     let mut out = Vec::new();
-    for (what, id, name) in [
-        (
-            "decode mode",
-            mode_id,
-            &mode_name as &dyn Fn(u32) -> &'static str,
-        ),
-        ("start code", start_id, &start_name),
-    ] {
+    for (what, id, name) in [("decode mode", mode_id, &mode_name as &dyn Fn(u32) -> &'static str), ("start code", start_id, &start_name)] {
         let current = v4l2r::ioctl::g_ctrl(fd, id).ok().map(|v| name(v as u32));
-        let offered = menu_values(fd, id)
-            .map(|v| v.into_iter().map(name).collect())
-            .unwrap_or_default();
-        out.push(ModeReport {
-            what,
-            current,
-            offered,
-        });
+        let offered = menu_values(fd, id).map(|v| v.into_iter().map(name).collect()).unwrap_or_default();
+        out.push(ModeReport { what, current, offered });
     }
     out
 }
@@ -560,29 +483,13 @@ pub fn problems(r: &Report) -> Vec<Problem> {
     let mut out = Vec::new();
     // Device nodes the user may not open, grouped by remedy.
     let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for n in r
-        .nodes
-        .iter()
-        .chain(r.render_nodes.iter().map(|n| &n.permission))
-    {
+    for n in r.nodes.iter().chain(r.render_nodes.iter().map(|n| &n.permission)) {
         if n.allowed {
             continue;
         }
         let (shown, remedy) = match &n.access {
-            Some(a) => (
-                format!(
-                    "{} ({} {}:{})",
-                    n.path.display(),
-                    a.mode_string(),
-                    a.owner,
-                    a.group
-                ),
-                a.remedy(&r.caller),
-            ),
-            None => (
-                n.path.display().to_string(),
-                "check that the node exists and is readable".to_string(),
-            ),
+            Some(a) => (format!("{} ({} {}:{})", n.path.display(), a.mode_string(), a.owner, a.group), a.remedy(&r.caller)),
+            None => (n.path.display().to_string(), "check that the node exists and is readable".to_string()),
         };
         match groups.iter_mut().find(|(rem, _)| *rem == remedy) {
             Some((_, v)) => v.push(shown),
@@ -591,20 +498,10 @@ pub fn problems(r: &Report) -> Vec<Problem> {
     }
     let permission_problems = !groups.is_empty();
     for (remedy, nodes) in groups {
-        out.push(Problem {
-            what: format!(
-                "{} has no read/write access to {}",
-                r.caller.name,
-                nodes.join(", ")
-            ),
-            remedy,
-        });
+        out.push(Problem { what: format!("{} has no read/write access to {}", r.caller.name, nodes.join(", ")), remedy });
     }
     for m in &r.media {
-        if let (Some(e), true) = (
-            &m.error,
-            r.nodes.iter().any(|n| n.path == m.path && n.allowed),
-        ) {
+        if let (Some(e), true) = (&m.error, r.nodes.iter().any(|n| n.path == m.path && n.allowed)) {
             out.push(Problem {
                 what: format!("{}: {e}", m.path.display()),
                 remedy: "report it with the output of `v4l2-request-va-info --json`".into(),
@@ -623,7 +520,8 @@ pub fn problems(r: &Report) -> Vec<Problem> {
         if d.error.is_none() && !d.requests {
             out.push(Problem {
                 what: format!("{}: the OUTPUT queue does not support requests", d.video.display()),
-                remedy: "the kernel lacks the request API for this device (CONFIG_MEDIA_CONTROLLER_REQUEST_API): use a kernel with it".into(),
+                remedy: "the kernel lacks the request API for this device (CONFIG_MEDIA_CONTROLLER_REQUEST_API): use a kernel with it"
+                    .into(),
             });
         }
     }
@@ -652,10 +550,7 @@ pub fn problems(r: &Report) -> Vec<Problem> {
         None => out.push(Problem {
             what: format!(
                 "LIBVA_DRIVER_NAME is not set: libva picks a driver by the render node's DRM driver ({}), never this one",
-                r.render_nodes
-                    .first()
-                    .and_then(|n| n.drm_driver.clone())
-                    .unwrap_or_else(|| "none".into())
+                r.render_nodes.first().and_then(|n| n.drm_driver.clone()).unwrap_or_else(|| "none".into())
             ),
             remedy: format!(
                 "export LIBVA_DRIVER_NAME={DRIVER_NAME} (and GST_VA_ALL_DRIVERS=1 for GStreamer, MOZ_DISABLE_RDD_SANDBOX=1 for Firefox)"
@@ -712,16 +607,8 @@ mod tests {
             multiplanar: true,
             ten_bit_formats: vec![hevc],
         };
-        let names = |f| {
-            profiles_of(&node, f)
-                .into_iter()
-                .map(profile_name)
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(
-            names(h264),
-            ["H264ConstrainedBaseline", "H264Main", "H264High"]
-        );
+        let names = |f| profiles_of(&node, f).into_iter().map(profile_name).collect::<Vec<_>>();
+        assert_eq!(names(h264), ["H264ConstrainedBaseline", "H264Main", "H264High"]);
         assert_eq!(names(hevc), ["HEVCMain", "HEVCMain10"]);
         assert!(names(crate::v4l2::V4L2_PIX_FMT_VP8_FRAME).is_empty());
     }
@@ -731,11 +618,7 @@ mod tests {
         let mut r = Report {
             version: "0",
             va_build_version: (1, 17),
-            caller: Caller {
-                uid: 0,
-                name: "root".into(),
-                gids: vec![0],
-            },
+            caller: Caller { uid: 0, name: "root".into(), gids: vec![0] },
             env: Environment::default(),
             media: Vec::new(),
             decoders: Vec::new(),
@@ -745,21 +628,13 @@ mod tests {
             problems: Vec::new(),
         };
         let p = problems(&r);
-        assert!(p
-            .iter()
-            .any(|p| p.what.starts_with("LIBVA_DRIVER_NAME is not set")));
+        assert!(p.iter().any(|p| p.what.starts_with("LIBVA_DRIVER_NAME is not set")));
         assert!(p.iter().any(|p| p.what.starts_with("no /dev/media* node")));
-        assert!(p
-            .iter()
-            .any(|p| p.what.starts_with("no /dev/dri/renderD* node")));
+        assert!(p.iter().any(|p| p.what.starts_with("no /dev/dri/renderD* node")));
         r.env.driver_name = Some("iHD".into());
         let p = problems(&r);
-        assert!(p
-            .iter()
-            .any(|p| p.remedy == "export LIBVA_DRIVER_NAME=v4l2_request"));
+        assert!(p.iter().any(|p| p.remedy == "export LIBVA_DRIVER_NAME=v4l2_request"));
         r.env.driver_name = Some(DRIVER_NAME.into());
-        assert!(!problems(&r)
-            .iter()
-            .any(|p| p.what.contains("LIBVA_DRIVER_NAME")));
+        assert!(!problems(&r).iter().any(|p| p.what.contains("LIBVA_DRIVER_NAME")));
     }
 }

@@ -15,16 +15,9 @@ fn fourccs(f: &[u32]) -> Vec<String> {
 fn sizes_text(s: &FrameSizes) -> String {
     match s {
         FrameSizes::Range { min, max, step } => {
-            format!(
-                "{}x{}..{}x{} step {}x{}",
-                min.0, min.1, max.0, max.1, step.0, step.1
-            )
+            format!("{}x{}..{}x{} step {}x{}", min.0, min.1, max.0, max.1, step.0, step.1)
         }
-        FrameSizes::Discrete(v) => v
-            .iter()
-            .map(|(w, h)| format!("{w}x{h}"))
-            .collect::<Vec<_>>()
-            .join(","),
+        FrameSizes::Discrete(v) => v.iter().map(|(w, h)| format!("{w}x{h}")).collect::<Vec<_>>().join(","),
     }
 }
 
@@ -39,13 +32,7 @@ fn ten_bit_text(t: &TenBit) -> String {
 
 fn access_text(n: &NodePermission) -> String {
     match &n.access {
-        Some(a) => format!(
-            "{} {}:{} {}",
-            a.mode_string(),
-            a.owner,
-            a.group,
-            if n.allowed { "ok" } else { "NO ACCESS" }
-        ),
+        Some(a) => format!("{} {}:{} {}", a.mode_string(), a.owner, a.group, if n.allowed { "ok" } else { "NO ACCESS" }),
         None => "cannot stat".into(),
     }
 }
@@ -84,11 +71,7 @@ fn coded_text(out: &mut String, c: &CodedReport) {
             "  {} {} (offers {})",
             m.what,
             m.current.unwrap_or("?"),
-            if m.offered.is_empty() {
-                "?".into()
-            } else {
-                m.offered.join(",")
-            }
+            if m.offered.is_empty() { "?".into() } else { m.offered.join(",") }
         );
     }
     if let Some(t) = &c.ten_bit {
@@ -98,24 +81,12 @@ fn coded_text(out: &mut String, c: &CodedReport) {
     let _ = writeln!(
         out,
         "          VA profiles: {}",
-        if c.profiles.is_empty() {
-            "none".into()
-        } else {
-            c.profiles
-                .iter()
-                .map(|p| profile_name(*p))
-                .collect::<Vec<_>>()
-                .join(" ")
-        }
+        if c.profiles.is_empty() { "none".into() } else { c.profiles.iter().map(|p| profile_name(*p)).collect::<Vec<_>>().join(" ") }
     );
 }
 
 fn decoder_text(out: &mut String, d: &DecoderReport) {
-    let media = d
-        .media
-        .as_ref()
-        .map(|m| m.display().to_string())
-        .unwrap_or_else(|| "-".into());
+    let media = d.media.as_ref().map(|m| m.display().to_string()).unwrap_or_else(|| "-".into());
     if let Some(e) = &d.error {
         let _ = writeln!(out, "  {} (media {media}): {e}", d.video.display());
         return;
@@ -145,13 +116,7 @@ pub fn text(r: &Report) -> String {
         "v4l2-request-va-info {} (driver v4l2_request, built against libva {}.{})",
         r.version, r.va_build_version.0, r.va_build_version.1
     );
-    let _ = writeln!(
-        out,
-        "user: {} (uid {}), groups: {}",
-        r.caller.name,
-        r.caller.uid,
-        group_names(&r.caller.gids).join(" ")
-    );
+    let _ = writeln!(out, "user: {} (uid {}), groups: {}", r.caller.name, r.caller.uid, group_names(&r.caller.gids).join(" "));
     let _ = writeln!(out, "\nmedia devices:");
     if r.media.is_empty() {
         let _ = writeln!(out, "  none");
@@ -172,11 +137,7 @@ pub fn text(r: &Report) -> String {
                     if m.decoders.is_empty() {
                         "none".into()
                     } else {
-                        m.decoders
-                            .iter()
-                            .map(|p| p.display().to_string())
-                            .collect::<Vec<_>>()
-                            .join(" ")
+                        m.decoders.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(" ")
                     }
                 );
             }
@@ -190,50 +151,21 @@ pub fn text(r: &Report) -> String {
         decoder_text(&mut out, d);
     }
     let profiles = all_profiles(r);
-    let _ = writeln!(
-        out,
-        "\nVA profiles the driver advertises: {}",
-        if profiles.is_empty() {
-            "none".into()
-        } else {
-            profiles.join(" ")
-        }
-    );
+    let _ = writeln!(out, "\nVA profiles the driver advertises: {}", if profiles.is_empty() { "none".into() } else { profiles.join(" ") });
     let _ = writeln!(out, "\ndevice nodes:");
-    for n in r
-        .nodes
-        .iter()
-        .chain(r.render_nodes.iter().map(|n| &n.permission))
-    {
+    for n in r.nodes.iter().chain(r.render_nodes.iter().map(|n| &n.permission)) {
         let _ = writeln!(out, "  {} {}", n.path.display(), access_text(n));
     }
     let _ = writeln!(out, "\nlibva:");
-    let _ = writeln!(
-        out,
-        "  LIBVA_DRIVER_NAME={}",
-        r.env.driver_name.as_deref().unwrap_or("(unset)")
-    );
-    let _ = writeln!(
-        out,
-        "  LIBVA_DRIVERS_PATH={}",
-        r.env.drivers_path.as_deref().unwrap_or("(unset)")
-    );
+    let _ = writeln!(out, "  LIBVA_DRIVER_NAME={}", r.env.driver_name.as_deref().unwrap_or("(unset)"));
+    let _ = writeln!(out, "  LIBVA_DRIVERS_PATH={}", r.env.drivers_path.as_deref().unwrap_or("(unset)"));
     let _ = writeln!(
         out,
         "  driver directories ({}): {}",
         r.libva.dirs_from.describe(),
-        r.libva
-            .search_dirs
-            .iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(":")
+        r.libva.search_dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(":")
     );
-    let _ = writeln!(
-        out,
-        "  libva version (pkg-config): {}",
-        r.libva.libva_version.as_deref().unwrap_or("unknown")
-    );
+    let _ = writeln!(out, "  libva version (pkg-config): {}", r.libva.libva_version.as_deref().unwrap_or("unknown"));
     match (&r.libva.driver, &r.libva.load) {
         (Some(p), Some(Ok(sym))) => {
             let _ = writeln!(out, "  driver: {} loads, exports {sym}", p.display());
@@ -246,12 +178,7 @@ pub fn text(r: &Report) -> String {
         }
     }
     for n in &r.render_nodes {
-        let _ = writeln!(
-            out,
-            "  render node {} (DRM driver {})",
-            n.path.display(),
-            n.drm_driver.as_deref().unwrap_or("?")
-        );
+        let _ = writeln!(out, "  render node {} (DRM driver {})", n.path.display(), n.drm_driver.as_deref().unwrap_or("?"));
     }
     if r.problems.is_empty() {
         let _ = writeln!(out, "\nno problems found");
@@ -267,11 +194,7 @@ pub fn text(r: &Report) -> String {
 fn group_names(gids: &[u32]) -> Vec<String> {
     gids.iter()
         .map(|g| {
-            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(*g))
-                .ok()
-                .flatten()
-                .map(|g| g.name)
-                .unwrap_or_else(|| g.to_string())
+            nix::unistd::Group::from_gid(nix::unistd::Gid::from_raw(*g)).ok().flatten().map(|g| g.name).unwrap_or_else(|| g.to_string())
         })
         .collect()
 }
@@ -298,18 +221,9 @@ fn result_json<T>(r: &Result<T, String>, ok: impl FnOnce(&T) -> Json) -> Json {
 fn permission_json(n: &NodePermission) -> Json {
     Json::obj([
         ("path", Json::str(n.path.display().to_string())),
-        (
-            "mode",
-            Json::opt_str(n.access.as_ref().map(|a| a.mode_string())),
-        ),
-        (
-            "owner",
-            Json::opt_str(n.access.as_ref().map(|a| a.owner.clone())),
-        ),
-        (
-            "group",
-            Json::opt_str(n.access.as_ref().map(|a| a.group.clone())),
-        ),
+        ("mode", Json::opt_str(n.access.as_ref().map(|a| a.mode_string()))),
+        ("owner", Json::opt_str(n.access.as_ref().map(|a| a.owner.clone()))),
+        ("group", Json::opt_str(n.access.as_ref().map(|a| a.group.clone()))),
         ("access", Json::Bool(n.allowed)),
     ])
 }
@@ -325,10 +239,7 @@ fn coded_json(c: &CodedReport) -> Json {
                 Err(e) => Json::str(e.clone()),
             },
         ),
-        (
-            "capture_formats",
-            result_json(&c.capture_formats, |f| Json::strs(fourccs(f))),
-        ),
+        ("capture_formats", result_json(&c.capture_formats, |f| Json::strs(fourccs(f)))),
         (
             "frame_sizes",
             result_json(&c.frame_sizes, |s| match s {
@@ -348,23 +259,14 @@ fn coded_json(c: &CodedReport) -> Json {
                     .map(|m| {
                         (
                             m.what.replace(' ', "_"),
-                            Json::obj([
-                                ("current", Json::opt_str(m.current)),
-                                ("offered", Json::strs(m.offered.iter().copied())),
-                            ]),
+                            Json::obj([("current", Json::opt_str(m.current)), ("offered", Json::strs(m.offered.iter().copied()))]),
                         )
                     })
                     .collect(),
             ),
         ),
-        (
-            "ten_bit",
-            Json::opt_str(c.ten_bit.as_ref().map(ten_bit_text)),
-        ),
-        (
-            "va_profiles",
-            Json::strs(c.profiles.iter().map(|p| profile_name(*p))),
-        ),
+        ("ten_bit", Json::opt_str(c.ten_bit.as_ref().map(ten_bit_text))),
+        ("va_profiles", Json::strs(c.profiles.iter().map(|p| profile_name(*p)))),
     ])
 }
 
@@ -373,10 +275,7 @@ pub fn json(r: &Report) -> Json {
     Json::obj([
         ("tool", Json::str("v4l2-request-va-info")),
         ("version", Json::str(r.version)),
-        (
-            "va_build_version",
-            Json::str(format!("{}.{}", r.va_build_version.0, r.va_build_version.1)),
-        ),
+        ("va_build_version", Json::str(format!("{}.{}", r.va_build_version.0, r.va_build_version.1))),
         (
             "user",
             Json::obj([
@@ -396,10 +295,7 @@ pub fn json(r: &Report) -> Json {
                             ("driver", Json::str(m.driver.clone())),
                             ("model", Json::str(m.model.clone())),
                             ("bus_info", Json::str(m.bus_info.clone())),
-                            (
-                                "decoders",
-                                Json::strs(m.decoders.iter().map(|p| p.display().to_string())),
-                            ),
+                            ("decoders", Json::strs(m.decoders.iter().map(|p| p.display().to_string()))),
                             ("error", Json::opt_str(m.error.clone())),
                         ])
                     })
@@ -414,10 +310,7 @@ pub fn json(r: &Report) -> Json {
                     .map(|d| {
                         Json::obj([
                             ("video", Json::str(d.video.display().to_string())),
-                            (
-                                "media",
-                                Json::opt_str(d.media.as_ref().map(|m| m.display().to_string())),
-                            ),
+                            ("media", Json::opt_str(d.media.as_ref().map(|m| m.display().to_string()))),
                             ("driver", Json::str(d.driver.clone())),
                             ("card", Json::str(d.card.clone())),
                             ("bus_info", Json::str(d.bus_info.clone())),
@@ -426,24 +319,15 @@ pub fn json(r: &Report) -> Json {
                             ("hold_capture_buf", Json::Bool(d.hold_capture_buf)),
                             ("used", Json::Bool(d.used)),
                             ("error", Json::opt_str(d.error.clone())),
-                            (
-                                "coded_formats",
-                                Json::Arr(d.coded.iter().map(coded_json).collect()),
-                            ),
-                            (
-                                "va_profiles",
-                                Json::strs(d.profiles.iter().map(|p| profile_name(*p))),
-                            ),
+                            ("coded_formats", Json::Arr(d.coded.iter().map(coded_json).collect())),
+                            ("va_profiles", Json::strs(d.profiles.iter().map(|p| profile_name(*p)))),
                         ])
                     })
                     .collect(),
             ),
         ),
         ("va_profiles", Json::strs(all_profiles(r))),
-        (
-            "device_nodes",
-            Json::Arr(r.nodes.iter().map(permission_json).collect()),
-        ),
+        ("device_nodes", Json::Arr(r.nodes.iter().map(permission_json).collect())),
         (
             "render_nodes",
             Json::Arr(
@@ -462,41 +346,14 @@ pub fn json(r: &Report) -> Json {
         (
             "libva",
             Json::obj([
-                (
-                    "LIBVA_DRIVER_NAME",
-                    Json::opt_str(r.env.driver_name.clone()),
-                ),
-                (
-                    "LIBVA_DRIVERS_PATH",
-                    Json::opt_str(r.env.drivers_path.clone()),
-                ),
-                (
-                    "driver_dirs",
-                    Json::strs(r.libva.search_dirs.iter().map(|d| d.display().to_string())),
-                ),
+                ("LIBVA_DRIVER_NAME", Json::opt_str(r.env.driver_name.clone())),
+                ("LIBVA_DRIVERS_PATH", Json::opt_str(r.env.drivers_path.clone())),
+                ("driver_dirs", Json::strs(r.libva.search_dirs.iter().map(|d| d.display().to_string()))),
                 ("driver_dirs_from", Json::str(r.libva.dirs_from.describe())),
-                (
-                    "libva_version",
-                    Json::opt_str(r.libva.libva_version.clone()),
-                ),
-                (
-                    "driver",
-                    Json::opt_str(r.libva.driver.as_ref().map(|p| p.display().to_string())),
-                ),
-                (
-                    "init_symbol",
-                    Json::opt_str(r.libva.load.as_ref().and_then(|l| l.as_ref().ok()).cloned()),
-                ),
-                (
-                    "load_error",
-                    Json::opt_str(
-                        r.libva
-                            .load
-                            .as_ref()
-                            .and_then(|l| l.as_ref().err())
-                            .cloned(),
-                    ),
-                ),
+                ("libva_version", Json::opt_str(r.libva.libva_version.clone())),
+                ("driver", Json::opt_str(r.libva.driver.as_ref().map(|p| p.display().to_string()))),
+                ("init_symbol", Json::opt_str(r.libva.load.as_ref().and_then(|l| l.as_ref().ok()).cloned())),
+                ("load_error", Json::opt_str(r.libva.load.as_ref().and_then(|l| l.as_ref().err()).cloned())),
             ]),
         ),
         (
@@ -504,12 +361,7 @@ pub fn json(r: &Report) -> Json {
             Json::Arr(
                 r.problems
                     .iter()
-                    .map(|p| {
-                        Json::obj([
-                            ("problem", Json::str(p.what.clone())),
-                            ("fix", Json::str(p.remedy.clone())),
-                        ])
-                    })
+                    .map(|p| Json::obj([("problem", Json::str(p.what.clone())), ("fix", Json::str(p.remedy.clone()))]))
                     .collect(),
             ),
         ),

@@ -157,9 +157,7 @@ pub struct Route {
 /// Picture sizes the device of `cfg` decodes for its coded format (the
 /// driver's own bounds if the device is missing or reports none).
 pub fn frame_sizes(devices: &[DecoderNode], cfg: &Config) -> FrameSizes {
-    devices.get(cfg.device).map_or(FrameSizes::UNREPORTED, |d| {
-        crate::device::coded::frame_sizes(&d.video_path, cfg.coded_fourcc)
-    })
+    devices.get(cfg.device).map_or(FrameSizes::UNREPORTED, |d| crate::device::coded::frame_sizes(&d.video_path, cfg.coded_fourcc))
 }
 
 /// Every profile some device can decode, without duplicates, in table order.
@@ -252,10 +250,7 @@ mod tests {
         // visl: every coded format, no 10-bit.
         let visl = node(&[HEVC, VP9, AV1]);
         let p = supported_profiles(std::slice::from_ref(&visl));
-        assert_eq!(
-            p,
-            [ffi::VAProfileVP9Profile0, ffi::VAProfileHEVCMain, ffi::VAProfileAV1Profile0]
-        );
+        assert_eq!(p, [ffi::VAProfileVP9Profile0, ffi::VAProfileHEVCMain, ffi::VAProfileAV1Profile0]);
         assert!(route(&[visl.clone()], ffi::VAProfileHEVCMain10).is_none());
         assert!(route(&[visl.clone()], ffi::VAProfileVP9Profile2).is_none());
         let av1 = route(&[visl.clone()], ffi::VAProfileAV1Profile0).unwrap();
@@ -296,9 +291,8 @@ mod tests {
     #[test]
     fn table_matches_the_codec_modules() {
         let table = codec_table();
-        let profiles = |c: Codec| -> Vec<ffi::VAProfile> {
-            table.iter().find(|r| r.codec == c).unwrap().profiles.iter().map(|(p, _)| *p).collect()
-        };
+        let profiles =
+            |c: Codec| -> Vec<ffi::VAProfile> { table.iter().find(|r| r.codec == c).unwrap().profiles.iter().map(|(p, _)| *p).collect() };
         assert_eq!(profiles(Codec::Hevc), crate::codec::hevc::va_profiles(true));
         assert_eq!(profiles(Codec::Vp9), crate::codec::vp9::va_profiles(true));
         assert_eq!(profiles(Codec::Av1), crate::codec::av1::va_profiles(true));

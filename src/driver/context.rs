@@ -14,15 +14,15 @@ use super::config::{Codec, Config};
 use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 
 mod submit;
+use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderSession, DequeuedCapture};
-use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
 use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
-use std::collections::{HashMap, VecDeque};
 use nix::poll::PollFlags;
+use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -32,10 +32,7 @@ use v4l2r::bindings as v4l2;
 pub const OUTPUT_RING: u32 = 8;
 /// Upper bound for any wait on the device.
 pub fn sync_timeout() -> Duration {
-    let ms = std::env::var("LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(5000);
+    let ms = std::env::var("LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(5000);
     Duration::from_millis(ms.clamp(10, 600_000))
 }
 
@@ -286,10 +283,7 @@ static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
 /// Upper bound of the wait for consumers' reader fences before an exported
 /// slot is queued again (`LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS`, default 2000).
 pub fn fence_timeout() -> Duration {
-    let ms = std::env::var("LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS")
-        .ok()
-        .and_then(|v| v.parse::<u64>().ok())
-        .unwrap_or(2000);
+    let ms = std::env::var("LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(2000);
     Duration::from_millis(ms.min(60_000))
 }
 
@@ -341,14 +335,12 @@ fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
 fn prefer_frame_based(session: &mut DecoderSession, codec: Codec, mode: StreamMode) -> StreamMode {
     use v4l2 as b;
     let (id, frame) = match codec {
-        Codec::H264 => (
-            b::V4L2_CID_STATELESS_H264_DECODE_MODE,
-            b::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED,
-        ),
-        Codec::Hevc => (
-            b::V4L2_CID_STATELESS_HEVC_DECODE_MODE,
-            b::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_FRAME_BASED,
-        ),
+        Codec::H264 => {
+            (b::V4L2_CID_STATELESS_H264_DECODE_MODE, b::v4l2_stateless_h264_decode_mode_V4L2_STATELESS_H264_DECODE_MODE_FRAME_BASED)
+        }
+        Codec::Hevc => {
+            (b::V4L2_CID_STATELESS_HEVC_DECODE_MODE, b::v4l2_stateless_hevc_decode_mode_V4L2_STATELESS_HEVC_DECODE_MODE_FRAME_BASED)
+        }
         _ => return mode,
     };
     let offered = session.menu_values(id).map(|v| v.contains(&frame)).unwrap_or(false);
@@ -365,7 +357,10 @@ fn prefer_frame_based(session: &mut DecoderSession, codec: Codec, mode: StreamMo
             StreamMode { slice_based: false, ..mode }
         }
         Err(e) => {
-            log::warn!("{}: frame-based decode mode refused ({e}): pictures of several slices will be refused", session.video_path().display());
+            log::warn!(
+                "{}: frame-based decode mode refused ({e}): pictures of several slices will be refused",
+                session.video_path().display()
+            );
             mode
         }
     }
@@ -405,8 +400,7 @@ impl Context {
     ) -> VaResult<Self> {
         let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder", e))?;
         let codec = config.codec;
-        let vp9_compressed_hdr = config.codec == Codec::Vp9
-            && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
+        let vp9_compressed_hdr = config.codec == Codec::Vp9 && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
         apply_mode_overrides(&mut session, config.codec);
         let stream_mode = match config.codec {
             Codec::H264 => StreamMode {
@@ -431,8 +425,8 @@ impl Context {
             },
             _ => StreamMode { slice_based: false, annex_b: false },
         };
-        let hevc_entry_points = config.codec == Codec::Hevc
-            && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
+        let hevc_entry_points =
+            config.codec == Codec::Hevc && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
         let capture = negotiate_formats(&mut session, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::pool::policy_from_env();
         // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
@@ -460,14 +454,10 @@ impl Context {
                 } else {
                     Vec::new()
                 };
-                session
-                    .alloc_capture_frames(f, max_slots as u32)
-                    .map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
+                session.alloc_capture_frames(f, max_slots as u32).map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
             }
             // REQBUFS needs one buffer to set the queue up; the rest come with CREATE_BUFS.
-            None => session
-                .alloc_capture(slots.clamp(1, max_slots as u32))
-                .map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
+            None => session.alloc_capture(slots.clamp(1, max_slots as u32)).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
         };
         session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
         // Known only now (the OUTPUT queue's capabilities): without HOLD_CAPTURE_BUF
@@ -608,10 +598,8 @@ impl Context {
 
     /// Translate and queue the collected picture; returns without waiting.
     pub fn end_picture(&mut self) -> VaResult<()> {
-        let target = self
-            .picture
-            .target
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "vaEndPicture without vaBeginPicture"))?;
+        let target =
+            self.picture.target.ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "vaEndPicture without vaBeginPicture"))?;
         // Taken out while submitting (slices borrow it), put back to reuse its allocations.
         let mut picture = std::mem::take(&mut self.picture);
         let result = match self.config.codec {
@@ -677,10 +665,8 @@ impl Context {
                 return Err(va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "second field without a first field in flight"));
             };
             let slot = first.slot;
-            let frame = self
-                .pool
-                .slot_frame(slot)
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "first field's slot has no frame"))?;
+            let frame =
+                self.pool.slot_frame(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "first field's slot has no frame"))?;
             (slot, frame)
         } else {
             let refs = self.ref_slots(ref_surfaces);
@@ -713,11 +699,7 @@ impl Context {
             }
         }
         // (Queuing may have reaped older frames: look the first field up again.)
-        let first = if second_field {
-            self.in_flight.iter_mut().rev().find(|f| f.surface == target && f.slot == slot)
-        } else {
-            None
-        };
+        let first = if second_field { self.in_flight.iter_mut().rev().find(|f| f.surface == target && f.slot == slot) } else { None };
         match first {
             Some(f) => {
                 f.outputs.extend(outputs);
@@ -780,9 +762,7 @@ impl Context {
             }
             log::info!("bitstream of {len} bytes: growing the OUTPUT buffers");
         }
-        self.session
-            .ensure_output_size(len)
-            .map_err(|e| v4l2_err("grow OUTPUT buffers", e))?;
+        self.session.ensure_output_size(len).map_err(|e| v4l2_err("grow OUTPUT buffers", e))?;
         let buf = self
             .session
             .output_buffer_mut(out)
@@ -1057,11 +1037,7 @@ impl Context {
             // progress: give up instead of spinning with the context locked.
             if !done || stalled > 2 || (self.in_flight.len() == before && Instant::now() >= deadline) {
                 self.states.insert(surface, DecodeState::Failed);
-                return Err(va_err!(
-                    VA_STATUS_ERROR_DECODING_ERROR,
-                    "surface {surface:#x} not decoded within {:?}",
-                    self.sync_timeout
-                ));
+                return Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "surface {surface:#x} not decoded within {:?}", self.sync_timeout));
             }
         }
         match self.states.get(&surface) {
@@ -1133,21 +1109,13 @@ impl Context {
     /// in ioctl traces (strace does not decode VIDIOC_EXPBUF), which the
     /// re-queue analysis relies on.
     pub fn export_slot(&mut self, slot: SlotId) -> VaResult<(OwnedFd, u32)> {
-        let queried = self
-            .session
-            .capture_plane_length(slot.0, 0)
-            .map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
+        let queried = self.session.capture_plane_length(slot.0, 0).map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
         let size = match self.session.capture_memory() {
             CaptureMemory::DmaBuf => self.session.capture_buffer_size(slot.0).map(|s| s as u32).unwrap_or(queried),
             CaptureMemory::Mmap => queried,
         };
-        let fd = self
-            .session
-            .capture_dmabuf(slot.0)
-            .map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
-        let dup = fd
-            .try_clone_to_owned()
-            .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
+        let fd = self.session.capture_dmabuf(slot.0).map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
+        let dup = fd.try_clone_to_owned().map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
         Ok((dup, size))
     }
 
@@ -1158,10 +1126,7 @@ impl Context {
     /// with the error (`None` if the device took it and then failed).
     pub fn adopt_frame(&mut self, surface: SurfaceKey, own: OwnFrame) -> Result<SlotId, Box<(VaError, Option<OwnFrame>)>> {
         if self.session.capture_memory() != CaptureMemory::DmaBuf {
-            let e = va_err!(
-                VA_STATUS_ERROR_OPERATION_FAILED,
-                "surface {surface:#x}: this context's CAPTURE queue takes no dma-bufs"
-            );
+            let e = va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: this context's CAPTURE queue takes no dma-bufs");
             return Err(Box::new((e, Some(own))));
         }
         if !frame_fits(&own.format, own.frame.len(), &self.capture) {
@@ -1182,10 +1147,8 @@ impl Context {
             return Err(Box::new((e, Some(own))));
         }
         let imported = own.imported;
-        let range = self
-            .session
-            .add_capture_frames(vec![own.frame])
-            .map_err(|e| Box::new((v4l2_err("adopt a surface's frame", e), None)))?;
+        let range =
+            self.session.add_capture_frames(vec![own.frame]).map_err(|e| Box::new((v4l2_err("adopt a surface's frame", e), None)))?;
         if range.len() != 1 || range.start as usize != self.pool.len() {
             let e = va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "adopting a frame gave CAPTURE indices {range:?}");
             return Err(Box::new((e, None)));
@@ -1224,10 +1187,7 @@ impl Context {
         self.pool.record_fence_wait(slot, waited);
         match res {
             Ok(Some(_)) => log::debug!("slot {}: waited {waited:?} for reader fences", slot.0),
-            Ok(None) => log::warn!(
-                "slot {}: reader fences still pending after {waited:?}; re-queuing anyway",
-                slot.0
-            ),
+            Ok(None) => log::warn!("slot {}: reader fences still pending after {waited:?}; re-queuing anyway", slot.0),
             Err(e) => log::warn!("poll of slot {}'s dma-buf failed: {e}", slot.0),
         }
     }

@@ -69,27 +69,19 @@ pub fn negotiate_formats(
     ten_bit: bool,
 ) -> VaResult<CaptureFormat> {
     let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
-    session
-        .set_output_format(coded_fourcc, width, height, out_size)
-        .map_err(|e| v4l2_err("set OUTPUT format", e))?;
+    session.set_output_format(coded_fourcc, width, height, out_size).map_err(|e| v4l2_err("set OUTPUT format", e))?;
     if ten_bit {
         // Devices like hantro derive their CAPTURE formats from the bit depth
         // of the sequence-level control: set a 10-bit one (as the discovery
         // probe did) before asking for P010. Each request then carries the real one.
         let trial = crate::device::tenbit::TrialControl::new(coded_fourcc, width, height).ok_or_else(|| {
-            va_err!(
-                VA_STATUS_ERROR_UNSUPPORTED_PROFILE,
-                "no 10-bit decoding for {}",
-                crate::format::fourcc_str(coded_fourcc)
-            )
+            va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "no 10-bit decoding for {}", crate::format::fourcc_str(coded_fourcc))
         })?;
         session
             .set_controls(&[trial.spec()])
             .map_err(|e| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "10-bit sequence control refused: {e}"))?;
     }
-    let capture = session
-        .set_capture_format(capture_fourcc_for(ten_bit), width, height)
-        .map_err(|e| v4l2_err("set CAPTURE format", e))?;
+    let capture = session.set_capture_format(capture_fourcc_for(ten_bit), width, height).map_err(|e| v4l2_err("set CAPTURE format", e))?;
     if capture.width < width || capture.height < height {
         return Err(va_err!(
             VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED,
@@ -135,9 +127,7 @@ impl FrameSource {
 
     /// Allocate `count` frames (one REQBUFS, QUERYBUF + EXPBUF each, REQBUFS 0).
     pub fn allocate(&mut self, count: u32) -> VaResult<Vec<Frame>> {
-        self.session
-            .allocate_frames(count)
-            .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "allocate CAPTURE frames: {e}"))
+        self.session.allocate_frames(count).map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "allocate CAPTURE frames: {e}"))
     }
 
     /// Ioctls issued (for the context's per-decode figure).
@@ -161,11 +151,7 @@ impl OwnFrame {
     /// Allocate one frame on `node` for `coded_fourcc` at `width`x`height`.
     pub fn allocate(node: &DecoderNode, coded_fourcc: u32, width: u32, height: u32, ten_bit: bool) -> VaResult<Self> {
         let mut src = FrameSource::open(node, coded_fourcc, width, height, ten_bit)?;
-        let frame = src
-            .allocate(1)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "no frame allocated"))?;
+        let frame = src.allocate(1)?.into_iter().next().ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "no frame allocated"))?;
         Ok(OwnFrame { frame, format: src.format.clone(), imported: false })
     }
 }
@@ -218,13 +204,15 @@ pub fn import_format(layout: &ImportLayout, width: u32, height: u32) -> Result<C
 /// The coded format whose contexts an own frame imitates: the first of the
 /// capability table (H.264 first) that `node` decodes at the wanted depth.
 pub fn own_frame_coded_format(node: &DecoderNode, ten_bit: bool) -> Option<u32> {
-    super::config::codec_table().iter().map(|row| row.coded_fourcc).find(|&f| {
-        if ten_bit {
-            node.supports_ten_bit(f)
-        } else {
-            node.supports(f)
-        }
-    })
+    super::config::codec_table().iter().map(|row| row.coded_fourcc).find(
+        |&f| {
+            if ten_bit {
+                node.supports_ten_bit(f)
+            } else {
+                node.supports(f)
+            }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -232,14 +220,7 @@ mod tests {
     use super::*;
 
     fn cf(fourcc: u32, bpl: u32, height: u32, size: u32) -> CaptureFormat {
-        CaptureFormat {
-            fourcc,
-            width: bpl,
-            height,
-            bytesperline: [bpl, 0, 0],
-            sizeimage: [size, 0, 0],
-            num_planes: 1,
-        }
+        CaptureFormat { fourcc, width: bpl, height, bytesperline: [bpl, 0, 0], sizeimage: [size, 0, 0], num_planes: 1 }
     }
 
     #[test]
@@ -281,7 +262,12 @@ mod tests {
         assert!(bad(&|b| b.size = 1000)); // short buffer
         assert!(bad(&|b| b.planes = [(0, 0), (0, 0)]));
         // P010: two bytes per sample.
-        let p = ImportLayout { fourcc: crate::v4l2::V4L2_PIX_FMT_P010, size: 384 * 216, planes: [(0, 384), (384 * 144, 384)], modifier: 0x00ff_ffff_ffff_ffff };
+        let p = ImportLayout {
+            fourcc: crate::v4l2::V4L2_PIX_FMT_P010,
+            size: 384 * 216,
+            planes: [(0, 384), (384 * 144, 384)],
+            modifier: 0x00ff_ffff_ffff_ffff,
+        };
         assert_eq!(import_format(&p, 176, 144).unwrap().width, 192);
     }
 

@@ -110,13 +110,7 @@ pub fn prime_descriptor(
     modifier: u64,
     separate_layers: bool,
 ) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
-    let mut d = ffi::VADRMPRIMESurfaceDescriptor {
-        fourcc: layout.va_fourcc(),
-        width,
-        height,
-        num_objects: 1,
-        ..Default::default()
-    };
+    let mut d = ffi::VADRMPRIMESurfaceDescriptor { fourcc: layout.va_fourcc(), width, height, num_objects: 1, ..Default::default() };
     d.objects[0].fd = fd;
     d.objects[0].size = object_size;
     d.objects[0].drm_format_modifier = modifier;
@@ -207,8 +201,8 @@ impl Driver {
             // No context yet (FFmpeg probes vaDeriveImage right after creating
             // its surfaces): a correctly described NV12 / P010 image over driver
             // memory. It does not follow later decodes, as no picture exists yet.
-            let pf = decoded_format(s_fourcc)
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {s_fourcc:#x}"))?;
+            let pf =
+                decoded_format(s_fourcc).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {s_fourcc:#x}"))?;
             let fmt = image_format(pf);
             return self.create_image(&fmt, s_w, s_h);
         };
@@ -232,10 +226,7 @@ impl Driver {
             store: BufferStore::Derived { context: ctx, slot, size },
             map_count: 0,
         };
-        let buf_id = self
-            .buffers
-            .insert(Mutex::new(buf))
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))?;
+        let buf_id = self.buffers.insert(Mutex::new(buf)).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))?;
         image.buf = buf_id;
         self.insert_image(image)
     }
@@ -260,22 +251,16 @@ impl Driver {
             let (ctx, slot) = self.decoded_slot(surface)?;
             let ctx = lock(&ctx);
             let layout = slot_layout(ctx.capture_format())?;
-            let src = ctx
-                .slot_bytes(slot)
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
+            let src = ctx.slot_bytes(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
             self.copy_out(&image, &layout, src, width, height)
         } else {
             let s = self.surface(surface)?;
             let g = lock(&s);
-            let own = g
-                .own_frame
-                .as_ref()
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x}: own frame vanished"))?;
+            let own =
+                g.own_frame.as_ref().ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x}: own frame vanished"))?;
             let layout = slot_layout(&own.format)?;
-            let src = own
-                .frame
-                .bytes()
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+            let src =
+                own.frame.bytes().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
             self.copy_out(&image, &layout, src, width, height)
         }
     }
@@ -342,9 +327,8 @@ impl Driver {
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} lost its context"))?;
             let mut g = lock(&ctx);
             let layout = slot_layout(g.capture_format())?;
-            let dst_bytes = g
-                .slot_bytes_mut(slot)
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
+            let dst_bytes =
+                g.slot_bytes_mut(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
             self.copy_rect(&image, src, dst_bytes, &layout, dst)
         } else {
             let s = self.surface(surface)?;
@@ -354,10 +338,8 @@ impl Driver {
                 .as_mut()
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
             let layout = slot_layout(&own.format)?;
-            let dst_bytes = own
-                .frame
-                .bytes_mut()
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+            let dst_bytes =
+                own.frame.bytes_mut().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
             self.copy_rect(&image, src, dst_bytes, &layout, dst)
         }
     }
@@ -374,20 +356,15 @@ impl Driver {
         }
         let buf = self.buffer(image.buf)?;
         let buf = lock(&buf);
-        let src_bytes = buf
-            .bytes()
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaPutImage from a derived image"))?;
+        let src_bytes = buf.bytes().ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaPutImage from a derived image"))?;
         let format = layout.format;
         for (p, plane) in layout.planes().iter().enumerate() {
             let sub = if p == 0 { 1 } else { 2 };
             let rows = format.plane_rows(p, src.h).unwrap_or(0);
             let row_bytes = format.plane_row_bytes(p, src.w).unwrap_or(0);
             let s_pitch = image.pitches[p] as usize;
-            let s_off = image.offsets[p] as usize
-                + (src.y as usize / sub) * s_pitch
-                + format.plane_row_bytes(p, src.x as u32).unwrap_or(0);
-            let d_off =
-                plane.offset + (dst.y as usize / sub) * plane.pitch + format.plane_row_bytes(p, dst.x as u32).unwrap_or(0);
+            let s_off = image.offsets[p] as usize + (src.y as usize / sub) * s_pitch + format.plane_row_bytes(p, src.x as u32).unwrap_or(0);
+            let d_off = plane.offset + (dst.y as usize / sub) * plane.pitch + format.plane_row_bytes(p, dst.x as u32).unwrap_or(0);
             let s_plane = src_bytes.get(s_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
             let d_plane = dst_bytes.get_mut(d_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short frame"))?;
             crate::format::copy_plane(s_plane, s_pitch, d_plane, plane.pitch, row_bytes, rows)
@@ -414,7 +391,11 @@ impl Driver {
         let bad = |why: String| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "import of a {width}x{height} surface: {why}");
         let va_fourcc = crate::driver::surface_fourcc(rt_format, fourcc.or(Some(desc.fourcc)), self.any_ten_bit())?;
         if desc.fourcc != va_fourcc {
-            return Err(bad(format!("descriptor fourcc {} for {} surfaces", crate::format::fourcc_str(desc.fourcc), crate::format::fourcc_str(va_fourcc))));
+            return Err(bad(format!(
+                "descriptor fourcc {} for {} surfaces",
+                crate::format::fourcc_str(desc.fourcc),
+                crate::format::fourcc_str(va_fourcc)
+            )));
         }
         if desc.num_objects != 1 {
             return Err(bad(format!("{} objects (one dma-buf holding both planes is needed)", desc.num_objects)));
@@ -453,11 +434,10 @@ impl Driver {
         let format = super::frames::import_format(&layout, width, height).map_err(bad)?;
         // The decoder's own layout for such pictures (as a context would negotiate it).
         let ten_bit = va_fourcc == ffi::VA_FOURCC_P010;
-        let (node, coded) = self
-            .devices
-            .iter()
-            .find_map(|n| super::frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c)))
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::format::fourcc_str(va_fourcc)))?;
+        let (node, coded) =
+            self.devices.iter().find_map(|n| super::frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c))).ok_or_else(|| {
+                va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::format::fourcc_str(va_fourcc))
+            })?;
         let device = super::frames::FrameSource::open(node, coded, width, height, ten_bit)?;
         if !super::frames::frame_fits(&format, layout.size as usize, device.format()) {
             let d = device.format();
@@ -500,11 +480,8 @@ impl Driver {
                 .as_ref()
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
             let layout = slot_layout(&own.format)?;
-            let fd = own
-                .frame
-                .fd()
-                .try_clone_to_owned()
-                .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
+            let fd =
+                own.frame.fd().try_clone_to_owned().map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
             (layout, fd, to_u32(own.frame.len())?)
         };
         let pitch = layout.plane(0).map(|p| p.pitch).unwrap_or(0);
@@ -548,14 +525,7 @@ mod tests {
     use crate::v4l2::{V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_P010};
 
     fn cf(fourcc: u32, width: u32, height: u32, bpl: u32, size: u32) -> CaptureFormat {
-        CaptureFormat {
-            fourcc,
-            width,
-            height,
-            bytesperline: [bpl, 0, 0],
-            sizeimage: [size, 0, 0],
-            num_planes: 1,
-        }
+        CaptureFormat { fourcc, width, height, bytesperline: [bpl, 0, 0], sizeimage: [size, 0, 0], num_planes: 1 }
     }
 
     #[test]

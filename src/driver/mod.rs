@@ -98,12 +98,7 @@ impl Driver {
         Ok(())
     }
 
-    pub fn create_config(
-        &self,
-        profile: ffi::VAProfile,
-        entrypoint: ffi::VAEntrypoint,
-        attribs: &[ffi::VAConfigAttrib],
-    ) -> VaResult<u32> {
+    pub fn create_config(&self, profile: ffi::VAProfile, entrypoint: ffi::VAEntrypoint, attribs: &[ffi::VAConfigAttrib]) -> VaResult<u32> {
         self.check_entrypoint(profile, entrypoint)?;
         let route = config::route(&self.devices, profile)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "profile {profile} not supported"))?;
@@ -122,7 +117,11 @@ impl Driver {
                 ffi::VAConfigAttribDecSliceMode => {
                     let ok = self.attribute_value(profile, a.type_);
                     if a.value == 0 || a.value & !ok != 0 {
-                        return Err(va_err!(VA_STATUS_ERROR_INVALID_VALUE, "VAConfigAttribDecSliceMode {:#x} (supported: {ok:#x})", a.value));
+                        return Err(va_err!(
+                            VA_STATUS_ERROR_INVALID_VALUE,
+                            "VAConfigAttribDecSliceMode {:#x} (supported: {ok:#x})",
+                            a.value
+                        ));
                     }
                 }
                 ffi::VAConfigAttribMaxPictureWidth | ffi::VAConfigAttribMaxPictureHeight => {
@@ -163,10 +162,7 @@ impl Driver {
 
     pub fn destroy_config(&self, id: u32) -> VaResult<()> {
         record::destroy_config(id);
-        self.configs
-            .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONFIG, "unknown config {id:#x}"))
+        self.configs.remove(id).map(|_| ()).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONFIG, "unknown config {id:#x}"))
     }
 
     // ---- surfaces ------------------------------------------------------
@@ -199,10 +195,8 @@ impl Driver {
         }
         let mut surface = Surface::new(width, height, rt_format, fourcc);
         surface.own_frame = Some(own);
-        let id = self
-            .surfaces
-            .insert(Mutex::new(surface))
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many surfaces"))?;
+        let id =
+            self.surfaces.insert(Mutex::new(surface)).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many surfaces"))?;
         record::surfaces(width, height, rt_format, Some(fourcc), &[id]);
         Ok(id)
     }
@@ -313,11 +307,8 @@ impl Driver {
             return Ok(false);
         }
         let ten_bit = fourcc == ffi::VA_FOURCC_P010;
-        let (node, coded) = self
-            .devices
-            .iter()
-            .find_map(|n| frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c)))
-            .ok_or_else(|| {
+        let (node, coded) =
+            self.devices.iter().find_map(|n| frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c))).ok_or_else(|| {
                 va_err!(
                     VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT,
                     "surface {surface:#x}: no decoder makes {} pictures",
@@ -404,15 +395,10 @@ impl Driver {
             fourccs.push(lock(&s).fourcc);
         }
         let ten_bit = context_ten_bit(&cfg, &fourccs)?;
-        let node = self
-            .devices
-            .get(cfg.device)
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "config routed to a missing device"))?;
+        let node =
+            self.devices.get(cfg.device).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "config routed to a missing device"))?;
         let ctx = Arc::new(Mutex::new(Context::new((*cfg).clone(), node, width, height, targets.len(), ten_bit)?));
-        let id = self
-            .contexts
-            .insert(ctx.clone())
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many contexts"))?;
+        let id = self.contexts.insert(ctx.clone()).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many contexts"))?;
         for &t in targets {
             self.bind_surface(t, &ctx)?;
         }
@@ -421,20 +407,14 @@ impl Driver {
     }
 
     pub fn context(&self, id: u32) -> VaResult<Arc<Mutex<Context>>> {
-        self.contexts
-            .get(id)
-            .map(|a| (*a).clone())
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))
+        self.contexts.get(id).map(|a| (*a).clone()).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))
     }
 
     pub fn destroy_context(&self, id: u32) -> VaResult<()> {
         record::destroy_context(id);
         // The session closes when the last holder goes: a surface still naming
         // a picture in it, or a derived image.
-        self.contexts
-            .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))
+        self.contexts.remove(id).map(|_| ()).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_CONTEXT, "unknown context {id:#x}"))
     }
 
     // ---- buffers -------------------------------------------------------
@@ -459,10 +439,7 @@ impl Driver {
     }
 
     pub fn destroy_buffer(&self, id: u32) -> VaResult<()> {
-        self.buffers
-            .remove(id)
-            .map(|_| ())
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))
+        self.buffers.remove(id).map(|_| ()).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))
     }
 
     pub fn buffer_set_num_elements(&self, id: u32, n: u32) -> VaResult<()> {
@@ -508,9 +485,7 @@ impl Driver {
         for &id in buffers {
             let b = self.buffer(id)?;
             let b = lock(&b);
-            let bytes = b
-                .bytes()
-                .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "buffer {id:#x} is an image view"))?;
+            let bytes = b.bytes().ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "buffer {id:#x} is an image view"))?;
             let used = (b.element_size as usize * b.num_elements as usize).min(bytes.len());
             record::buffer(context, b.buf_type, b.element_size, b.num_elements, &bytes[..used]);
             ctx.render_buffer(b.buf_type, &bytes[..used], b.num_elements)?;
@@ -568,9 +543,8 @@ impl Driver {
     /// Like [`picture_slot`](Self::picture_slot), but a surface without a
     /// context is an error (nothing to read yet).
     pub fn decoded_slot(&self, surface: u32) -> VaResult<(Arc<Mutex<Context>>, SlotId)> {
-        self.picture_slot(surface)?.ok_or_else(|| {
-            va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet")
-        })
+        self.picture_slot(surface)?
+            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet"))
     }
 }
 
@@ -603,10 +577,7 @@ pub fn surface_fourcc(rt_format: u32, fourcc: Option<u32>, ten_bit_device: bool)
     match fourcc {
         ffi::VA_FOURCC_NV12 => Ok(fourcc),
         ffi::VA_FOURCC_P010 if ten_bit_device => Ok(fourcc),
-        _ => Err(va_err!(
-            VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
-            "surface fourcc {fourcc:#x} not supported for RT format {rt_format:#x}"
-        )),
+        _ => Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE_FORMAT, "surface fourcc {fourcc:#x} not supported for RT format {rt_format:#x}")),
     }
 }
 
@@ -664,10 +635,7 @@ mod tests {
     fn bad_input_gets_the_right_status_without_a_device() {
         let d = Driver::new(Vec::new());
         assert!(d.profiles().is_empty());
-        assert_eq!(
-            status(d.create_config(ffi::VAProfileH264High, ffi::VAEntrypointVLD, &[])),
-            ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE
-        );
+        assert_eq!(status(d.create_config(ffi::VAProfileH264High, ffi::VAEntrypointVLD, &[])), ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE);
         assert_eq!(status(d.destroy_config(0x0100_0001)), ffi::VA_STATUS_ERROR_INVALID_CONFIG);
         assert_eq!(status(d.sync_surface(0x0400_0001)), ffi::VA_STATUS_ERROR_INVALID_SURFACE);
         assert_eq!(status(d.create_surfaces(0, 10, ffi::VA_RT_FORMAT_YUV420, None, 1)), ffi::VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED);
@@ -764,10 +732,7 @@ mod tests {
         assert!(context_ten_bit(&av1_10, &[]).unwrap());
         assert_eq!(status(context_ten_bit(&av1_10, &[nv12])), ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT);
         // VP9 profile 2 is not offered: the node did not pass the VP9 probe.
-        assert_eq!(
-            status(d.create_config(ffi::VAProfileVP9Profile2, ffi::VAEntrypointVLD, &[])),
-            ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE
-        );
+        assert_eq!(status(d.create_config(ffi::VAProfileVP9Profile2, ffi::VAEntrypointVLD, &[])), ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE);
         assert_eq!(d.attribute_value(ffi::VAProfileHEVCMain10, ffi::VAConfigAttribRTFormat), ffi::VA_RT_FORMAT_YUV420_10);
     }
 
@@ -778,14 +743,8 @@ mod tests {
         visl.ten_bit_formats.clear();
         let d = Driver::new(vec![visl]);
         assert!(!d.profiles().contains(&ffi::VAProfileHEVCMain10));
-        assert_eq!(
-            status(d.create_surfaces(64, 64, ffi::VA_RT_FORMAT_YUV420_10, None, 1)),
-            ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT
-        );
-        assert_eq!(
-            status(d.create_config(ffi::VAProfileHEVCMain10, ffi::VAEntrypointVLD, &[])),
-            ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE
-        );
+        assert_eq!(status(d.create_surfaces(64, 64, ffi::VA_RT_FORMAT_YUV420_10, None, 1)), ffi::VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT);
+        assert_eq!(status(d.create_config(ffi::VAProfileHEVCMain10, ffi::VAEntrypointVLD, &[])), ffi::VA_STATUS_ERROR_UNSUPPORTED_PROFILE);
         drop(d);
 
         let d = Driver::new(vec![ten_bit_node()]);

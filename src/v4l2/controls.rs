@@ -22,18 +22,12 @@ pub struct ControlSpec<'a> {
 impl<'a> ControlSpec<'a> {
     /// A control whose payload is one struct (e.g. `v4l2_ctrl_h264_sps`).
     pub fn new<T: Copy>(id: u32, value: &'a T) -> Self {
-        ControlSpec {
-            id,
-            data: as_bytes(value),
-        }
+        ControlSpec { id, data: as_bytes(value) }
     }
 
     /// A control whose payload is an array (e.g. H.264 slice params for several slices).
     pub fn from_slice<T: Copy>(id: u32, values: &'a [T]) -> Self {
-        ControlSpec {
-            id,
-            data: slice_as_bytes(values),
-        }
+        ControlSpec { id, data: slice_as_bytes(values) }
     }
 }
 
@@ -96,9 +90,7 @@ impl CtrlScratch {
                 id: s.id,
                 size: s.data.len() as u32,
                 reserved2: [0],
-                __bindgen_anon_1: bindings::v4l2_ext_control__bindgen_ty_1 {
-                    p_u8: base.wrapping_add(off),
-                },
+                __bindgen_anon_1: bindings::v4l2_ext_control__bindgen_ty_1 { p_u8: base.wrapping_add(off) },
             });
         }
         ctrls
@@ -148,11 +140,7 @@ pub(crate) fn s_ext_ctrls(
 }
 
 /// VIDIOC_S_EXT_CTRLS with plain 32-bit values (menus, integers, booleans).
-pub(crate) fn s_ext_ctrl_values(
-    fd: &impl AsRawFd,
-    which: Which,
-    values: &[(u32, i32)],
-) -> Result<(), ExtCtrlsFailure> {
+pub(crate) fn s_ext_ctrl_values(fd: &impl AsRawFd, which: Which, values: &[(u32, i32)]) -> Result<(), ExtCtrlsFailure> {
     if values.is_empty() {
         return Ok(());
     }
@@ -164,10 +152,7 @@ pub(crate) fn s_ext_ctrl_values(
 
 fn to_failure(e: v4l2r::ioctl::ExtControlError, ids: &[u32]) -> ExtCtrlsFailure {
     let failed_id = ids.get(e.error_idx as usize).copied();
-    ExtCtrlsFailure {
-        errno: Errno::from(e),
-        failed_id,
-    }
+    ExtCtrlsFailure { errno: Errno::from(e), failed_id }
 }
 
 /// What VIDIOC_QUERY_EXT_CTRL says about one control.
@@ -188,8 +173,7 @@ pub struct CtrlInfo {
 /// VIDIOC_QUERY_EXT_CTRL for one id. EINVAL = the device has no such control.
 pub(crate) fn query_ext_ctrl(fd: &impl AsRawFd, id: u32) -> Result<CtrlInfo, Errno> {
     let cid = CtrlId::new(id).map_err(|_| Errno::EINVAL)?;
-    let q: bindings::v4l2_query_ext_ctrl =
-        v4l2r::ioctl::query_ext_ctrl(fd, cid, QueryCtrlFlags::empty()).map_err(Errno::from)?;
+    let q: bindings::v4l2_query_ext_ctrl = v4l2r::ioctl::query_ext_ctrl(fd, cid, QueryCtrlFlags::empty()).map_err(Errno::from)?;
     Ok(CtrlInfo {
         id: q.id,
         ctrl_type: q.type_,
@@ -241,170 +225,67 @@ pub struct CodecControl {
 }
 
 const fn cc(id: u32, name: &'static str, size: usize, required: bool) -> CodecControl {
-    CodecControl {
-        id,
-        name,
-        size,
-        required,
-    }
+    CodecControl { id, name, size, required }
 }
 
 use std::mem::size_of;
 
 const H264_CONTROLS: &[CodecControl] = &[
-    cc(
-        bindings::V4L2_CID_STATELESS_H264_SPS,
-        "H264_SPS",
-        size_of::<bindings::v4l2_ctrl_h264_sps>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_H264_PPS,
-        "H264_PPS",
-        size_of::<bindings::v4l2_ctrl_h264_pps>(),
-        true,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_H264_SPS, "H264_SPS", size_of::<bindings::v4l2_ctrl_h264_sps>(), true),
+    cc(bindings::V4L2_CID_STATELESS_H264_PPS, "H264_PPS", size_of::<bindings::v4l2_ctrl_h264_pps>(), true),
     cc(
         bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX,
         "H264_SCALING_MATRIX",
         size_of::<bindings::v4l2_ctrl_h264_scaling_matrix>(),
         false,
     ),
-    cc(
-        bindings::V4L2_CID_STATELESS_H264_PRED_WEIGHTS,
-        "H264_PRED_WEIGHTS",
-        size_of::<bindings::v4l2_ctrl_h264_pred_weights>(),
-        false,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_H264_SLICE_PARAMS,
-        "H264_SLICE_PARAMS",
-        size_of::<bindings::v4l2_ctrl_h264_slice_params>(),
-        false,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS,
-        "H264_DECODE_PARAMS",
-        size_of::<bindings::v4l2_ctrl_h264_decode_params>(),
-        true,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, "H264_PRED_WEIGHTS", size_of::<bindings::v4l2_ctrl_h264_pred_weights>(), false),
+    cc(bindings::V4L2_CID_STATELESS_H264_SLICE_PARAMS, "H264_SLICE_PARAMS", size_of::<bindings::v4l2_ctrl_h264_slice_params>(), false),
+    cc(bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS, "H264_DECODE_PARAMS", size_of::<bindings::v4l2_ctrl_h264_decode_params>(), true),
 ];
 
 const HEVC_CONTROLS: &[CodecControl] = &[
-    cc(
-        bindings::V4L2_CID_STATELESS_HEVC_SPS,
-        "HEVC_SPS",
-        size_of::<bindings::v4l2_ctrl_hevc_sps>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_HEVC_PPS,
-        "HEVC_PPS",
-        size_of::<bindings::v4l2_ctrl_hevc_pps>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS,
-        "HEVC_SLICE_PARAMS",
-        size_of::<bindings::v4l2_ctrl_hevc_slice_params>(),
-        false,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_HEVC_SPS, "HEVC_SPS", size_of::<bindings::v4l2_ctrl_hevc_sps>(), true),
+    cc(bindings::V4L2_CID_STATELESS_HEVC_PPS, "HEVC_PPS", size_of::<bindings::v4l2_ctrl_hevc_pps>(), true),
+    cc(bindings::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, "HEVC_SLICE_PARAMS", size_of::<bindings::v4l2_ctrl_hevc_slice_params>(), false),
     cc(
         bindings::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX,
         "HEVC_SCALING_MATRIX",
         size_of::<bindings::v4l2_ctrl_hevc_scaling_matrix>(),
         false,
     ),
-    cc(
-        bindings::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS,
-        "HEVC_DECODE_PARAMS",
-        size_of::<bindings::v4l2_ctrl_hevc_decode_params>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS,
-        "HEVC_ENTRY_POINT_OFFSETS",
-        size_of::<u32>(),
-        false,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, "HEVC_DECODE_PARAMS", size_of::<bindings::v4l2_ctrl_hevc_decode_params>(), true),
+    cc(bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, "HEVC_ENTRY_POINT_OFFSETS", size_of::<u32>(), false),
 ];
 
 const MPEG2_CONTROLS: &[CodecControl] = &[
-    cc(
-        bindings::V4L2_CID_STATELESS_MPEG2_SEQUENCE,
-        "MPEG2_SEQUENCE",
-        size_of::<bindings::v4l2_ctrl_mpeg2_sequence>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_MPEG2_PICTURE,
-        "MPEG2_PICTURE",
-        size_of::<bindings::v4l2_ctrl_mpeg2_picture>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_MPEG2_QUANTISATION,
-        "MPEG2_QUANTISATION",
-        size_of::<bindings::v4l2_ctrl_mpeg2_quantisation>(),
-        false,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_MPEG2_SEQUENCE, "MPEG2_SEQUENCE", size_of::<bindings::v4l2_ctrl_mpeg2_sequence>(), true),
+    cc(bindings::V4L2_CID_STATELESS_MPEG2_PICTURE, "MPEG2_PICTURE", size_of::<bindings::v4l2_ctrl_mpeg2_picture>(), true),
+    cc(bindings::V4L2_CID_STATELESS_MPEG2_QUANTISATION, "MPEG2_QUANTISATION", size_of::<bindings::v4l2_ctrl_mpeg2_quantisation>(), false),
 ];
 
-const VP8_CONTROLS: &[CodecControl] = &[cc(
-    bindings::V4L2_CID_STATELESS_VP8_FRAME,
-    "VP8_FRAME",
-    size_of::<bindings::v4l2_ctrl_vp8_frame>(),
-    true,
-)];
+const VP8_CONTROLS: &[CodecControl] =
+    &[cc(bindings::V4L2_CID_STATELESS_VP8_FRAME, "VP8_FRAME", size_of::<bindings::v4l2_ctrl_vp8_frame>(), true)];
 
 const VP9_CONTROLS: &[CodecControl] = &[
-    cc(
-        bindings::V4L2_CID_STATELESS_VP9_FRAME,
-        "VP9_FRAME",
-        size_of::<bindings::v4l2_ctrl_vp9_frame>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR,
-        "VP9_COMPRESSED_HDR",
-        size_of::<bindings::v4l2_ctrl_vp9_compressed_hdr>(),
-        false,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_VP9_FRAME, "VP9_FRAME", size_of::<bindings::v4l2_ctrl_vp9_frame>(), true),
+    cc(bindings::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR, "VP9_COMPRESSED_HDR", size_of::<bindings::v4l2_ctrl_vp9_compressed_hdr>(), false),
 ];
 
 const AV1_CONTROLS: &[CodecControl] = &[
-    cc(
-        bindings::V4L2_CID_STATELESS_AV1_SEQUENCE,
-        "AV1_SEQUENCE",
-        size_of::<bindings::v4l2_ctrl_av1_sequence>(),
-        true,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_AV1_SEQUENCE, "AV1_SEQUENCE", size_of::<bindings::v4l2_ctrl_av1_sequence>(), true),
     cc(
         bindings::V4L2_CID_STATELESS_AV1_TILE_GROUP_ENTRY,
         "AV1_TILE_GROUP_ENTRY",
         size_of::<bindings::v4l2_ctrl_av1_tile_group_entry>(),
         false,
     ),
-    cc(
-        bindings::V4L2_CID_STATELESS_AV1_FRAME,
-        "AV1_FRAME",
-        size_of::<bindings::v4l2_ctrl_av1_frame>(),
-        true,
-    ),
-    cc(
-        bindings::V4L2_CID_STATELESS_AV1_FILM_GRAIN,
-        "AV1_FILM_GRAIN",
-        size_of::<bindings::v4l2_ctrl_av1_film_grain>(),
-        false,
-    ),
+    cc(bindings::V4L2_CID_STATELESS_AV1_FRAME, "AV1_FRAME", size_of::<bindings::v4l2_ctrl_av1_frame>(), true),
+    cc(bindings::V4L2_CID_STATELESS_AV1_FILM_GRAIN, "AV1_FILM_GRAIN", size_of::<bindings::v4l2_ctrl_av1_film_grain>(), false),
 ];
 
-const FWHT_CONTROLS: &[CodecControl] = &[cc(
-    bindings::V4L2_CID_STATELESS_FWHT_PARAMS,
-    "FWHT_PARAMS",
-    size_of::<bindings::v4l2_ctrl_fwht_params>(),
-    true,
-)];
+const FWHT_CONTROLS: &[CodecControl] =
+    &[cc(bindings::V4L2_CID_STATELESS_FWHT_PARAMS, "FWHT_PARAMS", size_of::<bindings::v4l2_ctrl_fwht_params>(), true)];
 
 /// The stateless controls of a coded (OUTPUT) format; empty for formats we do not know.
 pub fn codec_controls(coded_fourcc: u32) -> &'static [CodecControl] {
@@ -441,10 +322,7 @@ pub fn compare_size(ctrl: &CodecControl, kernel: Option<u32>) -> SizeCheck {
         None if ctrl.required => SizeCheck::AbsentRequired,
         None => SizeCheck::AbsentOptional,
         Some(k) if k as usize == ctrl.size => SizeCheck::Ok,
-        Some(k) => SizeCheck::Mismatch {
-            kernel: k,
-            ours: ctrl.size,
-        },
+        Some(k) => SizeCheck::Mismatch { kernel: k, ours: ctrl.size },
     }
 }
 
@@ -454,11 +332,7 @@ mod tests {
 
     #[test]
     fn as_bytes_covers_the_struct() {
-        let sps = bindings::v4l2_ctrl_h264_sps {
-            profile_idc: 100,
-            level_idc: 40,
-            ..Default::default()
-        };
+        let sps = bindings::v4l2_ctrl_h264_sps { profile_idc: 100, level_idc: 40, ..Default::default() };
         let b = as_bytes(&sps);
         assert_eq!(b.len(), size_of::<bindings::v4l2_ctrl_h264_sps>());
         assert_eq!(b[0], 100);
@@ -475,10 +349,7 @@ mod tests {
     fn scratch_lays_out_payloads_aligned() {
         let a = [1u8, 2, 3];
         let b = [9u8; 16];
-        let specs = [
-            ControlSpec { id: 1, data: &a },
-            ControlSpec { id: 2, data: &b },
-        ];
+        let specs = [ControlSpec { id: 1, data: &a }, ControlSpec { id: 2, data: &b }];
         let mut s = CtrlScratch::default();
         let c = s.fill(&specs);
         assert_eq!(c.len(), 2);
@@ -526,13 +397,7 @@ mod tests {
     fn size_comparison() {
         let c = H264_CONTROLS[0];
         assert_eq!(compare_size(&c, Some(1048)), SizeCheck::Ok);
-        assert_eq!(
-            compare_size(&c, Some(1044)),
-            SizeCheck::Mismatch {
-                kernel: 1044,
-                ours: 1048
-            }
-        );
+        assert_eq!(compare_size(&c, Some(1044)), SizeCheck::Mismatch { kernel: 1044, ours: 1048 });
         assert_eq!(compare_size(&c, None), SizeCheck::AbsentRequired);
         let opt = H264_CONTROLS[2];
         assert_eq!(compare_size(&opt, None), SizeCheck::AbsentOptional);

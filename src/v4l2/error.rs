@@ -74,11 +74,7 @@ impl Op {
 #[derive(Debug)]
 pub enum V4l2Error {
     /// An ioctl (or open/mmap/poll) failed with `errno`.
-    Ioctl {
-        op: Op,
-        errno: Errno,
-        context: String,
-    },
+    Ioctl { op: Op, errno: Errno, context: String },
     /// A bounded wait expired (the operation may still complete later).
     Timeout { op: Op, context: String },
     /// The call does not fit the session's state (e.g. no buffers allocated,
@@ -151,18 +147,11 @@ mod tests {
 
     #[test]
     fn errno_is_kept() {
-        let e = V4l2Error::Ioctl {
-            op: Op::SFmt,
-            errno: Errno::EBUSY,
-            context: "x".into(),
-        };
+        let e = V4l2Error::Ioctl { op: Op::SFmt, errno: Errno::EBUSY, context: "x".into() };
         assert_eq!(e.errno(), Some(Errno::EBUSY));
         assert_eq!(e.op(), Some(Op::SFmt));
         assert!(e.to_string().contains("VIDIOC_S_FMT"));
-        let t = V4l2Error::Timeout {
-            op: Op::Poll,
-            context: "req".into(),
-        };
+        let t = V4l2Error::Timeout { op: Op::Poll, context: "req".into() };
         assert!(t.is_timeout());
         assert_eq!(t.errno(), Some(Errno::ETIMEDOUT));
         assert_eq!(V4l2Error::State("s".into()).errno(), None);

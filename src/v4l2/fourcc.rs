@@ -19,16 +19,7 @@ pub fn parse_fourcc(s: &str) -> Option<u32> {
 pub fn fourcc_to_string(f: u32) -> String {
     let be = f & (1 << 31) != 0;
     let bytes = (f & !(1 << 31)).to_le_bytes();
-    let mut s: String = bytes
-        .iter()
-        .map(|&c| {
-            if c.is_ascii_graphic() || c == b' ' {
-                c as char
-            } else {
-                '.'
-            }
-        })
-        .collect();
+    let mut s: String = bytes.iter().map(|&c| if c.is_ascii_graphic() || c == b' ' { c as char } else { '.' }).collect();
     if be {
         s.push_str("-BE");
     }

@@ -28,11 +28,7 @@ pub struct Frame {
 
 impl fmt::Debug for Frame {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Frame")
-            .field("fd", &self.fd.as_raw_fd())
-            .field("len", &self.len)
-            .field("mapped", &self.map.is_some())
-            .finish()
+        f.debug_struct("Frame").field("fd", &self.fd.as_raw_fd()).field("len", &self.len).field("mapped", &self.map.is_some()).finish()
     }
 }
 

@@ -36,12 +36,7 @@ pub fn open_video(path: &Path) -> Result<File, V4l2Error> {
 
 /// Open a media controller node: O_RDWR | O_CLOEXEC.
 pub fn open_media(path: &Path) -> Result<File, V4l2Error> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_CLOEXEC)
-        .open(path)
-        .map_err(|e| open_err(path, e))
+    std::fs::OpenOptions::new().read(true).write(true).custom_flags(libc::O_CLOEXEC).open(path).map_err(|e| open_err(path, e))
 }
 
 fn open_err(path: &Path, e: std::io::Error) -> V4l2Error {

@@ -93,11 +93,7 @@ impl AsFd for Request {
 
 /// Bounded poll of one fd. `Ok(None)` on timeout, `Ok(Some(revents))` otherwise.
 /// EINTR restarts the poll with the remaining time.
-pub fn poll_fd(
-    fd: BorrowedFd<'_>,
-    events: PollFlags,
-    timeout: Duration,
-) -> Result<Option<PollFlags>, Errno> {
+pub fn poll_fd(fd: BorrowedFd<'_>, events: PollFlags, timeout: Duration) -> Result<Option<PollFlags>, Errno> {
     let deadline = crate::v4l2::session::deadline_after(timeout);
     loop {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -121,10 +117,7 @@ mod tests {
 
     #[test]
     fn ioctl_numbers_match_media_h() {
-        assert_eq!(
-            nix::request_code_read!(b'|', 0x05, std::mem::size_of::<libc::c_int>()),
-            0x8004_7c05
-        );
+        assert_eq!(nix::request_code_read!(b'|', 0x05, std::mem::size_of::<libc::c_int>()), 0x8004_7c05);
         assert_eq!(nix::request_code_none!(b'|', 0x80), 0x7c80);
         assert_eq!(nix::request_code_none!(b'|', 0x81), 0x7c81);
     }

@@ -24,8 +24,8 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 use v4l2r::bindings;
 use v4l2r::ioctl::{
-    BufferCapabilities, BufferFlags, ExpbufFlags, IoctlConvertError, MemoryConsistency,
-    PlaneMapping, QBufPlane, QBuffer, QueryBuffer, RequestBuffers, UncheckedV4l2Buffer,
+    BufferCapabilities, BufferFlags, ExpbufFlags, IoctlConvertError, MemoryConsistency, PlaneMapping, QBufPlane, QBuffer, QueryBuffer,
+    RequestBuffers, UncheckedV4l2Buffer,
 };
 use v4l2r::memory::{DmaBufHandle, MemoryType, MmapHandle};
 use v4l2r::{Format, PlaneLayout, QueueType};
@@ -64,9 +64,7 @@ impl CaptureFormat {
     fn from_format(f: &Format) -> Result<Self, V4l2Error> {
         let n = f.plane_fmt.len();
         if n == 0 || n > MAX_PLANES {
-            return Err(V4l2Error::Invalid(format!(
-                "CAPTURE format with {n} planes"
-            )));
+            return Err(V4l2Error::Invalid(format!("CAPTURE format with {n} planes")));
         }
         let mut c = CaptureFormat {
             fourcc: u32::from(f.pixelformat),
@@ -180,9 +178,7 @@ pub struct DecoderSession {
     scratch: CtrlScratch,
 }
 
-fn convert_errno<IE: Into<Errno> + std::fmt::Debug, CE: std::fmt::Debug>(
-    e: IoctlConvertError<IE, CE>,
-) -> Errno {
+fn convert_errno<IE: Into<Errno> + std::fmt::Debug, CE: std::fmt::Debug>(e: IoctlConvertError<IE, CE>) -> Errno {
     match e {
         IoctlConvertError::IoctlError(e) => e.into(),
         IoctlConvertError::ConversionError(_) => Errno::EINVAL,
@@ -196,9 +192,7 @@ fn id_str(id: Option<u32>) -> String {
 /// `now + timeout`, saturating far in the future instead of overflowing.
 pub(crate) fn deadline_after(timeout: Duration) -> Instant {
     let now = Instant::now();
-    now.checked_add(timeout)
-        .or_else(|| now.checked_add(Duration::from_secs(86_400)))
-        .unwrap_or(now)
+    now.checked_add(timeout).or_else(|| now.checked_add(Duration::from_secs(86_400))).unwrap_or(now)
 }
 
 fn queue_name(q: QueueType) -> &'static str {
@@ -221,10 +215,7 @@ impl DecoderSession {
         let media = match &media_path {
             Some(p) => Some(super::open_media(p)?),
             None => {
-                log::warn!(
-                    "{}: no media device found: requests (and so decoding) are unavailable",
-                    node.video_path.display()
-                );
+                log::warn!("{}: no media device found: requests (and so decoding) are unavailable", node.video_path.display());
                 None
             }
         };
@@ -237,11 +228,7 @@ impl DecoderSession {
             "session: opened {} (media {:?}, {})",
             node.video_path.display(),
             media_path,
-            if node.multiplanar {
-                "multi-planar"
-            } else {
-                "single-planar"
-            }
+            if node.multiplanar { "multi-planar" } else { "single-planar" }
         );
         Ok(DecoderSession {
             video_path: node.video_path.clone(),
@@ -298,16 +285,8 @@ impl DecoderSession {
             return Ok(());
         }
         self.count();
-        controls::s_ext_ctrls(&self.video, Which::Current, ctrls, &mut self.scratch).map_err(|f| {
-            ioctl_err(
-                Op::SExtCtrls,
-                f.errno,
-                self.ctx(format_args!(
-                    "current values, control {}",
-                    id_str(f.failed_id)
-                )),
-            )
-        })
+        controls::s_ext_ctrls(&self.video, Which::Current, ctrls, &mut self.scratch)
+            .map_err(|f| ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("current values, control {}", id_str(f.failed_id)))))
     }
 
     /// Set plain (menu / integer) controls on current values: e.g.
@@ -317,28 +296,15 @@ impl DecoderSession {
             return Ok(());
         }
         self.count();
-        controls::s_ext_ctrl_values(&self.video, Which::Current, values).map_err(|f| {
-            ioctl_err(
-                Op::SExtCtrls,
-                f.errno,
-                self.ctx(format_args!(
-                    "values {values:?}, control {}",
-                    id_str(f.failed_id)
-                )),
-            )
-        })
+        controls::s_ext_ctrl_values(&self.video, Which::Current, values)
+            .map_err(|f| ioctl_err(Op::SExtCtrls, f.errno, self.ctx(format_args!("values {values:?}, control {}", id_str(f.failed_id)))))
     }
 
     /// Current value of a plain (menu / integer) control (VIDIOC_G_CTRL).
     pub fn get_control(&self, id: u32) -> Result<i32, V4l2Error> {
         self.count();
-        v4l2r::ioctl::g_ctrl(&self.video, id).map_err(|e| {
-            ioctl_err_quiet(
-                Op::GExtCtrls,
-                Errno::from(e),
-                self.ctx(format_args!("control {id:#x}")),
-            )
-        })
+        v4l2r::ioctl::g_ctrl(&self.video, id)
+            .map_err(|e| ioctl_err_quiet(Op::GExtCtrls, Errno::from(e), self.ctx(format_args!("control {id:#x}"))))
     }
 
     /// Supported menu items of a menu control (QUERY_EXT_CTRL + QUERYMENU).
@@ -350,69 +316,35 @@ impl DecoderSession {
             self.ioctls.fetch_add(v.len() as u64, Ordering::Relaxed);
         }
         r.map_err(|(is_query, errno)| {
-            let op = if is_query {
-                Op::QueryExtCtrl
-            } else {
-                Op::QueryMenu
-            };
-            ioctl_err_quiet(
-                op,
-                errno,
-                self.ctx(format_args!("menu control {ctrl_id:#x}")),
-            )
+            let op = if is_query { Op::QueryExtCtrl } else { Op::QueryMenu };
+            ioctl_err_quiet(op, errno, self.ctx(format_args!("menu control {ctrl_id:#x}")))
         })
     }
 
     /// VIDIOC_QUERY_EXT_CTRL for one control.
     pub fn query_control(&self, ctrl_id: u32) -> Result<controls::CtrlInfo, V4l2Error> {
         self.count();
-        controls::query_ext_ctrl(&self.video, ctrl_id).map_err(|e| {
-            ioctl_err_quiet(
-                Op::QueryExtCtrl,
-                e,
-                self.ctx(format_args!("control {ctrl_id:#x}")),
-            )
-        })
+        controls::query_ext_ctrl(&self.video, ctrl_id)
+            .map_err(|e| ioctl_err_quiet(Op::QueryExtCtrl, e, self.ctx(format_args!("control {ctrl_id:#x}"))))
     }
 
     // ---------------------------------------------------------------- formats
 
     /// S_FMT on OUTPUT: the coded format, coded size and bitstream buffer size.
     /// Resets the CAPTURE format (the kernel does too).
-    pub fn set_output_format(
-        &mut self,
-        coded_fourcc: u32,
-        width: u32,
-        height: u32,
-        sizeimage: u32,
-    ) -> Result<(), V4l2Error> {
+    pub fn set_output_format(&mut self, coded_fourcc: u32, width: u32, height: u32, sizeimage: u32) -> Result<(), V4l2Error> {
         if self.output_allocated {
-            return Err(V4l2Error::State(
-                "OUTPUT format change with buffers allocated".into(),
-            ));
+            return Err(V4l2Error::State("OUTPUT format change with buffers allocated".into()));
         }
-        let fmt = Format {
-            width,
-            height,
-            pixelformat: coded_fourcc.into(),
-            plane_fmt: vec![PlaneLayout {
-                sizeimage,
-                bytesperline: 0,
-            }],
-        };
+        let fmt = Format { width, height, pixelformat: coded_fourcc.into(), plane_fmt: vec![PlaneLayout { sizeimage, bytesperline: 0 }] };
         self.count();
-        let got: Format =
-            v4l2r::ioctl::s_fmt(&mut self.video, (self.out_q, &fmt)).map_err(|e| {
-                ioctl_err(
-                    Op::SFmt,
-                    Errno::from(e),
-                    format!(
-                        "{}: OUTPUT {} {width}x{height} sizeimage {sizeimage}",
-                        self.video_path.display(),
-                        fourcc_to_string(coded_fourcc)
-                    ),
-                )
-            })?;
+        let got: Format = v4l2r::ioctl::s_fmt(&mut self.video, (self.out_q, &fmt)).map_err(|e| {
+            ioctl_err(
+                Op::SFmt,
+                Errno::from(e),
+                format!("{}: OUTPUT {} {width}x{height} sizeimage {sizeimage}", self.video_path.display(), fourcc_to_string(coded_fourcc)),
+            )
+        })?;
         self.capture_fmt = None;
         if u32::from(got.pixelformat) != coded_fourcc {
             log::warn!(
@@ -421,17 +353,10 @@ impl DecoderSession {
                 fourcc_to_string(coded_fourcc),
                 fourcc_to_string(got.pixelformat.into())
             );
-            return Err(V4l2Error::Unsupported(format!(
-                "coded format {}",
-                fourcc_to_string(coded_fourcc)
-            )));
+            return Err(V4l2Error::Unsupported(format!("coded format {}", fourcc_to_string(coded_fourcc))));
         }
         self.coded_fourcc = Some(coded_fourcc);
-        self.output_size = got
-            .plane_fmt
-            .first()
-            .map(|p| p.sizeimage as usize)
-            .unwrap_or(sizeimage as usize);
+        self.output_size = got.plane_fmt.first().map(|p| p.sizeimage as usize).unwrap_or(sizeimage as usize);
         log::debug!(
             "{}: OUTPUT {} {}x{} sizeimage {}",
             self.video_path.display(),
@@ -445,44 +370,27 @@ impl DecoderSession {
 
     /// ENUM_FMT on CAPTURE (meaningful after the OUTPUT format and SPS are set).
     pub fn capture_formats(&self) -> Result<Vec<u32>, V4l2Error> {
-        enum_formats(&self.video, self.cap_q, &self.ioctls)
-            .map_err(|e| ioctl_err(Op::EnumFmt, e, self.ctx("CAPTURE")))
+        enum_formats(&self.video, self.cap_q, &self.ioctls).map_err(|e| ioctl_err(Op::EnumFmt, e, self.ctx("CAPTURE")))
     }
 
     /// S_FMT then G_FMT on CAPTURE. Fails when the device substitutes another fourcc.
-    pub fn set_capture_format(
-        &mut self,
-        fourcc: u32,
-        width: u32,
-        height: u32,
-    ) -> Result<CaptureFormat, V4l2Error> {
+    pub fn set_capture_format(&mut self, fourcc: u32, width: u32, height: u32) -> Result<CaptureFormat, V4l2Error> {
         if self.capture_allocated {
-            return Err(V4l2Error::State(
-                "CAPTURE format change with buffers allocated".into(),
-            ));
+            return Err(V4l2Error::State("CAPTURE format change with buffers allocated".into()));
         }
         self.capture_fmt = None;
-        let fmt = Format {
-            width,
-            height,
-            pixelformat: fourcc.into(),
-            plane_fmt: vec![],
-        };
+        let fmt = Format { width, height, pixelformat: fourcc.into(), plane_fmt: vec![] };
         self.count();
         let _: Format = v4l2r::ioctl::s_fmt(&mut self.video, (self.cap_q, &fmt)).map_err(|e| {
             ioctl_err(
                 Op::SFmt,
                 Errno::from(e),
-                format!(
-                    "{}: CAPTURE {} {width}x{height}",
-                    self.video_path.display(),
-                    fourcc_to_string(fourcc)
-                ),
+                format!("{}: CAPTURE {} {width}x{height}", self.video_path.display(), fourcc_to_string(fourcc)),
             )
         })?;
         self.count();
-        let got: Format = v4l2r::ioctl::g_fmt(&self.video, self.cap_q)
-            .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE")))?;
+        let got: Format =
+            v4l2r::ioctl::g_fmt(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE")))?;
         let cf = CaptureFormat::from_format(&got)?;
         if cf.fourcc != fourcc {
             log::warn!(
@@ -491,10 +399,7 @@ impl DecoderSession {
                 fourcc_to_string(fourcc),
                 fourcc_to_string(cf.fourcc)
             );
-            return Err(V4l2Error::Unsupported(format!(
-                "CAPTURE format {}",
-                fourcc_to_string(fourcc)
-            )));
+            return Err(V4l2Error::Unsupported(format!("CAPTURE format {}", fourcc_to_string(fourcc))));
         }
         log::debug!(
             "{}: CAPTURE {} {}x{} planes {} pitch {:?} size {:?}",
@@ -526,24 +431,15 @@ impl DecoderSession {
             return Err(V4l2Error::State("OUTPUT format not set".into()));
         }
         if self.media.is_none() {
-            return Err(V4l2Error::Unsupported(format!(
-                "{}: no media device for requests",
-                self.video_path.display()
-            )));
+            return Err(V4l2Error::Unsupported(format!("{}: no media device for requests", self.video_path.display())));
         }
         let count = count.clamp(1, MAX_BUFFERS);
         let rb = self.reqbufs(self.out_q, count)?;
         self.output_allocated = true;
         self.output_caps = Some(rb.capabilities);
-        if !rb
-            .capabilities
-            .contains(BufferCapabilities::SUPPORTS_REQUESTS)
-        {
+        if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
             self.free_output();
-            return Err(V4l2Error::Unsupported(format!(
-                "{}: OUTPUT queue without requests",
-                self.video_path.display()
-            )));
+            return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue without requests", self.video_path.display())));
         }
         if rb.count == 0 {
             self.free_output();
@@ -597,12 +493,7 @@ impl DecoderSession {
         self.capture_allocated = true;
         self.capture_memory = CaptureMemory::DmaBuf;
         if (rb.count as usize) < frames.len() {
-            log::warn!(
-                "{}: REQBUFS (DMABUF) gave {} CAPTURE buffers for {} frames",
-                self.video_path.display(),
-                rb.count,
-                frames.len()
-            );
+            log::warn!("{}: REQBUFS (DMABUF) gave {} CAPTURE buffers for {} frames", self.video_path.display(), rb.count, frames.len());
             self.free_capture();
             return Err(V4l2Error::Invalid("fewer CAPTURE buffers than frames".into()));
         }
@@ -665,20 +556,10 @@ impl DecoderSession {
                 }
             };
             self.count();
-            match v4l2r::ioctl::expbuf::<OwnedFd>(
-                &self.video,
-                self.cap_q,
-                index as usize,
-                0,
-                ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
-            ) {
+            match v4l2r::ioctl::expbuf::<OwnedFd>(&self.video, self.cap_q, index as usize, 0, ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC) {
                 Ok(fd) => frames.push(Frame::new(fd, len as usize)),
                 Err(e) => {
-                    result = Err(ioctl_err(
-                        Op::ExpBuf,
-                        Errno::from(e),
-                        self.ctx(format_args!("CAPTURE {index} (frame allocation)")),
-                    ));
+                    result = Err(ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index} (frame allocation)"))));
                     break;
                 }
             }
@@ -738,18 +619,14 @@ impl DecoderSession {
             return Ok(self.captures.len() as u32..self.captures.len() as u32);
         }
         self.count();
-        let fmt: bindings::v4l2_format = v4l2r::ioctl::g_fmt(&self.video, self.cap_q)
-            .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (grow)")))?;
+        let fmt: bindings::v4l2_format =
+            v4l2r::ioctl::g_fmt(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (grow)")))?;
         self.count();
         let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, extra, memory, fmt)
             .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE +{extra}"))))?;
         let first = cb.index;
         if first as usize != self.captures.len() {
-            log::warn!(
-                "{}: CREATE_BUFS returned index {first}, expected {}",
-                self.video_path.display(),
-                self.captures.len()
-            );
+            log::warn!("{}: CREATE_BUFS returned index {first}, expected {}", self.video_path.display(), self.captures.len());
             return Err(V4l2Error::Invalid("non-contiguous CAPTURE indices".into()));
         }
         Ok(first..first.saturating_add(cb.count))
@@ -758,20 +635,16 @@ impl DecoderSession {
     /// STREAMON on both queues (idempotent).
     pub fn stream_on(&mut self) -> Result<(), V4l2Error> {
         if !self.output_allocated || !self.capture_allocated {
-            return Err(V4l2Error::State(
-                "stream on before both queues are allocated".into(),
-            ));
+            return Err(V4l2Error::State("stream on before both queues are allocated".into()));
         }
         if !self.out_streaming {
             self.count();
-            v4l2r::ioctl::streamon(&self.video, self.out_q)
-                .map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("OUTPUT")))?;
+            v4l2r::ioctl::streamon(&self.video, self.out_q).map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("OUTPUT")))?;
             self.out_streaming = true;
         }
         if !self.cap_streaming {
             self.count();
-            v4l2r::ioctl::streamon(&self.video, self.cap_q)
-                .map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("CAPTURE")))?;
+            v4l2r::ioctl::streamon(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::StreamOn, Errno::from(e), self.ctx("CAPTURE")))?;
             self.cap_streaming = true;
         }
         Ok(())
@@ -781,10 +654,7 @@ impl DecoderSession {
     /// come (`V4L2_DEC_CMD_FLUSH`, stateless decoders that support holding).
     pub fn flush_held_capture(&mut self) -> Result<(), V4l2Error> {
         self.count();
-        let cmd = v4l2r::bindings::v4l2_decoder_cmd {
-            cmd: v4l2r::bindings::V4L2_DEC_CMD_FLUSH,
-            ..Default::default()
-        };
+        let cmd = v4l2r::bindings::v4l2_decoder_cmd { cmd: v4l2r::bindings::V4L2_DEC_CMD_FLUSH, ..Default::default() };
         v4l2r::ioctl::decoder_cmd::<_, v4l2r::bindings::v4l2_decoder_cmd>(&self.video, cmd)
             .map(|_| ())
             .map_err(|e| ioctl_err(Op::DecoderCmd, convert_errno(e), self.ctx("FLUSH (release held CAPTURE buffer)")))
@@ -793,8 +663,7 @@ impl DecoderSession {
     /// Whether the OUTPUT queue supports V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
     /// (known after `alloc_output`).
     pub fn supports_hold_capture(&self) -> bool {
-        self.output_caps
-            .is_some_and(|c| c.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF))
+        self.output_caps.is_some_and(|c| c.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF))
     }
 
     pub fn output_count(&self) -> u32 {
@@ -807,11 +676,7 @@ impl DecoderSession {
 
     /// Size of each OUTPUT (bitstream) buffer.
     pub fn output_buffer_size(&self) -> usize {
-        self.outputs
-            .iter()
-            .filter_map(|s| s.mapping.as_ref().map(|m| m.len()))
-            .min()
-            .unwrap_or(0)
+        self.outputs.iter().filter_map(|s| s.mapping.as_ref().map(|m| m.len())).min().unwrap_or(0)
     }
 
     /// Read-only view of a mapped CAPTURE plane (for vaGetImage copies).
@@ -845,17 +710,9 @@ impl DecoderSession {
     /// VIDIOC_EXPBUF), which the re-queue analysis relies on.
     pub fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
         self.count();
-        let qb: QueryBuffer =
-            v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize).map_err(|e| {
-                ioctl_err(
-                    Op::QueryBuf,
-                    convert_errno(e),
-                    self.ctx(format_args!("CAPTURE {index}")),
-                )
-            })?;
-        qb.planes.get(plane).map(|p| p.length).ok_or_else(|| {
-            V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}"))
-        })
+        let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
+            .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))?;
+        qb.planes.get(plane).map(|p| p.length).ok_or_else(|| V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}")))
     }
 
     /// The one dma-buf of CAPTURE buffer `index` (plane 0), for a consumer:
@@ -871,14 +728,8 @@ impl DecoderSession {
                 return Err(V4l2Error::Unsupported(format!("export of CAPTURE {index}: {} planes", buf.planes.len())));
             }
             self.count();
-            let fd = v4l2r::ioctl::expbuf::<OwnedFd>(
-                &self.video,
-                self.cap_q,
-                index as usize,
-                0,
-                ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
-            )
-            .map_err(|e| ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index}"))))?;
+            let fd = v4l2r::ioctl::expbuf::<OwnedFd>(&self.video, self.cap_q, index as usize, 0, ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC)
+                .map_err(|e| ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index}"))))?;
             self.captures[index as usize].export = Some(fd);
         }
         let buf = &mut self.captures[index as usize];
@@ -960,15 +811,11 @@ impl DecoderSession {
             return Err(V4l2Error::Invalid(format!("bitstream of {bytes} bytes")));
         }
         if self.outputs.iter().any(|s| s.state == SlotState::InFlight) {
-            return Err(V4l2Error::State(
-                "cannot grow OUTPUT buffers while decodes are in flight".into(),
-            ));
+            return Err(V4l2Error::State("cannot grow OUTPUT buffers while decodes are in flight".into()));
         }
         for i in 0..self.outputs.len() {
             if self.outputs[i].state == SlotState::Done && !self.reinit_slot(i) {
-                return Err(V4l2Error::State(
-                    "a request could not be re-initialised".into(),
-                ));
+                return Err(V4l2Error::State("a request could not be re-initialised".into()));
             }
         }
         let count = self.outputs.len() as u32;
@@ -992,24 +839,16 @@ impl DecoderSession {
         self.output_allocated = false;
 
         self.count();
-        let mut fmt: Format = v4l2r::ioctl::g_fmt(&self.video, self.out_q)
-            .map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("OUTPUT (grow)")))?;
+        let mut fmt: Format =
+            v4l2r::ioctl::g_fmt(&self.video, self.out_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("OUTPUT (grow)")))?;
         match fmt.plane_fmt.first_mut() {
             Some(p) => p.sizeimage = new_size,
-            None => fmt.plane_fmt.push(PlaneLayout {
-                sizeimage: new_size,
-                bytesperline: 0,
-            }),
+            None => fmt.plane_fmt.push(PlaneLayout { sizeimage: new_size, bytesperline: 0 }),
         }
-        let v4l2_fmt = bindings::v4l2_format::try_from((self.out_q, &fmt))
-            .map_err(|e| V4l2Error::Invalid(format!("OUTPUT format: {e:?}")))?;
+        let v4l2_fmt =
+            bindings::v4l2_format::try_from((self.out_q, &fmt)).map_err(|e| V4l2Error::Invalid(format!("OUTPUT format: {e:?}")))?;
         self.count();
-        let got = match v4l2r::ioctl::create_bufs::<_, bindings::v4l2_create_buffers>(
-            &self.video,
-            count,
-            MemoryType::Mmap,
-            v4l2_fmt,
-        ) {
+        let got = match v4l2r::ioctl::create_bufs::<_, bindings::v4l2_create_buffers>(&self.video, count, MemoryType::Mmap, v4l2_fmt) {
             Ok(cb) if cb.count > 0 && cb.index == 0 => {
                 self.output_allocated = true;
                 cb.count
@@ -1019,10 +858,7 @@ impl DecoderSession {
                     Ok(cb) => format!("CREATE_BUFS gave {} buffers at {}", cb.count, cb.index),
                     Err(e) => format!("CREATE_BUFS: {}", Errno::from(e)),
                 };
-                log::warn!(
-                    "{}: OUTPUT grow via CREATE_BUFS failed ({why}); trying S_FMT",
-                    self.video_path.display()
-                );
+                log::warn!("{}: OUTPUT grow via CREATE_BUFS failed ({why}); trying S_FMT", self.video_path.display());
                 self.reqbufs(self.out_q, 0)?;
                 self.count();
                 let _: Format = v4l2r::ioctl::s_fmt(&mut self.video, (self.out_q, &fmt))
@@ -1042,10 +878,7 @@ impl DecoderSession {
             self.out_streaming = true;
         }
         if self.output_buffer_size() < bytes {
-            return Err(V4l2Error::Unsupported(format!(
-                "device limits OUTPUT buffers to {} bytes (< {bytes})",
-                self.output_buffer_size()
-            )));
+            return Err(V4l2Error::Unsupported(format!("device limits OUTPUT buffers to {} bytes (< {bytes})", self.output_buffer_size())));
         }
         Ok(())
     }
@@ -1075,9 +908,7 @@ impl DecoderSession {
             return Err(V4l2Error::State(format!("no OUTPUT buffer {out_index}")));
         };
         if slot.state == SlotState::Done && !self.reinit_slot(i) {
-            return Err(V4l2Error::State(format!(
-                "OUTPUT {out_index}: request not re-initialised"
-            )));
+            return Err(V4l2Error::State(format!("OUTPUT {out_index}: request not re-initialised")));
         }
         let slot = &self.outputs[i];
         if slot.state != SlotState::Free {
@@ -1085,53 +916,32 @@ impl DecoderSession {
         }
         let cap = slot.mapping.as_ref().map(|m| m.len()).unwrap_or(0);
         if bytes == 0 || bytes > cap {
-            return Err(V4l2Error::Invalid(format!(
-                "{bytes} bytes for OUTPUT buffer {out_index} of {cap}"
-            )));
+            return Err(V4l2Error::Invalid(format!("{bytes} bytes for OUTPUT buffer {out_index} of {cap}")));
         }
-        let cap_planes = self
-            .capture_fmt
-            .as_ref()
-            .map(|f| f.num_planes)
-            .unwrap_or(1)
-            .max(1);
+        let cap_planes = self.capture_fmt.as_ref().map(|f| f.num_planes).unwrap_or(1).max(1);
         if queue_capture {
             match self.captures.get(cap_index as usize) {
                 None => return Err(V4l2Error::State(format!("no CAPTURE buffer {cap_index}"))),
                 Some(b) if b.frame.is_none() && self.capture_memory == CaptureMemory::DmaBuf => {
                     return Err(V4l2Error::State(format!("CAPTURE {cap_index} has no frame")))
                 }
-                Some(b) if b.queued => {
-                    return Err(V4l2Error::State(format!(
-                        "CAPTURE {cap_index} already queued"
-                    )))
-                }
+                Some(b) if b.queued => return Err(V4l2Error::State(format!("CAPTURE {cap_index} already queued"))),
                 Some(_) => {}
             }
         }
         let Some(req) = self.requests.get(i) else {
-            return Err(V4l2Error::State(format!(
-                "no request for OUTPUT {out_index}"
-            )));
+            return Err(V4l2Error::State(format!("no request for OUTPUT {out_index}")));
         };
         let req_fd = req.raw_fd();
 
         // 1. Controls into the request.
         if !ctrls.is_empty() {
             self.count();
-            if let Err(f) = controls::s_ext_ctrls(
-                &self.video,
-                Which::Request(req_fd),
-                ctrls,
-                &mut self.scratch,
-            ) {
+            if let Err(f) = controls::s_ext_ctrls(&self.video, Which::Request(req_fd), ctrls, &mut self.scratch) {
                 let e = ioctl_err(
                     Op::SExtCtrls,
                     f.errno,
-                    self.ctx(format_args!(
-                        "request of OUTPUT {out_index}, control {}",
-                        id_str(f.failed_id)
-                    )),
+                    self.ctx(format_args!("request of OUTPUT {out_index}, control {}", id_str(f.failed_id))),
                 );
                 self.reinit_after_error(i);
                 return Err(e);
@@ -1140,22 +950,14 @@ impl DecoderSession {
 
         // 2. The bitstream buffer into the request.
         let (sec, usec) = ns_to_timeval(timestamp_ns);
-        let mut qb = QBuffer::<MmapHandle>::new(self.out_q, out_index)
-            .set_timestamp(sec, usec)
-            .set_request(req_fd);
+        let mut qb = QBuffer::<MmapHandle>::new(self.out_q, out_index).set_timestamp(sec, usec).set_request(req_fd);
         if hold_capture {
             qb.flags |= BufferFlags::from_bits_retain(bindings::V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF);
         }
         qb.planes = vec![QBufPlane::new(bytes)];
         self.count();
         if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
-            let e = ioctl_err(
-                Op::QBuf,
-                convert_errno(e),
-                self.ctx(format_args!(
-                    "OUTPUT {out_index} ({bytes} bytes, ts {timestamp_ns})"
-                )),
-            );
+            let e = ioctl_err(Op::QBuf, convert_errno(e), self.ctx(format_args!("OUTPUT {out_index} ({bytes} bytes, ts {timestamp_ns})")));
             self.reinit_after_error(i);
             return Err(e);
         }
@@ -1163,11 +965,7 @@ impl DecoderSession {
         // 3. The request.
         self.count();
         if let Err(errno) = self.requests[i].queue() {
-            let e = ioctl_err(
-                Op::RequestQueue,
-                errno,
-                self.ctx(format_args!("request of OUTPUT {out_index}")),
-            );
+            let e = ioctl_err(Op::RequestQueue, errno, self.ctx(format_args!("request of OUTPUT {out_index}")));
             self.reinit_after_error(i);
             return Err(e);
         }
@@ -1199,9 +997,7 @@ impl DecoderSession {
                 return Err(ioctl_err(
                     Op::QBuf,
                     convert_errno(e),
-                    self.ctx(format_args!(
-                        "CAPTURE {cap_index} (request of OUTPUT {out_index} already queued)"
-                    )),
+                    self.ctx(format_args!("CAPTURE {cap_index} (request of OUTPUT {out_index} already queued)")),
                 ));
             }
             self.captures[cap_index as usize].queued = true;
@@ -1213,42 +1009,28 @@ impl DecoderSession {
     /// then dequeue finished OUTPUT buffers, re-initialise their requests and
     /// dequeue every finished CAPTURE buffer. An already completed slot returns
     /// whatever CAPTURE buffers are ready. `Timeout` leaves the decode in flight.
-    pub fn wait_decode(
-        &mut self,
-        out_index: u32,
-        timeout: Duration,
-    ) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    pub fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
         self.complete(out_index, Some(timeout))?
             .ok_or_else(|| V4l2Error::Timeout {
                 op: Op::Poll,
-                context: self.ctx(format_args!(
-                    "request of OUTPUT {out_index} after {timeout:?}"
-                )),
+                context: self.ctx(format_args!("request of OUTPUT {out_index} after {timeout:?}")),
             })
             .inspect_err(|e| log::warn!("{e}"))
     }
 
     /// Non-blocking `wait_decode`: `None` while the request is still running.
-    pub fn poll_decode(
-        &mut self,
-        out_index: u32,
-    ) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+    pub fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
         self.complete(out_index, None)
     }
 
     /// Whether the request of `out_index` is in flight (queued, not reaped).
     pub fn output_in_flight(&self, out_index: u32) -> bool {
-        self.outputs
-            .get(out_index as usize)
-            .is_some_and(|s| s.state == SlotState::InFlight)
+        self.outputs.get(out_index as usize).is_some_and(|s| s.state == SlotState::InFlight)
     }
 
     /// Dequeue finished CAPTURE buffers, waiting up to `timeout` for the first
     /// one when some are queued. Empty when nothing is queued.
-    pub fn dequeue_capture(
-        &mut self,
-        timeout: Duration,
-    ) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    pub fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
         let mut out = self.drain_capture()?;
         if !out.is_empty() || !self.captures.iter().any(|b| b.queued) {
             return Ok(out);
@@ -1256,18 +1038,13 @@ impl DecoderSession {
         let deadline = deadline_after(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let ready = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
-                .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
+            let ready = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
             out.extend(self.drain_capture()?);
             if !out.is_empty() {
                 return Ok(out);
             }
             if ready.is_none() || Instant::now() >= deadline {
-                return Err(V4l2Error::Timeout {
-                    op: Op::Poll,
-                    context: self.ctx("CAPTURE"),
-                })
-                .inspect_err(|e| log::warn!("{e}"));
+                return Err(V4l2Error::Timeout { op: Op::Poll, context: self.ctx("CAPTURE") }).inspect_err(|e| log::warn!("{e}"));
             }
             // Ready (or POLLERR) but nothing dequeueable: do not spin.
             std::thread::sleep(Duration::from_millis(1));
@@ -1282,53 +1059,22 @@ impl DecoderSession {
 
     fn reqbufs_mem(&self, q: QueueType, memory: MemoryType, count: u32) -> Result<RequestBuffers, V4l2Error> {
         self.count();
-        v4l2r::ioctl::reqbufs::<RequestBuffers>(
-            &self.video,
-            q,
-            memory,
-            count,
-            MemoryConsistency::empty(),
-        )
-        .map_err(|e| {
-            ioctl_err(
-                Op::ReqBufs,
-                Errno::from(e),
-                self.ctx(format_args!("{} count {count}", queue_name(q))),
-            )
-        })
+        v4l2r::ioctl::reqbufs::<RequestBuffers>(&self.video, q, memory, count, MemoryConsistency::empty())
+            .map_err(|e| ioctl_err(Op::ReqBufs, Errno::from(e), self.ctx(format_args!("{} count {count}", queue_name(q)))))
     }
 
     fn query_and_map(&self, q: QueueType, index: u32) -> Result<Vec<PlaneMapping>, V4l2Error> {
         self.count();
-        let qb: QueryBuffer =
-            v4l2r::ioctl::querybuf(&self.video, q, index as usize).map_err(|e| {
-                ioctl_err(
-                    Op::QueryBuf,
-                    convert_errno(e),
-                    self.ctx(format_args!("{} {index}", queue_name(q))),
-                )
-            })?;
+        let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, q, index as usize)
+            .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("{} {index}", queue_name(q)))))?;
         if qb.planes.is_empty() || qb.planes.len() > MAX_PLANES {
-            return Err(V4l2Error::Invalid(format!(
-                "{} buffer {index} has {} planes",
-                queue_name(q),
-                qb.planes.len()
-            )));
+            return Err(V4l2Error::Invalid(format!("{} buffer {index} has {} planes", queue_name(q), qb.planes.len())));
         }
         let mut maps = Vec::with_capacity(qb.planes.len());
         for (p, plane) in qb.planes.iter().enumerate() {
-            let m =
-                v4l2r::ioctl::mmap(&self.video, plane.mem_offset, plane.length).map_err(|e| {
-                    ioctl_err(
-                        Op::Mmap,
-                        Errno::from(e),
-                        self.ctx(format_args!(
-                            "{} {index} plane {p} ({} bytes)",
-                            queue_name(q),
-                            plane.length
-                        )),
-                    )
-                })?;
+            let m = v4l2r::ioctl::mmap(&self.video, plane.mem_offset, plane.length).map_err(|e| {
+                ioctl_err(Op::Mmap, Errno::from(e), self.ctx(format_args!("{} {index} plane {p} ({} bytes)", queue_name(q), plane.length)))
+            })?;
             maps.push(m);
         }
         Ok(maps)
@@ -1338,11 +1084,7 @@ impl DecoderSession {
         for index in range {
             let mut maps = self.query_and_map(self.out_q, index)?;
             let mapping = maps.drain(..).next();
-            self.outputs.push(OutputSlot {
-                mapping,
-                state: SlotState::Free,
-                expect_capture: None,
-            });
+            self.outputs.push(OutputSlot { mapping, state: SlotState::Free, expect_capture: None });
         }
         Ok(())
     }
@@ -1361,17 +1103,8 @@ impl DecoderSession {
         };
         while self.requests.len() < n {
             self.ioctls.fetch_add(1, Ordering::Relaxed);
-            let r = Request::alloc(media.as_fd()).map_err(|e| {
-                ioctl_err(
-                    Op::RequestAlloc,
-                    e,
-                    format!(
-                        "{}: request {}",
-                        self.video_path.display(),
-                        self.requests.len()
-                    ),
-                )
-            })?;
+            let r = Request::alloc(media.as_fd())
+                .map_err(|e| ioctl_err(Op::RequestAlloc, e, format!("{}: request {}", self.video_path.display(), self.requests.len())))?;
             self.requests.push(r);
         }
         Ok(())
@@ -1392,11 +1125,7 @@ impl DecoderSession {
                 true
             }
             Err(e) => {
-                ioctl_err(
-                    Op::RequestReinit,
-                    e,
-                    self.ctx(format_args!("request of OUTPUT {i}")),
-                );
+                ioctl_err(Op::RequestReinit, e, self.ctx(format_args!("request of OUTPUT {i}")));
                 false
             }
         }
@@ -1420,17 +1149,11 @@ impl DecoderSession {
                 Ok(b) => {
                     let idx = b.0.index as usize;
                     if b.0.flags & bindings::V4L2_BUF_FLAG_ERROR != 0 {
-                        log::debug!(
-                            "{}: OUTPUT {idx} returned with ERROR",
-                            self.video_path.display()
-                        );
+                        log::debug!("{}: OUTPUT {idx} returned with ERROR", self.video_path.display());
                     }
                     match self.outputs.get_mut(idx) {
                         Some(s) if s.state == SlotState::InFlight => s.state = SlotState::Done,
-                        _ => log::warn!(
-                            "{}: dequeued OUTPUT {idx} that was not in flight",
-                            self.video_path.display()
-                        ),
+                        _ => log::warn!("{}: dequeued OUTPUT {idx} that was not in flight", self.video_path.display()),
                     }
                     if !self.outputs.iter().any(|s| s.state == SlotState::InFlight) {
                         break;
@@ -1464,24 +1187,14 @@ impl DecoderSession {
                     match self.captures.get_mut(index as usize) {
                         Some(c) => c.queued = false,
                         None => {
-                            log::warn!(
-                                "{}: dequeued unknown CAPTURE {index}",
-                                self.video_path.display()
-                            );
+                            log::warn!("{}: dequeued unknown CAPTURE {index}", self.video_path.display());
                             continue;
                         }
                     }
                     if error {
-                        log::debug!(
-                            "{}: CAPTURE {index} (ts {timestamp_ns}) has ERROR",
-                            self.video_path.display()
-                        );
+                        log::debug!("{}: CAPTURE {index} (ts {timestamp_ns}) has ERROR", self.video_path.display());
                     }
-                    out.push(DequeuedCapture {
-                        index,
-                        error,
-                        timestamp_ns,
-                    });
+                    out.push(DequeuedCapture { index, error, timestamp_ns });
                 }
                 Err(e) => {
                     let errno = convert_errno(e);
@@ -1499,11 +1212,7 @@ impl DecoderSession {
     }
 
     /// Shared body of wait/poll: `timeout` None = do not block on the request.
-    fn complete(
-        &mut self,
-        out_index: u32,
-        timeout: Option<Duration>,
-    ) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+    fn complete(&mut self, out_index: u32, timeout: Option<Duration>) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
         let i = out_index as usize;
         let Some(slot) = self.outputs.get(i) else {
             return Err(V4l2Error::State(format!("no OUTPUT buffer {out_index}")));
@@ -1515,17 +1224,9 @@ impl DecoderSession {
         let start = Instant::now();
         let budget = timeout.unwrap_or(Duration::ZERO);
         let Some(req) = self.requests.get(i) else {
-            return Err(V4l2Error::State(format!(
-                "no request for OUTPUT {out_index}"
-            )));
+            return Err(V4l2Error::State(format!("no request for OUTPUT {out_index}")));
         };
-        let done = req.wait(budget).map_err(|e| {
-            ioctl_err(
-                Op::Poll,
-                e,
-                self.ctx(format_args!("request of OUTPUT {out_index}")),
-            )
-        })?;
+        let done = req.wait(budget).map_err(|e| ioctl_err(Op::Poll, e, self.ctx(format_args!("request of OUTPUT {out_index}"))))?;
         if !done {
             return Ok(None);
         }
@@ -1533,12 +1234,10 @@ impl DecoderSession {
         self.drain_output()?;
         if self.outputs[i].state == SlotState::InFlight {
             // Not dequeueable yet: wait (bounded) on the video fd.
-            let deadline =
-                deadline_after(CAPTURE_GRACE.max(budget.saturating_sub(start.elapsed())));
+            let deadline = deadline_after(CAPTURE_GRACE.max(budget.saturating_sub(start.elapsed())));
             while self.outputs[i].state == SlotState::InFlight && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let r = poll_fd(self.video.as_fd(), PollFlags::POLLOUT, left)
-                    .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("OUTPUT")))?;
+                let r = poll_fd(self.video.as_fd(), PollFlags::POLLOUT, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("OUTPUT")))?;
                 self.drain_output()?;
                 if r.is_some() && self.outputs[i].state == SlotState::InFlight {
                     // Ready (or POLLERR) without progress: do not spin.
@@ -1548,9 +1247,7 @@ impl DecoderSession {
             if self.outputs[i].state == SlotState::InFlight {
                 return Err(V4l2Error::Timeout {
                     op: Op::DqBuf,
-                    context: self.ctx(format_args!(
-                        "OUTPUT {out_index} not dequeueable after its request completed"
-                    )),
+                    context: self.ctx(format_args!("OUTPUT {out_index} not dequeueable after its request completed")),
                 })
                 .inspect_err(|e| log::warn!("{e}"));
             }
@@ -1567,8 +1264,7 @@ impl DecoderSession {
             let deadline = deadline_after(CAPTURE_GRACE);
             while self.capture_queued(c) && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let r = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left)
-                    .map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
+                let r = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
                 let n = caps.len();
                 caps.extend(self.drain_capture()?);
                 if r.is_some() && caps.len() == n {
@@ -1602,11 +1298,7 @@ impl DecoderSession {
 }
 
 /// ENUM_FMT until EINVAL (bounded).
-pub(crate) fn enum_formats(
-    fd: &File,
-    q: QueueType,
-    counter: &AtomicU64,
-) -> Result<Vec<u32>, Errno> {
+pub(crate) fn enum_formats(fd: &File, q: QueueType, counter: &AtomicU64) -> Result<Vec<u32>, Errno> {
     let mut out = Vec::new();
     for index in 0..MAX_ENUM {
         counter.fetch_add(1, Ordering::Relaxed);
@@ -1641,11 +1333,7 @@ impl Drop for DecoderSession {
         if self.cap_streaming {
             self.count();
             if let Err(e) = v4l2r::ioctl::streamoff(&self.video, self.cap_q) {
-                ioctl_err(
-                    Op::StreamOff,
-                    Errno::from(e),
-                    self.ctx("CAPTURE (teardown)"),
-                );
+                ioctl_err(Op::StreamOff, Errno::from(e), self.ctx("CAPTURE (teardown)"));
             }
             self.cap_streaming = false;
         }
@@ -1653,11 +1341,7 @@ impl Drop for DecoderSession {
         self.free_output();
         self.free_capture();
         self.requests.clear();
-        log::debug!(
-            "{}: session closed after {} ioctls",
-            self.video_path.display(),
-            self.ioctl_count()
-        );
+        log::debug!("{}: session closed after {} ioctls", self.video_path.display(), self.ioctl_count());
         // `video` and `media` close when the fields drop.
     }
 }
@@ -1672,31 +1356,16 @@ mod tests {
             width: 176,
             height: 144,
             pixelformat: super::super::fourcc::V4L2_PIX_FMT_NV12.into(),
-            plane_fmt: vec![PlaneLayout {
-                sizeimage: 176 * 144 * 3 / 2,
-                bytesperline: 176,
-            }],
+            plane_fmt: vec![PlaneLayout { sizeimage: 176 * 144 * 3 / 2, bytesperline: 176 }],
         };
         let c = CaptureFormat::from_format(&f).unwrap();
         assert_eq!(c.num_planes, 1);
         assert_eq!(c.bytesperline, [176, 0, 0]);
         assert_eq!(c.sizeimage[0], 38016);
         assert_eq!(c.fourcc, super::super::fourcc::V4L2_PIX_FMT_NV12);
-        let empty = Format {
-            plane_fmt: vec![],
-            ..f.clone()
-        };
+        let empty = Format { plane_fmt: vec![], ..f.clone() };
         assert!(CaptureFormat::from_format(&empty).is_err());
-        let four = Format {
-            plane_fmt: vec![
-                PlaneLayout {
-                    sizeimage: 1,
-                    bytesperline: 1
-                };
-                4
-            ],
-            ..f
-        };
+        let four = Format { plane_fmt: vec![PlaneLayout { sizeimage: 1, bytesperline: 1 }; 4], ..f };
         assert!(CaptureFormat::from_format(&four).is_err());
     }
 

@@ -5,10 +5,7 @@
 
 /// Nanoseconds → (tv_sec, tv_usec); sub-microsecond nanoseconds are truncated.
 pub fn ns_to_timeval(ns: u64) -> (i64, i64) {
-    (
-        (ns / 1_000_000_000) as i64,
-        ((ns % 1_000_000_000) / 1_000) as i64,
-    )
+    ((ns / 1_000_000_000) as i64, ((ns % 1_000_000_000) / 1_000) as i64)
 }
 
 /// (tv_sec, tv_usec) → nanoseconds, as `v4l2_timeval_to_ns()`; negative
@@ -16,8 +13,7 @@ pub fn ns_to_timeval(ns: u64) -> (i64, i64) {
 pub fn timeval_to_ns(sec: i64, usec: i64) -> u64 {
     let sec = sec.max(0) as u64;
     let usec = usec.max(0) as u64;
-    sec.saturating_mul(1_000_000_000)
-        .saturating_add(usec.saturating_mul(1_000))
+    sec.saturating_mul(1_000_000_000).saturating_add(usec.saturating_mul(1_000))
 }
 
 /// Whether `ns` survives the round trip through a timeval unchanged.
@@ -31,14 +27,7 @@ mod tests {
 
     #[test]
     fn round_trip() {
-        for ns in [
-            0u64,
-            1_000,
-            999_000,
-            1_000_000_000,
-            1_234_567_000,
-            42_000 * 1_000_000,
-        ] {
+        for ns in [0u64, 1_000, 999_000, 1_000_000_000, 1_234_567_000, 42_000 * 1_000_000] {
             let (s, u) = ns_to_timeval(ns);
             assert!(u < 1_000_000);
             assert_eq!(timeval_to_ns(s, u), ns);

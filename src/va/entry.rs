@@ -200,11 +200,7 @@ unsafe extern "C" fn va_terminate(ctx: ffi::VADriverContextP) -> ffi::VAStatus {
     })
 }
 
-unsafe extern "C" fn va_query_config_profiles(
-    ctx: ffi::VADriverContextP,
-    list: *mut ffi::VAProfile,
-    num: *mut c_int,
-) -> ffi::VAStatus {
+unsafe extern "C" fn va_query_config_profiles(ctx: ffi::VADriverContextP, list: *mut ffi::VAProfile, num: *mut c_int) -> ffi::VAStatus {
     guard("vaQueryConfigProfiles", || {
         // SAFETY: see `driver`.
         let d = unsafe { driver(ctx)? };
@@ -404,11 +400,7 @@ unsafe extern "C" fn va_create_surfaces2(
     })
 }
 
-unsafe extern "C" fn va_destroy_surfaces(
-    ctx: ffi::VADriverContextP,
-    surfaces: *mut ffi::VASurfaceID,
-    num: c_int,
-) -> ffi::VAStatus {
+unsafe extern "C" fn va_destroy_surfaces(ctx: ffi::VADriverContextP, surfaces: *mut ffi::VASurfaceID, num: c_int) -> ffi::VAStatus {
     guard("vaDestroySurfaces", || {
         // SAFETY: see `driver` and `slice`.
         let (d, ids) = unsafe { (driver(ctx)?, slice(surfaces as *const ffi::VASurfaceID, num as i64)?) };
@@ -435,10 +427,8 @@ unsafe extern "C" fn va_query_surface_attributes(
         let cfg = d.config(config)?;
         let rw = ffi::VA_SURFACE_ATTRIB_GETTABLE | ffi::VA_SURFACE_ATTRIB_SETTABLE;
         // NV12 for 8-bit configs, P010 for 10-bit ones (both for AV1 on 10-bit devices).
-        let mut list: Vec<ffi::VASurfaceAttrib> = crate::driver::config_surface_fourccs(&cfg)
-            .into_iter()
-            .map(|f| int_attrib(ffi::VASurfaceAttribPixelFormat, rw, f))
-            .collect();
+        let mut list: Vec<ffi::VASurfaceAttrib> =
+            crate::driver::config_surface_fourccs(&cfg).into_iter().map(|f| int_attrib(ffi::VASurfaceAttribPixelFormat, rw, f)).collect();
         // The device's frame sizes for the config's coded format.
         let sizes = crate::driver::config::frame_sizes(&d.devices, &cfg);
         list.extend([
@@ -623,9 +613,7 @@ unsafe extern "C" fn va_sync_surface2(ctx: ffi::VADriverContextP, surface: ffi::
     // The caller's timeout (0 polls), within the driver's own bound
     // (LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS).
     // SAFETY: see `driver`.
-    guard("vaSyncSurface2", || {
-        unsafe { driver(ctx)? }.sync_surface_within(surface, std::time::Duration::from_nanos(timeout_ns))
-    })
+    guard("vaSyncSurface2", || unsafe { driver(ctx)? }.sync_surface_within(surface, std::time::Duration::from_nanos(timeout_ns)))
 }
 
 unsafe extern "C" fn va_query_surface_status(
@@ -682,11 +670,7 @@ unsafe extern "C" fn va_put_surface(
     guard("vaPutSurface", || Err(va_err!(VA_STATUS_ERROR_UNIMPLEMENTED, "no window-system output: export or copy instead")))
 }
 
-unsafe extern "C" fn va_query_image_formats(
-    ctx: ffi::VADriverContextP,
-    list: *mut ffi::VAImageFormat,
-    num: *mut c_int,
-) -> ffi::VAStatus {
+unsafe extern "C" fn va_query_image_formats(ctx: ffi::VADriverContextP, list: *mut ffi::VAImageFormat, num: *mut c_int) -> ffi::VAStatus {
     guard("vaQueryImageFormats", || {
         // SAFETY: see `driver`.
         unsafe { driver(ctx)? };
@@ -822,11 +806,7 @@ unsafe extern "C" fn va_set_subpicture_chromakey(
     guard("vaSetSubpictureChromakey", || Err(va_err!(VA_STATUS_ERROR_INVALID_SUBPICTURE, "no subpictures")))
 }
 
-unsafe extern "C" fn va_set_subpicture_global_alpha(
-    _ctx: ffi::VADriverContextP,
-    _sub: ffi::VASubpictureID,
-    _alpha: f32,
-) -> ffi::VAStatus {
+unsafe extern "C" fn va_set_subpicture_global_alpha(_ctx: ffi::VADriverContextP, _sub: ffi::VASubpictureID, _alpha: f32) -> ffi::VAStatus {
     guard("vaSetSubpictureGlobalAlpha", || Err(va_err!(VA_STATUS_ERROR_INVALID_SUBPICTURE, "no subpictures")))
 }
 

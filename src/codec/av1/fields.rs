@@ -11,8 +11,7 @@ use crate::va::ffi::{
     _VADecPictureParameterBufferAV1__bindgen_ty_3__bindgen_ty_1 as LfBits,
     _VADecPictureParameterBufferAV1__bindgen_ty_4__bindgen_ty_1 as QmBits,
     _VADecPictureParameterBufferAV1__bindgen_ty_5__bindgen_ty_1 as ModeBits,
-    _VADecPictureParameterBufferAV1__bindgen_ty_6__bindgen_ty_1 as LrBits,
-    _VAFilmGrainStructAV1__bindgen_ty_1__bindgen_ty_1 as FgBits,
+    _VADecPictureParameterBufferAV1__bindgen_ty_6__bindgen_ty_1 as LrBits, _VAFilmGrainStructAV1__bindgen_ty_1__bindgen_ty_1 as FgBits,
     _VASegmentationStructAV1__bindgen_ty_1__bindgen_ty_1 as SegBits, __BindgenBitfieldUnit,
 };
 
@@ -143,12 +142,7 @@ impl QmatrixInfo {
     /// Decodes `qmatrix_fields.value`.
     pub fn from_value(v: u16) -> Self {
         let b = QmBits { _bitfield_align_1: [], _bitfield_1: __BindgenBitfieldUnit::new(v.to_ne_bytes()) };
-        QmatrixInfo {
-            using_qmatrix: b.using_qmatrix() != 0,
-            qm_y: b.qm_y() as u8,
-            qm_u: b.qm_u() as u8,
-            qm_v: b.qm_v() as u8,
-        }
+        QmatrixInfo { using_qmatrix: b.using_qmatrix() != 0, qm_y: b.qm_y() as u8, qm_u: b.qm_u() as u8, qm_v: b.qm_v() as u8 }
     }
 }
 

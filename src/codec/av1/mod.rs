@@ -68,14 +68,11 @@ use std::collections::HashMap;
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VADecPictureParameterBufferAV1, VAProfile, VAProfileAV1Profile0, VASliceParameterBufferAV1, VASurfaceID,
-    VA_INVALID_SURFACE,
+    VADecPictureParameterBufferAV1, VAProfile, VAProfileAV1Profile0, VASliceParameterBufferAV1, VASurfaceID, VA_INVALID_SURFACE,
 };
 use fields::{FilmGrainInfo, LoopFilterInfo, LoopRestorationInfo, ModeControl, PicInfo, QmatrixInfo, SegmentInfo, SeqInfo};
 use v4l2r::bindings as b;
-use v4l2r::bindings::{
-    v4l2_ctrl_av1_film_grain, v4l2_ctrl_av1_frame, v4l2_ctrl_av1_sequence, v4l2_ctrl_av1_tile_group_entry,
-};
+use v4l2r::bindings::{v4l2_ctrl_av1_film_grain, v4l2_ctrl_av1_frame, v4l2_ctrl_av1_sequence, v4l2_ctrl_av1_tile_group_entry};
 
 /// AV1 frame types.
 const KEY_FRAME: u8 = 0;
@@ -336,11 +333,7 @@ fn skip_mode_frames(
 /// or impossible tile counts, `Unsupported` for profiles 1/2, 12-bit,
 /// large-scale tile, `MissingReference` when an inter frame's reference slot
 /// names an unknown surface. State is updated only on success.
-pub fn build_controls_with_state(
-    p: &Av1Picture,
-    refs: &dyn RefResolver,
-    state: &mut Av1State,
-) -> Result<Av1Controls, CodecError> {
+pub fn build_controls_with_state(p: &Av1Picture, refs: &dyn RefResolver, state: &mut Av1State) -> Result<Av1Controls, CodecError> {
     let pic = p.pic;
     let seq = SeqInfo::from_value(p.seq_info_fields);
     let info = PicInfo::from_value(p.pic_info_fields);
@@ -414,12 +407,9 @@ pub fn build_controls_with_state(
 
     // References.
     let previous_refresh_frame_flags = match st.previous_surface {
-        Some(prev) if info.frame_type != KEY_FRAME => Some(
-            pic.ref_frame_map
-                .iter()
-                .enumerate()
-                .fold(0u8, |acc, (i, &s)| if s == prev { acc | (1 << i) } else { acc }),
-        ),
+        Some(prev) if info.frame_type != KEY_FRAME => {
+            Some(pic.ref_frame_map.iter().enumerate().fold(0u8, |acc, (i, &s)| if s == prev { acc | (1 << i) } else { acc }))
+        }
         _ => None,
     };
     st.refresh.learn_previous(previous_refresh_frame_flags);
@@ -442,14 +432,8 @@ pub fn build_controls_with_state(
             order_hints[i + 1] = hint;
         }
     }
-    let skip = skip_mode_frames(
-        intra,
-        mode.reference_select,
-        seq.enable_order_hint,
-        order_hint_bits,
-        u32::from(pic.order_hint),
-        &ref_hints,
-    );
+    let skip =
+        skip_mode_frames(intra, mode.reference_select, seq.enable_order_hint, order_hint_bits, u32::from(pic.order_hint), &ref_hints);
 
     let (refresh_frame_flags, refresh_frame_flags_exact) =
         if (info.frame_type == KEY_FRAME && info.show_frame) || info.frame_type == SWITCH_FRAME {
@@ -648,14 +632,7 @@ pub fn build_controls_with_state(
     st.surfaces.insert(pic.current_frame, SurfaceInfo { order_hint: pic.order_hint });
     st.previous_surface = Some(pic.current_frame);
     *state = st;
-    Ok(Av1Controls {
-        sequence,
-        frame: f,
-        tile_group_entries,
-        film_grain,
-        refresh_frame_flags_exact,
-        previous_refresh_frame_flags,
-    })
+    Ok(Av1Controls { sequence, frame: f, tile_group_entries, film_grain, refresh_frame_flags_exact, previous_refresh_frame_flags })
 }
 
 /// tile_info(): the V4L2 tile info (without `tile_size_bytes`) and TileSizeBytes.

@@ -174,13 +174,7 @@ const INTER_PIC_FIELDS: u32 = 1 // frame_type INTER
     | (1 << 14) // uniform_tile_spacing_flag
     | (1 << 15); // allow_warped_motion
 
-fn picture<'a>(
-    pic: &'a VADecPictureParameterBufferAV1,
-    pic_fields: u32,
-    lf: u8,
-    mode: u32,
-    tiles: &'a [Av1Tile<'a>],
-) -> Av1Picture<'a> {
+fn picture<'a>(pic: &'a VADecPictureParameterBufferAV1, pic_fields: u32, lf: u8, mode: u32, tiles: &'a [Av1Tile<'a>]) -> Av1Picture<'a> {
     Av1Picture {
         pic,
         seq_info_fields: SEQ_FIELDS,
@@ -311,8 +305,7 @@ fn hidden_inter_frame_controls() {
     let refs = Surfaces(HashMap::from([(10, 1000), (11, 2000)]));
     let mut st = Av1State::default();
     let kp = key_pic();
-    build_controls_with_state(&picture(&kp, KEY_PIC_FIELDS, KEY_LF_FIELDS, KEY_MODE_FIELDS, &key_tiles), &refs, &mut st)
-        .unwrap();
+    build_controls_with_state(&picture(&kp, KEY_PIC_FIELDS, KEY_LF_FIELDS, KEY_MODE_FIELDS, &key_tiles), &refs, &mut st).unwrap();
 
     let pic = inter_pic();
     let p = picture(&pic, INTER_PIC_FIELDS, KEY_LF_FIELDS, KEY_MODE_FIELDS, &tiles);
@@ -337,7 +330,7 @@ fn hidden_inter_frame_controls() {
     assert_eq!((fr.cdef.damping_minus_3, fr.cdef.y_sec_strength[0], fr.cdef.uv_sec_strength[0]), (1, 2, 2));
     assert_eq!(fr.tile_info.tile_size_bytes, 1); // tile_size_bytes_minus1 = 0
     assert_eq!(fr.skip_mode_frame, [0, 0]); // reference_select 0
-    // refresh_frame_flags (2 in trace_headers) is not in VA: predicted.
+                                            // refresh_frame_flags (2 in trace_headers) is not in VA: predicted.
     assert!(!c.refresh_frame_flags_exact);
     // The key frame went into all eight slots (shown key frame: 0xff), which
     // this frame's ref_frame_map confirms; that is also the prediction.
@@ -444,18 +437,12 @@ fn film_grain_round_trip() {
     g.ar_coeffs_cr = [-128; 25];
     g.cb_mult = 128;
     g.cb_offset = 256;
-    let fg = fields::FilmGrainInfo {
-        apply_grain: true,
-        overlap_flag: true,
-        grain_scaling_minus_8: 3,
-        ar_coeff_lag: 1,
-        ..Default::default()
-    };
+    let fg =
+        fields::FilmGrainInfo { apply_grain: true, overlap_flag: true, grain_scaling_minus_8: 3, ar_coeff_lag: 1, ..Default::default() };
     let c = film_grain_control(&pic, &fg);
     assert_eq!(
         c.flags,
-        (b::V4L2_AV1_FILM_GRAIN_FLAG_APPLY_GRAIN | b::V4L2_AV1_FILM_GRAIN_FLAG_UPDATE_GRAIN | b::V4L2_AV1_FILM_GRAIN_FLAG_OVERLAP)
-            as u8
+        (b::V4L2_AV1_FILM_GRAIN_FLAG_APPLY_GRAIN | b::V4L2_AV1_FILM_GRAIN_FLAG_UPDATE_GRAIN | b::V4L2_AV1_FILM_GRAIN_FLAG_OVERLAP) as u8
     );
     assert_eq!((c.grain_seed, c.num_y_points, c.grain_scaling_minus_8, c.ar_coeff_lag), (1234, 2, 3, 1));
     assert_eq!(&c.point_y_scaling[..3], &[20, 40, 0]);

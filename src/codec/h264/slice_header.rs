@@ -272,8 +272,7 @@ pub fn parse_slice_header(data: &[u8], ctx: &SliceHeaderContext) -> Result<Slice
     if h.nal_unit_type == NAL_SLICE_IDR && h.nal_ref_idc == 0 {
         return Err(CodecError::Invalid("IDR slice with nal_ref_idc 0"));
     }
-    if !(4..=16).contains(&ctx.log2_max_frame_num) || !(4..=16).contains(&ctx.log2_max_pic_order_cnt_lsb)
-    {
+    if !(4..=16).contains(&ctx.log2_max_frame_num) || !(4..=16).contains(&ctx.log2_max_pic_order_cnt_lsb) {
         return Err(CodecError::Invalid("log2_max_frame_num / log2_max_pic_order_cnt_lsb out of range"));
     }
     if ctx.pic_order_cnt_type > 2 {
@@ -447,20 +446,10 @@ fn parse_ref_pic_list_modification(r: &mut BitReader, max_pic_num: u32) -> Resul
 }
 
 #[allow(clippy::needless_range_loop)] // indices run over two arrays and a count
-fn parse_pred_weight_table(
-    r: &mut BitReader,
-    h: &SliceHeader,
-    chroma_array_type: u8,
-) -> Result<PredWeightTable, CodecError> {
-    let mut p = PredWeightTable {
-        luma_log2_weight_denom: r.read_ue_max(7, "luma_log2_weight_denom")? as u8,
-        ..Default::default()
-    };
+fn parse_pred_weight_table(r: &mut BitReader, h: &SliceHeader, chroma_array_type: u8) -> Result<PredWeightTable, CodecError> {
+    let mut p = PredWeightTable { luma_log2_weight_denom: r.read_ue_max(7, "luma_log2_weight_denom")? as u8, ..Default::default() };
     let lists = if h.is_b() { 2 } else { 1 };
-    let counts = [
-        usize::from(h.num_ref_idx_l0_active_minus1) + 1,
-        usize::from(h.num_ref_idx_l1_active_minus1) + 1,
-    ];
+    let counts = [usize::from(h.num_ref_idx_l0_active_minus1) + 1, usize::from(h.num_ref_idx_l1_active_minus1) + 1];
     let default_luma = 1i16 << p.luma_log2_weight_denom;
     for l in 0..lists {
         for i in 0..counts[l] {

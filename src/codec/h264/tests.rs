@@ -17,13 +17,11 @@ use super::translate::{PicFields, SeqFields};
 use super::*;
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAPictureH264, VAProfileH264ConstrainedBaseline, VAProfileH264High, VAProfileH264Main,
-    _VAPictureParameterBufferH264__bindgen_ty_1 as SeqUnion,
-    _VAPictureParameterBufferH264__bindgen_ty_1__bindgen_ty_1 as SeqBits,
-    _VAPictureParameterBufferH264__bindgen_ty_2 as PicUnion,
-    _VAPictureParameterBufferH264__bindgen_ty_2__bindgen_ty_1 as PicBits, VA_INVALID_SURFACE,
-    VA_PICTURE_H264_BOTTOM_FIELD, VA_PICTURE_H264_INVALID, VA_PICTURE_H264_LONG_TERM_REFERENCE,
-    VA_PICTURE_H264_SHORT_TERM_REFERENCE, VA_PICTURE_H264_TOP_FIELD,
+    _VAPictureParameterBufferH264__bindgen_ty_1 as SeqUnion, _VAPictureParameterBufferH264__bindgen_ty_1__bindgen_ty_1 as SeqBits,
+    _VAPictureParameterBufferH264__bindgen_ty_2 as PicUnion, _VAPictureParameterBufferH264__bindgen_ty_2__bindgen_ty_1 as PicBits,
+    VAPictureH264, VAProfileH264ConstrainedBaseline, VAProfileH264High, VAProfileH264Main, VA_INVALID_SURFACE,
+    VA_PICTURE_H264_BOTTOM_FIELD, VA_PICTURE_H264_INVALID, VA_PICTURE_H264_LONG_TERM_REFERENCE, VA_PICTURE_H264_SHORT_TERM_REFERENCE,
+    VA_PICTURE_H264_TOP_FIELD,
 };
 use std::collections::HashMap;
 use v4l2r::bindings::*;
@@ -195,7 +193,7 @@ fn field_idr_poc_type1_with_emulation_prevention_in_header() {
     w.ue(0); // idr_pic_id
     let poc_start = w.len();
     w.se(1 << 25); // delta_pic_order_cnt[0]: 26 leading zero bits -> "00 00 01" needs escaping
-    // delta_pic_order_cnt[1] absent: field picture
+                   // delta_pic_order_cnt[1] absent: field picture
     let poc_bits = w.len() - poc_start;
     let drpm_start = w.len();
     w.flag(false).flag(true); // no_output_of_prior_pics_flag, long_term_reference_flag
@@ -249,7 +247,7 @@ fn every_mmco_and_explicit_bipred_weights() {
     w.flag(false); // no override: defaults 1 / 0 -> 2 + 1 entries
     w.flag(true).ue(0).ue(0).ue(2).ue(5).ue(3); // list0 modification
     w.flag(true).ue(1).ue(3).ue(3); // list1 modification
-    // pred_weight_table
+                                    // pred_weight_table
     w.ue(5).ue(3); // denoms
     w.flag(true).se(-7).se(9).flag(true).se(2).se(-2).se(4).se(-4); // l0[0]
     w.flag(false).flag(false); // l0[1]
@@ -336,7 +334,7 @@ fn rejects_what_is_not_a_slice() {
     assert!(matches!(parse_slice_header(&[0x85, 0x88], &ctx), Err(CodecError::Invalid(_))));
     assert!(matches!(parse_slice_header(&[0x74, 0x88], &ctx), Err(CodecError::Unsupported(_))));
     assert!(matches!(parse_slice_header(&[0x05, 0x88], &ctx), Err(CodecError::Invalid(_)))); // IDR, ref_idc 0
-    // slice_type 10
+                                                                                             // slice_type 10
     let mut w = BitWriter::default();
     w.ue(0).ue(10);
     assert!(matches!(parse_slice_header(&w.nal(0x21), &ctx), Err(CodecError::Invalid(_))));
@@ -460,7 +458,12 @@ const ST: u32 = VA_PICTURE_H264_SHORT_TERM_REFERENCE;
 /// (SPS/PPS values from trace_headers: High, 11x9 MBs, max_num_ref_frames 4,
 /// log2_max_frame_num 4, POC type 0 with 6-bit lsb, CABAC, weighted_pred 1,
 /// weighted_bipred_idc 2, pic_init_qp -3, chroma_qp_index_offset -2, 8x8 transform).
-fn cabac_pic_param(curr: VAPictureH264, frame_num: u16, refs: &[VAPictureH264], reference: bool) -> (VAPictureParameterBufferH264, u32, u32) {
+fn cabac_pic_param(
+    curr: VAPictureH264,
+    frame_num: u16,
+    refs: &[VAPictureH264],
+    reference: bool,
+) -> (VAPictureParameterBufferH264, u32, u32) {
     let seq = seq_value(|b| {
         b.set_chroma_format_idc(1);
         b.set_frame_mbs_only_flag(1);
@@ -789,9 +792,9 @@ fn translate_second_field_and_long_term() {
     let cur = 30;
     let long = 31;
     let refs = [
-        va_pic(cur, 5, ST | VA_PICTURE_H264_TOP_FIELD, 8, 9), // first field of this frame
+        va_pic(cur, 5, ST | VA_PICTURE_H264_TOP_FIELD, 8, 9),       // first field of this frame
         va_pic(long, 2, VA_PICTURE_H264_LONG_TERM_REFERENCE, 0, 1), // long_term_frame_idx 2
-        va_pic(99, 4, ST, 4, 5),                               // unknown surface: left out
+        va_pic(99, 4, ST, 4, 5),                                    // unknown surface: left out
     ];
     let (mut pp, _, _) = cabac_pic_param(va_pic(cur, 5, ST | VA_PICTURE_H264_BOTTOM_FIELD, 8, 9), 5, &refs, true);
     pp.seq_fields = SeqUnion { value: ctx_seq };
@@ -809,7 +812,10 @@ fn translate_second_field_and_long_term() {
     assert_eq!(c.sps.pic_height_in_map_units_minus1, 8);
     assert_eq!(c.sps.flags & V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY, 0);
     let d = &c.decode_params;
-    assert_eq!(d.flags, V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC | V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD | V4L2_H264_DECODE_PARAM_FLAG_PFRAME);
+    assert_eq!(
+        d.flags,
+        V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC | V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD | V4L2_H264_DECODE_PARAM_FLAG_PFRAME
+    );
     assert_eq!((d.top_field_order_cnt, d.bottom_field_order_cnt), (8, 9));
     assert_eq!(d.pic_order_cnt_lsb, 9);
     // DPB sorted by timestamp: long-term frame (ts 500) then the first field (ts 7000).

@@ -26,27 +26,24 @@ use super::slice_header::{parse_slice_header, SliceHeader, SliceHeaderContext, S
 use super::{H264Controls, H264Picture, RefResolver};
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAIQMatrixBufferH264, VAPictureH264, VAProfile, VAProfileH264Baseline, VAProfileH264ConstrainedBaseline,
-    VAProfileH264High, VAProfileH264Main, VAProfileH264MultiviewHigh, VAProfileH264StereoHigh, VASurfaceID,
     _VAPictureParameterBufferH264__bindgen_ty_1__bindgen_ty_1 as SeqBits,
-    _VAPictureParameterBufferH264__bindgen_ty_2__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit,
-    VA_INVALID_SURFACE, VA_PICTURE_H264_BOTTOM_FIELD, VA_PICTURE_H264_INVALID, VA_PICTURE_H264_LONG_TERM_REFERENCE,
-    VA_PICTURE_H264_TOP_FIELD,
+    _VAPictureParameterBufferH264__bindgen_ty_2__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VAIQMatrixBufferH264, VAPictureH264,
+    VAProfile, VAProfileH264Baseline, VAProfileH264ConstrainedBaseline, VAProfileH264High, VAProfileH264Main, VAProfileH264MultiviewHigh,
+    VAProfileH264StereoHigh, VASurfaceID, VA_INVALID_SURFACE, VA_PICTURE_H264_BOTTOM_FIELD, VA_PICTURE_H264_INVALID,
+    VA_PICTURE_H264_LONG_TERM_REFERENCE, VA_PICTURE_H264_TOP_FIELD,
 };
 use v4l2r::bindings::{
     v4l2_ctrl_h264_decode_params, v4l2_ctrl_h264_pps, v4l2_ctrl_h264_pred_weights, v4l2_ctrl_h264_scaling_matrix,
-    v4l2_ctrl_h264_slice_params, v4l2_ctrl_h264_sps, v4l2_h264_dpb_entry, v4l2_h264_reference,
-    V4L2_H264_BOTTOM_FIELD_REF, V4L2_H264_DECODE_PARAM_FLAG_BFRAME, V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD,
-    V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC, V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC, V4L2_H264_DECODE_PARAM_FLAG_PFRAME,
-    V4L2_H264_DPB_ENTRY_FLAG_ACTIVE, V4L2_H264_DPB_ENTRY_FLAG_FIELD, V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM,
-    V4L2_H264_DPB_ENTRY_FLAG_VALID, V4L2_H264_FRAME_REF, V4L2_H264_PPS_FLAG_BOTTOM_FIELD_PIC_ORDER_IN_FRAME_PRESENT,
-    V4L2_H264_PPS_FLAG_CONSTRAINED_INTRA_PRED, V4L2_H264_PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT,
-    V4L2_H264_PPS_FLAG_ENTROPY_CODING_MODE, V4L2_H264_PPS_FLAG_REDUNDANT_PIC_CNT_PRESENT,
-    V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT, V4L2_H264_PPS_FLAG_TRANSFORM_8X8_MODE,
-    V4L2_H264_PPS_FLAG_WEIGHTED_PRED, V4L2_H264_SLICE_FLAG_DIRECT_SPATIAL_MV_PRED,
-    V4L2_H264_SLICE_FLAG_SP_FOR_SWITCH, V4L2_H264_SPS_CONSTRAINT_SET0_FLAG, V4L2_H264_SPS_CONSTRAINT_SET1_FLAG,
-    V4L2_H264_SPS_FLAG_DELTA_PIC_ORDER_ALWAYS_ZERO, V4L2_H264_SPS_FLAG_DIRECT_8X8_INFERENCE,
-    V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY, V4L2_H264_SPS_FLAG_GAPS_IN_FRAME_NUM_VALUE_ALLOWED,
+    v4l2_ctrl_h264_slice_params, v4l2_ctrl_h264_sps, v4l2_h264_dpb_entry, v4l2_h264_reference, V4L2_H264_BOTTOM_FIELD_REF,
+    V4L2_H264_DECODE_PARAM_FLAG_BFRAME, V4L2_H264_DECODE_PARAM_FLAG_BOTTOM_FIELD, V4L2_H264_DECODE_PARAM_FLAG_FIELD_PIC,
+    V4L2_H264_DECODE_PARAM_FLAG_IDR_PIC, V4L2_H264_DECODE_PARAM_FLAG_PFRAME, V4L2_H264_DPB_ENTRY_FLAG_ACTIVE,
+    V4L2_H264_DPB_ENTRY_FLAG_FIELD, V4L2_H264_DPB_ENTRY_FLAG_LONG_TERM, V4L2_H264_DPB_ENTRY_FLAG_VALID, V4L2_H264_FRAME_REF,
+    V4L2_H264_PPS_FLAG_BOTTOM_FIELD_PIC_ORDER_IN_FRAME_PRESENT, V4L2_H264_PPS_FLAG_CONSTRAINED_INTRA_PRED,
+    V4L2_H264_PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT, V4L2_H264_PPS_FLAG_ENTROPY_CODING_MODE,
+    V4L2_H264_PPS_FLAG_REDUNDANT_PIC_CNT_PRESENT, V4L2_H264_PPS_FLAG_SCALING_MATRIX_PRESENT, V4L2_H264_PPS_FLAG_TRANSFORM_8X8_MODE,
+    V4L2_H264_PPS_FLAG_WEIGHTED_PRED, V4L2_H264_SLICE_FLAG_DIRECT_SPATIAL_MV_PRED, V4L2_H264_SLICE_FLAG_SP_FOR_SWITCH,
+    V4L2_H264_SPS_CONSTRAINT_SET0_FLAG, V4L2_H264_SPS_CONSTRAINT_SET1_FLAG, V4L2_H264_SPS_FLAG_DELTA_PIC_ORDER_ALWAYS_ZERO,
+    V4L2_H264_SPS_FLAG_DIRECT_8X8_INFERENCE, V4L2_H264_SPS_FLAG_FRAME_MBS_ONLY, V4L2_H264_SPS_FLAG_GAPS_IN_FRAME_NUM_VALUE_ALLOWED,
     V4L2_H264_SPS_FLAG_MB_ADAPTIVE_FRAME_FIELD, V4L2_H264_SPS_FLAG_SEPARATE_COLOUR_PLANE, V4L2_H264_TOP_FIELD_REF,
 };
 
@@ -80,11 +77,8 @@ impl SeqFields {
     /// bit layout is the one of the libva headers the crate was built with).
     pub fn from_value(value: u32) -> Self {
         let b = value.to_ne_bytes();
-        let bits = SeqBits {
-            _bitfield_align_1: [],
-            _bitfield_1: __BindgenBitfieldUnit::new([b[0], b[1], b[2]]),
-            __bindgen_padding_0: b[3],
-        };
+        let bits =
+            SeqBits { _bitfield_align_1: [], _bitfield_1: __BindgenBitfieldUnit::new([b[0], b[1], b[2]]), __bindgen_padding_0: b[3] };
         SeqFields {
             chroma_format_idc: bits.chroma_format_idc() as u8,
             separate_colour_plane: bits.residual_colour_transform_flag() != 0,
@@ -286,11 +280,7 @@ fn va_fields(flags: u32) -> u8 {
 ///   has unknown references.
 /// - Reference-list entries past `num_ref_idx_lX_active_minus1` and of unused
 ///   lists are `{fields: 0xff, index: 0xff}`, as GStreamer's memset.
-pub fn build_controls_with_state(
-    p: &H264Picture,
-    refs: &dyn RefResolver,
-    state: &mut H264State,
-) -> Result<H264Controls, CodecError> {
+pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state: &mut H264State) -> Result<H264Controls, CodecError> {
     let pic = p.pic;
     let seq = SeqFields::from_value(p.seq_fields);
     let pf = PicFields::from_value(p.pic_fields);
@@ -300,8 +290,7 @@ pub fn build_controls_with_state(
     if seq.chroma_format_idc > 3 || pic.bit_depth_luma_minus8 > 6 || pic.bit_depth_chroma_minus8 > 6 {
         return Err(CodecError::Invalid("chroma_format_idc / bit depth"));
     }
-    if seq.log2_max_frame_num_minus4 > 12 || seq.log2_max_pic_order_cnt_lsb_minus4 > 12 || seq.pic_order_cnt_type > 2
-    {
+    if seq.log2_max_frame_num_minus4 > 12 || seq.log2_max_pic_order_cnt_lsb_minus4 > 12 || seq.pic_order_cnt_type > 2 {
         return Err(CodecError::Invalid("log2_max_frame_num / pic_order_cnt"));
     }
 
@@ -355,10 +344,7 @@ pub fn build_controls_with_state(
 
     // --- scaling matrix -------------------------------------------------------
     let has_scaling_matrix = matches!(p.iq, Some(iq) if !is_flat(iq));
-    let mut scaling_matrix = v4l2_ctrl_h264_scaling_matrix {
-        scaling_list_4x4: [[16; 16]; 6],
-        scaling_list_8x8: [[16; 64]; 6],
-    };
+    let mut scaling_matrix = v4l2_ctrl_h264_scaling_matrix { scaling_list_4x4: [[16; 16]; 6], scaling_list_8x8: [[16; 64]; 6] };
     if let (true, Some(iq)) = (has_scaling_matrix, p.iq) {
         scaling_matrix.scaling_list_4x4 = iq.ScalingList4x4;
         scaling_matrix.scaling_list_8x8 = [[0; 64]; 6];
@@ -415,10 +401,7 @@ pub fn build_controls_with_state(
         chroma_qp_index_offset: pic.chroma_qp_index_offset,
         second_chroma_qp_index_offset: pic.second_chroma_qp_index_offset,
         flags: (flag(pf.entropy_coding_mode, V4L2_H264_PPS_FLAG_ENTROPY_CODING_MODE)
-            | flag(
-                pf.bottom_field_pic_order_in_frame_present,
-                V4L2_H264_PPS_FLAG_BOTTOM_FIELD_PIC_ORDER_IN_FRAME_PRESENT,
-            )
+            | flag(pf.bottom_field_pic_order_in_frame_present, V4L2_H264_PPS_FLAG_BOTTOM_FIELD_PIC_ORDER_IN_FRAME_PRESENT)
             | flag(pf.weighted_pred, V4L2_H264_PPS_FLAG_WEIGHTED_PRED)
             | flag(pf.deblocking_filter_control_present, V4L2_H264_PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT)
             | flag(pf.constrained_intra_pred, V4L2_H264_PPS_FLAG_CONSTRAINED_INTRA_PRED)
@@ -586,14 +569,5 @@ pub fn build_controls_with_state(
         uses_pred_weights.push(h.pred_weight_table.is_some());
     }
 
-    Ok(H264Controls {
-        sps,
-        pps,
-        scaling_matrix,
-        decode_params,
-        slice_params,
-        pred_weights,
-        uses_pred_weights,
-        has_scaling_matrix,
-    })
+    Ok(H264Controls { sps, pps, scaling_matrix, decode_params, slice_params, pred_weights, uses_pred_weights, has_scaling_matrix })
 }

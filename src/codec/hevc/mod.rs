@@ -48,8 +48,7 @@ pub use translate::{append_slice, build_controls, build_controls_with_state, va_
 
 use crate::va::ffi::{VAIQMatrixBufferHEVC, VAPictureParameterBufferHEVC, VAProfile, VASliceParameterBufferHEVC};
 use v4l2r::bindings::{
-    v4l2_ctrl_hevc_decode_params, v4l2_ctrl_hevc_pps, v4l2_ctrl_hevc_scaling_matrix, v4l2_ctrl_hevc_slice_params,
-    v4l2_ctrl_hevc_sps,
+    v4l2_ctrl_hevc_decode_params, v4l2_ctrl_hevc_pps, v4l2_ctrl_hevc_scaling_matrix, v4l2_ctrl_hevc_slice_params, v4l2_ctrl_hevc_sps,
 };
 
 /// One slice segment: its VA parameters and its bytes.

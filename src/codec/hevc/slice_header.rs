@@ -285,11 +285,7 @@ fn bits_since(r: &BitReader, start: u64) -> u32 {
 /// an Annex-B start code). `prev` is the header of the previous independent
 /// slice segment of the same picture: a dependent slice segment takes its
 /// values from it (7.4.7.1); without it a dependent segment is an error.
-pub fn parse_slice_header(
-    nal: &[u8],
-    ctx: &SliceHeaderContext,
-    prev: Option<&SliceHeader>,
-) -> Result<SliceHeader, CodecError> {
+pub fn parse_slice_header(nal: &[u8], ctx: &SliceHeaderContext, prev: Option<&SliceHeader>) -> Result<SliceHeader, CodecError> {
     let nal = nal.get(start_code_len(nal)..).unwrap_or(&[]);
     let mut r = BitReader::new(nal);
     if r.read_bit()? {
@@ -365,8 +361,7 @@ pub fn parse_slice_header(
         }
     }
     if ctx.slice_segment_header_extension_present {
-        h.slice_segment_header_extension_length =
-            r.read_ue_max(256, "slice_segment_header_extension_length")? as u16;
+        h.slice_segment_header_extension_length = r.read_ue_max(256, "slice_segment_header_extension_length")? as u16;
         r.skip_bits(8 * u64::from(h.slice_segment_header_extension_length))?;
     }
     // byte_alignment(): alignment_bit_equal_to_one, then zeros.
@@ -411,8 +406,7 @@ fn parse_independent_part(r: &mut BitReader, ctx: &SliceHeaderContext, h: &mut S
                 return Err(CodecError::Invalid("short_term_ref_pic_set_sps_flag without SPS sets"));
             }
             if ctx.num_short_term_ref_pic_sets > 1 {
-                h.short_term_ref_pic_set_idx =
-                    r.read_bits(ceil_log2(u32::from(ctx.num_short_term_ref_pic_sets)))? as u8;
+                h.short_term_ref_pic_set_idx = r.read_bits(ceil_log2(u32::from(ctx.num_short_term_ref_pic_sets)))? as u8;
                 if h.short_term_ref_pic_set_idx >= ctx.num_short_term_ref_pic_sets {
                     return Err(CodecError::Invalid("short_term_ref_pic_set_idx"));
                 }
@@ -421,8 +415,7 @@ fn parse_independent_part(r: &mut BitReader, ctx: &SliceHeaderContext, h: &mut S
         if ctx.long_term_ref_pics_present {
             let start = r.rbsp_bits_read();
             if ctx.num_long_term_ref_pics_sps > 0 {
-                h.num_long_term_sps =
-                    r.read_ue_max(u32::from(ctx.num_long_term_ref_pics_sps), "num_long_term_sps")? as u8;
+                h.num_long_term_sps = r.read_ue_max(u32::from(ctx.num_long_term_ref_pics_sps), "num_long_term_sps")? as u8;
             }
             h.num_long_term_pics = r.read_ue_max(32, "num_long_term_pics")? as u8;
             let total = u32::from(h.num_long_term_sps) + u32::from(h.num_long_term_pics);
@@ -432,7 +425,8 @@ fn parse_independent_part(r: &mut BitReader, ctx: &SliceHeaderContext, h: &mut S
             for i in 0..total {
                 if i < u32::from(h.num_long_term_sps) {
                     if ctx.num_long_term_ref_pics_sps > 1 {
-                        r.read_bits(ceil_log2(u32::from(ctx.num_long_term_ref_pics_sps)))?; // lt_idx_sps
+                        r.read_bits(ceil_log2(u32::from(ctx.num_long_term_ref_pics_sps)))?;
+                        // lt_idx_sps
                     }
                 } else {
                     r.read_bits(u32::from(ctx.log2_max_pic_order_cnt_lsb))?; // poc_lsb_lt
@@ -565,11 +559,7 @@ fn parse_slice_st_rps(r: &mut BitReader, ctx: &SliceHeaderContext, h: &mut Slice
 }
 
 /// pred_weight_table() (7.3.6.3).
-fn parse_pred_weight_table(
-    r: &mut BitReader,
-    ctx: &SliceHeaderContext,
-    h: &SliceHeader,
-) -> Result<PredWeightTable, CodecError> {
+fn parse_pred_weight_table(r: &mut BitReader, ctx: &SliceHeaderContext, h: &SliceHeader) -> Result<PredWeightTable, CodecError> {
     let mut t = PredWeightTable { luma_log2_weight_denom: r.read_ue_max(7, "luma_log2_weight_denom")? as u8, ..Default::default() };
     let chroma = ctx.chroma_array_type() != 0;
     if chroma {

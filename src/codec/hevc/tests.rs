@@ -20,15 +20,13 @@ use super::translate::{LongSliceFlags, PicFields, SliceParsingFields};
 use super::*;
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAPictureHEVC, VAProfileHEVCMain, VAProfileHEVCMain10, VASurfaceID,
-    _VAPictureParameterBufferHEVC__bindgen_ty_1 as PicUnion,
-    _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
+    _VAPictureParameterBufferHEVC__bindgen_ty_1 as PicUnion, _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
     _VAPictureParameterBufferHEVC__bindgen_ty_2 as SliceParsingUnion,
     _VAPictureParameterBufferHEVC__bindgen_ty_2__bindgen_ty_1 as SliceParsingBits,
-    _VASliceParameterBufferHEVC__bindgen_ty_1 as LongSliceUnion,
-    _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits, VA_INVALID_SURFACE,
-    VA_PICTURE_HEVC_INVALID, VA_PICTURE_HEVC_LONG_TERM_REFERENCE, VA_PICTURE_HEVC_RPS_LT_CURR,
-    VA_PICTURE_HEVC_RPS_ST_CURR_AFTER, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE,
+    _VASliceParameterBufferHEVC__bindgen_ty_1 as LongSliceUnion, _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits,
+    VAPictureHEVC, VAProfileHEVCMain, VAProfileHEVCMain10, VASurfaceID, VA_INVALID_SURFACE, VA_PICTURE_HEVC_INVALID,
+    VA_PICTURE_HEVC_LONG_TERM_REFERENCE, VA_PICTURE_HEVC_RPS_LT_CURR, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER,
+    VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE,
 };
 use std::collections::HashMap;
 use v4l2r::bindings::*;
@@ -116,11 +114,9 @@ fn start_code_in_front_is_accepted() {
 
 #[test]
 fn truncated_and_noisy_slices_never_panic() {
-    for (stream, ctx) in [
-        (BFRAMES_WP, &oracle::BFRAMES_WP_CTX),
-        (SLICES, &oracle::SLICES_CTX),
-        (MAIN10_SCALING, &oracle::MAIN10_SCALING_CTX),
-    ] {
+    for (stream, ctx) in
+        [(BFRAMES_WP, &oracle::BFRAMES_WP_CTX), (SLICES, &oracle::SLICES_CTX), (MAIN10_SCALING, &oracle::MAIN10_SCALING_CTX)]
+    {
         for nal in slices_of(stream) {
             let full = parse_slice_header(nal, ctx, None).ok();
             for len in 0..nal.len().min(24) {
@@ -290,11 +286,7 @@ fn long_term_pictures_and_sps_rps_index() {
 
 #[test]
 fn dependent_slice_segments_inherit_and_epbs_are_counted() {
-    let ctx = SliceHeaderContext {
-        dependent_slice_segments_enabled: true,
-        entropy_coding_sync_enabled: true,
-        ..base_ctx()
-    };
+    let ctx = SliceHeaderContext { dependent_slice_segments_enabled: true, entropy_coding_sync_enabled: true, ..base_ctx() };
     let mut w = BitWriter::default();
     w.put(16, 0x2801).put(1, 1).put(1, 0).ue(0).ue(2).se(4).ue(0); // IDR_N_LP, I, qp +4, no entry points
     let first = parse_slice_header(&w.finish(), &ctx, None).unwrap();
@@ -673,9 +665,7 @@ fn translates_two_slice_p_picture_exactly() {
             ref_idx_l0: [0xff; 16],
             ref_idx_l1: [0xff; 16],
             short_term_ref_pic_set_size: 8,
-            flags: u64::from(
-                V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_TEMPORAL_MVP_ENABLED | V4L2_HEVC_SLICE_PARAMS_FLAG_COLLOCATED_FROM_L0,
-            ),
+            flags: u64::from(V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_TEMPORAL_MVP_ENABLED | V4L2_HEVC_SLICE_PARAMS_FLAG_COLLOCATED_FROM_L0),
             ..Default::default()
         };
         s.ref_idx_l0[0] = 0;
@@ -746,14 +736,7 @@ fn translates_main10_idr_with_scaling_matrix() {
     let lsf = long_slice_value(|b| b.set_slice_type(2));
     let slices = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: lsf, data: nal }];
     let iq = main10_iq();
-    let p = HevcPicture {
-        pic: &pp,
-        pic_fields,
-        slice_parsing_fields,
-        iq: Some(&iq),
-        slices: &slices,
-        profile: VAProfileHEVCMain10,
-    };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: Some(&iq), slices: &slices, profile: VAProfileHEVCMain10 };
     let c = build_controls(&p, &Refs(HashMap::new())).unwrap();
     assert_eq!((c.sps.bit_depth_luma_minus8, c.sps.bit_depth_chroma_minus8), (2, 2));
     assert_eq!(

@@ -18,12 +18,11 @@ use super::slice_header::{parse_slice_header, start_code_len, SliceHeader, Slice
 use super::{HevcControls, HevcPicture, RefResolver};
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAPictureHEVC, VAProfile, VAProfileHEVCMain, VAProfileHEVCMain10, VASurfaceID,
     _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
     _VAPictureParameterBufferHEVC__bindgen_ty_2__bindgen_ty_1 as SliceParsingBits,
-    _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits, __BindgenBitfieldUnit,
-    VA_INVALID_SURFACE, VA_PICTURE_HEVC_BOTTOM_FIELD, VA_PICTURE_HEVC_FIELD_PIC, VA_PICTURE_HEVC_INVALID,
-    VA_PICTURE_HEVC_LONG_TERM_REFERENCE, VA_PICTURE_HEVC_RPS_LT_CURR, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER,
+    _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits, __BindgenBitfieldUnit, VAPictureHEVC, VAProfile,
+    VAProfileHEVCMain, VAProfileHEVCMain10, VASurfaceID, VA_INVALID_SURFACE, VA_PICTURE_HEVC_BOTTOM_FIELD, VA_PICTURE_HEVC_FIELD_PIC,
+    VA_PICTURE_HEVC_INVALID, VA_PICTURE_HEVC_LONG_TERM_REFERENCE, VA_PICTURE_HEVC_RPS_LT_CURR, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER,
     VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE,
 };
 use v4l2r::bindings::*;
@@ -234,8 +233,7 @@ pub fn header_context(p: &HevcPicture) -> SliceHeaderContext {
     let pic = p.pic;
     let pf = PicFields::from_value(p.pic_fields);
     let sf = SliceParsingFields::from_value(p.slice_parsing_fields);
-    let ctb_log2 = u32::from(pic.log2_min_luma_coding_block_size_minus3) + 3
-        + u32::from(pic.log2_diff_max_min_luma_coding_block_size);
+    let ctb_log2 = u32::from(pic.log2_min_luma_coding_block_size_minus3) + 3 + u32::from(pic.log2_diff_max_min_luma_coding_block_size);
     let ctb = 1u32 << ctb_log2.min(16);
     let w = u32::from(pic.pic_width_in_luma_samples).div_ceil(ctb);
     let h = u32::from(pic.pic_height_in_luma_samples).div_ceil(ctb);
@@ -244,9 +242,7 @@ pub fn header_context(p: &HevcPicture) -> SliceHeaderContext {
         .iter()
         .filter(|r| {
             valid(r)
-                && r.flags
-                    & (VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE | VA_PICTURE_HEVC_RPS_ST_CURR_AFTER | VA_PICTURE_HEVC_RPS_LT_CURR)
-                    != 0
+                && r.flags & (VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE | VA_PICTURE_HEVC_RPS_ST_CURR_AFTER | VA_PICTURE_HEVC_RPS_LT_CURR) != 0
         })
         .count() as u32;
     SliceHeaderContext {
@@ -347,11 +343,7 @@ fn tile_sizes<const N: usize>(va: &[u16], n_minus1: u8, total_ctbs: u32) -> [u8;
 /// DECODE_PARAMS), `num_entry_point_offsets` and the offsets,
 /// `num_delta_pocs_of_ref_rps_idx`, the pred weight table (chroma offsets
 /// derived per 7-56), `NO_OUTPUT_OF_PRIOR` / IRAP / IDR flags.
-pub fn build_controls_with_state(
-    p: &HevcPicture,
-    refs: &dyn RefResolver,
-    state: &mut HevcState,
-) -> Result<HevcControls, CodecError> {
+pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state: &mut HevcState) -> Result<HevcControls, CodecError> {
     let pic = p.pic;
     let pf = PicFields::from_value(p.pic_fields);
     let sf = SliceParsingFields::from_value(p.slice_parsing_fields);
@@ -364,9 +356,7 @@ pub fn build_controls_with_state(
     if pic.log2_max_pic_order_cnt_lsb_minus4 > 12 {
         return Err(CodecError::Invalid("log2_max_pic_order_cnt_lsb_minus4"));
     }
-    if u32::from(pic.log2_min_luma_coding_block_size_minus3) + u32::from(pic.log2_diff_max_min_luma_coding_block_size)
-        > 3
-    {
+    if u32::from(pic.log2_min_luma_coding_block_size_minus3) + u32::from(pic.log2_diff_max_min_luma_coding_block_size) > 3 {
         return Err(CodecError::Invalid("CTB size"));
     }
     if pic.pic_width_in_luma_samples == 0 || pic.pic_height_in_luma_samples == 0 {
@@ -422,14 +412,12 @@ pub fn build_controls_with_state(
         sps.pcm_sample_bit_depth_chroma_minus1 = pic.pcm_sample_bit_depth_chroma_minus1;
         sps.log2_min_pcm_luma_coding_block_size_minus3 = pic.log2_min_pcm_luma_coding_block_size_minus3;
         sps.log2_diff_max_min_pcm_luma_coding_block_size = pic.log2_diff_max_min_pcm_luma_coding_block_size;
-        sps.flags |= u64::from(V4L2_HEVC_SPS_FLAG_PCM_ENABLED)
-            | flag(pf.pcm_loop_filter_disabled, V4L2_HEVC_SPS_FLAG_PCM_LOOP_FILTER_DISABLED);
+        sps.flags |=
+            u64::from(V4L2_HEVC_SPS_FLAG_PCM_ENABLED) | flag(pf.pcm_loop_filter_disabled, V4L2_HEVC_SPS_FLAG_PCM_LOOP_FILTER_DISABLED);
     }
 
     // --- PPS -------------------------------------------------------------------
-    let ctb_log2 = u32::from(pic.log2_min_luma_coding_block_size_minus3)
-        + 3
-        + u32::from(pic.log2_diff_max_min_luma_coding_block_size);
+    let ctb_log2 = u32::from(pic.log2_min_luma_coding_block_size_minus3) + 3 + u32::from(pic.log2_diff_max_min_luma_coding_block_size);
     let ctb = 1u32 << ctb_log2;
     let width_ctbs = u32::from(pic.pic_width_in_luma_samples).div_ceil(ctb);
     let height_ctbs = u32::from(pic.pic_height_in_luma_samples).div_ceil(ctb);
@@ -459,27 +447,18 @@ pub fn build_controls_with_state(
             | flag(pf.constrained_intra_pred, V4L2_HEVC_PPS_FLAG_CONSTRAINED_INTRA_PRED)
             | flag(pf.transform_skip_enabled, V4L2_HEVC_PPS_FLAG_TRANSFORM_SKIP_ENABLED)
             | flag(pf.cu_qp_delta_enabled, V4L2_HEVC_PPS_FLAG_CU_QP_DELTA_ENABLED)
-            | flag(
-                sf.pps_slice_chroma_qp_offsets_present,
-                V4L2_HEVC_PPS_FLAG_PPS_SLICE_CHROMA_QP_OFFSETS_PRESENT,
-            )
+            | flag(sf.pps_slice_chroma_qp_offsets_present, V4L2_HEVC_PPS_FLAG_PPS_SLICE_CHROMA_QP_OFFSETS_PRESENT)
             | flag(pf.weighted_pred, V4L2_HEVC_PPS_FLAG_WEIGHTED_PRED)
             | flag(pf.weighted_bipred, V4L2_HEVC_PPS_FLAG_WEIGHTED_BIPRED)
             | flag(pf.transquant_bypass_enabled, V4L2_HEVC_PPS_FLAG_TRANSQUANT_BYPASS_ENABLED)
             | flag(pf.tiles_enabled, V4L2_HEVC_PPS_FLAG_TILES_ENABLED)
             | flag(pf.entropy_coding_sync_enabled, V4L2_HEVC_PPS_FLAG_ENTROPY_CODING_SYNC_ENABLED)
             | flag(pf.loop_filter_across_tiles_enabled, V4L2_HEVC_PPS_FLAG_LOOP_FILTER_ACROSS_TILES_ENABLED)
-            | flag(
-                pf.pps_loop_filter_across_slices_enabled,
-                V4L2_HEVC_PPS_FLAG_PPS_LOOP_FILTER_ACROSS_SLICES_ENABLED,
-            )
+            | flag(pf.pps_loop_filter_across_slices_enabled, V4L2_HEVC_PPS_FLAG_PPS_LOOP_FILTER_ACROSS_SLICES_ENABLED)
             | flag(sf.deblocking_filter_override_enabled, V4L2_HEVC_PPS_FLAG_DEBLOCKING_FILTER_OVERRIDE_ENABLED)
             | flag(sf.pps_disable_deblocking_filter, V4L2_HEVC_PPS_FLAG_PPS_DISABLE_DEBLOCKING_FILTER)
             | flag(sf.lists_modification_present, V4L2_HEVC_PPS_FLAG_LISTS_MODIFICATION_PRESENT)
-            | flag(
-                sf.slice_segment_header_extension_present,
-                V4L2_HEVC_PPS_FLAG_SLICE_SEGMENT_HEADER_EXTENSION_PRESENT,
-            )
+            | flag(sf.slice_segment_header_extension_present, V4L2_HEVC_PPS_FLAG_SLICE_SEGMENT_HEADER_EXTENSION_PRESENT)
             | flag(deblocking_control_present, V4L2_HEVC_PPS_FLAG_DEBLOCKING_FILTER_CONTROL_PRESENT)
             | flag(uniform, V4L2_HEVC_PPS_FLAG_UNIFORM_SPACING),
         ..Default::default()
@@ -546,11 +525,7 @@ pub fn build_controls_with_state(
         };
         decode_params.dpb[k] = v4l2_hevc_dpb_entry {
             timestamp: ts,
-            flags: if va.flags & VA_PICTURE_HEVC_LONG_TERM_REFERENCE != 0 {
-                V4L2_HEVC_DPB_ENTRY_LONG_TERM_REFERENCE as u8
-            } else {
-                0
-            },
+            flags: if va.flags & VA_PICTURE_HEVC_LONG_TERM_REFERENCE != 0 { V4L2_HEVC_DPB_ENTRY_LONG_TERM_REFERENCE as u8 } else { 0 },
             field_pic: field_pic as u8,
             reserved: 0,
             pic_order_cnt_val: va.pic_order_cnt,
@@ -628,14 +603,8 @@ pub fn build_controls_with_state(
                 | flag(h.mvd_l1_zero_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_MVD_L1_ZERO)
                 | flag(h.cabac_init_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_CABAC_INIT)
                 | flag(h.collocated_from_l0_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_COLLOCATED_FROM_L0)
-                | flag(
-                    h.slice_deblocking_filter_disabled_flag,
-                    V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_DEBLOCKING_FILTER_DISABLED,
-                )
-                | flag(
-                    h.slice_loop_filter_across_slices_enabled_flag,
-                    V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_LOOP_FILTER_ACROSS_SLICES_ENABLED,
-                )
+                | flag(h.slice_deblocking_filter_disabled_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_DEBLOCKING_FILTER_DISABLED)
+                | flag(h.slice_loop_filter_across_slices_enabled_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_SLICE_LOOP_FILTER_ACROSS_SLICES_ENABLED)
                 | flag(h.dependent_slice_segment_flag, V4L2_HEVC_SLICE_PARAMS_FLAG_DEPENDENT_SLICE_SEGMENT),
             ..Default::default()
         };
@@ -668,13 +637,5 @@ pub fn build_controls_with_state(
         entry_point_offsets.push(h.entry_point_offset_minus1.iter().map(|&o| o.saturating_add(1)).collect());
     }
 
-    Ok(HevcControls {
-        sps,
-        pps,
-        decode_params,
-        scaling_matrix,
-        has_scaling_matrix,
-        slice_params,
-        entry_point_offsets,
-    })
+    Ok(HevcControls { sps, pps, decode_params, scaling_matrix, has_scaling_matrix, slice_params, entry_point_offsets })
 }

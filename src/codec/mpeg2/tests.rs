@@ -12,9 +12,8 @@ use super::translate::{default_intra_zigzag, ZIGZAG};
 use super::*;
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAPictureParameterBufferMPEG2, VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID,
-    _VAPictureParameterBufferMPEG2__bindgen_ty_1 as PicExtUnion,
-    _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits, VA_INVALID_SURFACE,
+    _VAPictureParameterBufferMPEG2__bindgen_ty_1 as PicExtUnion, _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits,
+    VAPictureParameterBufferMPEG2, VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID, VA_INVALID_SURFACE,
 };
 use std::collections::HashMap;
 use v4l2r::bindings::*;
@@ -47,11 +46,7 @@ fn units(data: &[u8]) -> Vec<(u8, &[u8])> {
             i += 1;
         }
     }
-    starts
-        .iter()
-        .enumerate()
-        .map(|(k, &s)| (data[s + 3], &data[s..starts.get(k + 1).copied().unwrap_or(data.len())]))
-        .collect()
+    starts.iter().enumerate().map(|(k, &s)| (data[s + 3], &data[s..starts.get(k + 1).copied().unwrap_or(data.len())])).collect()
 }
 
 /// The slices of picture `n` (decode order), as FFmpeg's vaapi_mpeg2 would
@@ -193,13 +188,7 @@ fn interlaced_b_frame_checked_against_trace_headers() {
     // B picture: forward = the I frame (surface 10), backward = the P frame (11).
     let pic = pic_param(3, 0x1144, ext, 10, 11);
     let iq = ffmpeg_default_iq();
-    let p = Mpeg2Picture {
-        pic: &pic,
-        picture_coding_extension: ext,
-        iq: Some(&iq),
-        slices: &slices,
-        profile: VAProfileMPEG2Main,
-    };
+    let p = Mpeg2Picture { pic: &pic, picture_coding_extension: ext, iq: Some(&iq), slices: &slices, profile: VAProfileMPEG2Main };
     let c = build_controls(&p, &refs()).unwrap();
     assert_eq!(
         c.sequence,
@@ -302,13 +291,7 @@ fn field_pair() {
     });
     let pic_top = pic_param(1, 0xffff, top, VA_INVALID_SURFACE, VA_INVALID_SURFACE);
     let pic_bot = pic_param(2, 0x11ff, bottom, 11, VA_INVALID_SURFACE);
-    let base = Mpeg2Picture {
-        pic: &pic_top,
-        picture_coding_extension: top,
-        iq: None,
-        slices: &slices,
-        profile: VAProfileMPEG2Main,
-    };
+    let base = Mpeg2Picture { pic: &pic_top, picture_coding_extension: top, iq: None, slices: &slices, profile: VAProfileMPEG2Main };
     let mut state = Mpeg2State::new();
     let c1 = build_controls_with_state(&base, &refs(), &mut state).unwrap();
     assert_eq!(c1.picture.picture_structure, V4L2_MPEG2_PIC_TOP_FIELD as u8);

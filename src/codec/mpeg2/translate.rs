@@ -10,23 +10,21 @@
 use super::{Mpeg2Controls, Mpeg2Picture, RefResolver};
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAIQMatrixBufferMPEG2, VAProfile, VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID,
-    _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits, __BindgenBitfieldUnit,
-    VA_INVALID_SURFACE,
+    _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits, __BindgenBitfieldUnit, VAIQMatrixBufferMPEG2, VAProfile,
+    VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID, VA_INVALID_SURFACE,
 };
 use v4l2r::bindings::{
     v4l2_ctrl_mpeg2_picture, v4l2_ctrl_mpeg2_quantisation, v4l2_ctrl_mpeg2_sequence, V4L2_MPEG2_PIC_FLAG_ALT_SCAN,
-    V4L2_MPEG2_PIC_FLAG_CONCEALMENT_MV, V4L2_MPEG2_PIC_FLAG_FRAME_PRED_DCT, V4L2_MPEG2_PIC_FLAG_INTRA_VLC,
-    V4L2_MPEG2_PIC_FLAG_PROGRESSIVE, V4L2_MPEG2_PIC_FLAG_Q_SCALE_TYPE, V4L2_MPEG2_PIC_FLAG_REPEAT_FIRST,
-    V4L2_MPEG2_PIC_FLAG_TOP_FIELD_FIRST, V4L2_MPEG2_PIC_FRAME, V4L2_MPEG2_SEQ_FLAG_PROGRESSIVE,
+    V4L2_MPEG2_PIC_FLAG_CONCEALMENT_MV, V4L2_MPEG2_PIC_FLAG_FRAME_PRED_DCT, V4L2_MPEG2_PIC_FLAG_INTRA_VLC, V4L2_MPEG2_PIC_FLAG_PROGRESSIVE,
+    V4L2_MPEG2_PIC_FLAG_Q_SCALE_TYPE, V4L2_MPEG2_PIC_FLAG_REPEAT_FIRST, V4L2_MPEG2_PIC_FLAG_TOP_FIELD_FIRST, V4L2_MPEG2_PIC_FRAME,
+    V4L2_MPEG2_SEQ_FLAG_PROGRESSIVE,
 };
 
 /// The standard's zigzag scan: `ZIGZAG[i]` is the raster index of the i-th
 /// coefficient in scan order (ISO/IEC 13818-2 figure 7-2, scan 0).
 pub(crate) const ZIGZAG: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
-    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
-    54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21, 28, 35, 42, 49, 56,
+    57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
 ];
 
 /// The default intra quantiser matrix in raster order (ISO/IEC 13818-2 6.3.11).
@@ -261,11 +259,7 @@ fn ref_ts(surface: VASurfaceID, refs: &dyn RefResolver, what: &str) -> u64 {
 /// - `quantisation`: the matrices in force after applying VA's IQ buffer to
 ///   the state. The chroma matrices equal the luma ones (FFmpeg's values);
 ///   GStreamer leaves zeros for 4:2:0 (normalisation M1).
-pub fn build_controls_with_state(
-    p: &Mpeg2Picture,
-    refs: &dyn RefResolver,
-    state: &mut Mpeg2State,
-) -> Result<Mpeg2Controls, CodecError> {
+pub fn build_controls_with_state(p: &Mpeg2Picture, refs: &dyn RefResolver, state: &mut Mpeg2State) -> Result<Mpeg2Controls, CodecError> {
     if p.slices.is_empty() {
         return Err(CodecError::NoSlices);
     }

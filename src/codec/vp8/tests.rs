@@ -18,8 +18,8 @@ use super::header::*;
 use super::*;
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VASurfaceID, _VAPictureParameterBufferVP8__bindgen_ty_1 as PicUnion,
-    _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits, VA_INVALID_SURFACE,
+    _VAPictureParameterBufferVP8__bindgen_ty_1 as PicUnion, _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits,
+    VASurfaceID, VA_INVALID_SURFACE,
 };
 use std::collections::HashMap;
 use v4l2r::bindings::*;
@@ -348,10 +348,7 @@ fn key_frame_translation_ffmpeg_and_gstreamer_layouts() {
     let ffmpeg = Vp8Picture { pic: &pic, pic_fields: fields, iq: &iq, probs: Some(&probs), slice, data: &f[10..] };
     let c = build_controls(&ffmpeg, &refs).unwrap().frame;
     assert_eq!((c.width, c.height, c.horizontal_scale, c.vertical_scale, c.version), (176, 144, 0, 0, 0));
-    assert_eq!(
-        c.flags,
-        u64::from(V4L2_VP8_FRAME_FLAG_KEY_FRAME | V4L2_VP8_FRAME_FLAG_SHOW_FRAME | V4L2_VP8_FRAME_FLAG_MB_NO_SKIP_COEFF)
-    );
+    assert_eq!(c.flags, u64::from(V4L2_VP8_FRAME_FLAG_KEY_FRAME | V4L2_VP8_FRAME_FLAG_SHOW_FRAME | V4L2_VP8_FRAME_FLAG_MB_NO_SKIP_COEFF));
     assert_eq!(c.lf.sharpness_level, 0);
     assert_eq!(c.lf.level, h.loop_filter_level);
     assert_eq!(c.lf.flags, V4L2_VP8_LF_ADJ_ENABLE | V4L2_VP8_LF_DELTA_UPDATE);

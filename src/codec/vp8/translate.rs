@@ -11,14 +11,13 @@ use super::header::{parse_first_partition, FirstPartHeader, FrameTag};
 use super::{RefResolver, Vp8Controls, Vp8Picture};
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VAProfile, VAProfileVP8Version0_3, VASurfaceID, _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits,
-    __BindgenBitfieldUnit, VA_INVALID_SURFACE,
+    _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VAProfile, VAProfileVP8Version0_3,
+    VASurfaceID, VA_INVALID_SURFACE,
 };
 use v4l2r::bindings::{
-    v4l2_ctrl_vp8_frame, v4l2_vp8_entropy, v4l2_vp8_entropy_coder_state, v4l2_vp8_loop_filter, v4l2_vp8_quantization,
-    v4l2_vp8_segment, V4L2_VP8_FRAME_FLAG_KEY_FRAME, V4L2_VP8_FRAME_FLAG_MB_NO_SKIP_COEFF,
-    V4L2_VP8_FRAME_FLAG_SHOW_FRAME, V4L2_VP8_FRAME_FLAG_SIGN_BIAS_ALT, V4L2_VP8_FRAME_FLAG_SIGN_BIAS_GOLDEN,
-    V4L2_VP8_LF_ADJ_ENABLE, V4L2_VP8_LF_DELTA_UPDATE, V4L2_VP8_LF_FILTER_TYPE_SIMPLE,
+    v4l2_ctrl_vp8_frame, v4l2_vp8_entropy, v4l2_vp8_entropy_coder_state, v4l2_vp8_loop_filter, v4l2_vp8_quantization, v4l2_vp8_segment,
+    V4L2_VP8_FRAME_FLAG_KEY_FRAME, V4L2_VP8_FRAME_FLAG_MB_NO_SKIP_COEFF, V4L2_VP8_FRAME_FLAG_SHOW_FRAME, V4L2_VP8_FRAME_FLAG_SIGN_BIAS_ALT,
+    V4L2_VP8_FRAME_FLAG_SIGN_BIAS_GOLDEN, V4L2_VP8_LF_ADJ_ENABLE, V4L2_VP8_LF_DELTA_UPDATE, V4L2_VP8_LF_FILTER_TYPE_SIMPLE,
     V4L2_VP8_SEGMENT_FLAG_DELTA_VALUE_MODE, V4L2_VP8_SEGMENT_FLAG_ENABLED, V4L2_VP8_SEGMENT_FLAG_UPDATE_FEATURE_DATA,
     V4L2_VP8_SEGMENT_FLAG_UPDATE_MAP,
 };
@@ -60,11 +59,8 @@ impl PicFields {
     /// Decodes the `.value` word with bindgen's accessors.
     pub fn from_value(value: u32) -> Self {
         let b = value.to_ne_bytes();
-        let bits = PicBits {
-            _bitfield_align_1: [],
-            _bitfield_1: __BindgenBitfieldUnit::new([b[0], b[1], b[2]]),
-            __bindgen_padding_0: b[3],
-        };
+        let bits =
+            PicBits { _bitfield_align_1: [], _bitfield_1: __BindgenBitfieldUnit::new([b[0], b[1], b[2]]), __bindgen_padding_0: b[3] };
         PicFields {
             key_frame: bits.key_frame() == 0,
             version: bits.version() as u8,
@@ -143,10 +139,8 @@ fn locate<'a>(p: &Vp8Picture<'a>, pf: &PicFields) -> Result<Located<'a>, CodecEr
     }
     let width = u16::try_from(p.pic.frame_width).map_err(|_| CodecError::Invalid("VP8 frame width"))?;
     let height = u16::try_from(p.pic.frame_height).map_err(|_| CodecError::Invalid("VP8 frame height"))?;
-    let first_part_size = s
-        .partition_size[0]
-        .checked_add(s.macroblock_offset.div_ceil(8))
-        .ok_or(CodecError::Invalid("VP8 first partition size"))?;
+    let first_part_size =
+        s.partition_size[0].checked_add(s.macroblock_offset.div_ceil(8)).ok_or(CodecError::Invalid("VP8 first partition size"))?;
     let tag = FrameTag {
         key_frame: pf.key_frame,
         version: pf.version,
@@ -226,11 +220,7 @@ fn ref_ts(surface: VASurfaceID, refs: &dyn RefResolver, what: &str) -> u64 {
 /// - Reference timestamps: VA's surfaces resolved, 0 when VA names none (the
 ///   value GStreamer leaves). Key frames carry whatever VA names (don't-care,
 ///   normalisation R1).
-pub fn build_controls_with_state(
-    p: &Vp8Picture,
-    refs: &dyn RefResolver,
-    state: &mut Vp8State,
-) -> Result<Vp8Controls, CodecError> {
+pub fn build_controls_with_state(p: &Vp8Picture, refs: &dyn RefResolver, state: &mut Vp8State) -> Result<Vp8Controls, CodecError> {
     let pic = p.pic;
     let pf = PicFields::from_value(p.pic_fields);
     let s = &p.slice;
@@ -241,10 +231,7 @@ pub fn build_controls_with_state(
     let loc = locate(p, &pf)?;
     let h: FirstPartHeader = parse_first_partition(loc.body, pf.key_frame)?;
     if 1u8 << h.log2_nbr_of_dct_partitions != num_dct_parts {
-        log::warn!(
-            "vp8: VA says {num_dct_parts} DCT partitions, the frame header {}",
-            1u8 << h.log2_nbr_of_dct_partitions
-        );
+        log::warn!("vp8: VA says {num_dct_parts} DCT partitions, the frame header {}", 1u8 << h.log2_nbr_of_dct_partitions);
     }
 
     // --- segmentation --------------------------------------------------------
@@ -305,10 +292,7 @@ pub fn build_controls_with_state(
     if let Some(probs) = p.probs {
         state.coeff_probs = Some(Box::new(probs.dct_coeff_probs));
     }
-    let coeff_probs = **state
-        .coeff_probs
-        .as_ref()
-        .ok_or(CodecError::Invalid("VP8 frame without probability buffer"))?;
+    let coeff_probs = **state.coeff_probs.as_ref().ok_or(CodecError::Invalid("VP8 frame without probability buffer"))?;
     let entropy = v4l2_vp8_entropy {
         coeff_probs,
         y_mode_probs: pic.y_mode_probs,

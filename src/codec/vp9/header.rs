@@ -337,11 +337,7 @@ fn read_prob(r: &mut BitReader) -> Result<u8, CodecError> {
     Ok(if r.flag()? { r.f(8)? as u8 } else { 255 })
 }
 
-fn parse_inner(
-    data: &[u8],
-    st: &mut ParserState,
-    size_hint: Option<(u32, u32)>,
-) -> Result<UncompressedHeader, CodecError> {
+fn parse_inner(data: &[u8], st: &mut ParserState, size_hint: Option<(u32, u32)>) -> Result<UncompressedHeader, CodecError> {
     let mut r = BitReader::new(data);
     let mut h = UncompressedHeader::default();
     if r.f(2)? != 2 {
@@ -462,9 +458,7 @@ fn parse_inner(
 
     // Quantisation params (§6.2.9).
     h.quant.base_q_idx = r.f(8)? as u8;
-    let delta_q = |r: &mut BitReader| -> Result<i8, CodecError> {
-        Ok(if r.flag()? { r.su(4)? as i8 } else { 0 })
-    };
+    let delta_q = |r: &mut BitReader| -> Result<i8, CodecError> { Ok(if r.flag()? { r.su(4)? as i8 } else { 0 }) };
     h.quant.delta_q_y_dc = delta_q(&mut r)?;
     h.quant.delta_q_uv_dc = delta_q(&mut r)?;
     h.quant.delta_q_uv_ac = delta_q(&mut r)?;

@@ -52,21 +52,20 @@ pub mod header;
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
 use crate::va::ffi::{
-    VADecPictureParameterBufferVP9, VAProfile, VAProfileVP9Profile0, VAProfileVP9Profile2, VASliceParameterBufferVP9,
-    _VADecPictureParameterBufferVP9__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VA_INVALID_SURFACE,
+    _VADecPictureParameterBufferVP9__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VADecPictureParameterBufferVP9,
+    VAProfile, VAProfileVP9Profile0, VAProfileVP9Profile2, VASliceParameterBufferVP9, VA_INVALID_SURFACE,
 };
 use compressed::parse_compressed_header;
 use header::{parse_uncompressed_header, ParserState, UncompressedHeader};
 use v4l2r::bindings::{
-    v4l2_ctrl_vp9_compressed_hdr, v4l2_ctrl_vp9_frame, V4L2_CID_STATELESS_VP9_COMPRESSED_HDR,
-    V4L2_CID_STATELESS_VP9_FRAME, V4L2_VP9_FRAME_FLAG_ALLOW_HIGH_PREC_MV, V4L2_VP9_FRAME_FLAG_COLOR_RANGE_FULL_SWING,
-    V4L2_VP9_FRAME_FLAG_ERROR_RESILIENT, V4L2_VP9_FRAME_FLAG_INTRA_ONLY, V4L2_VP9_FRAME_FLAG_KEY_FRAME,
-    V4L2_VP9_FRAME_FLAG_PARALLEL_DEC_MODE, V4L2_VP9_FRAME_FLAG_REFRESH_FRAME_CTX, V4L2_VP9_FRAME_FLAG_SHOW_FRAME,
-    V4L2_VP9_FRAME_FLAG_X_SUBSAMPLING, V4L2_VP9_FRAME_FLAG_Y_SUBSAMPLING, V4L2_VP9_LOOP_FILTER_FLAG_DELTA_ENABLED,
-    V4L2_VP9_LOOP_FILTER_FLAG_DELTA_UPDATE, V4L2_VP9_SEGMENTATION_FLAG_ABS_OR_DELTA_UPDATE,
-    V4L2_VP9_SEGMENTATION_FLAG_ENABLED, V4L2_VP9_SEGMENTATION_FLAG_TEMPORAL_UPDATE,
-    V4L2_VP9_SEGMENTATION_FLAG_UPDATE_DATA, V4L2_VP9_SEGMENTATION_FLAG_UPDATE_MAP, V4L2_VP9_SIGN_BIAS_ALT,
-    V4L2_VP9_SIGN_BIAS_GOLDEN, V4L2_VP9_SIGN_BIAS_LAST,
+    v4l2_ctrl_vp9_compressed_hdr, v4l2_ctrl_vp9_frame, V4L2_CID_STATELESS_VP9_COMPRESSED_HDR, V4L2_CID_STATELESS_VP9_FRAME,
+    V4L2_VP9_FRAME_FLAG_ALLOW_HIGH_PREC_MV, V4L2_VP9_FRAME_FLAG_COLOR_RANGE_FULL_SWING, V4L2_VP9_FRAME_FLAG_ERROR_RESILIENT,
+    V4L2_VP9_FRAME_FLAG_INTRA_ONLY, V4L2_VP9_FRAME_FLAG_KEY_FRAME, V4L2_VP9_FRAME_FLAG_PARALLEL_DEC_MODE,
+    V4L2_VP9_FRAME_FLAG_REFRESH_FRAME_CTX, V4L2_VP9_FRAME_FLAG_SHOW_FRAME, V4L2_VP9_FRAME_FLAG_X_SUBSAMPLING,
+    V4L2_VP9_FRAME_FLAG_Y_SUBSAMPLING, V4L2_VP9_LOOP_FILTER_FLAG_DELTA_ENABLED, V4L2_VP9_LOOP_FILTER_FLAG_DELTA_UPDATE,
+    V4L2_VP9_SEGMENTATION_FLAG_ABS_OR_DELTA_UPDATE, V4L2_VP9_SEGMENTATION_FLAG_ENABLED, V4L2_VP9_SEGMENTATION_FLAG_TEMPORAL_UPDATE,
+    V4L2_VP9_SEGMENTATION_FLAG_UPDATE_DATA, V4L2_VP9_SEGMENTATION_FLAG_UPDATE_MAP, V4L2_VP9_SIGN_BIAS_ALT, V4L2_VP9_SIGN_BIAS_GOLDEN,
+    V4L2_VP9_SIGN_BIAS_LAST,
 };
 
 /// VA profiles to advertise: Profile0, plus Profile2 when the device has a
@@ -260,17 +259,12 @@ fn resolve(p: &Vp9Picture, refs: &dyn RefResolver, slot: u8) -> Option<u64> {
 /// `show_existing_frame` frame (nothing to decode; see [`frame_info`]),
 /// `MissingReference` when an inter frame names a slot whose surface is
 /// unknown, `Invalid` / `Truncated` for malformed headers.
-pub fn build_controls_with_state(
-    p: &Vp9Picture,
-    refs: &dyn RefResolver,
-    state: &mut Vp9State,
-) -> Result<Vp9Controls, CodecError> {
+pub fn build_controls_with_state(p: &Vp9Picture, refs: &dyn RefResolver, state: &mut Vp9State) -> Result<Vp9Controls, CodecError> {
     if p.data.is_empty() {
         return Err(CodecError::NoSlices);
     }
     let va = PicFields::from_value(p.pic_fields);
-    let hint = (p.pic.frame_width != 0 && p.pic.frame_height != 0)
-        .then_some((u32::from(p.pic.frame_width), u32::from(p.pic.frame_height)));
+    let hint = (p.pic.frame_width != 0 && p.pic.frame_height != 0).then_some((u32::from(p.pic.frame_width), u32::from(p.pic.frame_height)));
     // Parse on a copy: commit only when the whole frame translated.
     let mut parser = state.parser.clone();
     let had_color = parser.color.is_some();
@@ -298,10 +292,7 @@ pub fn build_controls_with_state(
     };
 
     let needs_reference_scaling = !h.is_intra()
-        && h.ref_frame_idx
-            .iter()
-            .filter_map(|&slot| ref_sizes_before[usize::from(slot)])
-            .any(|size| size != (h.width, h.height));
+        && h.ref_frame_idx.iter().filter_map(|&slot| ref_sizes_before[usize::from(slot)]).any(|size| size != (h.width, h.height));
 
     let frame = frame_control(&h, &ch, &color, [last_ts, golden_ts, alt_ts]);
     state.parser = parser;
@@ -340,9 +331,8 @@ fn frame_control(
     f.render_width_minus_1 = (h.render_width.max(1) - 1) as u16;
     f.render_height_minus_1 = (h.render_height.max(1) - 1) as u16;
     let sb = h.ref_frame_sign_bias;
-    f.ref_frame_sign_bias = (flag(sb[0], V4L2_VP9_SIGN_BIAS_LAST)
-        | flag(sb[1], V4L2_VP9_SIGN_BIAS_GOLDEN)
-        | flag(sb[2], V4L2_VP9_SIGN_BIAS_ALT)) as u8;
+    f.ref_frame_sign_bias =
+        (flag(sb[0], V4L2_VP9_SIGN_BIAS_LAST) | flag(sb[1], V4L2_VP9_SIGN_BIAS_GOLDEN) | flag(sb[2], V4L2_VP9_SIGN_BIAS_ALT)) as u8;
     f.reset_frame_context = match h.reset_frame_context {
         2 => 1,
         3 => 2,
@@ -373,10 +363,8 @@ fn frame_control(
     f.seg.tree_probs = s.tree_probs;
     f.seg.pred_probs = s.pred_probs;
     for i in 0..8 {
-        f.seg.feature_enabled[i] = s.feature_enabled[i]
-            .iter()
-            .enumerate()
-            .fold(0u8, |acc, (feat, &on)| acc | if on { 1 << feat } else { 0 });
+        f.seg.feature_enabled[i] =
+            s.feature_enabled[i].iter().enumerate().fold(0u8, |acc, (feat, &on)| acc | if on { 1 << feat } else { 0 });
     }
     f.seg.feature_data = s.feature_data;
     f

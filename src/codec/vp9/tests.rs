@@ -50,7 +50,6 @@ fn parse_all(file: &[u8]) -> Vec<UncompressedHeader> {
     ivf_frames(file).iter().map(|f| parse_uncompressed_header(f, &mut st, None).unwrap()).collect()
 }
 
-
 struct Surfaces(HashMap<VASurfaceID, u64>);
 impl RefResolver for Surfaces {
     fn timestamp(&self, surface: VASurfaceID) -> Option<u64> {
@@ -84,10 +83,7 @@ fn uncompressed_header_p0() {
     assert_eq!(k.seg.tree_probs, [181, 50, 255, 158, 131, 255, 128]);
     assert_eq!(k.seg.pred_probs, [255; 3]);
     let q: Vec<(bool, i16)> = (0..8).map(|s| (k.seg.feature_enabled[s][0], k.seg.feature_data[s][0])).collect();
-    assert_eq!(
-        q,
-        [(true, -36), (true, -30), (true, -20), (false, 0), (true, 21), (false, 0), (false, 0), (false, 0)]
-    );
+    assert_eq!(q, [(true, -36), (true, -30), (true, -20), (false, 0), (true, 21), (false, 0), (false, 0), (false, 0)]);
     assert!((0..8).all(|s| k.seg.feature_enabled[s][1..] == [false; 3]));
     assert_eq!((k.tile_cols_log2, k.tile_rows_log2, k.header_size_in_bytes), (0, 0, 66));
     assert_eq!(k.uncompressed_header_size, 33); // header_size_in_bytes at bit 243: (243 + 16 + 7) / 8
@@ -130,7 +126,8 @@ fn uncompressed_header_p2() {
     assert!(h[1].is_filter_switchable);
     assert_eq!(h[1].v4l2_interpolation_filter(), 4);
     assert_eq!((h[1].lf.level, h[1].quant.base_q_idx, h[1].seg.enabled), (11, 82, false));
-    assert_eq!((h[1].header_size_in_bytes, h[1].uncompressed_header_size), (7, 10)); // bit 62
+    assert_eq!((h[1].header_size_in_bytes, h[1].uncompressed_header_size), (7, 10));
+    // bit 62
 }
 
 /// trace_headers does not print the compressed header, so the bool decoder is
@@ -347,7 +344,12 @@ fn profile2_bit_depth_and_stateless_keyframe() {
 #[test]
 fn missing_reference_and_scaling() {
     let frames = ivf_frames(P0);
-    let pic = VADecPictureParameterBufferVP9 { frame_width: 176, frame_height: 144, reference_frames: [VA_INVALID_SURFACE; 8], ..Default::default() };
+    let pic = VADecPictureParameterBufferVP9 {
+        frame_width: 176,
+        frame_height: 144,
+        reference_frames: [VA_INVALID_SURFACE; 8],
+        ..Default::default()
+    };
     let mut state = Vp9State::default();
     let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[2] };
     assert_eq!(build_controls_with_state(&p, &Surfaces(HashMap::new()), &mut state).unwrap_err(), CodecError::MissingReference);

@@ -7,9 +7,7 @@ use super::*;
 
 /// An optional parameter buffer (IQ matrix, probabilities): absent is fine, short is an error.
 fn optional<T: crate::va::abi::VaPod>(bytes: Option<&[u8]>, what: &str) -> VaResult<Option<T>> {
-    bytes
-        .map(|b| read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short {what} buffer")))
-        .transpose()
+    bytes.map(|b| read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short {what} buffer"))).transpose()
 }
 
 impl Context {
@@ -24,14 +22,7 @@ impl Context {
                 .collect();
         let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(&pic);
         let mut ctrls = h264::build_controls_with_state(
-            &h264::H264Picture {
-                pic: &pic,
-                seq_fields,
-                pic_fields,
-                iq: iq.as_ref(),
-                slices: &slices,
-                profile: self.config.profile,
-            },
+            &h264::H264Picture { pic: &pic, seq_fields, pic_fields, iq: iq.as_ref(), slices: &slices, profile: self.config.profile },
             &PoolRefs { pool: &self.pool, field_coded: &self.field_coded },
             match &mut self.codec_state {
                 CodecState::H264(st) => st,
@@ -64,12 +55,8 @@ impl Context {
             }
         }
         let own_poc = if bottom { dp.bottom_field_order_cnt } else { dp.top_field_order_cnt };
-        let ref_surfaces: Vec<ffi::VASurfaceID> = pic
-            .ReferenceFrames
-            .iter()
-            .filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0)
-            .map(|r| r.picture_id)
-            .collect();
+        let ref_surfaces: Vec<ffi::VASurfaceID> =
+            pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0).map(|r| r.picture_id).collect();
         let annex_b = self.stream_mode.annex_b;
         let mut common = vec![
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
@@ -113,17 +100,13 @@ impl Context {
     }
 
     /// The (param, data) pairs of every slice, data cut to the slice's range.
-    fn slices<P: crate::va::abi::VaPod>(
-        picture: &PictureBuffers,
-        range: impl Fn(&P) -> (u32, u32),
-    ) -> VaResult<Vec<(P, &[u8])>> {
+    fn slices<P: crate::va::abi::VaPod>(picture: &PictureBuffers, range: impl Fn(&P) -> (u32, u32)) -> VaResult<Vec<(P, &[u8])>> {
         let mut out = Vec::with_capacity(picture.slice_params.len());
         for &(pidx, count, data_idx) in &picture.slice_params {
             let bytes = picture.params(pidx);
             let data = picture.slice_data.get(data_idx);
             for i in 0..count as usize {
-                let param: P = read_pod(bytes, i)
-                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short slice parameter buffer"))?;
+                let param: P = read_pod(bytes, i).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short slice parameter buffer"))?;
                 let (offset, size) = range(&param);
                 let start = offset as usize;
                 let end = start.saturating_add(size as usize);
@@ -171,10 +154,8 @@ impl Context {
             .and_then(|b| read_pod(b, 0))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP8 IQ matrix"))?;
         let probs: Option<ffi::VAProbabilityDataBufferVP8> = optional(picture.probabilities(), "VP8 probabilities")?;
-        let &(pidx, _, data_idx) = picture
-            .slice_params
-            .first()
-            .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 picture without slice parameters"))?;
+        let &(pidx, _, data_idx) =
+            picture.slice_params.first().ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "VP8 picture without slice parameters"))?;
         let slice: ffi::VASliceParameterBufferVP8 =
             read_pod(picture.params(pidx), 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 slice parameters"))?;
         let p = vp8::Vp8Picture {
@@ -239,11 +220,7 @@ impl Context {
         let pairs = Self::slices::<ffi::VASliceParameterBufferHEVC>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
         let slices: Vec<hevc::HevcSlice> = pairs
             .iter()
-            .map(|(param, data)| hevc::HevcSlice {
-                param: *param,
-                long_slice_flags: crate::va::abi::hevc_slice_flags(param),
-                data,
-            })
+            .map(|(param, data)| hevc::HevcSlice { param: *param, long_slice_flags: crate::va::abi::hevc_slice_flags(param), data })
             .collect();
         let (pic_fields, slice_parsing_fields) = crate::va::abi::hevc_bitfields(&pic);
         let p = hevc::HevcPicture {
@@ -261,12 +238,8 @@ impl Context {
         state.set_annex_b(annex_b);
         let ctrls = hevc::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
-        let ref_surfaces: Vec<ffi::VASurfaceID> = pic
-            .ReferenceFrames
-            .iter()
-            .filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0)
-            .map(|r| r.picture_id)
-            .collect();
+        let ref_surfaces: Vec<ffi::VASurfaceID> =
+            pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0).map(|r| r.picture_id).collect();
         let mut common = vec![
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SPS, &ctrls.sps),
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_PPS, &ctrls.pps),
@@ -351,11 +324,8 @@ impl Context {
         // reference it.
         if let Some(mut d) = self.deferred_av1.take() {
             if !d.exact && pic.ref_frame_map.iter().any(|&s| s != ffi::VA_INVALID_SURFACE) {
-                d.ctrls.frame.refresh_frame_flags = pic
-                    .ref_frame_map
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |acc, (i, &s)| if s == d.target { acc | (1 << i) } else { acc });
+                d.ctrls.frame.refresh_frame_flags =
+                    pic.ref_frame_map.iter().enumerate().fold(0u8, |acc, (i, &s)| if s == d.target { acc | (1 << i) } else { acc });
                 d.exact = true;
             }
             self.queue_deferred_av1(d)?;
@@ -406,5 +376,4 @@ impl Context {
             }
         }
     }
-
 }
