@@ -1688,10 +1688,10 @@ mod tests {
         assert_eq!(p.peak(), 1);
         // Exporting every frame of two alternating surfaces: an exported slot is
         // reused only after EXPORT_MARGIN more decodes, so the pool grows to cover it.
-        let mut frame = 100;
         let mut last_export: HashMap<SlotId, u64> = HashMap::new();
         for k in 0..40u64 {
             let sfc = 1 + (k % 2) as u32;
+            let frame = 100 + k;
             let slot = loop {
                 match p.begin_decode(sfc, frame, &[]) {
                     Ok(s) => break s,
@@ -1707,7 +1707,6 @@ mod tests {
             }
             p.mark_exported(slot).unwrap();
             last_export.insert(slot, p.seq);
-            frame += 1;
             p.check_invariants().unwrap();
         }
         // Two bound surfaces + the slots inside the margin, well below the maximum.

@@ -251,9 +251,9 @@ mod tests {
         let visl = node(&[HEVC, VP9, AV1]);
         let p = supported_profiles(std::slice::from_ref(&visl));
         assert_eq!(p, [ffi::VAProfileVP9Profile0, ffi::VAProfileHEVCMain, ffi::VAProfileAV1Profile0]);
-        assert!(route(&[visl.clone()], ffi::VAProfileHEVCMain10).is_none());
-        assert!(route(&[visl.clone()], ffi::VAProfileVP9Profile2).is_none());
-        let av1 = route(&[visl.clone()], ffi::VAProfileAV1Profile0).unwrap();
+        assert!(route(std::slice::from_ref(&visl), ffi::VAProfileHEVCMain10).is_none());
+        assert!(route(std::slice::from_ref(&visl), ffi::VAProfileVP9Profile2).is_none());
+        let av1 = route(std::slice::from_ref(&visl), ffi::VAProfileAV1Profile0).unwrap();
         assert_eq!((av1.depth, av1.rt_format), (Depth::Both, ffi::VA_RT_FORMAT_YUV420));
 
         // 10-bit HEVC only.
@@ -261,7 +261,7 @@ mod tests {
         let p = supported_profiles(std::slice::from_ref(&hantro));
         assert!(p.contains(&ffi::VAProfileHEVCMain10) && p.contains(&ffi::VAProfileHEVCMain));
         assert!(!p.contains(&ffi::VAProfileVP9Profile2));
-        let r = route(&[hantro.clone()], ffi::VAProfileHEVCMain10).unwrap();
+        let r = route(std::slice::from_ref(&hantro), ffi::VAProfileHEVCMain10).unwrap();
         assert_eq!((r.codec, r.depth, r.rt_format), (Codec::Hevc, Depth::Ten, ffi::VA_RT_FORMAT_YUV420_10));
         let r = route(&[hantro], ffi::VAProfileHEVCMain).unwrap();
         assert_eq!(r.rt_format, ffi::VA_RT_FORMAT_YUV420);
