@@ -1,0 +1,88 @@
+"""Unit tests of scripts/strace-hold.   python3 -m unittest discover -s tests/scripts"""
+import gzip
+import importlib.machinery
+import importlib.util
+import os
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+_loader = importlib.machinery.SourceFileLoader('strace_hold', os.path.join(ROOT, 'scripts', 'strace-hold'))
+_spec = importlib.util.spec_from_loader('strace_hold', _loader)
+sh = importlib.util.module_from_spec(_spec)
+_loader.exec_module(sh)
+
+
+def data(name):
+    path = os.path.join(HERE, 'data', name)
+    if name.endswith('.gz'):
+        with gzip.open(path, 'rt') as f:
+            return f.readlines()
+    with open(path) as f:
+        return f.readlines()
+
+
+class Synthetic(unittest.TestCase):
+    """Three exports: the first held by a dup and a mapping after its fds are closed (a
+    re-queue while only the mapping remains counts), the second held through dup/dup3
+    copies, the third (no EXPBUF: a later export of the same buffer) held at exit; a DQBUF
+    split by another thread; a failed close."""
+
+    def setUp(self):
+        self.r = sh.analyse(data('strace-hold-synthetic.txt'))
+
+    def test_summary(self):
+        r = self.r
+        self.assertEqual(r['decodes'], 5)
+        self.assertEqual(r['frames'], 5)
+        self.assertEqual(r['exports'], 3)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual(r['frames_exported_after_decode'], 3)
+        self.assertEqual(r['frames_in_exported_buffers'], 5)
+        self.assertEqual(r['exports_mapped'], 1)
+        self.assertEqual(r['held_at_exit'], 1)
+        self.assertEqual(r['requeued_while_held'], 2)
+        self.assertEqual(r['requeue_qbufs_while_held'], 2)
+        self.assertEqual(r['median_hold_decodes'], 2)
+        self.assertEqual(r['min_release_to_requeue_decodes'], 1)
+
+    def test_rows(self):
+        e0, e1, e2 = self.r['rows']
+        self.assertEqual((e0['index'], e0['consumer_fds'], e0['mmaps']), (0, [21, 22], 1))
+        self.assertAlmostEqual(e0['hold_s'], 0.4, places=6)          # until the munmap
+        self.assertEqual(e0['requeued_while_held'], 1)
+        self.assertIsNone(e0['release_to_requeue_decodes'])
+        self.assertEqual((e1['index'], e1['consumer_fds']), (1, [24, 25, 30]))
+        self.assertAlmostEqual(e1['hold_s'], 0.4, places=6)          # until close(30)
+        self.assertEqual(e1['requeued_while_held'], 1)
+        self.assertEqual(e1['release_to_requeue_decodes'], 1)
+        self.assertEqual((e2['index'], e2['consumer_fds'], e2['held_at_exit']), (1, [26], True))
+
+    def test_wayland_display_window(self):
+        r = sh.analyse(data('strace-hold-synthetic.txt'), data('wayland-debug-synthetic.txt'))
+        self.assertEqual(r['display_windows'], 1)
+        self.assertEqual(r['display_requeues'], 1)                   # CAPTURE 1 queued at .61 < release .65
+        self.assertEqual(r['rows'][1]['display_windows'], 1)
+
+    def test_wayland_time_unwrap(self):
+        # 32-bit microsecond wrap: 1764640000.5 s -> printed modulo 2**32 us
+        t = 1764640000.5
+        us = int(t * 1e6) % 2 ** 32
+        line = '[%7u.%03u]  -> wl_surface@3.commit()' % (us // 1000, us % 1000)
+        (ev,) = list(sh.wayland_events([line], t + 3.0))
+        self.assertAlmostEqual(ev[0], t, places=3)
+        self.assertTrue(ev[1])
+
+    def test_failed_calls_and_plain_fd(self):
+        lines = ['1 1.0 ioctl(3, VIDIOC_QUERYBUF, {type=V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, index=2, memory=V4L2_MEMORY_MMAP}) = 0\n',
+                 '1 1.1 fcntl(7, F_DUPFD_CLOEXEC, 0) = 8\n',
+                 '1 1.2 mmap(NULL, 4096, PROT_READ, MAP_SHARED, 8, 0) = -1 ENODEV (No such device)\n',
+                 '1 1.3 close(8) = 0\n']
+        r = sh.analyse(lines)
+        self.assertEqual(r['exports'], 1)
+        self.assertEqual(r['exports_mapped'], 0)
+        self.assertAlmostEqual(r['rows'][0]['hold_s'], 0.3, places=6)
+
+
+if __name__ == '__main__':
+    unittest.main()
