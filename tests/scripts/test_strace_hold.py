@@ -84,5 +84,23 @@ class Synthetic(unittest.TestCase):
         self.assertAlmostEqual(r['rows'][0]['hold_s'], 0.3, places=6)
 
 
+class FrameAllocation(unittest.TestCase):
+    """The DMABUF CAPTURE path (tests/scripts/data/strace-frame-allocation.txt, written for
+    scripts/strace-requeue): frames allocated on a second handle (QUERYBUF + EXPBUF kept by
+    the driver), queued with their dma-buf on the context's fd; an export is QUERYBUF of the
+    context's CAPTURE index + F_DUPFD_CLOEXEC of that frame."""
+
+    def test_allocation_is_not_an_export(self):
+        r = sh.analyse(data('strace-frame-allocation.txt'))
+        self.assertEqual(r['driver_kept_exports'], 2)
+        self.assertEqual(r['exports'], 1)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual(r['frames'], 3)
+        e = r['rows'][0]
+        self.assertEqual((e['video_fd'], e['index'], e['consumer_fds']), (5, 0, [12]))
+        self.assertTrue(e['held_at_exit'])
+        self.assertEqual(e['requeued_while_held'], 1)     # index 0 queued again at 200.041
+
+
 if __name__ == '__main__':
     unittest.main()
