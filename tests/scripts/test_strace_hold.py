@@ -102,5 +102,30 @@ class FrameAllocation(unittest.TestCase):
         self.assertEqual(e['requeued_while_held'], 1)     # index 0 queued again at 200.041
 
 
+class RecordedMpvEgl(unittest.TestCase):
+    """strace 6.1 (--seccomp-bpf; filtered: no anonymous mappings, no F_GETFL/F_SETFD, no
+    control or request ioctls) of `mpv --hwdec=vaapi --vo=gpu --gpu-context=wayland
+    --wayland-disable-vsync=yes --frames=60` on h264-long through this driver (DMABUF CAPTURE
+    frames, default pool of 30 slots for 22 surfaces) under run-consumer on weston, Mesa 25:
+    per export Mesa dups the fd twice (one EGLImage per plane) and maps the dma-buf twice;
+    mpv releases it when it maps a later frame."""
+
+    def test_mpv_holds(self):
+        r = sh.analyse(data('strace-hold-mpv-egl.txt.gz'))
+        self.assertEqual(r['decodes'], 63)
+        self.assertEqual(r['frames'], 63)
+        self.assertEqual(r['exports'], 60)
+        self.assertEqual(r['frames_exported_after_decode'], 60)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual(r['driver_kept_exports'], 32)      # frames the driver allocated and kept
+        self.assertEqual(r['exports_mapped'], 60)
+        self.assertEqual(r['held_at_exit'], 0)
+        self.assertEqual(r['requeued_while_held'], 0)
+        self.assertEqual(r['max_hold_decodes'], 3)
+        self.assertEqual(r['min_release_to_requeue_decodes'], 22)
+        e = r['rows'][1]
+        self.assertEqual((e['video_fd'], e['index'], e['consumer_fds'], e['mmaps']), (14, 3, [56, 57, 60], 2))
+
+
 if __name__ == '__main__':
     unittest.main()
