@@ -111,6 +111,9 @@ def run_case(kind, policy, path, want, env, outdir, tracer, requests_in):
     penv = dict(os.environ, **env)
     penv.update(LIBVA_V4L2_REQUEST_LOG='info', LIBVA_V4L2_REQUEST_POOL=policy, AV_LOG_FORCE_NOCOLOR='1')
     if kind == 'gst-waylandsink':
+        # the plugin registry is (re)built outside strace: its scanner is another process
+        subprocess.run(['gst-inspect-1.0', 'vah264dec'], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, env=penv, timeout=TIMEOUT)
         penv['WAYLAND_DEBUG'] = 'client'
         client = gst_cmd(path)
     else:
