@@ -518,15 +518,11 @@ impl Display {
     pub fn surface_attributes(&self, config: u32) -> Result<Vec<(u32, i32)>, VaError> {
         let mut n: c_uint = 0;
         // SAFETY: a null list asks for the count only; `n` is a valid out pointer.
-        check("vaQuerySurfaceAttributes", unsafe {
-            vaQuerySurfaceAttributes(self.dpy, config, std::ptr::null_mut(), &mut n)
-        })?;
+        check("vaQuerySurfaceAttributes", unsafe { vaQuerySurfaceAttributes(self.dpy, config, std::ptr::null_mut(), &mut n) })?;
         let empty = VASurfaceAttrib { type_: 0, flags: 0, value: VAGenericValue { type_: 0, value: 0 } };
         let mut list = vec![empty; n as usize];
         // SAFETY: `list` holds `n` attributes, the capacity passed in `n`.
-        check("vaQuerySurfaceAttributes", unsafe {
-            vaQuerySurfaceAttributes(self.dpy, config, list.as_mut_ptr(), &mut n)
-        })?;
+        check("vaQuerySurfaceAttributes", unsafe { vaQuerySurfaceAttributes(self.dpy, config, list.as_mut_ptr(), &mut n) })?;
         list.truncate(n as usize);
         // The integer sits in the union's first 4 bytes (little-endian `int i`).
         Ok(list.iter().map(|a| (a.type_, a.value.value as u32 as i32)).collect())
