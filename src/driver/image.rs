@@ -434,10 +434,7 @@ impl Driver {
         let format = super::frames::import_format(&layout, width, height).map_err(bad)?;
         // The decoder's own layout for such pictures (as a context would negotiate it).
         let ten_bit = va_fourcc == ffi::VA_FOURCC_P010;
-        let (node, coded) =
-            self.devices.iter().find_map(|n| super::frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c))).ok_or_else(|| {
-                va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::format::fourcc_str(va_fourcc))
-            })?;
+        let (node, coded) = self.frame_origin(va_fourcc)?;
         let device = super::frames::FrameSource::open(node, coded, width, height, ten_bit)?;
         if !super::frames::frame_fits(&format, layout.size as usize, device.format()) {
             let d = device.format();

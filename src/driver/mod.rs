@@ -286,6 +286,16 @@ impl Driver {
         })
     }
 
+    /// The decoder and coded format whose contexts a surface's own frame (or
+    /// an import's layout check) imitates: the first device that decodes
+    /// pictures of `fourcc` (NV12 or P010).
+    fn frame_origin(&self, fourcc: u32) -> VaResult<(&DecoderNode, u32)> {
+        let ten_bit = fourcc == ffi::VA_FOURCC_P010;
+        self.devices.iter().find_map(|n| frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c))).ok_or_else(|| {
+            va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::format::fourcc_str(fourcc))
+        })
+    }
+
     /// Give a surface without a context somewhere to live before its first
     /// decode (an export or derive right after vaCreateSurfaces): bind it to a
     /// matching live context if there is one (`Ok(true)`), else make sure it
@@ -307,14 +317,7 @@ impl Driver {
             return Ok(false);
         }
         let ten_bit = fourcc == ffi::VA_FOURCC_P010;
-        let (node, coded) =
-            self.devices.iter().find_map(|n| frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c))).ok_or_else(|| {
-                va_err!(
-                    VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT,
-                    "surface {surface:#x}: no decoder makes {} pictures",
-                    crate::format::fourcc_str(fourcc)
-                )
-            })?;
+        let (node, coded) = self.frame_origin(fourcc)?;
         let own = OwnFrame::allocate(node, coded, w, h, ten_bit)?;
         log::debug!(
             "surface {surface:#x}: own frame of {} bytes ({:?}, as for {})",
