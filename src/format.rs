@@ -73,8 +73,13 @@ pub const V4L2_PIX_FMT_YVU420M: u32 = fourcc(b"YM21");
 pub const DRM_FORMAT_MOD_LINEAR: u64 = 0;
 /// `DRM_FORMAT_MOD_INVALID`.
 pub const DRM_FORMAT_MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
-/// Default consumer pitch alignment, in bytes.
-pub const DEFAULT_EXPORT_ALIGN: u32 = 64;
+/// Default consumer pitch alignment, in bytes: 1, every pitch is declared
+/// `DRM_FORMAT_MOD_LINEAR`. The buffers are linear and the descriptor carries
+/// the exact pitch, so `LINEAR` is the truth; an importer with a stride rule
+/// checks the pitch itself (as with GStreamer's and other VA drivers' linear
+/// exports). `DRM_FORMAT_MOD_INVALID` (the old rule at 64) made importers that
+/// take explicit modifiers only, like lavapipe, refuse every unaligned frame.
+pub const DEFAULT_EXPORT_ALIGN: u32 = 1;
 /// Largest accepted alignment override.
 pub const MAX_EXPORT_ALIGN: u32 = 4096;
 /// Environment variable overriding the consumer pitch alignment (bytes).
@@ -735,14 +740,16 @@ mod tests {
 
     #[test]
     fn export_align_parse() {
-        assert_eq!(parse_export_align(None), 64);
-        assert_eq!(parse_export_align(Some("")), 64);
+        assert_eq!(parse_export_align(None), 1);
+        assert_eq!(parse_export_align(Some("")), 1);
         assert_eq!(parse_export_align(Some(" 256 ")), 256);
-        assert_eq!(parse_export_align(Some("1")), 1);
-        assert_eq!(parse_export_align(Some("0")), 64);
-        assert_eq!(parse_export_align(Some("-64")), 64);
-        assert_eq!(parse_export_align(Some("8192")), 64);
-        assert_eq!(parse_export_align(Some("sixty-four")), 64);
+        assert_eq!(parse_export_align(Some("64")), 64);
+        assert_eq!(parse_export_align(Some("0")), 1);
+        assert_eq!(parse_export_align(Some("-64")), 1);
+        assert_eq!(parse_export_align(Some("8192")), 1);
+        assert_eq!(parse_export_align(Some("sixty-four")), 1);
+        // By default every pitch is LINEAR.
+        assert_eq!(export_modifier(176, DEFAULT_EXPORT_ALIGN), DRM_FORMAT_MOD_LINEAR);
     }
 
     #[test]

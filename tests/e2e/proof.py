@@ -349,12 +349,12 @@ def cases(s, env, outdir, built, only=()):
         m.group(0) if m else 'no result', abuse, statuses, rc, secs),
         panics[:4] + [l for l in err.splitlines() if 'FAILED' in l][:4])
 
-    # --- export layout and the modifier rule on an 864-wide stream (864 % 64 = 32): with the
-    # default 64-byte consumer alignment the export must say DRM_FORMAT_MOD_INVALID, with
-    # LIBVA_V4L2_REQUEST_EXPORT_ALIGN=32 it must say DRM_FORMAT_MOD_LINEAR; NV12, pitch 864,
-    # chroma at pitch * height, one object.
+    # --- export layout and the modifier rule on an 864-wide stream (864 % 64 = 32): by
+    # default every export says DRM_FORMAT_MOD_LINEAR (the buffers are linear), with
+    # LIBVA_V4L2_REQUEST_EXPORT_ALIGN=64 an unaligned pitch says DRM_FORMAT_MOD_INVALID;
+    # NV12, pitch 864, chroma at pitch * height, one object.
     rec864 = record_stream(env, pdir, 'h264-864.h264', 'nv12')
-    for align, want_mod in ((None, MOD_INVALID), ('32', MOD_LINEAR)):
+    for align, want_mod in ((None, MOD_LINEAR), ('64', MOD_INVALID)):
         renv = dict(env, **({'LIBVA_V4L2_REQUEST_EXPORT_ALIGN': align} if align else {}))
         check_export_layout(s, 'proof export-layout h264-864 align=%s' % (align or 'default'), rec864, renv,
                             os.path.join(pdir, 'export-864-%s' % (align or 'default')),
@@ -362,7 +362,7 @@ def cases(s, env, outdir, built, only=()):
 
     # --- the same for a P010 surface (HEVC Main10, where the driver advertises it): DRM
     # fourcc P010, pitch 2 * 176 = 352 for both planes, chroma at 352 * 144, and
-    # DRM_FORMAT_MOD_INVALID (352 % 64 = 32).
+    # DRM_FORMAT_MOD_LINEAR (the default, although 352 % 64 = 32).
     try:
         with open(os.path.join(outdir, 'vainfo.out')) as f:
             main10 = 'VAProfileHEVCMain10' in f.read()
@@ -371,7 +371,7 @@ def cases(s, env, outdir, built, only=()):
     if main10:
         rec10 = record_stream(env, pdir, 'hevc-main10.hevc', 'p010le')
         check_export_layout(s, 'proof export-layout hevc-main10 (P010)', rec10, env, os.path.join(pdir, 'export-main10'),
-                            fourcc=FOURCC_P010, size=(176, 144), pitch=352, modifier=MOD_INVALID)
+                            fourcc=FOURCC_P010, size=(176, 144), pitch=352, modifier=MOD_LINEAR)
 
     # --- churn
     case = 'proof churn'
