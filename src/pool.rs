@@ -48,6 +48,21 @@
 //! allocates buffers with `VIDIOC_CREATE_BUFS` and calls
 //! [`CapturePool::add_slots`]), and [`PoolError::Exhausted`] at the maximum.
 //!
+//! # Shrinking
+//!
+//! The pool grows for bursts (a consumer holding exports longer, a deeper
+//! decode-ahead) that may pass. At every decode it counts the *idle* slots
+//! besides the one chosen: unbound, unreferenced, outside their export margin.
+//! When at least [`SHRINK_SPARE`] slots were idle at every decode of a window
+//! of [`SHRINK_WINDOW`] decodes, [`CapturePool::surplus_slot`] names the least
+//! recently used idle slot (never-exported first); the caller gives its buffer
+//! back to the device (`VIDIOC_REMOVE_BUFS`) and calls
+//! [`CapturePool::remove_slot`]. A removed slot is a hole: never chosen, and
+//! the first to be filled again ([`CapturePool::removed_slot`],
+//! [`CapturePool::revive_slot`]) when the pool must grow. One slot per window,
+//! and one idle slot always kept, so a pool that fits its stream never
+//! oscillates between growing and shrinking.
+//!
 //! # Ownership
 //!
 //! Every slot has exactly one [state](SlotState); each transition checks the
@@ -461,6 +476,12 @@ impl Histogram {
     }
 }
 
+/// Decodes per shrink window (see the module documentation): about two
+/// seconds of video at 30 frames per second.
+pub const SHRINK_WINDOW: u64 = 64;
+/// Idle slots that must exist at every decode of a window before one goes.
+pub const SHRINK_SPARE: usize = 2;
+
 /// Per-slot counters.
 #[derive(Clone, Debug, Default)]
 struct SlotCounters {
@@ -514,6 +535,8 @@ struct Slot {
     /// Never chosen again: its memory belonged to an application (an imported
     /// buffer whose surface is gone).
     retired: bool,
+    /// Its buffer was given back to the device (a hole until revived).
+    removed: bool,
     counters: SlotCounters,
 }
 
@@ -528,6 +551,7 @@ impl Slot {
             last_queued: None,
             exported_at: None,
             retired: false,
+            removed: false,
             counters: SlotCounters::default(),
         }
     }
@@ -569,6 +593,10 @@ pub struct PoolStats {
     pub max_slots: usize,
     /// Slots added by growth since the last reset.
     pub grown: u64,
+    /// Slots whose buffer was given back since the last reset.
+    pub removed: u64,
+    /// Slots with a buffer now.
+    pub live: usize,
     /// Decodes queued (aborted ones excluded).
     pub decodes: u64,
     /// Decodes the device returned.
@@ -618,11 +646,13 @@ impl PoolStats {
         let mut s = String::new();
         let _ = writeln!(
             s,
-            "CAPTURE pool ({}): {} slots (max {}, {} added by growth)",
+            "CAPTURE pool ({}): {} slots, {} with a buffer (max {}, {} added by growth, {} given back)",
             self.policy.name(),
             self.slots,
+            self.live,
             self.max_slots,
-            self.grown
+            self.grown,
+            self.removed
         );
         let _ = writeln!(
             s,
@@ -672,8 +702,16 @@ pub struct CapturePool {
     /// Decodes that must pass after an export before the slot is reused (see
     /// [`EXPORT_MARGIN`]); ignored once the pool is at its maximum.
     margin: u64,
-    /// Most slots ever held (the pool never shrinks; a context's peak memory).
+    /// Most live slots ever held (a context's peak memory).
     peak: usize,
+    /// Slots currently removed (holes in `slots`).
+    holes: usize,
+    /// Slots removed since the last reset.
+    removed: u64,
+    /// Decode sequence number at which the current shrink window began.
+    window_start: u64,
+    /// Fewest idle slots seen at a decode of the current window.
+    window_min_idle: usize,
     slots: Vec<Slot>,
     /// Surface → its current slot. Mirrors `SlotState::surface()`.
     bindings: HashMap<SurfaceKey, SlotId>,
@@ -708,6 +746,10 @@ impl CapturePool {
             max_slots,
             margin: EXPORT_MARGIN,
             peak: 0,
+            holes: 0,
+            removed: 0,
+            window_start: 0,
+            window_min_idle: usize::MAX,
             slots: Vec::new(),
             bindings: HashMap::new(),
             pinned: HashSet::new(),
@@ -737,9 +779,14 @@ impl CapturePool {
         self.peak
     }
 
-    /// Number of slots.
+    /// Number of slot indices (removed ones included).
     pub fn len(&self) -> usize {
         self.slots.len()
+    }
+
+    /// Number of slots with a buffer (removed ones excluded).
+    pub fn live(&self) -> usize {
+        self.slots.len() - self.holes
     }
 
     /// Whether the pool has no slots.
@@ -773,7 +820,7 @@ impl CapturePool {
             log::warn!("CAPTURE pool: growth by {n} clamped to {add} (max {})", self.max_slots);
         }
         self.slots.extend((0..add).map(|_| Slot::new()));
-        self.peak = self.peak.max(self.slots.len());
+        self.peak = self.peak.max(self.live());
         self.grown += add as u64;
         log::debug!("CAPTURE pool grown by {add} to {} slots", self.slots.len());
         Ok(start as u32..(start + add) as u32)
@@ -793,7 +840,7 @@ impl CapturePool {
     }
 
     fn no_slot_error(&self) -> PoolError {
-        if self.slots.len() < self.max_slots {
+        if self.live() < self.max_slots {
             PoolError::NeedGrow
         } else {
             PoolError::Exhausted
@@ -815,7 +862,7 @@ impl CapturePool {
         let Some(s) = self.slots.get(i) else {
             return false;
         };
-        if s.retired || s.dpb_refs > 0 || refs.contains(&SlotId(i as u32)) {
+        if s.retired || s.removed || s.dpb_refs > 0 || refs.contains(&SlotId(i as u32)) {
             return false;
         }
         match s.state {
@@ -825,6 +872,81 @@ impl CapturePool {
             }
             SlotState::Queued { .. } => false,
         }
+    }
+
+    /// Whether slot `i` holds nothing anyone needs and could take any decode
+    /// now: unbound, not queued, unreferenced (also by `refs`), outside its
+    /// export margin, neither retired nor removed.
+    fn idle(&self, i: usize, refs: &[SlotId]) -> bool {
+        self.slots.get(i).is_some_and(|s| {
+            !s.retired
+                && !s.removed
+                && s.dpb_refs == 0
+                && matches!(s.state, SlotState::Free | SlotState::Released { .. })
+                && !refs.contains(&SlotId(i as u32))
+        }) && !self.inside_margin(i)
+    }
+
+    /// At the end of a shrink window (see the module documentation): a slot
+    /// the pool has had to spare at every decode of the window, to be given
+    /// back ([`remove_slot`](Self::remove_slot)). `None` otherwise, under the
+    /// 1:1 policy, and until [`SHRINK_WINDOW`] decodes have passed since the
+    /// window began; each call at a window's end starts the next window.
+    pub fn surplus_slot(&mut self) -> Option<SlotId> {
+        if self.policy != PoolPolicy::Lru || self.seq < self.window_start + SHRINK_WINDOW {
+            return None;
+        }
+        let min_idle = std::mem::replace(&mut self.window_min_idle, usize::MAX);
+        self.window_start = self.seq;
+        if min_idle < SHRINK_SPARE {
+            return None;
+        }
+        (0..self.slots.len())
+            .filter(|&i| self.idle(i, &[]))
+            .min_by_key(|&i| (self.slots[i].exported, self.slots[i].stamp, i))
+            .map(|i| SlotId(i as u32))
+    }
+
+    /// Mark idle `slot` removed: its buffer went back to the device. Its last
+    /// picture (no surface names it) is gone.
+    pub fn remove_slot(&mut self, slot: SlotId) -> Result<(), PoolError> {
+        if !self.idle(slot.index(), &[]) {
+            let state = self.slot(slot)?.state.name();
+            return Err(PoolError::InvalidState { slot, state, op: "remove" });
+        }
+        let tick = self.next_tick();
+        let s = &mut self.slots[slot.index()];
+        s.state = SlotState::Free;
+        s.removed = true;
+        s.exported = false;
+        s.exported_at = None;
+        s.last_queued = None;
+        s.stamp = tick;
+        self.holes += 1;
+        self.removed += 1;
+        log::debug!("CAPTURE pool: {slot} removed, {} live slots", self.live());
+        Ok(())
+    }
+
+    /// The lowest removed slot: where the next buffer goes when the pool grows
+    /// (the kernel fills the lowest free index first).
+    pub fn removed_slot(&self) -> Option<SlotId> {
+        self.slots.iter().position(|s| s.removed).map(|i| SlotId(i as u32))
+    }
+
+    /// A buffer is back at removed `slot`: it is a free slot again.
+    pub fn revive_slot(&mut self, slot: SlotId) -> Result<(), PoolError> {
+        let tick = self.next_tick();
+        let s = self.slot_mut(slot)?;
+        if !s.removed {
+            return Err(PoolError::InvalidState { slot, state: s.state.name(), op: "revive" });
+        }
+        s.removed = false;
+        s.stamp = tick;
+        self.holes -= 1;
+        self.grown += 1;
+        self.peak = self.peak.max(self.live());
+        Ok(())
     }
 
     /// Choose a slot for a decode (or reservation) of `surface`.
@@ -850,7 +972,7 @@ impl CapturePool {
         }
         // Slots exported within the margin are left to their consumer: the pool
         // grows instead, until it is at its maximum.
-        let at_max = self.slots.len() >= self.max_slots;
+        let at_max = self.live() >= self.max_slots;
         (0..self.slots.len())
             .filter(|&i| self.recyclable(i, surface, refs))
             .filter(|&i| at_max || !self.inside_margin(i))
@@ -905,6 +1027,8 @@ impl CapturePool {
     pub fn begin_decode(&mut self, surface: SurfaceKey, frame: FrameId, refs: &[SlotId]) -> Result<SlotId, PoolError> {
         let refs = self.check_refs(refs)?;
         let chosen = self.choose(surface, &refs)?;
+        let idle = (0..self.slots.len()).filter(|&i| i != chosen.index() && self.idle(i, &refs)).count();
+        self.window_min_idle = self.window_min_idle.min(idle);
         let tick = self.next_tick();
         self.seq += 1;
         let seq = self.seq;
@@ -1188,6 +1312,10 @@ impl CapturePool {
         }
         self.slots = (0..n).map(|_| Slot::new()).collect();
         self.peak = n;
+        self.holes = 0;
+        self.removed = 0;
+        self.window_start = 0;
+        self.window_min_idle = usize::MAX;
         self.bindings.clear();
         self.pinned.clear();
         self.tick = 0;
@@ -1253,6 +1381,8 @@ impl CapturePool {
             slots: self.slots.len(),
             max_slots: self.max_slots,
             grown: self.grown,
+            removed: self.removed,
+            live: self.live(),
             decodes: self.decodes,
             completed: self.completed,
             failed: self.failed,
@@ -1306,7 +1436,14 @@ impl CapturePool {
                 }
             }
         }
+        let holes = self.slots.iter().filter(|s| s.removed).count();
+        if holes != self.holes {
+            return Err(format!("{holes} removed slots but {} counted", self.holes));
+        }
         for (i, s) in self.slots.iter().enumerate() {
+            if s.removed && (s.state != SlotState::Free || s.dpb_refs > 0) {
+                return Err(format!("removed slot {i} in state {:?} with {} references", s.state, s.dpb_refs));
+            }
             if s.dpb_refs != refs[i] {
                 return Err(format!("slot {i}: dpb_refs {} but {} pending frames reference it", s.dpb_refs, refs[i]));
             }
@@ -2014,6 +2151,114 @@ mod tests {
         assert!(lru.min_requeue_interval.unwrap() >= 14);
         // 1:1 never touches more slots than surfaces.
         assert!(one.per_slot.iter().filter(|s| s.queues > 0).count() <= 10);
+    }
+
+    // ---- shrinking ----
+
+    /// Decode `n` frames of 4 surfaces round-robin (each referencing the one
+    /// before), exporting each when `export`; growth revives holes first, as
+    /// the context does. Returns how many slots had to be added or revived.
+    fn play(p: &mut CapturePool, frame: &mut FrameId, n: usize, export: bool) -> usize {
+        let mut grew = 0;
+        let mut last: Option<SlotId> = None;
+        for _ in 0..n {
+            *frame += 1;
+            let sfc = (*frame % 4) as SurfaceKey + 1;
+            let refs: Vec<SlotId> = last.into_iter().collect();
+            let slot = loop {
+                match p.begin_decode(sfc, *frame, &refs) {
+                    Ok(s) => break s,
+                    Err(PoolError::NeedGrow) => {
+                        grew += 1;
+                        match p.removed_slot() {
+                            Some(h) => {
+                                assert_eq!(p.slots.iter().position(|s| s.removed), Some(h.index()), "lowest hole first");
+                                p.revive_slot(h).unwrap();
+                            }
+                            None => {
+                                p.add_slots(1).unwrap();
+                            }
+                        }
+                    }
+                    Err(e) => panic!("{e}"),
+                }
+            };
+            p.complete_decode(slot, true).unwrap();
+            if export {
+                p.mark_exported(slot).unwrap();
+            }
+            if let Some(s) = p.surplus_slot() {
+                assert!(s != slot && Some(s) != last, "gave back a slot in use");
+                p.remove_slot(s).unwrap();
+            }
+            p.check_invariants().unwrap();
+            last = Some(slot);
+        }
+        grew
+    }
+
+    #[test]
+    fn surplus_slots_are_given_back_and_refilled_first() {
+        let mut p = CapturePool::new(0, 16, PoolPolicy::Lru);
+        let mut frame = 0;
+        // A zero-copy burst with a long margin (a consumer holding frames for
+        // 12 decodes): exported slots stay out for the margin, the pool grows.
+        p.set_margin(12);
+        play(&mut p, &mut frame, 100, true);
+        p.set_margin(EXPORT_MARGIN);
+        let burst = p.live();
+        assert!(burst >= 8, "the margin needs slots: {burst}");
+        assert_eq!(p.stats().removed, 0, "nothing is spare while every slot is in use");
+        // The consumer goes away: the pool gives buffers back, one per window,
+        // down to what the stream needs plus one idle slot, and never grows again.
+        let grew = play(&mut p, &mut frame, 12 * SHRINK_WINDOW as usize, false);
+        assert_eq!(grew, 0, "shrinking made the pool grow again");
+        let calm = p.live();
+        assert!(calm < burst, "no buffer given back: {calm} of {burst}");
+        assert_eq!(p.stats().removed as usize, burst - calm);
+        assert_eq!(calm, 6, "4 bound surfaces + the slot decoded into + 1 idle");
+        assert_eq!(p.peak(), burst, "the peak is the burst's");
+        // Exports again: holes are filled (lowest first) before any new index.
+        let len = p.len();
+        p.set_margin(12);
+        play(&mut p, &mut frame, 100, true);
+        assert_eq!(p.len(), len, "a new index while holes were left");
+        assert!(p.live() > calm);
+        assert!(p.stats().summary().contains("given back"));
+    }
+
+    #[test]
+    fn removal_rules() {
+        let mut p = pool(3);
+        let a = decode(&mut p, 1, 1, &[]);
+        // Bound (surface 1's picture) and queued slots are not idle.
+        assert!(p.remove_slot(a).is_err());
+        let q = p.begin_decode(2, 2, &[a]).unwrap();
+        assert!(p.remove_slot(q).is_err());
+        p.complete_decode(q, true).unwrap();
+        let free = (0..3).map(SlotId).find(|&s| s != a && s != q).unwrap();
+        p.remove_slot(free).unwrap();
+        assert!(p.remove_slot(free).is_err(), "removed twice");
+        assert_eq!(p.live(), 2);
+        assert_eq!(p.removed_slot(), Some(free));
+        // A hole is never chosen; the pool asks to grow instead.
+        p.release_surface(1);
+        p.release_surface(2);
+        decode(&mut p, 3, 3, &[]);
+        decode(&mut p, 4, 4, &[]);
+        assert!(matches!(p.begin_decode(5, 5, &[]), Err(PoolError::NeedGrow)));
+        p.revive_slot(free).unwrap();
+        assert!(p.revive_slot(free).is_err(), "revived twice");
+        assert_eq!(decode(&mut p, 5, 5, &[]), free);
+        // 1:1 never shrinks.
+        let mut one = CapturePool::new(8, 8, PoolPolicy::OneToOne);
+        let mut f = 0;
+        for _ in 0..3 * SHRINK_WINDOW {
+            f += 1;
+            let s = one.begin_decode(1, f, &[]).unwrap();
+            one.complete_decode(s, true).unwrap();
+            assert_eq!(one.surplus_slot(), None);
+        }
     }
 
     // ---- randomized property test ----

@@ -263,6 +263,33 @@ fn decodes_into_frames_from_a_second_handle() {
     let out = s.next_output().unwrap();
     fill_bitstream(&mut s, out, 100, 9);
     assert!(s.queue_decode(out, 100, 99_000, &c.specs(), 5, true, false).is_err());
+
+    // Shrinking while streaming: VIDIOC_REMOVE_BUFS gives index 1 back (visl has it,
+    // Linux >= 6.10), the hole takes no decode, and CREATE_BUFS of one buffer refills
+    // exactly that index with a new frame, which visl then decodes into.
+    assert!(s.can_remove_capture(), "visl's CAPTURE queue reports VIDIOC_REMOVE_BUFS");
+    s.remove_capture_frame(1).expect("REMOVE_BUFS CAPTURE 1");
+    assert!(s.remove_capture_frame(1).is_err(), "removed twice");
+    assert!(s.capture_plane(1, 0).is_none(), "the frame went with the buffer");
+    let out = s.next_output().unwrap();
+    fill_bitstream(&mut s, out, 100, 10);
+    assert!(s.queue_decode(out, 100, 98_000, &c.specs(), 1, true, false).is_err(), "a hole takes no decode");
+    let mut alloc = DecoderSession::open(&node).expect("open allocation handle again");
+    negotiate(&mut alloc);
+    let frame = alloc.allocate_frames(1).expect("one more frame").pop().expect("a frame");
+    drop(alloc);
+    let dup = v4l2_request_va::v4l2::Frame::new(frame.fd().try_clone_to_owned().expect("dup"), frame.len());
+    assert!(s.restore_capture_frame(2, dup).is_err(), "index 2 is no hole");
+    s.restore_capture_frame(1, frame).expect("CREATE_BUFS refills index 1");
+    s.capture_plane_mut(1, 0).expect("new frame writable")[..64].fill(0x5a);
+    let out = s.next_output().unwrap();
+    fill_bitstream(&mut s, out, 700, 11);
+    s.queue_decode(out, 700, 97_000, &c.specs(), 1, true, false).expect("decode into the refilled index");
+    // A queued buffer cannot be removed.
+    assert!(s.remove_capture_frame(1).is_err(), "queued");
+    let done = s.wait_decode(out, WAIT).expect("decode completes");
+    assert_eq!((done[0].index, done[0].timestamp_ns, done[0].error), (1, 97_000, false));
+    assert!(s.capture_plane(1, 0).expect("readable")[..64].iter().any(|&b| b != 0x5a), "visl wrote into the new frame");
 }
 
 #[test]

@@ -459,7 +459,10 @@ impl Context {
             // REQBUFS needs one buffer to set the queue up; the rest come with CREATE_BUFS.
             None => session.alloc_capture(slots.clamp(1, max_slots as u32)).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
         };
-        session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
+        // OUTPUT buffers come with the first picture (a context that never
+        // decodes, or is created far bigger than its pictures, costs nothing);
+        // their capabilities are needed now.
+        session.query_output_caps().map_err(|e| v4l2_err("query the OUTPUT queue", e))?;
         // Known only now (the OUTPUT queue's capabilities): without HOLD_CAPTURE_BUF
         // a picture must be one request, so a slice-based H.264/HEVC device that
         // also decodes frame-based is switched to frame-based.
@@ -468,7 +471,6 @@ impl Context {
         } else {
             stream_mode
         };
-        session.stream_on().map_err(|e| v4l2_err("stream on", e))?;
         log::info!(
             "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {} {:?}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={} max={max_slots} budget={}MiB margin={}",
             config.codec,
@@ -746,6 +748,7 @@ impl Context {
         queue_capture: bool,
         hold: bool,
     ) -> VaResult<u32> {
+        self.start_streaming()?;
         let out = self.acquire_output(slot)?;
         if queue_capture {
             self.wait_for_readers(slot);
@@ -774,6 +777,14 @@ impl Context {
             .queue_decode(out, len, ts, specs, slot.0, queue_capture, hold)
             .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}"))?;
         Ok(out)
+    }
+
+    /// Allocate the OUTPUT buffers and STREAMON both queues, before the first picture.
+    fn start_streaming(&mut self) -> VaResult<()> {
+        if !self.session.output_allocated() {
+            self.session.alloc_output(OUTPUT_RING).map_err(|e| v4l2_err("allocate OUTPUT buffers", e))?;
+        }
+        self.session.stream_on().map_err(|e| v4l2_err("stream on", e))
     }
 
     /// A free OUTPUT buffer, reaping the oldest frame in flight when the ring is full.
@@ -823,7 +834,10 @@ impl Context {
         }
         loop {
             match self.pool.begin_decode(surface, frame, refs) {
-                Ok(slot) => return Ok(slot),
+                Ok(slot) => {
+                    self.shrink();
+                    return Ok(slot);
+                }
                 Err(PoolError::NeedGrow) => self.grow()?,
                 Err(PoolError::Exhausted) if !self.in_flight.is_empty() => {
                     // Every slot is busy: wait for the oldest decode to free one.
@@ -835,19 +849,47 @@ impl Context {
         }
     }
 
-    /// Add a CAPTURE buffer when the pool asks for one (a frame, or CREATE_BUFS).
+    /// Give a buffer the pool has had to spare for a while back to the device
+    /// (VIDIOC_REMOVE_BUFS; DMABUF queues of kernels that have it). Without
+    /// it, surplus buffers stay until the context ends.
+    fn shrink(&mut self) {
+        if !self.session.can_remove_capture() {
+            return;
+        }
+        let Some(slot) = self.pool.surplus_slot() else { return };
+        if let Err(e) = self.session.remove_capture_frame(slot.0) {
+            log::warn!("CAPTURE pool: giving back buffer {} failed ({e}); it stays until the context ends", slot.0);
+            return;
+        }
+        if let Err(e) = self.pool.remove_slot(slot) {
+            log::warn!("CAPTURE pool: {e}");
+            return;
+        }
+        log::debug!(
+            "CAPTURE pool: buffer {} given back (spare for {} decodes), {} left",
+            slot.0,
+            crate::pool::SHRINK_WINDOW,
+            self.pool.live()
+        );
+    }
+
+    /// Add a CAPTURE buffer when the pool asks for one (a frame, or CREATE_BUFS),
+    /// first where one was given back.
     fn grow(&mut self) -> VaResult<()> {
+        if let Some(slot) = self.pool.removed_slot() {
+            let frame = self.frame_source()?.allocate(1)?.pop();
+            let frame = frame.ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "no frame for CAPTURE buffer {}", slot.0))?;
+            self.session.restore_capture_frame(slot.0, frame).map_err(|e| v4l2_err("refill CAPTURE pool", e))?;
+            self.pool.revive_slot(slot).map_err(pool_err)?;
+            log::debug!("CAPTURE pool: buffer {} back, {} live", slot.0, self.pool.live());
+            return Ok(());
+        }
         let extra = 1u32;
-        let range = match &self.frames_from {
-            Some(origin) => {
-                let src = match &mut self.frames {
-                    Some(src) => src,
-                    None => self.frames.insert(origin.open(&self.capture)?),
-                };
-                let frames = src.allocate(extra)?;
-                self.session.add_capture_frames(frames)
-            }
-            None => self.session.grow_capture(extra),
+        let range = if self.frames_from.is_some() {
+            let frames = self.frame_source()?.allocate(extra)?;
+            self.session.add_capture_frames(frames)
+        } else {
+            self.session.grow_capture(extra)
         }
         .map_err(|e| v4l2_err("grow CAPTURE pool", e))?;
         let n = (range.end - range.start) as usize;
@@ -858,6 +900,17 @@ impl Context {
         self.field_coded.resize(self.pool.len(), false);
         log::debug!("CAPTURE pool grew to {} slots", self.pool.len());
         Ok(())
+    }
+
+    /// Where this context's frames come from (opened on first use).
+    fn frame_source(&mut self) -> VaResult<&mut FrameSource> {
+        let Some(origin) = &self.frames_from else {
+            return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "this context's CAPTURE buffers are not frames"));
+        };
+        if self.frames.is_none() {
+            self.frames = Some(origin.open(&self.capture)?);
+        }
+        self.frames.as_mut().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "no frame source"))
     }
 
     /// The pool reached its maximum (the memory budget): say so once.

@@ -25,8 +25,17 @@ use crate::v4l2::{CaptureFormat, DecoderSession, Frame};
 use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
 
-/// Initial OUTPUT buffer size; grows when a frame does not fit.
+/// Smallest initial OUTPUT buffer size.
 pub const OUTPUT_MIN_SIZE: u32 = 1 << 20;
+/// Largest initial OUTPUT buffer size: 3/4 byte per pixel up to this, so an
+/// 8K context does not start with 8 x 48 MiB of bitstream buffers; a
+/// picture that does not fit grows the buffers (a power of two, once).
+pub const OUTPUT_MAX_INITIAL_SIZE: u32 = 4 << 20;
+
+/// The OUTPUT sizeimage a context asks for at `width`x`height`.
+pub fn initial_output_size(width: u32, height: u32) -> u32 {
+    (width.saturating_mul(height).saturating_mul(3) / 4).clamp(OUTPUT_MIN_SIZE, OUTPUT_MAX_INITIAL_SIZE)
+}
 
 /// Environment variable choosing the CAPTURE memory: `dmabuf` (default where
 /// the device takes it) or `mmap` (the queue's own buffers, for comparisons).
@@ -68,8 +77,9 @@ pub fn negotiate_formats(
     height: u32,
     ten_bit: bool,
 ) -> VaResult<CaptureFormat> {
-    let out_size = OUTPUT_MIN_SIZE.max(width.saturating_mul(height).saturating_mul(3) / 4);
-    session.set_output_format(coded_fourcc, width, height, out_size).map_err(|e| v4l2_err("set OUTPUT format", e))?;
+    session
+        .set_output_format(coded_fourcc, width, height, initial_output_size(width, height))
+        .map_err(|e| v4l2_err("set OUTPUT format", e))?;
     if ten_bit {
         // Devices like hantro derive their CAPTURE formats from the bit depth
         // of the sequence-level control: set a 10-bit one (as the discovery

@@ -2,13 +2,14 @@
 //! ring, mmaps), extended controls, media requests, fourccs and timestamps.
 //!
 //! `unsafe` lives only in the private ioctl modules of [`request`],
-//! [`controls`] (the byte view of control structs) and `device::media`;
+//! [`remove_bufs`], [`controls`] (the byte view of control structs) and `device::media`;
 //! everything else goes through v4l2r's safe ioctl wrappers.
 
 pub mod controls;
 pub mod error;
 pub mod fourcc;
 pub mod frame;
+pub mod remove_bufs;
 pub mod request;
 pub mod session;
 pub mod time;

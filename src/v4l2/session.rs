@@ -126,11 +126,14 @@ struct CaptureBuffer {
     exported: bool,
     /// Queued in the kernel (between QBUF and DQBUF).
     queued: bool,
+    /// DMABUF: given back with VIDIOC_REMOVE_BUFS; the index is a hole until
+    /// [`DecoderSession::restore_capture_frame`] fills it.
+    removed: bool,
 }
 
 impl CaptureBuffer {
     fn mapped(planes: Vec<PlaneMapping>) -> Self {
-        CaptureBuffer { planes, frame: None, export: None, exported: false, queued: false }
+        CaptureBuffer { planes, frame: None, export: None, exported: false, queued: false, removed: false }
     }
 
     /// The buffer's bytes (plane `plane`; a frame has one).
@@ -171,6 +174,8 @@ pub struct DecoderSession {
     attached: usize,
     capture_allocated: bool,
     capture_memory: CaptureMemory,
+    /// The CAPTURE queue takes VIDIOC_REMOVE_BUFS (from REQBUFS's capabilities).
+    capture_remove_bufs: bool,
     out_streaming: bool,
     cap_streaming: bool,
     next_hint: usize,
@@ -246,6 +251,7 @@ impl DecoderSession {
             captures: Vec::new(),
             attached: 0,
             capture_allocated: false,
+            capture_remove_bufs: false,
             capture_memory: CaptureMemory::Mmap,
             out_streaming: false,
             cap_streaming: false,
@@ -421,6 +427,26 @@ impl DecoderSession {
 
     // ---------------------------------------------------------------- buffers
 
+    /// Learn the OUTPUT queue's capabilities without allocating (REQBUFS with
+    /// count 0), so that a context can be set up before its first picture and
+    /// allocate its OUTPUT buffers only then. Fails when the queue takes no requests.
+    pub fn query_output_caps(&mut self) -> Result<BufferCapabilities, V4l2Error> {
+        if self.output_allocated {
+            return Err(V4l2Error::State("OUTPUT buffers already allocated".into()));
+        }
+        let rb = self.reqbufs(self.out_q, 0)?;
+        self.output_caps = Some(rb.capabilities);
+        if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
+            return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue without requests", self.video_path.display())));
+        }
+        Ok(rb.capabilities)
+    }
+
+    /// Whether the OUTPUT buffers exist (see [`Self::alloc_output`]).
+    pub fn output_allocated(&self) -> bool {
+        self.output_allocated
+    }
+
     /// REQBUFS (MMAP) on OUTPUT, mmap each buffer, and pair each with a request
     /// allocated once for the session. Returns the buffer count.
     pub fn alloc_output(&mut self, count: u32) -> Result<u32, V4l2Error> {
@@ -489,7 +515,8 @@ impl DecoderSession {
     pub fn alloc_capture_frames(&mut self, frames: Vec<Frame>, indices: u32) -> Result<u32, V4l2Error> {
         self.check_capture_unallocated()?;
         let count = indices.max(frames.len() as u32).clamp(1, MAX_BUFFERS);
-        let rb = self.reqbufs_mem(self.cap_q, MemoryType::DmaBuf, count)?;
+        let rb = self.reqbufs_raw(self.cap_q, MemoryType::DmaBuf, count)?;
+        self.capture_remove_bufs = super::remove_bufs::supports_remove_bufs(rb.capabilities);
         self.capture_allocated = true;
         self.capture_memory = CaptureMemory::DmaBuf;
         if (rb.count as usize) < frames.len() {
@@ -571,6 +598,61 @@ impl DecoderSession {
             return Err(V4l2Error::Invalid("REQBUFS gave 0 CAPTURE buffers".into()));
         }
         Ok(frames)
+    }
+
+    /// Whether DMABUF CAPTURE buffers can be given back one by one while
+    /// streaming (VIDIOC_REMOVE_BUFS, Linux >= 6.10, as the queue reported).
+    pub fn can_remove_capture(&self) -> bool {
+        self.capture_allocated && self.capture_memory == CaptureMemory::DmaBuf && self.capture_remove_bufs
+    }
+
+    /// Give DMABUF CAPTURE buffer `index` back (VIDIOC_REMOVE_BUFS) and drop
+    /// its frame: the memory goes once no consumer holds an export of it.
+    /// The buffer must not be queued.
+    pub fn remove_capture_frame(&mut self, index: u32) -> Result<(), V4l2Error> {
+        if !self.can_remove_capture() {
+            return Err(V4l2Error::Unsupported("CAPTURE queue without VIDIOC_REMOVE_BUFS".into()));
+        }
+        match self.captures.get(index as usize) {
+            Some(b) if b.queued => return Err(V4l2Error::State(format!("CAPTURE {index} is queued"))),
+            Some(b) if b.removed || b.frame.is_none() => return Err(V4l2Error::State(format!("CAPTURE {index} holds no frame"))),
+            Some(_) => {}
+            None => return Err(V4l2Error::Invalid(format!("CAPTURE index {index} out of range"))),
+        }
+        self.count();
+        super::remove_bufs::remove_bufs(self.video.as_fd(), self.cap_q as u32, index, 1)
+            .map_err(|e| ioctl_err(Op::RemoveBufs, e, self.ctx(format_args!("CAPTURE {index}"))))?;
+        let buf = &mut self.captures[index as usize];
+        buf.frame = None;
+        buf.removed = true;
+        buf.exported = false;
+        Ok(())
+    }
+
+    /// Fill the hole a [`remove_capture_frame`](Self::remove_capture_frame)
+    /// left at `index` with `frame`: CREATE_BUFS (DMABUF) of one buffer, which
+    /// the kernel places at the lowest free index; that must be `index`.
+    pub fn restore_capture_frame(&mut self, index: u32, frame: Frame) -> Result<(), V4l2Error> {
+        if !self.captures.get(index as usize).is_some_and(|b| b.removed) {
+            return Err(V4l2Error::State(format!("CAPTURE {index} was not removed")));
+        }
+        if let Some(lower) = self.captures.iter().position(|b| b.removed).filter(|&i| i < index as usize) {
+            return Err(V4l2Error::State(format!("CAPTURE {lower} is a lower hole than {index}")));
+        }
+        self.count();
+        let fmt: bindings::v4l2_format =
+            v4l2r::ioctl::g_fmt(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (restore)")))?;
+        self.count();
+        let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, 1, MemoryType::DmaBuf, fmt)
+            .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE restore {index}"))))?;
+        if cb.count != 1 || cb.index != index {
+            log::warn!("{}: CREATE_BUFS to refill CAPTURE {index} gave {} at {}", self.video_path.display(), cb.count, cb.index);
+            return Err(V4l2Error::Invalid(format!("CREATE_BUFS gave {} buffers at {} for hole {index}", cb.count, cb.index)));
+        }
+        let buf = &mut self.captures[index as usize];
+        buf.frame = Some(frame);
+        buf.removed = false;
+        Ok(())
     }
 
     /// CREATE_BUFS on CAPTURE with the current format: `extra` more buffers.
@@ -661,7 +743,7 @@ impl DecoderSession {
     }
 
     /// Whether the OUTPUT queue supports V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF
-    /// (known after `alloc_output`).
+    /// (known after `query_output_caps` or `alloc_output`).
     pub fn supports_hold_capture(&self) -> bool {
         self.output_caps.is_some_and(|c| c.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF))
     }
@@ -1055,6 +1137,13 @@ impl DecoderSession {
 
     fn reqbufs(&self, q: QueueType, count: u32) -> Result<RequestBuffers, V4l2Error> {
         self.reqbufs_mem(q, MemoryType::Mmap, count)
+    }
+
+    /// REQBUFS with the kernel's structure as it came back (all capability bits).
+    fn reqbufs_raw(&self, q: QueueType, memory: MemoryType, count: u32) -> Result<bindings::v4l2_requestbuffers, V4l2Error> {
+        self.count();
+        v4l2r::ioctl::reqbufs::<bindings::v4l2_requestbuffers>(&self.video, q, memory, count, MemoryConsistency::empty())
+            .map_err(|e| ioctl_err(Op::ReqBufs, Errno::from(e), self.ctx(format_args!("{} count {count}", queue_name(q)))))
     }
 
     fn reqbufs_mem(&self, q: QueueType, memory: MemoryType, count: u32) -> Result<RequestBuffers, V4l2Error> {

@@ -24,6 +24,9 @@ Cases, with tools/va-client (a Rust client of the real libva on /dev/dri/renderD
     * `1:1`: LIBVA_V4L2_REQUEST_POOL=1:1, fences signalled by a second thread FENCE_DELAY_MS
       after attaching: the driver re-queues slots whose fence is pending, so it must wait
       (fence waits > 0) and every such QBUF comes after the signal.
+- `proof shrink h264-long-x8`: a replay with 16 buffers up front (twice what it needs)
+  and no exports for 576 frames, then every frame exported: every frame decoded, and the
+  pool gave surplus buffers back (VIDIOC_REMOVE_BUFS; driver's teardown summary).
 - `proof churn`: CHURN_SESSIONS decode sessions in one process (a few decode the first
   pictures of the record), one export each; fds, mappings and V4L2 buffer mappings must not grow.
 - Surface memory (`--only surface-memory`, or `early-export`, `put-image`, `import`, runs the
@@ -239,7 +242,7 @@ def cases(s, env, outdir, built, only=()):
     """Runs the proof cases, reporting through s.report(status, case, detail, lines)."""
     only = set(only or ())
     everything = not only or bool({'h264', 'requeue', 'proof'} & only)
-    if not everything and not (MEMORY_CASES & only):
+    if not everything and not (MEMORY_CASES & only) and 'shrink' not in only:
         return
     pdir = os.path.join(outdir, 'proof')
     os.makedirs(pdir, exist_ok=True)
@@ -272,6 +275,8 @@ def cases(s, env, outdir, built, only=()):
 
     memory_cases(s, env, pdir, rec, MEMORY_CASES if everything or 'surface-memory' in only else MEMORY_CASES & only)
     if not everything:
+        if 'shrink' in only:
+            shrink_case(s, env, pdir, nframes)
         return
 
     # --- replays with reader fences
@@ -373,6 +378,8 @@ def cases(s, env, outdir, built, only=()):
         check_export_layout(s, 'proof export-layout hevc-main10 (P010)', rec10, env, os.path.join(pdir, 'export-main10'),
                             fourcc=FOURCC_P010, size=(176, 144), pitch=352, modifier=MOD_LINEAR)
 
+    shrink_case(s, env, pdir, nframes)
+
     # --- churn
     case = 'proof churn'
     every = max(1, CHURN_SESSIONS // 4)
@@ -384,6 +391,47 @@ def cases(s, env, outdir, built, only=()):
     seen = bool(live) and int(live.group(1)) > 4 and int(live.group(2)) > 0
     s.report('PASS' if rc == 0 and m and seen else 'FAIL', case, '%s rc=%d %.1fs' % (m.group(0) if m else 'no result', rc, secs),
              [l for l in err.splitlines() if 'FAILED' in l or 'ERROR' in l][:6])
+
+
+SHRINK_COPIES = 8
+SHRINK_INITIAL = 16   # LIBVA_V4L2_REQUEST_POOL_SIZE: buffers allocated up front (a surplus)
+SUMMARY_RE = re.compile(r'CAPTURE pool \(lru\): (\d+) slots, (\d+) with a buffer \(max \d+, (\d+) added by growth, (\d+) given back\)')
+PEAK_RE = re.compile(r'CAPTURE peak (\d+) buffers')
+
+
+def shrink_case(s, env, pdir, nframes):
+    """The pool gives surplus buffers back (VIDIOC_REMOVE_BUFS) and refills those holes
+    first: ffmpeg's decode of h264-long x8 recorded, then replayed with 16 buffers up front
+    (LIBVA_V4L2_REQUEST_POOL_SIZE), twice what the stream needs: no exports for 576 frames
+    (the surplus is given back, one buffer per 64-decode window, down to the stream's
+    need plus one idle buffer), then every frame exported (decoding goes on in the pool
+    left). Refilling a hole (CREATE_BUFS into a removed index) is checked by the device
+    test `decodes_into_frames_from_a_second_handle` and the pool's unit tests."""
+    case = 'proof shrink h264-long-x%d' % SHRINK_COPIES
+    with open(STREAM, 'rb') as f:
+        data = f.read()
+    stream = os.path.join(pdir, 'h264-long-x%d.h264' % SHRINK_COPIES)
+    with open(stream, 'wb') as f:
+        f.write(data * SHRINK_COPIES)
+    want = nframes * SHRINK_COPIES
+    rec = os.path.join(pdir, 'h264-long-x%d.rec' % SHRINK_COPIES)
+    if os.path.exists(rec):
+        os.unlink(rec)
+    cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
+           '-hwaccel_output_format', 'vaapi', '-i', stream, '-vf', 'hwdownload,format=nv12', '-f', 'null', '-']
+    run(cmd, os.path.join(pdir, 'record-shrink.ffmpeg'), dict(env, LIBVA_V4L2_REQUEST_RECORD=rec), timeout=max(TIMEOUT, 180))
+    first_export = want * 3 // 4
+    cmd = [CLIENT, 'replay', rec, '--export-frames', '%d-%d' % (first_export, want - 1)]
+    renv = dict(env, LIBVA_V4L2_REQUEST_LOG='info', LIBVA_V4L2_REQUEST_POOL_SIZE=str(SHRINK_INITIAL))
+    rc, out, err, secs = run(cmd, os.path.join(pdir, 'shrink'), renv, timeout=max(TIMEOUT, 180))
+    _, decoded = client_frames(out)
+    m = SUMMARY_RE.search(err)
+    peak = PEAK_RE.search(err)
+    slots, live, grown, removed = (int(x) for x in m.groups()) if m else (0, 0, 0, 0)
+    ok = rc == 0 and decoded == want and m is not None and slots == SHRINK_INITIAL and removed >= 1 and live == slots - removed + grown
+    s.report('PASS' if ok else 'FAIL', case, 'frames=%s expected=%d peak=%s indices=%d given_back=%d grown=%d live_at_end=%d rc=%d %.1fs' % (
+        decoded, want, peak.group(1) if peak else '-', slots, removed, grown, live, rc, secs),
+        [] if ok else [l for l in err.splitlines() if 'WARN' in l or 'ERROR' in l or 'REMOVE' in l][:6])
 
 
 def _check_lines(out):

@@ -466,6 +466,7 @@ def main():
                 s.report('FAIL', 'trace %s %s' % (client, name), 'comparison error: %r' % e)
                 continue
             s.report('PASS' if ok else 'FAIL', 'trace %s %s' % (client, name), 'frames=%d fields=%d %s' % (n, nf, what), msgs)
+        memory_case(s, name, codec, base if baseline_ok.get(name) else None, traces)
 
     # --- concurrency: one GStreamer process decoding three streams at once (three va
     # decoders, each in its own streaming thread, on one VA display: one driver instance
@@ -710,6 +711,11 @@ def not_advertised_cases(s, outdir, env, prof, fmts):
 
 # VA profile number (va.h) per codec, for va-client limits.
 LIMITS_PROFILE = {'h264': 6, 'mpeg2': 1, 'vp8': 14, 'vp9': 19, 'hevc': 17, 'av1': 32}
+# vmalloc growth allowed for a context before its first picture: visl itself allocates its
+# test-pattern line buffers at S_FMT (tpg_alloc: about 224 bytes per pixel of width), the
+# driver nothing. Any buffer of the driver's is more: a bitstream buffer is at least 1 MiB
+# (512 bytes per pixel of width at 8192), a picture 1.5 * width * height bytes.
+EMPTY_CONTEXT_BYTES_PER_WIDTH = 256
 DRIVER_MAX = 8192   # the driver's surface bound (src/driver/mod.rs MAX_WIDTH/MAX_HEIGHT)
 
 
@@ -743,10 +749,41 @@ def limits_cases(s, outdir, env, prof, claimed, only):
         if ctx.get(inside) != 'ok':
             bad.append('context %s: %s' % (inside, ctx.get(inside)))
         bad += ['context %s: %s' % (b, ctx.get(b)) for b in beyond if '(0x13)' not in (ctx.get(b) or '')]
+        # The largest context with no render targets allocates nothing before its first
+        # picture (visl's buffers are vmalloc'ed: VmallocUsed around vaCreateContext, less
+        # what visl allocates for itself at S_FMT).
+        big = '%dx%d' % (max_w, max_h)
+        em = re.search(r'^limits empty-context (\d+x\d+): ok vmalloc_delta_kib=(-?\d+)$', out, re.M)
+        if not em or em.group(1) != big or int(em.group(2)) * 1024 > EMPTY_CONTEXT_BYTES_PER_WIDTH * max_w:
+            bad.append('empty context %s: %s' % (big, em.group(0) if em else 'no result'))
         s.report('PASS' if rc == 0 and not bad else 'FAIL', 'limits %s %s' % (prof.name, codec),
-                 'max=%dx%d min=%dx%d context %s ok, %s RESOLUTION_NOT_SUPPORTED %s %.1fs' % (
-                     max_w, max_h, min_w, min_h, inside, ','.join(beyond), rc_text(rc), secs),
+                 'max=%dx%d min=%dx%d context %s ok, %s RESOLUTION_NOT_SUPPORTED, empty %s vmalloc +%sKiB %s %.1fs' % (
+                     max_w, max_h, min_w, min_h, inside, ','.join(beyond), big, em.group(2) if em else '?', rc_text(rc), secs),
                  bad + [l for l in err.splitlines() if l.strip() and not l.startswith('libva info:')][:3])
+
+
+# Clients in the stream loop that never export: their CAPTURE buffers must stay near GStreamer's.
+NON_EXPORTING = ('ffmpeg', 'ffmpeg-frame', 'gst-va', 'mpv')
+MEMORY_SLACK = 2
+
+
+def memory_case(s, name, codec, base, traces):
+    """CAPTURE buffers of each non-exporting client next to GStreamer v4l2codecs' on the same
+    stream (issue 11): buffers = distinct CAPTURE indices queued, from the kernel's v4l2_qbuf
+    events. The driver creates a buffer only for a decode that queues it, so for the driver
+    this is what it allocated; GStreamer may allocate buffers it never queues, so its figure
+    is a lower bound of its memory. Same CAPTURE format on both sides: bytes scale alike.
+    Each client must stay within GStreamer's count + MEMORY_SLACK."""
+    if codec['gst_v4l2'] is None or base is None:
+        return
+    gst = len(vtrace.read_trace(base).capture_indices)
+    got = {c: len(vtrace.read_trace(t).capture_indices) for c, t in traces.items() if c in NON_EXPORTING}
+    if not gst or not got:
+        s.report('FAIL', 'memory %s' % name, 'no CAPTURE buffers in the traces (gst=%d, clients=%s)' % (gst, ','.join(got) or '-'))
+        return
+    over = [c for c, n in got.items() if n > gst + MEMORY_SLACK]
+    s.report('FAIL' if over else 'PASS', 'memory %s' % name, 'CAPTURE buffers: %s=%d %s (limit %s+%d)' % (
+        codec['gst_v4l2'], gst, ' '.join('%s=%d' % kv for kv in sorted(got.items())), codec['gst_v4l2'], MEMORY_SLACK))
 
 
 def device_test_binaries():

@@ -37,6 +37,7 @@ class Trace:
         self.events = []          # (event, payload text)
         self.output_qbuf_ts = []  # timestamps of OUTPUT QBUFs in order
         self.capture_qbufs = 0
+        self.capture_indices = set()  # CAPTURE buffer indices queued: the buffers used
 
 
 def read_trace(path):
@@ -52,11 +53,12 @@ def read_trace(path):
             if m:
                 ev, rest = m.group('event'), m.group('rest')
                 if ev == 'v4l2_qbuf':
-                    tm = re.search(r'type = (\w+),.*?timestamp = (\d+)', rest)
-                    if tm and tm.group(1).startswith('VIDEO_OUTPUT'):
-                        t.output_qbuf_ts.append(int(tm.group(2)))
+                    tm = re.search(r'index = (\d+), type = (\w+),.*?timestamp = (\d+)', rest)
+                    if tm and tm.group(2).startswith('VIDEO_OUTPUT'):
+                        t.output_qbuf_ts.append(int(tm.group(3)))
                     elif tm:
                         t.capture_qbufs += 1
+                        t.capture_indices.add(int(tm.group(1)))
                 cur = [ev, rest]
                 t.events.append(cur)
             elif cur is not None:

@@ -2,7 +2,7 @@
 //! libva on a DRM render node.
 //!
 //! ```text
-//! va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T]
+//! va-client replay RECORD [--export-every-frame | --export-frames A-B,...] [--fence-hold N] [--fence-delay-ms T]
 //!                         [--frames M] [--device PATH]
 //! va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W]
 //!                   [--device PATH]
@@ -301,6 +301,17 @@ fn load(path: &str) -> Res<Vec<Rec>> {
     Ok(recs)
 }
 
+/// `--export-frames A-B[,C-D...]`: the frames (0-based, inclusive) to export.
+fn export_ranges(value: Option<&str>) -> Res<Vec<std::ops::RangeInclusive<usize>>> {
+    let Some(v) = value else { return Ok(Vec::new()) };
+    v.split(',')
+        .map(|r| {
+            let (a, b) = r.split_once('-').ok_or_else(|| format!("--export-frames: {r:?} is not A-B"))?;
+            Ok(a.trim().parse::<usize>()?..=b.trim().parse::<usize>()?)
+        })
+        .collect()
+}
+
 fn replay(args: &[String]) -> Res<()> {
     let path = args.first().filter(|a| !a.starts_with("--")).ok_or("replay needs a record file")?;
     let hold: Option<usize> = arg_value(args, "--fence-hold")?;
@@ -308,7 +319,9 @@ fn replay(args: &[String]) -> Res<()> {
     let max_frames: Option<usize> = arg_value(args, "--frames")?;
     let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
     let fences = hold.is_some() || delay.is_some();
-    let exporting = fences || args.iter().any(|a| a == "--export-every-frame");
+    let every = fences || args.iter().any(|a| a == "--export-every-frame");
+    let ranges = export_ranges(arg_value::<String>(args, "--export-frames")?.as_deref())?;
+    let exporting = |i: usize| every || ranges.iter().any(|r| r.contains(&i));
     let recs = load(path)?;
 
     let va = Display::open(&device)?;
@@ -357,7 +370,7 @@ fn replay(args: &[String]) -> Res<()> {
         };
         let i = frames.len();
         let mut f = Frame { surface, fd: None, layout: String::new(), attached: None, signalled: None };
-        if exporting {
+        if exporting(i) {
             let (fds, first, layout) = match export(&va, surface) {
                 Ok(v) => v,
                 Err(e) => {
@@ -804,8 +817,28 @@ fn limits(args: &[String]) -> Res<()> {
         }
     }
     va.destroy_surfaces(&surfaces)?;
+    // A context at the largest size (capped at 8192x8192) with no render targets must
+    // allocate no picture or bitstream memory before its first picture. visl's buffers
+    // are vmalloc'ed: the kernel's VmallocUsed around vaCreateContext shows what it cost.
+    let (big_w, big_h) = ((max_w as u32).min(8192), (max_h as u32).min(8192));
+    let before = vmalloc_used_kib()?;
+    match va.create_context(config, big_w, big_h, &[]) {
+        Ok(ctx) => {
+            let after = vmalloc_used_kib()?;
+            println!("limits empty-context {big_w}x{big_h}: ok vmalloc_delta_kib={}", after as i64 - before as i64);
+            va.destroy_context(ctx)?;
+        }
+        Err(e) => println!("limits empty-context {big_w}x{big_h}: {e}"),
+    }
     va.destroy_config(config)?;
     Ok(())
+}
+
+/// `VmallocUsed` of /proc/meminfo, KiB.
+fn vmalloc_used_kib() -> Res<u64> {
+    let meminfo = std::fs::read_to_string("/proc/meminfo")?;
+    let line = meminfo.lines().find(|l| l.starts_with("VmallocUsed:")).ok_or("no VmallocUsed in /proc/meminfo")?;
+    Ok(line.split_whitespace().nth(1).ok_or("malformed VmallocUsed line")?.parse()?)
 }
 
 fn main() {
@@ -820,7 +853,7 @@ fn main() {
         Some("limits") => limits(&args[1..]),
         _ => {
             eprintln!(
-                "usage: va-client replay RECORD [--export-every-frame] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
+                "usage: va-client replay RECORD [--export-every-frame | --export-frames A-B,...] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
                  \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]\n\
                  \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]\n\
                  \x20      va-client early-export RECORD [--frames M] [--device PATH]\n\
