@@ -6,7 +6,8 @@
 //! P010 pitches count 2 bytes per sample). Layouts are [`FrameLayout`]s; the
 //! VAImage and DRM PRIME descriptors are built from them by the pure
 //! [`va_image`] and [`prime_descriptor`]. vaDeriveImage maps that
-//! buffer without copying; vaGetImage copies row by row, correct for any pitch;
+//! buffer without copying; vaGetImage copies plane by plane (one copy per
+//! plane for equal pitches, row by row otherwise: [`crate::format::copy_plane`]);
 //! export hands out a dma-buf with the DRM modifier chosen by
 //! [`crate::format::export_modifier`].
 
@@ -289,7 +290,12 @@ impl Driver {
             let d_off = image.offsets[p] as usize;
             let src_plane = src.get(plane.offset..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short slot"))?;
             let dst_plane = dst.get_mut(d_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
-            crate::format::copy_plane(src_plane, plane.pitch, dst_plane, image.pitches[p] as usize, row_bytes, rows)
+            let d_pitch = image.pitches[p] as usize;
+            // Rows as wide as the image: the bytes up to its pitch are padding
+            // (may be overwritten, so equal pitches are one copy per plane).
+            let whole_rows = row_bytes >= format.plane_row_bytes(p, image.width as u32).unwrap_or(usize::MAX);
+            let copy = if whole_rows { crate::format::copy_plane_over_padding } else { crate::format::copy_plane };
+            copy(src_plane, plane.pitch, dst_plane, d_pitch, row_bytes, rows)
                 .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "copy plane {p}: {e}"))?;
         }
         Ok(())
