@@ -10,6 +10,8 @@
 //! - [`device`] and [`v4l2`]: decoder discovery (media controller) and the V4L2
 //!   queues, requests and controls (the ioctl edge, over v4l2r).
 //! - [`format`]: image layout math, DRM modifiers and plane copies (pure).
+//! - [`tiling`]: tiled CAPTURE layouts (`NV12_4L4`, `NV12_32L32`, `MM21`) and
+//!   the detiling copy to linear NV12 (pure).
 //! - [`diag`]: the `v4l2-request-va-info` diagnostic command (its own FFI
 //!   edge: `dlopen` of the installed driver).
 
@@ -20,5 +22,6 @@ pub mod driver;
 pub mod format;
 pub mod logging;
 pub mod pool;
+pub mod tiling;
 pub mod v4l2;
 pub mod va;
