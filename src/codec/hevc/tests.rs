@@ -846,6 +846,21 @@ fn bad_pictures_are_errors_not_panics() {
     let mut bad = pp;
     bad.num_tile_columns_minus1 = 200;
     assert!(build_controls(&HevcPicture { pic: &bad, ..p }, &refs).is_err());
+    // A default list size above 14 (VA copies the PPS value) is refused, not
+    // used as an index into the 16-entry weight tables (found by the fuzz target).
+    let b_nal = slices_of(BFRAMES_WP)[2];
+    let b_slice = [HevcSlice { param: slice_param(b_nal, &[0], &[0]), long_slice_flags: 0, data: b_nal }];
+    for (l0, l1) in [(15, 0), (0, 15), (255, 255)] {
+        let mut bad = bframes_wp_pic(2);
+        bad.num_ref_idx_l0_default_active_minus1 = l0;
+        bad.num_ref_idx_l1_default_active_minus1 = l1;
+        let q = HevcPicture { pic: &bad, slices: &b_slice, ..p };
+        assert_eq!(build_controls(&q, &refs).unwrap_err(), CodecError::Invalid("num_ref_idx_l0/l1_default_active_minus1 above 14"));
+        let mut ctx = translate::header_context(&q);
+        assert!(parse_slice_header(b_nal, &ctx, None).is_err());
+        (ctx.num_ref_idx_l0_default_active_minus1, ctx.num_ref_idx_l1_default_active_minus1) = (1, 0);
+        assert!(parse_slice_header(b_nal, &ctx, None).is_ok());
+    }
     // Every VA field at its extreme with every truncation of a real slice.
     let mut wild = pp;
     wild.log2_max_pic_order_cnt_lsb_minus4 = 12;
