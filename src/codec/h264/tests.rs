@@ -846,6 +846,15 @@ fn translation_errors_and_helpers() {
     let garbage = [SliceInput { param: Default::default(), data: &[0x65, 0x00, 0x00] }];
     let picture = H264Picture { slices: &garbage, ..picture };
     assert!(build_controls(&picture, &resolver()).is_err());
+    // 65536 x 65536 macroblocks: the map unit count overflows u32 (found by
+    // the fuzz target in an overflow-checked build): an error, not a panic or a wrap.
+    let idr = slices_of(CABAC_BFRAMES_WP)[0];
+    let one = [SliceInput { param: Default::default(), data: idr }];
+    let mut huge = pp;
+    (huge.picture_width_in_mbs_minus1, huge.picture_height_in_mbs_minus1) = (u16::MAX, u16::MAX);
+    let p = H264Picture { pic: &huge, slices: &one, ..picture };
+    assert_eq!(build_controls(&p, &resolver()).err(), Some(CodecError::Invalid("picture size in map units")));
+    assert!(build_controls(&H264Picture { pic: &pp, ..p }, &resolver()).is_ok());
 
     assert_eq!(va_profiles(), &[VAProfileH264ConstrainedBaseline, VAProfileH264Main, VAProfileH264High]);
     assert_eq!(translate::profile_idc(VAProfileH264ConstrainedBaseline), 66);
