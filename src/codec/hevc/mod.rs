@@ -107,3 +107,5 @@ pub struct HevcControls {
 mod oracle;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use tests::wild_default_list_size as translate_wild_default_list_size;

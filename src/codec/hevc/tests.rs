@@ -924,3 +924,17 @@ fn tile_sizes_and_uniform_spacing() {
     assert_eq!(pps.column_width_minus1[..3], [1, 0, 0]);
     assert_eq!(pps.flags & (tiles | uniform), tiles);
 }
+
+/// The B picture of `bframes-wp.hevc` with `num_ref_idx_l0_default_active_minus1`
+/// 255: its slice takes the default list size, and its pred weight table has
+/// 16 entries. This panicked before the value was checked (the driver's test
+/// of a failed translation uses it).
+pub(crate) fn wild_default_list_size() -> Result<HevcControls, CodecError> {
+    let nal = slices_of(BFRAMES_WP)[2];
+    let mut pp = bframes_wp_pic(2);
+    pp.num_ref_idx_l0_default_active_minus1 = 255;
+    let (pic_fields, slice_parsing_fields) = bframes_wp_words();
+    let slices = [HevcSlice { param: slice_param(nal, &[0], &[0]), long_slice_flags: 0, data: nal }];
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    build_controls(&p, &Refs(HashMap::new()))
+}
