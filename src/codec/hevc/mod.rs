@@ -104,6 +104,8 @@ pub struct HevcControls {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod oracle;
 #[cfg(test)]
 mod tests;

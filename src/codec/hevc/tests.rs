@@ -31,13 +31,13 @@ use crate::va::ffi::{
 use std::collections::HashMap;
 use v4l2r::bindings::*;
 
-const BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/hevc/bframes-wp.hevc");
-const SLICES: &[u8] = include_bytes!("../../../tests/data/hevc/slices.hevc");
-const MAIN10_SCALING: &[u8] = include_bytes!("../../../tests/data/hevc/main10-scaling.hevc");
+pub(super) const BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/hevc/bframes-wp.hevc");
+pub(super) const SLICES: &[u8] = include_bytes!("../../../tests/data/hevc/slices.hevc");
+pub(super) const MAIN10_SCALING: &[u8] = include_bytes!("../../../tests/data/hevc/main10-scaling.hevc");
 
 use crate::codec::nal::split_annexb;
 
-fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
+pub(super) fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
     split_annexb(stream).into_iter().filter(|n| (n[0] >> 1) & 0x3f <= 21).collect()
 }
 
@@ -384,16 +384,16 @@ impl RefResolver for Refs {
     }
 }
 
-fn invalid_pic() -> VAPictureHEVC {
+pub(super) fn invalid_pic() -> VAPictureHEVC {
     VAPictureHEVC { picture_id: VA_INVALID_SURFACE, pic_order_cnt: 0, flags: VA_PICTURE_HEVC_INVALID, va_reserved: [0; 4] }
 }
 
-fn va_pic(surface: VASurfaceID, poc: i32, flags: u32) -> VAPictureHEVC {
+pub(super) fn va_pic(surface: VASurfaceID, poc: i32, flags: u32) -> VAPictureHEVC {
     VAPictureHEVC { picture_id: surface, pic_order_cnt: poc, flags, va_reserved: [0; 4] }
 }
 
 /// `pic_fields` / `slice_parsing_fields` words of `bframes-wp.hevc`.
-fn bframes_wp_words() -> (u32, u32) {
+pub(super) fn bframes_wp_words() -> (u32, u32) {
     (
         pic_value(|b| {
             b.set_chroma_format_idc(1);
@@ -414,7 +414,7 @@ fn bframes_wp_words() -> (u32, u32) {
 
 /// Picture parameters of `bframes-wp.hevc` as FFmpeg's vaapi_hevc.c fills them
 /// (values from trace_headers of its SPS/PPS).
-fn bframes_wp_pic(curr_poc: i32) -> VAPictureParameterBufferHEVC {
+pub(super) fn bframes_wp_pic(curr_poc: i32) -> VAPictureParameterBufferHEVC {
     let mut pp = VAPictureParameterBufferHEVC::default();
     pp.CurrPic = va_pic(20, curr_poc, 0);
     pp.ReferenceFrames = [invalid_pic(); 15];
@@ -558,7 +558,7 @@ fn translates_bframes_wp_b_picture_exactly() {
     assert_eq!(&out[3..], nal);
 }
 
-fn slice_param(nal: &[u8], l0: &[u8], l1: &[u8]) -> VASliceParameterBufferHEVC {
+pub(super) fn slice_param(nal: &[u8], l0: &[u8], l1: &[u8]) -> VASliceParameterBufferHEVC {
     let mut sp = VASliceParameterBufferHEVC::default();
     sp.slice_data_size = nal.len() as u32;
     sp.slice_data_flag = 0; // VA_SLICE_DATA_FLAG_ALL
@@ -679,7 +679,7 @@ fn translates_two_slice_p_picture_exactly() {
     assert_eq!(c.entry_point_offsets, vec![vec![5, 2, 3], vec![3, 3, 42, 50]]);
 }
 
-fn main10_iq() -> VAIQMatrixBufferHEVC {
+pub(super) fn main10_iq() -> VAIQMatrixBufferHEVC {
     let mut iq = VAIQMatrixBufferHEVC::default();
     for (m, l) in iq.ScalingList4x4.iter_mut().enumerate() {
         for (i, v) in l.iter_mut().enumerate() {
