@@ -21,9 +21,14 @@
 //! - [`bitreader`]: an RBSP bit reader that strips emulation-prevention bytes on
 //!   the fly and keeps count of both RBSP and raw (escaped) positions.
 //! - [`h264`]: slice header re-parser and the VA → V4L2 H.264 translation.
+//! - `fuzz` (tests only): the deterministic fuzzer every codec's
+//!   `fuzz_translation` target runs on, with arbitrary VA parameter structs and
+//!   real slice data; part of `cargo test --release`.
 
 pub mod av1;
 pub mod bitreader;
+#[cfg(test)]
+pub(crate) mod fuzz;
 pub mod h264;
 pub mod hevc;
 pub mod mpeg2;

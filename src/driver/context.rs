@@ -24,6 +24,7 @@ use crate::va_err;
 use nix::poll::PollFlags;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
+use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use v4l2r::bindings as v4l2;
@@ -379,6 +380,34 @@ pub fn depth_matches(ten_bit_context: bool, bit_depth: u32) -> bool {
     bit_depth == if ten_bit_context { 10 } else { 8 }
 }
 
+/// What vaEndPicture reports for a picture whose submission ended with
+/// `outcome` (`Err` when it panicked): a panic becomes an error, and any error
+/// marks the target surface [`DecodeState::Failed`], so that vaSyncSurface
+/// reports it instead of the state of the surface's previous picture.
+fn settle_picture(
+    states: &mut HashMap<SurfaceKey, DecodeState>,
+    target: SurfaceKey,
+    outcome: std::thread::Result<VaResult<()>>,
+) -> VaResult<()> {
+    let result = outcome.unwrap_or_else(|panic| {
+        let what = crate::va::guard::panic_message(panic.as_ref());
+        log::error!("surface {target:#x}: internal error while translating the picture (panic caught): {what}");
+        Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {target:#x}: internal error while translating the picture: {what}"))
+    });
+    if result.is_err() {
+        states.insert(target, DecodeState::Failed);
+    }
+    result
+}
+
+/// What vaSyncSurface reports for `surface` once nothing of it is in flight.
+fn settled_status(states: &HashMap<SurfaceKey, DecodeState>, surface: SurfaceKey) -> VaResult<()> {
+    match states.get(&surface) {
+        Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
+        _ => Ok(()),
+    }
+}
+
 fn v4l2_err(what: &str, e: impl std::fmt::Display) -> VaError {
     va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "{what}: {e}")
 }
@@ -604,20 +633,20 @@ impl Context {
             self.picture.target.ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_PARAMETER, "vaEndPicture without vaBeginPicture"))?;
         // Taken out while submitting (slices borrow it), put back to reuse its allocations.
         let mut picture = std::mem::take(&mut self.picture);
-        let result = match self.config.codec {
+        // A panic in the translation (a bug reachable from the application's
+        // parameters) is caught here, not only by the vtable guard: the picture
+        // then fails like any other instead of leaving its surface's old state.
+        let outcome = catch_unwind(AssertUnwindSafe(|| match self.config.codec {
             Codec::H264 => self.submit_h264(&picture, target),
             Codec::Mpeg2 => self.submit_mpeg2(&picture, target),
             Codec::Vp8 => self.submit_vp8(&picture, target),
             Codec::Vp9 => self.submit_vp9(&picture, target),
             Codec::Av1 => self.submit_av1(&picture, target),
             Codec::Hevc => self.submit_hevc(&picture, target),
-        };
+        }));
         picture.clear();
         self.picture = picture;
-        if result.is_err() {
-            self.states.insert(target, DecodeState::Failed);
-        }
-        result
+        settle_picture(&mut self.states, target, outcome)
     }
 
     /// Slot of each valid reference surface, without duplicates.
@@ -1067,10 +1096,7 @@ impl Context {
                 return Err(va_err!(VA_STATUS_ERROR_TIMEDOUT, "surface {surface:#x} still decoding after {timeout:?}"));
             }
         }
-        match self.states.get(&surface) {
-            Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
-            _ => Ok(()),
-        }
+        settled_status(&self.states, surface)
     }
 
     /// Wait until `surface`'s latest decode finished, at most the sync timeout
@@ -1093,10 +1119,7 @@ impl Context {
                 return Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "surface {surface:#x} not decoded within {:?}", self.sync_timeout));
             }
         }
-        match self.states.get(&surface) {
-            Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
-            _ => Ok(()),
-        }
+        settled_status(&self.states, surface)
     }
 
     /// Non-blocking status for vaQuerySurfaceStatus.
@@ -1324,6 +1347,46 @@ impl Drop for Context {
             }
         }
         self.pool.reset(0);
+    }
+}
+
+#[cfg(test)]
+mod settle_tests {
+    use super::*;
+    use crate::codec::hevc;
+
+    /// Before `num_ref_idx_l0_default_active_minus1` was checked, this HEVC
+    /// picture (a B slice taking the default list size, 256 entries) panicked in the
+    /// translation; the surface kept the Ready state of its previous picture
+    /// and vaSyncSurface reported success. The same call now fails cleanly,
+    /// and a panic (a test hook standing in for the next such bug) fails the
+    /// surface the same way.
+    #[test]
+    fn a_failed_or_panicking_translation_fails_the_surface() {
+        const SURFACE: SurfaceKey = 0x0400_0007;
+        let mut states = HashMap::from([(SURFACE, DecodeState::Ready)]);
+        assert!(settled_status(&states, SURFACE).is_ok());
+
+        let error = catch_unwind(|| -> VaResult<()> {
+            hevc::translate_wild_default_list_size().map(drop).map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))
+        });
+        let e = settle_picture(&mut states, SURFACE, error).unwrap_err();
+        assert_eq!(e.status, ffi::VA_STATUS_ERROR_INVALID_BUFFER as ffi::VAStatus);
+        assert_eq!(states[&SURFACE], DecodeState::Failed);
+        assert_eq!(settled_status(&states, SURFACE).unwrap_err().status, ffi::VA_STATUS_ERROR_DECODING_ERROR as ffi::VAStatus);
+
+        states.insert(SURFACE, DecodeState::Ready);
+        let panicked = catch_unwind(|| -> VaResult<()> { panic!("translator bug") });
+        let e = settle_picture(&mut states, SURFACE, panicked).unwrap_err();
+        assert_eq!(e.status, ffi::VA_STATUS_ERROR_OPERATION_FAILED as ffi::VAStatus);
+        assert!(e.msg.contains("translator bug"), "{}", e.msg);
+        assert_eq!(states[&SURFACE], DecodeState::Failed);
+        assert_eq!(settled_status(&states, SURFACE).unwrap_err().status, ffi::VA_STATUS_ERROR_DECODING_ERROR as ffi::VAStatus);
+
+        // A picture that went through leaves the state submit_parts set.
+        states.insert(SURFACE, DecodeState::Pending);
+        assert!(settle_picture(&mut states, SURFACE, Ok(Ok(()))).is_ok());
+        assert_eq!(states[&SURFACE], DecodeState::Pending);
     }
 }
 

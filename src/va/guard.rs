@@ -28,6 +28,15 @@ macro_rules! va_err {
     };
 }
 
+/// The message of a caught panic (`panic!` with a literal or a formatted string).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}
+
 /// Run `f`, catching panics. `entry` names the vtable entry for the log line.
 pub fn guard<F>(entry: &'static str, f: F) -> ffi::VAStatus
 where
@@ -40,11 +49,7 @@ where
             e.status
         }
         Err(panic) => {
-            let what = panic
-                .downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".into());
+            let what = panic_message(panic.as_ref());
             log::error!("{entry}: internal error (panic caught): {what}");
             ffi::VA_STATUS_ERROR_OPERATION_FAILED as ffi::VAStatus
         }

@@ -753,4 +753,6 @@ pub fn append_bitstream(out: &mut Vec<u8>, p: &Av1Picture) {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -6,8 +6,8 @@
 use super::*;
 use std::collections::HashMap;
 
-const TILES: &[u8] = include_bytes!("../../../tests/data/av1/tiles.ivf");
-const RT: &[u8] = include_bytes!("../../../tests/data/av1/rt.ivf");
+pub(super) const TILES: &[u8] = include_bytes!("../../../tests/data/av1/tiles.ivf");
+pub(super) const RT: &[u8] = include_bytes!("../../../tests/data/av1/rt.ivf");
 
 fn ivf_packets(file: &[u8]) -> Vec<&[u8]> {
     let mut out = Vec::new();
@@ -42,7 +42,7 @@ fn obus(mut pkt: &[u8]) -> Vec<(u8, &[u8])> {
 }
 
 /// The OBU_FRAME payloads (type 6), in decode order.
-fn frames(file: &[u8]) -> Vec<&[u8]> {
+pub(super) fn frames(file: &[u8]) -> Vec<&[u8]> {
     ivf_packets(file).into_iter().flat_map(obus).filter(|(t, _)| *t == 6).map(|(_, p)| p).collect()
 }
 
@@ -67,7 +67,7 @@ fn ffmpeg_tiles(tile_data: &[u8], n: usize, tile_size_bytes: usize) -> Vec<(u32,
     out
 }
 
-fn slice_param(offset: u32, size: u32, col: u16) -> VASliceParameterBufferAV1 {
+pub(super) fn slice_param(offset: u32, size: u32, col: u16) -> VASliceParameterBufferAV1 {
     VASliceParameterBufferAV1 {
         slice_data_size: size,
         slice_data_offset: offset,
@@ -86,7 +86,7 @@ impl RefResolver for Surfaces {
 }
 
 // Union words as FFmpeg packs them (bit positions from va_dec_av1.h).
-const SEQ_FIELDS: u32 = (1 << 2) // enable_filter_intra
+pub(super) const SEQ_FIELDS: u32 = (1 << 2) // enable_filter_intra
     | (1 << 3) // enable_intra_edge_filter
     | (1 << 5) // enable_masked_compound
     | (1 << 7) // enable_order_hint
@@ -124,7 +124,7 @@ fn base_pic() -> VADecPictureParameterBufferAV1 {
 /// loop_filter_delta_enabled 1, cdef_damping_minus_3 0, cdef_bits 0,
 /// cdef_uv_sec_strength[0] 2, tx_mode 2; tile data starts at bit 112 of the
 /// OBU, i.e. payload byte 11).
-fn key_pic() -> VADecPictureParameterBufferAV1 {
+pub(super) fn key_pic() -> VADecPictureParameterBufferAV1 {
     let mut p = base_pic();
     p.current_frame = 10;
     p.current_display_picture = 10;
@@ -135,9 +135,9 @@ fn key_pic() -> VADecPictureParameterBufferAV1 {
     p.cdef_uv_strengths[0] = 2;
     p
 }
-const KEY_PIC_FIELDS: u32 = (1 << 2) | (1 << 6) | (1 << 14); // show_frame, allow_screen_content_tools, uniform
-const KEY_LF_FIELDS: u8 = 1 << 3; // mode_ref_delta_enabled
-const KEY_MODE_FIELDS: u32 = 2 << 7; // tx_mode SELECT
+pub(super) const KEY_PIC_FIELDS: u32 = (1 << 2) | (1 << 6) | (1 << 14); // show_frame, allow_screen_content_tools, uniform
+pub(super) const KEY_LF_FIELDS: u8 = 1 << 3; // mode_ref_delta_enabled
+pub(super) const KEY_MODE_FIELDS: u32 = 2 << 7; // tx_mode SELECT
 
 /// Frame 1: hidden inter frame (trace_headers: frame_type 1, show_frame 0,
 /// showable_frame 1, allow_screen_content_tools 1, order_hint 6,
@@ -148,7 +148,7 @@ const KEY_MODE_FIELDS: u32 = 2 << 7; // tx_mode SELECT
 /// cdef_damping_minus_3 1, cdef_y_sec_strength[0] 2, cdef_uv_sec_strength[0]
 /// 2, tx_mode 2, reference_select 0, allow_warped_motion 1; tile data at
 /// payload byte 18).
-fn inter_pic() -> VADecPictureParameterBufferAV1 {
+pub(super) fn inter_pic() -> VADecPictureParameterBufferAV1 {
     let mut p = base_pic();
     p.current_frame = 11;
     p.current_display_picture = 11;
@@ -165,7 +165,7 @@ fn inter_pic() -> VADecPictureParameterBufferAV1 {
     p.cdef_uv_strengths[0] = 2;
     p
 }
-const INTER_PIC_FIELDS: u32 = 1 // frame_type INTER
+pub(super) const INTER_PIC_FIELDS: u32 = 1 // frame_type INTER
     | (1 << 3) // showable_frame
     | (1 << 6) // allow_screen_content_tools
     | (1 << 10) // allow_high_precision_mv
@@ -174,7 +174,13 @@ const INTER_PIC_FIELDS: u32 = 1 // frame_type INTER
     | (1 << 14) // uniform_tile_spacing_flag
     | (1 << 15); // allow_warped_motion
 
-fn picture<'a>(pic: &'a VADecPictureParameterBufferAV1, pic_fields: u32, lf: u8, mode: u32, tiles: &'a [Av1Tile<'a>]) -> Av1Picture<'a> {
+pub(super) fn picture<'a>(
+    pic: &'a VADecPictureParameterBufferAV1,
+    pic_fields: u32,
+    lf: u8,
+    mode: u32,
+    tiles: &'a [Av1Tile<'a>],
+) -> Av1Picture<'a> {
     Av1Picture {
         pic,
         seq_info_fields: SEQ_FIELDS,
@@ -190,7 +196,7 @@ fn picture<'a>(pic: &'a VADecPictureParameterBufferAV1, pic_fields: u32, lf: u8,
 }
 
 /// FFmpeg 5.x style: one slice data buffer (the whole tile data) per tile.
-fn tiles_of(tile_data: &[u8], tsb: usize) -> Vec<Av1Tile<'_>> {
+pub(super) fn tiles_of(tile_data: &[u8], tsb: usize) -> Vec<Av1Tile<'_>> {
     ffmpeg_tiles(tile_data, 2, tsb)
         .into_iter()
         .enumerate()

@@ -109,6 +109,8 @@ pub struct H264Controls {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod oracle;
 #[cfg(test)]
 mod tests;

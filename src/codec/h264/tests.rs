@@ -26,14 +26,14 @@ use crate::va::ffi::{
 use std::collections::HashMap;
 use v4l2r::bindings::*;
 
-const CABAC_BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/h264/cabac-bframes-wp.h264");
-const CAVLC_SLICES: &[u8] = include_bytes!("../../../tests/data/h264/cavlc-slices.h264");
-const MBAFF: &[u8] = include_bytes!("../../../tests/data/h264/mbaff.h264");
-const BASELINE_POC2: &[u8] = include_bytes!("../../../tests/data/h264/baseline-poc2.h264");
+pub(super) const CABAC_BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/h264/cabac-bframes-wp.h264");
+pub(super) const CAVLC_SLICES: &[u8] = include_bytes!("../../../tests/data/h264/cavlc-slices.h264");
+pub(super) const MBAFF: &[u8] = include_bytes!("../../../tests/data/h264/mbaff.h264");
+pub(super) const BASELINE_POC2: &[u8] = include_bytes!("../../../tests/data/h264/baseline-poc2.h264");
 
 use crate::codec::nal::split_annexb;
 
-fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
+pub(super) fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
     split_annexb(stream).into_iter().filter(|n| matches!(n[0] & 0x1f, 1 | 5)).collect()
 }
 
@@ -444,7 +444,7 @@ impl RefResolver for Surfaces {
     }
 }
 
-fn va_pic(id: u32, frame_idx: u32, flags: u32, top: i32, bottom: i32) -> VAPictureH264 {
+pub(super) fn va_pic(id: u32, frame_idx: u32, flags: u32, top: i32, bottom: i32) -> VAPictureH264 {
     VAPictureH264 { picture_id: id, frame_idx, flags, TopFieldOrderCnt: top, BottomFieldOrderCnt: bottom, va_reserved: [0; 4] }
 }
 
@@ -458,7 +458,7 @@ const ST: u32 = VA_PICTURE_H264_SHORT_TERM_REFERENCE;
 /// (SPS/PPS values from trace_headers: High, 11x9 MBs, max_num_ref_frames 4,
 /// log2_max_frame_num 4, POC type 0 with 6-bit lsb, CABAC, weighted_pred 1,
 /// weighted_bipred_idc 2, pic_init_qp -3, chroma_qp_index_offset -2, 8x8 transform).
-fn cabac_pic_param(
+pub(super) fn cabac_pic_param(
     curr: VAPictureH264,
     frame_num: u16,
     refs: &[VAPictureH264],
@@ -506,7 +506,7 @@ fn cabac_pic_param(
     (p, seq, pf)
 }
 
-fn flat_iq() -> VAIQMatrixBufferH264 {
+pub(super) fn flat_iq() -> VAIQMatrixBufferH264 {
     VAIQMatrixBufferH264 { ScalingList4x4: [[16; 16]; 6], ScalingList8x8: [[16; 64]; 2], va_reserved: [0; 4] }
 }
 
@@ -846,6 +846,15 @@ fn translation_errors_and_helpers() {
     let garbage = [SliceInput { param: Default::default(), data: &[0x65, 0x00, 0x00] }];
     let picture = H264Picture { slices: &garbage, ..picture };
     assert!(build_controls(&picture, &resolver()).is_err());
+    // 65536 x 65536 macroblocks: the map unit count overflows u32 (found by
+    // the fuzz target in an overflow-checked build): an error, not a panic or a wrap.
+    let idr = slices_of(CABAC_BFRAMES_WP)[0];
+    let one = [SliceInput { param: Default::default(), data: idr }];
+    let mut huge = pp;
+    (huge.picture_width_in_mbs_minus1, huge.picture_height_in_mbs_minus1) = (u16::MAX, u16::MAX);
+    let p = H264Picture { pic: &huge, slices: &one, ..picture };
+    assert_eq!(build_controls(&p, &resolver()).err(), Some(CodecError::Invalid("picture size in map units")));
+    assert!(build_controls(&H264Picture { pic: &pp, ..p }, &resolver()).is_ok());
 
     assert_eq!(va_profiles(), &[VAProfileH264ConstrainedBaseline, VAProfileH264Main, VAProfileH264High]);
     assert_eq!(translate::profile_idc(VAProfileH264ConstrainedBaseline), 66);

@@ -298,6 +298,8 @@ pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state:
     let frame_height_mbs = u32::from(pic.picture_height_in_mbs_minus1) + 1;
     let map_unit_height = if seq.frame_mbs_only { frame_height_mbs } else { frame_height_mbs.div_ceil(2) };
     let chroma_array_type = if seq.separate_colour_plane { 0 } else { seq.chroma_format_idc };
+    // Two 16-bit VA sizes: their product overflows u32 at the extremes.
+    let pic_size_in_map_units = width_mbs.checked_mul(map_unit_height).ok_or(CodecError::Invalid("picture size in map units"))?;
 
     // --- slice headers -------------------------------------------------------
     let mut headers: Vec<SliceHeader> = Vec::with_capacity(p.slices.len());
@@ -321,7 +323,7 @@ pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state:
             num_slice_groups_minus1: pic.num_slice_groups_minus1,
             slice_group_map_type: pic.slice_group_map_type,
             slice_group_change_rate_minus1: u32::from(pic.slice_group_change_rate_minus1),
-            pic_size_in_map_units: width_mbs * map_unit_height,
+            pic_size_in_map_units,
         };
         headers.push(parse_slice_header(s.data, &ctx)?);
     }

@@ -104,6 +104,10 @@ pub struct HevcControls {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod oracle;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+pub(crate) use tests::wild_default_list_size as translate_wild_default_list_size;

@@ -90,9 +90,9 @@ pub struct SliceHeaderContext {
     pub entropy_coding_sync_enabled: bool,
     /// slice_segment_header_extension_present_flag.
     pub slice_segment_header_extension_present: bool,
-    /// num_ref_idx_l0_default_active_minus1.
+    /// num_ref_idx_l0_default_active_minus1 (0..14; more is an error).
     pub num_ref_idx_l0_default_active_minus1: u8,
-    /// num_ref_idx_l1_default_active_minus1.
+    /// num_ref_idx_l1_default_active_minus1 (0..14; more is an error).
     pub num_ref_idx_l1_default_active_minus1: u8,
     /// PicSizeInCtbsY (gives the length of slice_segment_address).
     pub pic_size_in_ctbs_y: u32,
@@ -457,6 +457,10 @@ fn parse_independent_part(r: &mut BitReader, ctx: &SliceHeaderContext, h: &mut S
                 h.num_ref_idx_l1_active_minus1 = r.read_ue_max(14, "num_ref_idx_l1_active_minus1")? as u8;
             }
         } else {
+            // The defaults come from VA (the PPS): 0..14 like the coded values.
+            if ctx.num_ref_idx_l0_default_active_minus1 > 14 || ctx.num_ref_idx_l1_default_active_minus1 > 14 {
+                return Err(CodecError::Invalid("num_ref_idx_l0/l1_default_active_minus1 above 14"));
+            }
             h.num_ref_idx_l0_active_minus1 = ctx.num_ref_idx_l0_default_active_minus1;
             h.num_ref_idx_l1_active_minus1 = ctx.num_ref_idx_l1_default_active_minus1;
         }

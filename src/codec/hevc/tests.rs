@@ -31,13 +31,13 @@ use crate::va::ffi::{
 use std::collections::HashMap;
 use v4l2r::bindings::*;
 
-const BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/hevc/bframes-wp.hevc");
-const SLICES: &[u8] = include_bytes!("../../../tests/data/hevc/slices.hevc");
-const MAIN10_SCALING: &[u8] = include_bytes!("../../../tests/data/hevc/main10-scaling.hevc");
+pub(super) const BFRAMES_WP: &[u8] = include_bytes!("../../../tests/data/hevc/bframes-wp.hevc");
+pub(super) const SLICES: &[u8] = include_bytes!("../../../tests/data/hevc/slices.hevc");
+pub(super) const MAIN10_SCALING: &[u8] = include_bytes!("../../../tests/data/hevc/main10-scaling.hevc");
 
 use crate::codec::nal::split_annexb;
 
-fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
+pub(super) fn slices_of(stream: &[u8]) -> Vec<&[u8]> {
     split_annexb(stream).into_iter().filter(|n| (n[0] >> 1) & 0x3f <= 21).collect()
 }
 
@@ -384,16 +384,16 @@ impl RefResolver for Refs {
     }
 }
 
-fn invalid_pic() -> VAPictureHEVC {
+pub(super) fn invalid_pic() -> VAPictureHEVC {
     VAPictureHEVC { picture_id: VA_INVALID_SURFACE, pic_order_cnt: 0, flags: VA_PICTURE_HEVC_INVALID, va_reserved: [0; 4] }
 }
 
-fn va_pic(surface: VASurfaceID, poc: i32, flags: u32) -> VAPictureHEVC {
+pub(super) fn va_pic(surface: VASurfaceID, poc: i32, flags: u32) -> VAPictureHEVC {
     VAPictureHEVC { picture_id: surface, pic_order_cnt: poc, flags, va_reserved: [0; 4] }
 }
 
 /// `pic_fields` / `slice_parsing_fields` words of `bframes-wp.hevc`.
-fn bframes_wp_words() -> (u32, u32) {
+pub(super) fn bframes_wp_words() -> (u32, u32) {
     (
         pic_value(|b| {
             b.set_chroma_format_idc(1);
@@ -414,7 +414,7 @@ fn bframes_wp_words() -> (u32, u32) {
 
 /// Picture parameters of `bframes-wp.hevc` as FFmpeg's vaapi_hevc.c fills them
 /// (values from trace_headers of its SPS/PPS).
-fn bframes_wp_pic(curr_poc: i32) -> VAPictureParameterBufferHEVC {
+pub(super) fn bframes_wp_pic(curr_poc: i32) -> VAPictureParameterBufferHEVC {
     let mut pp = VAPictureParameterBufferHEVC::default();
     pp.CurrPic = va_pic(20, curr_poc, 0);
     pp.ReferenceFrames = [invalid_pic(); 15];
@@ -558,7 +558,7 @@ fn translates_bframes_wp_b_picture_exactly() {
     assert_eq!(&out[3..], nal);
 }
 
-fn slice_param(nal: &[u8], l0: &[u8], l1: &[u8]) -> VASliceParameterBufferHEVC {
+pub(super) fn slice_param(nal: &[u8], l0: &[u8], l1: &[u8]) -> VASliceParameterBufferHEVC {
     let mut sp = VASliceParameterBufferHEVC::default();
     sp.slice_data_size = nal.len() as u32;
     sp.slice_data_flag = 0; // VA_SLICE_DATA_FLAG_ALL
@@ -679,7 +679,7 @@ fn translates_two_slice_p_picture_exactly() {
     assert_eq!(c.entry_point_offsets, vec![vec![5, 2, 3], vec![3, 3, 42, 50]]);
 }
 
-fn main10_iq() -> VAIQMatrixBufferHEVC {
+pub(super) fn main10_iq() -> VAIQMatrixBufferHEVC {
     let mut iq = VAIQMatrixBufferHEVC::default();
     for (m, l) in iq.ScalingList4x4.iter_mut().enumerate() {
         for (i, v) in l.iter_mut().enumerate() {
@@ -846,6 +846,21 @@ fn bad_pictures_are_errors_not_panics() {
     let mut bad = pp;
     bad.num_tile_columns_minus1 = 200;
     assert!(build_controls(&HevcPicture { pic: &bad, ..p }, &refs).is_err());
+    // A default list size above 14 (VA copies the PPS value) is refused, not
+    // used as an index into the 16-entry weight tables (found by the fuzz target).
+    let b_nal = slices_of(BFRAMES_WP)[2];
+    let b_slice = [HevcSlice { param: slice_param(b_nal, &[0], &[0]), long_slice_flags: 0, data: b_nal }];
+    for (l0, l1) in [(15, 0), (0, 15), (255, 255)] {
+        let mut bad = bframes_wp_pic(2);
+        bad.num_ref_idx_l0_default_active_minus1 = l0;
+        bad.num_ref_idx_l1_default_active_minus1 = l1;
+        let q = HevcPicture { pic: &bad, slices: &b_slice, ..p };
+        assert_eq!(build_controls(&q, &refs).unwrap_err(), CodecError::Invalid("num_ref_idx_l0/l1_default_active_minus1 above 14"));
+        let mut ctx = translate::header_context(&q);
+        assert!(parse_slice_header(b_nal, &ctx, None).is_err());
+        (ctx.num_ref_idx_l0_default_active_minus1, ctx.num_ref_idx_l1_default_active_minus1) = (1, 0);
+        assert!(parse_slice_header(b_nal, &ctx, None).is_ok());
+    }
     // Every VA field at its extreme with every truncation of a real slice.
     let mut wild = pp;
     wild.log2_max_pic_order_cnt_lsb_minus4 = 12;
@@ -908,4 +923,18 @@ fn tile_sizes_and_uniform_spacing() {
     let pps = run(&[1, 0], &[2]);
     assert_eq!(pps.column_width_minus1[..3], [1, 0, 0]);
     assert_eq!(pps.flags & (tiles | uniform), tiles);
+}
+
+/// The B picture of `bframes-wp.hevc` with `num_ref_idx_l0_default_active_minus1`
+/// 255: its slice takes the default list size, and its pred weight table has
+/// 16 entries. This panicked before the value was checked (the driver's test
+/// of a failed translation uses it).
+pub(crate) fn wild_default_list_size() -> Result<HevcControls, CodecError> {
+    let nal = slices_of(BFRAMES_WP)[2];
+    let mut pp = bframes_wp_pic(2);
+    pp.num_ref_idx_l0_default_active_minus1 = 255;
+    let (pic_fields, slice_parsing_fields) = bframes_wp_words();
+    let slices = [HevcSlice { param: slice_param(nal, &[0], &[0]), long_slice_flags: 0, data: nal }];
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    build_controls(&p, &Refs(HashMap::new()))
 }

@@ -365,6 +365,11 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
     if pic.num_tile_columns_minus1 > 19 || pic.num_tile_rows_minus1 > 21 {
         return Err(CodecError::Invalid("tile count"));
     }
+    // 7.4.3.3: num_ref_idx_lX_default_active_minus1 is 0..14; a slice without
+    // num_ref_idx_active_override_flag takes it as its list size (16-entry arrays).
+    if pic.num_ref_idx_l0_default_active_minus1 > 14 || pic.num_ref_idx_l1_default_active_minus1 > 14 {
+        return Err(CodecError::Invalid("num_ref_idx_l0/l1_default_active_minus1 above 14"));
+    }
 
     // --- slice headers -----------------------------------------------------------
     let ctx = header_context(p);

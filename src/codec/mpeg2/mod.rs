@@ -112,4 +112,6 @@ impl Mpeg2Controls {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -18,8 +18,8 @@ use crate::va::ffi::{
 use std::collections::HashMap;
 use v4l2r::bindings::*;
 
-const PROGRESSIVE: &[u8] = include_bytes!("../../../tests/data/mpeg2/progressive.m2v");
-const INTERLACED: &[u8] = include_bytes!("../../../tests/data/mpeg2/interlaced.m2v");
+pub(super) const PROGRESSIVE: &[u8] = include_bytes!("../../../tests/data/mpeg2/progressive.m2v");
+pub(super) const INTERLACED: &[u8] = include_bytes!("../../../tests/data/mpeg2/interlaced.m2v");
 
 struct Refs(HashMap<VASurfaceID, u64>);
 
@@ -78,13 +78,13 @@ fn picture_slices(data: &[u8], n: usize) -> Vec<Mpeg2Slice<'_>> {
     out
 }
 
-fn ext_value(f: impl FnOnce(&mut PicExtBits)) -> u32 {
+pub(super) fn ext_value(f: impl FnOnce(&mut PicExtBits)) -> u32 {
     let mut b = PicExtBits::default();
     f(&mut b);
     b._bitfield_1.get(0, 16) as u32
 }
 
-fn pic_param(coding_type: i32, f_code: i32, ext: u32, fwd: VASurfaceID, bwd: VASurfaceID) -> VAPictureParameterBufferMPEG2 {
+pub(super) fn pic_param(coding_type: i32, f_code: i32, ext: u32, fwd: VASurfaceID, bwd: VASurfaceID) -> VAPictureParameterBufferMPEG2 {
     VAPictureParameterBufferMPEG2 {
         horizontal_size: 176,
         vertical_size: 144,
@@ -100,7 +100,7 @@ fn pic_param(coding_type: i32, f_code: i32, ext: u32, fwd: VASurfaceID, bwd: VAS
 /// The IQ buffer FFmpeg sends for a stream without matrices in its sequence
 /// header (trace_headers: load_intra_quantiser_matrix = 0,
 /// load_non_intra_quantiser_matrix = 0): all four loaded, the defaults.
-fn ffmpeg_default_iq() -> VAIQMatrixBufferMPEG2 {
+pub(super) fn ffmpeg_default_iq() -> VAIQMatrixBufferMPEG2 {
     let intra = default_intra_zigzag();
     VAIQMatrixBufferMPEG2 {
         load_intra_quantiser_matrix: 1,

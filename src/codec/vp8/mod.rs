@@ -75,4 +75,6 @@ impl Vp8Controls {
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

@@ -24,7 +24,7 @@ use crate::va::ffi::{
 use std::collections::HashMap;
 use v4l2r::bindings::*;
 
-const IVF: &[u8] = include_bytes!("../../../tests/data/vp8/testsrc.ivf");
+pub(super) const IVF: &[u8] = include_bytes!("../../../tests/data/vp8/testsrc.ivf");
 
 fn ivf_frames(d: &[u8]) -> Vec<&[u8]> {
     let mut p = usize::from(u16::from_le_bytes([d[6], d[7]]));
@@ -281,7 +281,7 @@ fn pic_value(f: impl FnOnce(&mut PicBits)) -> u32 {
 /// VA buffers for a frame of the libvpx stream as FFmpeg's vaapi_vp8 fills
 /// them (values from the re-parsed header; macroblock_offset and the coder
 /// state are arbitrary here: the translator passes them through).
-fn va_for(frame: &[u8], key: bool) -> (VAPictureParameterBufferVP8, u32, VAIQMatrixBufferVP8, VASliceParameterBufferVP8) {
+pub(super) fn va_for(frame: &[u8], key: bool) -> (VAPictureParameterBufferVP8, u32, VAIQMatrixBufferVP8, VASliceParameterBufferVP8) {
     let tag = FrameTag::parse(frame).unwrap();
     let h = parse_first_partition(&frame[tag.len()..], key).unwrap();
     let fields = pic_value(|b| {

@@ -371,4 +371,6 @@ fn frame_control(
 }
 
 #[cfg(test)]
+mod fuzz;
+#[cfg(test)]
 mod tests;

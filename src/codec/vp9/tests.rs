@@ -10,7 +10,7 @@ use v4l2r::bindings::{v4l2_vp9_loop_filter, v4l2_vp9_quantization, v4l2_vp9_segm
 
 /// Splits an IVF file into frames, and VP9 superframes into their frames
 /// (what FFmpeg's vp9_superframe_split does before the hwaccel sees them).
-fn ivf_frames(file: &[u8]) -> Vec<Vec<u8>> {
+pub(super) fn ivf_frames(file: &[u8]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
     let mut pos = 32;
     while pos + 12 <= file.len() {
@@ -42,8 +42,8 @@ fn ivf_frames(file: &[u8]) -> Vec<Vec<u8>> {
     out
 }
 
-const P0: &[u8] = include_bytes!("../../../tests/data/vp9/p0.ivf");
-const P2: &[u8] = include_bytes!("../../../tests/data/vp9/p2.ivf");
+pub(super) const P0: &[u8] = include_bytes!("../../../tests/data/vp9/p0.ivf");
+pub(super) const P2: &[u8] = include_bytes!("../../../tests/data/vp9/p2.ivf");
 
 fn parse_all(file: &[u8]) -> Vec<UncompressedHeader> {
     let mut st = ParserState::default();
@@ -181,7 +181,7 @@ fn inv_map_table_shape() {
     assert_eq!((t[253], t[254]), (253, 253));
 }
 
-fn pic_fields_value(f: impl FnOnce(&mut PicBits)) -> u32 {
+pub(super) fn pic_fields_value(f: impl FnOnce(&mut PicBits)) -> u32 {
     let mut bits = PicBits { _bitfield_align_1: [], _bitfield_1: __BindgenBitfieldUnit::new([0; 4]) };
     f(&mut bits);
     bits._bitfield_1.get(0, 32) as u32
