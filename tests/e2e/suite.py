@@ -614,6 +614,11 @@ def main():
     with open(os.path.join(long_dir, 'h264-long.framemd5')) as f:
         long_frames = sum(1 for l in f if l.strip() and not l.startswith('#'))
     if not only or 'h264' in only or 'requeue' in only:
+        # GStreamer's CAPTURE buffers on the same stream, next to the driver's peak.
+        gtrace = os.path.join(outdir, 'requeue-gst.trace')
+        traced(tracer, gtrace, lambda: client_gst('v4l2slh264dec', long_path, os.path.join(outdir, 'requeue-gst'),
+                                                  {'GST_REGISTRY': os.path.join(GST_REGISTRY_DIR, 'baseline.bin')}))
+        gst_buffers = len(vtrace.read_trace(gtrace).capture_indices)
         for policy in ('lru', '1:1'):
             tag = policy.replace(':', 'to')
             log = os.path.join(outdir, 'requeue-%s.ffmpeg' % tag)
@@ -640,9 +645,9 @@ def main():
             # Keep the driver's warnings and errors and the client's own lines, not its info log.
             errs = without_driver_info(errs)
             dist = rep.get('min_export_distance')
-            detail = 'frames=%d/%d surfaces=%s peak=%s min_export_distance=%s exports=%s unattributed=%s ' \
+            detail = 'frames=%d/%d surfaces=%s peak=%s (v4l2slh264dec: %d buffers) min_export_distance=%s exports=%s unattributed=%s ' \
                      'min_requeue_decodes=%s median_requeue_decodes=%s %s' % (
-                         n, long_frames, surfaces, peak, dist, rep.get('exports'), rep.get('unattributed_exports'),
+                         n, long_frames, surfaces, peak, gst_buffers, dist, rep.get('exports'), rep.get('unattributed_exports'),
                          rep.get('min_requeue_decodes'), rep.get('median_requeue_decodes'), rc_text(rc))
             if policy == 'lru':
                 need = margin

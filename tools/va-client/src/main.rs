@@ -508,7 +508,8 @@ fn churn(args: &[String]) -> Res<()> {
                 e.step(r)?;
             }
             let mut last = None;
-            if every > 0 && k.is_multiple_of(every) && !pics.is_empty() {
+            // The probed session decodes too: buffers exist only once a picture needs them.
+            if every > 0 && (k.is_multiple_of(every) || probe) && !pics.is_empty() {
                 for r in &pics {
                     if let Some(s) = e.step(r)? {
                         last = Some(s);
