@@ -51,7 +51,7 @@ TIMEOUT = int(os.environ.get('V4L2RVA_CONSUMER_TIMEOUT', '900'))
 STRACE = ['strace', '-f', '--seccomp-bpf', '-ttt', '-e', 'trace=ioctl,fcntl,mmap,munmap,close,dup,dup2,dup3', '-X', 'verbose']
 CLIENTS = ('mpv-egl', 'mpv-vulkan', 'gst-waylandsink')
 # Inside the suite (CI) only the consumers that work in this guest run, with the default
-# pool: gst-waylandsink fails on weston's missing frame callbacks under TCG (README);
+# pool: gst-waylandsink fails (re-queues counted inside weston's display windows; README);
 # standalone runs (--only) run what is named, with both pools.
 # V4L2RVA_CONSUMER_CLIENTS / V4L2RVA_CONSUMER_POLICIES override. In the suite mpv-vulkan
 # (lavapipe, several times slower than mpv-egl under TCG) decodes h264-long once.
