@@ -50,12 +50,11 @@ COPIES = 4
 TIMEOUT = int(os.environ.get('V4L2RVA_CONSUMER_TIMEOUT', '900'))
 STRACE = ['strace', '-f', '--seccomp-bpf', '-ttt', '-e', 'trace=ioctl,fcntl,mmap,munmap,close,dup,dup2,dup3', '-X', 'verbose']
 CLIENTS = ('mpv-egl', 'mpv-vulkan', 'gst-waylandsink')
-# Inside the suite (CI) only the consumers that work in this guest run, with the default
-# pool: gst-waylandsink fails (re-queues counted inside weston's display windows; README);
-# standalone runs (--only) run what is named, with both pools.
+# Inside the suite (CI) every consumer runs with the default pool; standalone runs (--only)
+# run what is named, with both pools.
 # V4L2RVA_CONSUMER_CLIENTS / V4L2RVA_CONSUMER_POLICIES override. In the suite mpv-vulkan
 # (lavapipe, several times slower than mpv-egl under TCG) decodes h264-long once.
-SUITE_CLIENTS = [c for c in os.environ.get('V4L2RVA_CONSUMER_CLIENTS', 'mpv-egl,mpv-vulkan').split(',') if c]
+SUITE_CLIENTS = [c for c in os.environ.get('V4L2RVA_CONSUMER_CLIENTS', 'mpv-egl,mpv-vulkan,gst-waylandsink').split(',') if c]
 SUITE_SHORT = {'mpv-vulkan'}
 POLICIES = [p for p in os.environ.get('V4L2RVA_CONSUMER_POLICIES', 'lru,1:1').split(',') if p]
 SUITE_POLICIES = [p for p in os.environ.get('V4L2RVA_CONSUMER_POLICIES', 'lru').split(',') if p]

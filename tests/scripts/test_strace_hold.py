@@ -64,6 +64,36 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(r['display_requeues'], 1)                   # CAPTURE 1 queued at .61 < release .65
         self.assertEqual(r['rows'][1]['display_windows'], 1)
 
+    def test_wayland_fd_numbers_are_reused(self):
+        # Two exports (CAPTURE 0 and 1) whose fds 40 and 41 stay open; the client dups each
+        # into the same temporary number 49 to create its wl_buffer, then closes it. The
+        # window of the wl_buffer made while 49 was a copy of export 0 belongs to export 0:
+        # a QBUF of CAPTURE 1 inside it is no re-queue of a displayed buffer.
+        q = '{type=0x9 /* V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE */, index=%d, memory=0x4 /* V4L2_MEMORY_DMABUF */, ...}'
+        lines = [
+            '1 10.000 ioctl(5, VIDIOC_QUERYBUF, %s) = 0\n' % (q % 0),
+            '1 10.001 fcntl(20, F_DUPFD_CLOEXEC, 3) = 40\n',
+            '1 10.010 ioctl(5, VIDIOC_QUERYBUF, %s) = 0\n' % (q % 1),
+            '1 10.011 fcntl(21, F_DUPFD_CLOEXEC, 3) = 41\n',
+            '1 10.100 fcntl(40, F_DUPFD_CLOEXEC, 0) = 49\n',
+            '1 10.102 close(49) = 0\n',
+            '1 10.200 fcntl(41, F_DUPFD_CLOEXEC, 0) = 49\n',
+            '1 10.202 close(49) = 0\n',
+            '1 10.300 ioctl(5, VIDIOC_QBUF, %s) = 0\n' % (q % 1),
+            '1 10.500 ioctl(5, VIDIOC_QBUF, %s) = 0\n' % (q % 0),
+            '1 10.600 +++ exited with 0 +++\n',
+        ]
+        us = lambda t: '[%7u.%03u]' % (int(t * 1e6) // 1000, int(t * 1e6) % 1000)  # noqa: E731
+        wl = ['%s  -> zwp_linux_buffer_params_v1@7.add(fd 49, 0, 0, 176, 0, 0)\n' % us(10.101),
+              '%s zwp_linux_buffer_params_v1@7.created(new id wl_buffer@8)\n' % us(10.150),
+              '%s  -> wl_surface@3.attach(wl_buffer@8, 0, 0)\n' % us(10.250),
+              '%s  -> wl_surface@3.commit()\n' % us(10.251),
+              '%s wl_buffer@8.release()\n' % us(10.400)]
+        r = sh.analyse(lines, wl)
+        self.assertEqual(r['display_windows'], 1)
+        self.assertEqual((r['rows'][0]['display_windows'], r['rows'][1]['display_windows']), (1, 0))
+        self.assertEqual(r['display_requeues'], 0)
+
     def test_wayland_time_unwrap(self):
         # 32-bit microsecond wrap: 1764640000.5 s -> printed modulo 2**32 us
         t = 1764640000.5
