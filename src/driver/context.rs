@@ -456,7 +456,7 @@ impl Context {
         };
         let hevc_entry_points =
             config.codec == Codec::Hevc && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
-        let capture = negotiate_formats(&mut session, config.coded_fourcc, width, height, ten_bit)?;
+        let capture = negotiate_formats(&mut session, node, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::pool::policy_from_env();
         // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
         // the pool grows when a decode finds no eligible slot, up to what the
@@ -1288,6 +1288,16 @@ impl Context {
 
     pub fn slot_bytes_mut(&mut self, slot: SlotId) -> Option<&mut [u8]> {
         self.session.capture_plane_mut(slot.0, 0)
+    }
+
+    /// Every memory plane of `slot` (two for MM21), for tiled copies.
+    pub fn slot_planes(&self, slot: SlotId) -> Option<Vec<&[u8]>> {
+        self.session.capture_planes(slot.0)
+    }
+
+    /// Writable views of every memory plane of `slot`.
+    pub fn slot_planes_mut(&mut self, slot: SlotId) -> Option<Vec<&mut [u8]>> {
+        self.session.capture_planes_mut(slot.0)
     }
 
     /// The surface was destroyed: forget its binding.

@@ -781,6 +781,32 @@ impl DecoderSession {
         buf.bytes_mut(plane)
     }
 
+    /// Read-only views of every memory plane of a CAPTURE buffer (one for a
+    /// frame or a single-buffer format, two for MM21). `None` while queued.
+    pub fn capture_planes(&self, index: u32) -> Option<Vec<&[u8]>> {
+        let buf = self.captures.get(index as usize)?;
+        if buf.queued {
+            return None;
+        }
+        match &buf.frame {
+            Some(f) => Some(vec![f.bytes()?]),
+            None => Some(buf.planes.iter().map(|m| &m[..]).collect()),
+        }
+    }
+
+    /// Writable views of every memory plane of a CAPTURE buffer (tiled
+    /// vaPutImage). `None` while queued.
+    pub fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>> {
+        let buf = self.captures.get_mut(index as usize)?;
+        if buf.queued {
+            return None;
+        }
+        match &mut buf.frame {
+            Some(f) => Some(vec![f.bytes_mut()?]),
+            None => Some(buf.planes.iter_mut().map(|m| &mut m[..]).collect()),
+        }
+    }
+
     /// Whether CAPTURE buffer `index` is queued in the kernel.
     pub fn capture_queued(&self, index: u32) -> bool {
         self.captures.get(index as usize).is_some_and(|b| b.queued)
@@ -1468,6 +1494,7 @@ mod tests {
             coded_formats: vec![],
             multiplanar: true,
             ten_bit_formats: vec![],
+            tiled_capture: vec![],
         };
         let e = DecoderSession::open(&node).err().unwrap();
         assert_eq!(e.errno(), Some(Errno::ENOENT));
