@@ -104,9 +104,9 @@ pub fn negotiate_formats(
             capture.height
         ));
     }
-    if crate::tiling::TiledFormat::from_v4l2_fourcc(capture.fourcc).is_some() {
+    if let Some(tiled) = super::image::tiled_layout(&capture) {
         // A tiled layout the detiler could not walk is refused here, not at the first vaGetImage.
-        super::image::slot_layout(&capture)?;
+        tiled?;
     }
     Ok(capture)
 }

@@ -91,11 +91,21 @@ pub enum SlotLayout {
 
 /// The tiled layout of a CAPTURE format, if its fourcc is a tiled one
 /// (`Some(Err)` when the device's sizes do not make a walkable layout).
+///
+/// A single-buffer format whose height is not whole luma tiles (visl's
+/// `NV12_32L32` keeps the requested height; cedrus reports it rounded up to
+/// 32) is laid out with the height rounded up to the tile: tiles are whole,
+/// so the chroma plane can only start after the last luma tile row, and the
+/// buffer must hold that (`sizeimage` is checked).
 pub fn tiled_layout(cf: &CaptureFormat) -> Option<VaResult<TiledLayout>> {
     let format = TiledFormat::from_v4l2_fourcc(cf.fourcc)?;
     let n = cf.num_planes.min(cf.bytesperline.len());
     let buffers: Vec<(u32, u32)> = (0..n).map(|i| (cf.bytesperline[i], cf.sizeimage[i])).collect();
-    Some(TiledLayout::from_v4l2(format, cf.width, cf.height, &buffers).map_err(|e| {
+    let height = match (format.num_buffers(), format.tile(0)) {
+        (1, Some(t)) => cf.height.checked_next_multiple_of(t.height as u32).unwrap_or(cf.height),
+        _ => cf.height,
+    };
+    Some(TiledLayout::from_v4l2(format, cf.width, height, &buffers).map_err(|e| {
         va_err!(
             VA_STATUS_ERROR_OPERATION_FAILED,
             "CAPTURE {} {}x{} pitch {:?} size {:?}: {e}",
@@ -844,9 +854,13 @@ mod tests {
         let nv12 = cf(V4L2_PIX_FMT_NV12, 176, 144, 176, 176 * 144 * 3 / 2);
         assert_eq!(picture_layout(&nv12).unwrap(), SlotLayout::Linear(slot_layout(&nv12).unwrap()));
         assert!(tiled_layout(&nv12).is_none());
-        // A height that is not whole tiles (the chroma plane would overlap) is refused.
-        let bad = tiled(V4L2_PIX_FMT_NV12_32L32, 192, 144, &[(192, 1 << 20)]);
-        assert!(picture_layout(&bad).is_err());
+        // A height that is not whole tiles (visl): chroma after the last whole luma tile row,
+        // if the buffer holds it.
+        let visl = tiled(V4L2_PIX_FMT_NV12_32L32, 176, 144, &[(192, 192 * 160 + 192 * 96)]);
+        let SlotLayout::Tiled(v) = picture_layout(&visl).unwrap() else { panic!("not tiled") };
+        assert_eq!((v.height, v.planes()[1].offset), (160, 192 * 160));
+        let short = tiled(V4L2_PIX_FMT_NV12_32L32, 176, 144, &[(192, 192 * 144 * 3 / 2)]);
+        assert!(picture_layout(&short).is_err());
         // 4L4 and MM21 layouts.
         let vt12 = tiled(V4L2_PIX_FMT_NV12_4L4, 176, 144, &[(176, 176 * 144 * 3 / 2)]);
         assert!(matches!(picture_layout(&vt12), Ok(SlotLayout::Tiled(_))));
