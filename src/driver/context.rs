@@ -1195,6 +1195,25 @@ impl Context {
         Ok((dup, size))
     }
 
+    /// Like [`Self::export_slot`] for every memory plane of `slot` (MM21: luma
+    /// and chroma buffers): owned duplicates and each plane's size.
+    pub fn export_slot_planes(&mut self, slot: SlotId) -> VaResult<Vec<(OwnedFd, u32)>> {
+        let n = self.capture.num_planes.max(1);
+        let mut sizes = Vec::with_capacity(n);
+        for plane in 0..n {
+            sizes.push(self.session.capture_plane_length(slot.0, plane).map_err(|e| v4l2_err("query CAPTURE buffer", e))?);
+        }
+        let fds = self.session.capture_dmabufs(slot.0).map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
+        fds.iter()
+            .zip(sizes)
+            .map(|(fd, size)| {
+                fd.try_clone_to_owned()
+                    .map(|d| (d, size))
+                    .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))
+            })
+            .collect()
+    }
+
     /// Take `own` (a surface's frame from before it had a context, or an
     /// imported buffer) as a new CAPTURE slot reserved for and pinned to
     /// `surface`, so its pictures land in the memory its early exports (or

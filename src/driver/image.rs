@@ -17,9 +17,10 @@
 //! detiled copy (an image of its own, not a view: writes to it are not
 //! written back); vaPutImage detiles the picture, copies the rectangle and
 //! tiles it back; vaExportSurfaceHandle describes the buffer as NV12 with the
-//! layout's DRM modifier (`NV12_32L32`: `DRM_FORMAT_MOD_ALLWINNER_TILED`) and
-//! refuses the layouts without one (`NV12_4L4`) or with two buffers (`MM21`:
-//! not done yet) with `VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE`.
+//! layout's DRM modifier (`NV12_32L32`: `DRM_FORMAT_MOD_ALLWINNER_TILED`, one
+//! object; `MM21`: `DRM_FORMAT_MOD_MTK_16L_32S_TILE`, one object per plane) and
+//! refuses the layout without one (`NV12_4L4`) with
+//! `VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE`.
 
 use super::buffer::{Buffer, BufferStore};
 use super::{lock, Driver};
@@ -135,23 +136,40 @@ fn image_planes(image: &ffi::VAImage) -> [LinearPlane; 2] {
     ]
 }
 
-/// The DRM PRIME descriptor exporting a single-buffer tiled picture: NV12
-/// with the layout's modifier, pitches = `bytesperline`, plane offsets of the
-/// layout. Layouts without a DRM modifier (`NV12_4L4`) or with two buffers
-/// (`MM21`) are refused with `VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE`.
+/// The DRM PRIME descriptor exporting a tiled picture: NV12 with the
+/// layout's modifier on every object, pitches = `bytesperline`, plane offsets
+/// of the layout; one object (`NV12_32L32`) or one per plane (`MM21`:
+/// `objects` = (fd, size) per buffer). Layouts without a DRM modifier
+/// (`NV12_4L4`) are refused with `VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE`.
 pub fn tiled_prime_descriptor(
     layout: &TiledLayout,
     width: u32,
     height: u32,
-    fd: i32,
-    object_size: u32,
+    objects: &[(i32, u32)],
     separate_layers: bool,
 ) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
     let modifier = check_tiled_export(layout)?;
-    let mut d = ffi::VADRMPRIMESurfaceDescriptor { fourcc: ffi::VA_FOURCC_NV12, width, height, num_objects: 1, ..Default::default() };
-    d.objects[0].fd = fd;
-    d.objects[0].size = object_size;
-    d.objects[0].drm_format_modifier = modifier;
+    if objects.len() != layout.num_buffers() {
+        return Err(va_err!(
+            VA_STATUS_ERROR_OPERATION_FAILED,
+            "{} export with {} dma-bufs for {} buffers",
+            layout.format.name(),
+            objects.len(),
+            layout.num_buffers()
+        ));
+    }
+    let mut d = ffi::VADRMPRIMESurfaceDescriptor {
+        fourcc: ffi::VA_FOURCC_NV12,
+        width,
+        height,
+        num_objects: objects.len() as u32,
+        ..Default::default()
+    };
+    for (o, &(fd, size)) in d.objects.iter_mut().zip(objects) {
+        o.fd = fd;
+        o.size = size;
+        o.drm_format_modifier = modifier;
+    }
     let planes = layout.planes();
     if separate_layers {
         use drm_fourcc::DrmFourcc as D;
@@ -159,7 +177,7 @@ pub fn tiled_prime_descriptor(
         for (i, (p, fmt)) in planes.iter().zip([D::R8, D::Gr88]).enumerate() {
             d.layers[i].drm_format = fmt as u32;
             d.layers[i].num_planes = 1;
-            d.layers[i].object_index[0] = 0;
+            d.layers[i].object_index[0] = p.buffer as u32;
             d.layers[i].offset[0] = to_u32(p.offset)?;
             d.layers[i].pitch[0] = to_u32(p.pitch)?;
         }
@@ -168,7 +186,7 @@ pub fn tiled_prime_descriptor(
         d.layers[0].drm_format = drm_fourcc::DrmFourcc::Nv12 as u32;
         d.layers[0].num_planes = 2;
         for (i, p) in planes.iter().enumerate() {
-            d.layers[0].object_index[i] = 0;
+            d.layers[0].object_index[i] = p.buffer as u32;
             d.layers[0].offset[i] = to_u32(p.offset)?;
             d.layers[0].pitch[i] = to_u32(p.pitch)?;
         }
@@ -176,22 +194,33 @@ pub fn tiled_prime_descriptor(
     Ok(d)
 }
 
+/// The descriptor of a tiled export over owned dma-bufs (closed on error).
+fn tiled_export(
+    layout: &TiledLayout,
+    width: u32,
+    height: u32,
+    objects: Vec<(std::os::fd::OwnedFd, u32)>,
+    separate_layers: bool,
+) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
+    use std::os::fd::AsRawFd;
+    let raw: Vec<(i32, u32)> = objects.iter().map(|(fd, size)| (fd.as_raw_fd(), *size)).collect();
+    let d = tiled_prime_descriptor(layout, width, height, &raw, separate_layers)?;
+    // Complete: the descriptor owns the fds now.
+    for (fd, _) in objects {
+        let _ = fd.into_raw_fd();
+    }
+    Ok(d)
+}
+
 /// The DRM modifier a tiled picture is exported with, or the refusal.
 fn check_tiled_export(layout: &TiledLayout) -> VaResult<u64> {
-    let name = layout.format.name();
-    let Some(modifier) = layout.format.drm_modifier() else {
-        return Err(va_err!(
+    layout.format.drm_modifier().ok_or_else(|| {
+        va_err!(
             VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
-            "export of a {name} picture refused: no DRM format modifier describes this layout (read it with vaGetImage)"
-        ));
-    };
-    if layout.num_buffers() != 1 {
-        return Err(va_err!(
-            VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
-            "export of a {name} picture refused: its planes are two buffers, not exported yet (read it with vaGetImage)"
-        ));
-    }
-    Ok(modifier)
+            "export of a {} picture refused: no DRM format modifier describes this layout (read it with vaGetImage)",
+            layout.format.name()
+        )
+    })
 }
 
 /// Layout of an image the driver allocates: pitch rounded up to 16 bytes,
@@ -679,6 +708,13 @@ impl Driver {
             let layout = picture_layout(g.capture_format())?;
             if let SlotLayout::Tiled(t) = &layout {
                 check_tiled_export(t)?;
+                if t.num_buffers() > 1 {
+                    // MM21: one dma-buf per plane.
+                    let objects = g.export_slot_planes(slot)?;
+                    g.note_export(surface, slot, !separate);
+                    drop(g);
+                    return tiled_export(t, s_w, s_h, objects, separate);
+                }
             }
             let (fd, size) = g.export_slot(slot)?;
             g.note_export(surface, slot, !separate);
@@ -702,11 +738,7 @@ impl Driver {
         };
         let layout = match layout {
             SlotLayout::Linear(l) => l,
-            SlotLayout::Tiled(t) => {
-                let mut d = tiled_prime_descriptor(&t, s_w, s_h, -1, size, separate)?;
-                d.objects[0].fd = fd.into_raw_fd();
-                return Ok(d);
-            }
+            SlotLayout::Tiled(t) => return tiled_export(&t, s_w, s_h, vec![(fd, size)], separate),
         };
         let pitch = layout.plane(0).map(|p| p.pitch).unwrap_or(0);
         let modifier = crate::format::export_modifier(to_u32(pitch)?, crate::format::export_align_from_env());
@@ -874,7 +906,7 @@ mod tests {
         use crate::v4l2::{V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12_32L32, V4L2_PIX_FMT_NV12_4L4};
         let size = 192 * 160 + 192 * 96;
         let st12 = tiled_layout(&tiled(V4L2_PIX_FMT_NV12_32L32, 192, 160, &[(192, size)])).unwrap().unwrap();
-        let d = tiled_prime_descriptor(&st12, 176, 144, 9, size, false).unwrap();
+        let d = tiled_prime_descriptor(&st12, 176, 144, &[(9, size)], false).unwrap();
         assert_eq!((d.fourcc, d.width, d.height, d.num_objects, d.num_layers), (ffi::VA_FOURCC_NV12, 176, 144, 1, 1));
         assert_eq!((d.objects[0].fd, d.objects[0].size), (9, size));
         assert_eq!(d.objects[0].drm_format_modifier, crate::tiling::DRM_FORMAT_MOD_ALLWINNER_TILED);
@@ -882,19 +914,26 @@ mod tests {
         assert_eq!(d.layers[0].num_planes, 2);
         assert_eq!(d.layers[0].offset[..2], [0, 192 * 160]);
         assert_eq!(d.layers[0].pitch[..2], [192, 192]);
-        let d = tiled_prime_descriptor(&st12, 176, 144, 9, size, true).unwrap();
+        let d = tiled_prime_descriptor(&st12, 176, 144, &[(9, size)], true).unwrap();
         assert_eq!(d.num_layers, 2);
         assert_eq!(
             (d.layers[1].drm_format, d.layers[1].offset[0], d.layers[1].pitch[0]),
             (drm_fourcc::DrmFourcc::Gr88 as u32, 192 * 160, 192)
         );
-        // No modifier for 4L4; MM21's two buffers are not exported yet.
+        // No modifier for 4L4.
         let vt12 = tiled_layout(&tiled(V4L2_PIX_FMT_NV12_4L4, 176, 144, &[(176, 176 * 216)])).unwrap().unwrap();
-        let e = tiled_prime_descriptor(&vt12, 176, 144, 9, 176 * 216, false).unwrap_err();
+        let e = tiled_prime_descriptor(&vt12, 176, 144, &[(9, 176 * 216)], false).unwrap_err();
         assert_eq!(e.status as u32, ffi::VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE);
+        // MM21: two objects, one plane each at offset 0, both with the MTK modifier.
         let mm21 = tiled_layout(&tiled(V4L2_PIX_FMT_MM21, 192, 192, &[(192, 192 * 192), (192, 192 * 96)])).unwrap().unwrap();
-        let e = tiled_prime_descriptor(&mm21, 176, 144, 9, 192 * 192, false).unwrap_err();
-        assert_eq!(e.status as u32, ffi::VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE);
+        assert!(tiled_prime_descriptor(&mm21, 176, 144, &[(9, 192 * 192)], false).is_err());
+        let d = tiled_prime_descriptor(&mm21, 176, 176, &[(9, 192 * 192), (10, 192 * 96)], false).unwrap();
+        assert_eq!(d.num_objects, 2);
+        assert_eq!((d.objects[0].fd, d.objects[1].fd, d.objects[1].size), (9, 10, 192 * 96));
+        assert!(d.objects[..2].iter().all(|o| o.drm_format_modifier == crate::tiling::DRM_FORMAT_MOD_MTK_16L_32S_TILE));
+        assert_eq!(d.layers[0].object_index[..2], [0, 1]);
+        assert_eq!(d.layers[0].offset[..2], [0, 0]);
+        assert_eq!(d.layers[0].pitch[..2], [192, 192]);
     }
 
     #[test]

@@ -122,6 +122,9 @@ struct CaptureBuffer {
     frame: Option<Frame>,
     /// MMAP: the one dma-buf exported for this buffer (on first export).
     export: Option<OwnedFd>,
+    /// MMAP: the dma-bufs of planes 1.. of a multi-buffer format (MM21),
+    /// exported with plane 0 by [`DecoderSession::capture_dmabufs`].
+    more_exports: Vec<OwnedFd>,
     /// Handed out to a consumer at least once.
     exported: bool,
     /// Queued in the kernel (between QBUF and DQBUF).
@@ -133,7 +136,7 @@ struct CaptureBuffer {
 
 impl CaptureBuffer {
     fn mapped(planes: Vec<PlaneMapping>) -> Self {
-        CaptureBuffer { planes, frame: None, export: None, exported: false, queued: false, removed: false }
+        CaptureBuffer { planes, frame: None, export: None, more_exports: Vec::new(), exported: false, queued: false, removed: false }
     }
 
     /// The buffer's bytes (plane `plane`; a frame has one).
@@ -847,6 +850,42 @@ impl DecoderSession {
             (None, Some(fd)) => Ok(fd.as_fd()),
             (None, None) => Err(V4l2Error::State(format!("CAPTURE {index}: export vanished"))),
         }
+    }
+
+    /// One dma-buf per memory plane of MMAP CAPTURE buffer `index` of a
+    /// multi-buffer format (MM21: luma, chroma), each exported once with
+    /// VIDIOC_EXPBUF (plane 0 is the one [`Self::capture_dmabuf`] would give
+    /// and the one polled for reader fences). Single-buffer formats: that one fd.
+    pub fn capture_dmabufs(&mut self, index: u32) -> Result<Vec<BorrowedFd<'_>>, V4l2Error> {
+        let Some(buf) = self.captures.get(index as usize) else {
+            return Err(V4l2Error::State(format!("export of CAPTURE {index}: no such buffer")));
+        };
+        let n = buf.planes.len();
+        if buf.frame.is_some() || n <= 1 {
+            return self.capture_dmabuf(index).map(|fd| vec![fd]);
+        }
+        if buf.export.is_none() {
+            let mut fds = Vec::with_capacity(n);
+            for plane in 0..n {
+                self.count();
+                let fd = v4l2r::ioctl::expbuf::<OwnedFd>(
+                    &self.video,
+                    self.cap_q,
+                    index as usize,
+                    plane,
+                    ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
+                )
+                .map_err(|e| ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index} plane {plane}"))))?;
+                fds.push(fd);
+            }
+            let buf = &mut self.captures[index as usize];
+            let mut fds = fds.into_iter();
+            buf.export = fds.next();
+            buf.more_exports = fds.collect();
+        }
+        let buf = &mut self.captures[index as usize];
+        buf.exported = true;
+        Ok(buf.export.iter().chain(buf.more_exports.iter()).map(|fd| fd.as_fd()).collect())
     }
 
     /// The dma-buf of CAPTURE buffer `index` if it was ever handed to a consumer
