@@ -2,12 +2,14 @@
 //! formats it offers for that coded format, and its frame-size range.
 //!
 //! 1. **CAPTURE formats.** A fresh handle, `S_FMT` OUTPUT to the coded format
-//!    at [`PROBE_WIDTH`]×[`PROBE_HEIGHT`], then `ENUM_FMT` CAPTURE. A coded
-//!    format whose list holds no format the driver can describe (linear
-//!    `NV12`, or linear `P010` for 10-bit: [`describable`]) is dropped with one
-//!    info line: contexts of its profiles could not work (cedrus on A10/A20
-//!    offers only `NV12_32L32`, MediaTek only `MM21`, hantro G2 without its
-//!    post-processor only `NV12_4L4`).
+//!    at [`PROBE_WIDTH`]×[`PROBE_HEIGHT`], then `ENUM_FMT` CAPTURE. The
+//!    8-bit CAPTURE format of its contexts is linear `NV12` when offered, else
+//!    the first tiled NV12 layout the driver detiles ([`capture_choice`]:
+//!    `NV12_32L32` on cedrus A10/A20, `NV12_4L4` on hantro G2 without its
+//!    post-processor, `MM21` on MediaTek; images are then detiled on the CPU,
+//!    see [`crate::tiling`]). A coded format whose list holds none of these
+//!    and no linear `P010` ([`describable`]) is dropped with one info line:
+//!    contexts of its profiles could not work.
 //! 2. **Frame sizes.** `VIDIOC_ENUM_FRAMESIZES` of the coded format
 //!    ([`enum_frame_sizes`]): stepwise / continuous ranges as reported,
 //!    discrete sizes as their bounding range. A node that does not implement
@@ -129,11 +131,23 @@ pub fn enum_frame_sizes(video: &File, video_path: &Path, coded_fourcc: u32) -> R
     Ok(FrameSizes::from_discrete(&discrete))
 }
 
-/// Whether the driver can describe one of the CAPTURE formats a node offers
-/// for a coded format: linear NV12 (8-bit) or linear P010 (10-bit). Tiled and
-/// packed formats (`NV12_32L32`, `NV12_4L4`, `MM21`, `NV15`, ...) are not.
+/// The 8-bit CAPTURE format contexts use for a coded format whose node offers
+/// `capture_formats`: linear NV12 when offered (preferred: no detiling), else
+/// the first tiled NV12 layout of the list that [`crate::tiling::TiledFormat`]
+/// knows (`NV12_32L32`, `NV12_4L4`, `MM21`); `None` when neither exists.
+pub fn capture_choice(capture_formats: &[u32]) -> Option<u32> {
+    if capture_formats.contains(&crate::v4l2::V4L2_PIX_FMT_NV12) {
+        return Some(crate::v4l2::V4L2_PIX_FMT_NV12);
+    }
+    capture_formats.iter().copied().find(|&f| crate::tiling::TiledFormat::from_v4l2_fourcc(f).is_some())
+}
+
+/// Whether the driver can decode into one of the CAPTURE formats a node offers
+/// for a coded format: linear NV12 or a tiled NV12 layout it detiles (8-bit,
+/// [`capture_choice`]), or linear P010 (10-bit). Packed and tiled 10-bit
+/// formats (`NV15`, ...) are not.
 pub fn describable(capture_formats: &[u32]) -> bool {
-    capture_formats.iter().any(|&f| f == crate::v4l2::V4L2_PIX_FMT_NV12 || f == crate::v4l2::V4L2_PIX_FMT_P010)
+    capture_choice(capture_formats).is_some() || capture_formats.contains(&crate::v4l2::V4L2_PIX_FMT_P010)
 }
 
 /// The CAPTURE formats a node offers after `S_FMT` OUTPUT of `coded_fourcc`
@@ -194,15 +208,28 @@ mod tests {
     };
 
     #[test]
-    fn only_linear_nv12_or_p010_is_describable() {
+    fn linear_nv12_p010_or_a_known_tiled_layout_is_describable() {
         assert!(describable(&[V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_P010]));
         assert!(describable(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV12]));
         assert!(describable(&[V4L2_PIX_FMT_P010]));
-        assert!(!describable(&[V4L2_PIX_FMT_NV12_32L32]));
-        assert!(!describable(&[V4L2_PIX_FMT_MM21]));
-        assert!(!describable(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15]));
+        assert!(describable(&[V4L2_PIX_FMT_NV12_32L32]));
+        assert!(describable(&[V4L2_PIX_FMT_MM21]));
+        assert!(describable(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV15]));
+        assert!(!describable(&[V4L2_PIX_FMT_NV15]));
         assert!(!describable(&[V4L2_PIX_FMT_YUV420]));
         assert!(!describable(&[]));
+    }
+
+    #[test]
+    fn linear_nv12_is_preferred_over_tiled() {
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_NV12_4L4, V4L2_PIX_FMT_NV12]), Some(V4L2_PIX_FMT_NV12));
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_P010]), Some(V4L2_PIX_FMT_NV12));
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_NV12_32L32]), Some(V4L2_PIX_FMT_NV12_32L32));
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_NV15, V4L2_PIX_FMT_NV12_4L4]), Some(V4L2_PIX_FMT_NV12_4L4));
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_MM21]), Some(V4L2_PIX_FMT_MM21));
+        // 10-bit only: no 8-bit CAPTURE format.
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_P010]), None);
+        assert_eq!(capture_choice(&[V4L2_PIX_FMT_YUV420]), None);
     }
 
     #[test]

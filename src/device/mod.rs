@@ -58,11 +58,25 @@ pub struct DecoderNode {
     /// P010 CAPTURE buffers, per the probe in [`tenbit`]: HEVC "S265", VP9
     /// "VP9F", AV1 "AV1F" at most. Empty on visl (NV12/YU12 CAPTURE only).
     pub ten_bit_formats: Vec<u32>,
+    /// Coded formats (of `coded_formats`) whose node offers no linear NV12
+    /// CAPTURE format, with the tiled NV12 layout their 8-bit contexts decode
+    /// into (`NV12_32L32`, `NV12_4L4`, `MM21`; see [`coded::capture_choice`]).
+    pub tiled_capture: Vec<(u32, u32)>,
 }
 
 impl DecoderNode {
     pub fn supports(&self, coded_fourcc: u32) -> bool {
         self.coded_formats.contains(&coded_fourcc)
+    }
+
+    /// The V4L2 CAPTURE format of a context of `coded_fourcc`: P010 for
+    /// 10-bit, else linear NV12 or, where the node offers only a tiled
+    /// layout, that layout.
+    pub fn capture_fourcc(&self, coded_fourcc: u32, ten_bit: bool) -> u32 {
+        if ten_bit {
+            return crate::v4l2::V4L2_PIX_FMT_P010;
+        }
+        self.tiled_capture.iter().find(|(c, _)| *c == coded_fourcc).map_or(crate::v4l2::V4L2_PIX_FMT_NV12, |&(_, t)| t)
     }
 
     /// Whether the node decodes `coded_fourcc` 10-bit into P010.
@@ -277,7 +291,7 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
         coded::record(video_path, f, sizes);
     }
     drop(video);
-    let coded_formats = filter_by_capture_formats(video_path, multiplanar, coded_formats);
+    let (coded_formats, tiled_capture) = filter_by_capture_formats(video_path, multiplanar, coded_formats);
     if coded_formats.is_empty() {
         return Err(V4l2Error::Unsupported(format!(
             "{}: no coded format with a CAPTURE format the driver can describe (linear NV12 or P010)",
@@ -297,6 +311,7 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
         coded_formats,
         multiplanar,
         ten_bit_formats,
+        tiled_capture,
     })
 }
 
@@ -328,25 +343,44 @@ pub fn classify_caps(caps: Capabilities) -> Option<bool> {
 }
 
 /// Keep the coded formats whose CAPTURE formats (after S_FMT OUTPUT of that
-/// format) include one the driver can describe; one info line per dropped
-/// format (see [`coded`]). A format whose probe fails is kept: the session
-/// reports the failure when a context is created.
-fn filter_by_capture_formats(video_path: &Path, multiplanar: bool, formats: Vec<u32>) -> Vec<u32> {
-    formats
+/// format) include one the driver can decode into; one info line per dropped
+/// format (see [`coded`]), and one per kept format that is tiled only, which
+/// is returned with its tiled CAPTURE format. A format whose probe fails is
+/// kept: the session reports the failure when a context is created.
+fn filter_by_capture_formats(video_path: &Path, multiplanar: bool, formats: Vec<u32>) -> (Vec<u32>, Vec<(u32, u32)>) {
+    let mut tiled = Vec::new();
+    let kept = formats
         .into_iter()
         .filter(|&f| match coded::capture_formats(video_path, multiplanar, f) {
             Ok(cap) if !coded::describable(&cap) => {
                 log::info!(
-                    "{}: {} not advertised: no CAPTURE format the driver can describe (offered: {}; linear NV12 or P010 needed)",
+                    "{}: {} not advertised: no CAPTURE format the driver can describe (offered: {}; linear NV12 or P010, or NV12_32L32, NV12_4L4, MM21 needed)",
                     video_path.display(),
                     fourcc_to_string(f),
                     cap.iter().map(|c| fourcc_to_string(*c)).collect::<Vec<_>>().join(" ")
                 );
                 false
             }
+            Ok(cap) => {
+                match coded::capture_choice(&cap) {
+                    Some(c) if c != crate::v4l2::V4L2_PIX_FMT_NV12 => {
+                        log::info!(
+                            "{}: {}: CAPTURE is tiled only (offered: {}): decoding into {}, images detiled on the CPU",
+                            video_path.display(),
+                            fourcc_to_string(f),
+                            cap.iter().map(|c| fourcc_to_string(*c)).collect::<Vec<_>>().join(" "),
+                            fourcc_to_string(c)
+                        );
+                        tiled.push((f, c));
+                    }
+                    _ => {}
+                }
+                true
+            }
             _ => true,
         })
-        .collect()
+        .collect();
+    (kept, tiled)
 }
 
 /// Keep the coded formats we know whose stateless controls exist with the

@@ -606,6 +606,7 @@ mod tests {
             coded_formats: vec![h264, hevc],
             multiplanar: true,
             ten_bit_formats: vec![hevc],
+            tiled_capture: vec![],
         };
         let names = |f| profiles_of(&node, f).into_iter().map(profile_name).collect::<Vec<_>>();
         assert_eq!(names(h264), ["H264ConstrainedBaseline", "H264Main", "H264High"]);

@@ -209,6 +209,7 @@ mod tests {
             coded_formats: formats.to_vec(),
             multiplanar: true,
             ten_bit_formats: Vec::new(),
+            tiled_capture: Vec::new(),
         }
     }
 

@@ -456,7 +456,7 @@ impl Context {
         };
         let hevc_entry_points =
             config.codec == Codec::Hevc && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
-        let capture = negotiate_formats(&mut session, config.coded_fourcc, width, height, ten_bit)?;
+        let capture = negotiate_formats(&mut session, node, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::pool::policy_from_env();
         // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
         // the pool grows when a decode finds no eligible slot, up to what the
@@ -1195,6 +1195,25 @@ impl Context {
         Ok((dup, size))
     }
 
+    /// Like [`Self::export_slot`] for every memory plane of `slot` (MM21: luma
+    /// and chroma buffers): owned duplicates and each plane's size.
+    pub fn export_slot_planes(&mut self, slot: SlotId) -> VaResult<Vec<(OwnedFd, u32)>> {
+        let n = self.capture.num_planes.max(1);
+        let mut sizes = Vec::with_capacity(n);
+        for plane in 0..n {
+            sizes.push(self.session.capture_plane_length(slot.0, plane).map_err(|e| v4l2_err("query CAPTURE buffer", e))?);
+        }
+        let fds = self.session.capture_dmabufs(slot.0).map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
+        fds.iter()
+            .zip(sizes)
+            .map(|(fd, size)| {
+                fd.try_clone_to_owned()
+                    .map(|d| (d, size))
+                    .map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))
+            })
+            .collect()
+    }
+
     /// Take `own` (a surface's frame from before it had a context, or an
     /// imported buffer) as a new CAPTURE slot reserved for and pinned to
     /// `surface`, so its pictures land in the memory its early exports (or
@@ -1288,6 +1307,16 @@ impl Context {
 
     pub fn slot_bytes_mut(&mut self, slot: SlotId) -> Option<&mut [u8]> {
         self.session.capture_plane_mut(slot.0, 0)
+    }
+
+    /// Every memory plane of `slot` (two for MM21), for tiled copies.
+    pub fn slot_planes(&self, slot: SlotId) -> Option<Vec<&[u8]>> {
+        self.session.capture_planes(slot.0)
+    }
+
+    /// Writable views of every memory plane of `slot`.
+    pub fn slot_planes_mut(&mut self, slot: SlotId) -> Option<Vec<&mut [u8]>> {
+        self.session.capture_planes_mut(slot.0)
     }
 
     /// The surface was destroyed: forget its binding.

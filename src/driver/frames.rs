@@ -67,11 +67,14 @@ pub fn capture_fourcc_for(ten_bit: bool) -> u32 {
     }
 }
 
-/// Negotiate a session's formats for `coded_fourcc` at `width`x`height`:
-/// S_FMT OUTPUT, the 10-bit sequence control where `ten_bit`, S_FMT CAPTURE.
+/// Negotiate a session on `node` for `coded_fourcc` at `width`x`height`:
+/// S_FMT OUTPUT, the 10-bit sequence control where `ten_bit`, S_FMT CAPTURE
+/// of [`DecoderNode::capture_fourcc`] (linear NV12 / P010, or the tiled layout
+/// of a node that offers only that, validated by [`crate::tiling`]).
 /// Returns the CAPTURE format the device gave (never cached across sessions).
 pub fn negotiate_formats(
     session: &mut DecoderSession,
+    node: &DecoderNode,
     coded_fourcc: u32,
     width: u32,
     height: u32,
@@ -91,7 +94,8 @@ pub fn negotiate_formats(
             .set_controls(&[trial.spec()])
             .map_err(|e| va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "10-bit sequence control refused: {e}"))?;
     }
-    let capture = session.set_capture_format(capture_fourcc_for(ten_bit), width, height).map_err(|e| v4l2_err("set CAPTURE format", e))?;
+    let fourcc = node.capture_fourcc(coded_fourcc, ten_bit);
+    let capture = session.set_capture_format(fourcc, width, height).map_err(|e| v4l2_err("set CAPTURE format", e))?;
     if capture.width < width || capture.height < height {
         return Err(va_err!(
             VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED,
@@ -100,12 +104,18 @@ pub fn negotiate_formats(
             capture.height
         ));
     }
+    if let Some(tiled) = super::image::tiled_layout(&capture) {
+        // A tiled layout the detiler could not walk is refused here, not at the first vaGetImage.
+        tiled?;
+    }
     Ok(capture)
 }
 
 /// Whether a frame allocated with format `frame` (of `len` bytes) can carry the
-/// pictures of a context whose CAPTURE format is `ctx`: the same pixel format,
-/// plane count, pitch and height (so the same plane offsets), and enough bytes.
+/// pictures of a context whose CAPTURE format is `ctx`: the same pixel format
+/// (linear or a single-buffer tiled one), plane count, pitch and height (so the
+/// same plane offsets), and enough bytes. MM21 (two buffers) never gets frames:
+/// its contexts use MMAP CAPTURE buffers.
 pub fn frame_fits(frame: &CaptureFormat, len: usize, ctx: &CaptureFormat) -> bool {
     frame.fourcc == ctx.fourcc
         && frame.num_planes == 1
@@ -126,7 +136,7 @@ impl FrameSource {
     /// Open `node` again and negotiate the same formats as a context would.
     pub fn open(node: &DecoderNode, coded_fourcc: u32, width: u32, height: u32, ten_bit: bool) -> VaResult<Self> {
         let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder (frame allocation)", e))?;
-        let format = negotiate_formats(&mut session, coded_fourcc, width, height, ten_bit)?;
+        let format = negotiate_formats(&mut session, node, coded_fourcc, width, height, ten_bit)?;
         Ok(FrameSource { session, format })
     }
 

@@ -10,10 +10,22 @@
 //! plane for equal pitches, row by row otherwise: [`crate::format::copy_plane`]);
 //! export hands out a dma-buf with the DRM modifier chosen by
 //! [`crate::format::export_modifier`].
+//!
+//! Tiled CAPTURE formats (a device that offers only `NV12_32L32`, `NV12_4L4`
+//! or `MM21` for a codec, [`crate::tiling`]) are a [`SlotLayout::Tiled`]:
+//! vaGetImage detiles into the linear NV12 image; vaDeriveImage returns such a
+//! detiled copy (an image of its own, not a view: writes to it are not
+//! written back); vaPutImage detiles the picture, copies the rectangle and
+//! tiles it back; vaExportSurfaceHandle describes the buffer as NV12 with the
+//! layout's DRM modifier (`NV12_32L32`: `DRM_FORMAT_MOD_ALLWINNER_TILED`, one
+//! object; `MM21`: `DRM_FORMAT_MOD_MTK_16L_32S_TILE`, one object per plane) and
+//! refuses the layout without one (`NV12_4L4`) with
+//! `VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE`.
 
 use super::buffer::{Buffer, BufferStore};
 use super::{lock, Driver};
 use crate::format::{FrameLayout, PixelFormat};
+use crate::tiling::{LinearPlane, TiledFormat, TiledLayout};
 use crate::v4l2::CaptureFormat;
 use crate::va::ffi;
 use crate::va::guard::VaResult;
@@ -67,6 +79,148 @@ pub fn slot_layout(cf: &CaptureFormat) -> VaResult<FrameLayout> {
     };
     FrameLayout::from_single_planar(format, cf.width, cf.height, cf.bytesperline[0], cf.sizeimage[0])
         .map_err(|e| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "CAPTURE layout: {e}"))
+}
+
+/// Where a decoded picture lives in its CAPTURE buffer(s).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlotLayout {
+    /// Linear NV12 / P010 (read and exported in place).
+    Linear(FrameLayout),
+    /// A tiled NV12 layout (detiled for images).
+    Tiled(TiledLayout),
+}
+
+/// The tiled layout of a CAPTURE format, if its fourcc is a tiled one
+/// (`Some(Err)` when the device's sizes do not make a walkable layout).
+///
+/// A single-buffer format whose height is not whole luma tiles (visl's
+/// `NV12_32L32` keeps the requested height; cedrus reports it rounded up to
+/// 32) is laid out with the height rounded up to the tile: tiles are whole,
+/// so the chroma plane can only start after the last luma tile row, and the
+/// buffer must hold that (`sizeimage` is checked).
+pub fn tiled_layout(cf: &CaptureFormat) -> Option<VaResult<TiledLayout>> {
+    let format = TiledFormat::from_v4l2_fourcc(cf.fourcc)?;
+    let n = cf.num_planes.min(cf.bytesperline.len());
+    let buffers: Vec<(u32, u32)> = (0..n).map(|i| (cf.bytesperline[i], cf.sizeimage[i])).collect();
+    let height = match (format.num_buffers(), format.tile(0)) {
+        (1, Some(t)) => cf.height.checked_next_multiple_of(t.height as u32).unwrap_or(cf.height),
+        _ => cf.height,
+    };
+    Some(TiledLayout::from_v4l2(format, cf.width, height, &buffers).map_err(|e| {
+        va_err!(
+            VA_STATUS_ERROR_OPERATION_FAILED,
+            "CAPTURE {} {}x{} pitch {:?} size {:?}: {e}",
+            format.name(),
+            cf.width,
+            cf.height,
+            &cf.bytesperline[..n],
+            &cf.sizeimage[..n]
+        )
+    }))
+}
+
+/// The layout of a decoded picture: tiled for the tiled fourccs, else
+/// [`slot_layout`].
+pub fn picture_layout(cf: &CaptureFormat) -> VaResult<SlotLayout> {
+    match tiled_layout(cf) {
+        Some(t) => t.map(SlotLayout::Tiled),
+        None => slot_layout(cf).map(SlotLayout::Linear),
+    }
+}
+
+/// The linear NV12 planes of a VA image (offsets and pitches from the image).
+fn image_planes(image: &ffi::VAImage) -> [LinearPlane; 2] {
+    [
+        LinearPlane { buffer: 0, offset: image.offsets[0] as usize, pitch: image.pitches[0] as usize },
+        LinearPlane { buffer: 0, offset: image.offsets[1] as usize, pitch: image.pitches[1] as usize },
+    ]
+}
+
+/// The DRM PRIME descriptor exporting a tiled picture: NV12 with the
+/// layout's modifier on every object, pitches = `bytesperline`, plane offsets
+/// of the layout; one object (`NV12_32L32`) or one per plane (`MM21`:
+/// `objects` = (fd, size) per buffer). Layouts without a DRM modifier
+/// (`NV12_4L4`) are refused with `VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE`.
+pub fn tiled_prime_descriptor(
+    layout: &TiledLayout,
+    width: u32,
+    height: u32,
+    objects: &[(i32, u32)],
+    separate_layers: bool,
+) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
+    let modifier = check_tiled_export(layout)?;
+    if objects.len() != layout.num_buffers() {
+        return Err(va_err!(
+            VA_STATUS_ERROR_OPERATION_FAILED,
+            "{} export with {} dma-bufs for {} buffers",
+            layout.format.name(),
+            objects.len(),
+            layout.num_buffers()
+        ));
+    }
+    let mut d = ffi::VADRMPRIMESurfaceDescriptor {
+        fourcc: ffi::VA_FOURCC_NV12,
+        width,
+        height,
+        num_objects: objects.len() as u32,
+        ..Default::default()
+    };
+    for (o, &(fd, size)) in d.objects.iter_mut().zip(objects) {
+        o.fd = fd;
+        o.size = size;
+        o.drm_format_modifier = modifier;
+    }
+    let planes = layout.planes();
+    if separate_layers {
+        use drm_fourcc::DrmFourcc as D;
+        d.num_layers = 2;
+        for (i, (p, fmt)) in planes.iter().zip([D::R8, D::Gr88]).enumerate() {
+            d.layers[i].drm_format = fmt as u32;
+            d.layers[i].num_planes = 1;
+            d.layers[i].object_index[0] = p.buffer as u32;
+            d.layers[i].offset[0] = to_u32(p.offset)?;
+            d.layers[i].pitch[0] = to_u32(p.pitch)?;
+        }
+    } else {
+        d.num_layers = 1;
+        d.layers[0].drm_format = drm_fourcc::DrmFourcc::Nv12 as u32;
+        d.layers[0].num_planes = 2;
+        for (i, p) in planes.iter().enumerate() {
+            d.layers[0].object_index[i] = p.buffer as u32;
+            d.layers[0].offset[i] = to_u32(p.offset)?;
+            d.layers[0].pitch[i] = to_u32(p.pitch)?;
+        }
+    }
+    Ok(d)
+}
+
+/// The descriptor of a tiled export over owned dma-bufs (closed on error).
+fn tiled_export(
+    layout: &TiledLayout,
+    width: u32,
+    height: u32,
+    objects: Vec<(std::os::fd::OwnedFd, u32)>,
+    separate_layers: bool,
+) -> VaResult<ffi::VADRMPRIMESurfaceDescriptor> {
+    use std::os::fd::AsRawFd;
+    let raw: Vec<(i32, u32)> = objects.iter().map(|(fd, size)| (fd.as_raw_fd(), *size)).collect();
+    let d = tiled_prime_descriptor(layout, width, height, &raw, separate_layers)?;
+    // Complete: the descriptor owns the fds now.
+    for (fd, _) in objects {
+        let _ = fd.into_raw_fd();
+    }
+    Ok(d)
+}
+
+/// The DRM modifier a tiled picture is exported with, or the refusal.
+fn check_tiled_export(layout: &TiledLayout) -> VaResult<u64> {
+    layout.format.drm_modifier().ok_or_else(|| {
+        va_err!(
+            VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
+            "export of a {} picture refused: no DRM format modifier describes this layout (read it with vaGetImage)",
+            layout.format.name()
+        )
+    })
 }
 
 /// Layout of an image the driver allocates: pitch rounded up to 16 bytes,
@@ -207,6 +361,14 @@ impl Driver {
             let fmt = image_format(pf);
             return self.create_image(&fmt, s_w, s_h);
         };
+        let tiled = tiled_layout(lock(&ctx).capture_format());
+        if let Some(t) = tiled {
+            // Tiled: a detiled copy, an image of its own (writes to it are
+            // not written back); see docs/design.md.
+            t?;
+            drop(ctx);
+            return self.derive_copy(surface, s_w, s_h);
+        }
         let layout = {
             let mut g = lock(&ctx);
             let layout = slot_layout(g.capture_format())?;
@@ -232,6 +394,16 @@ impl Driver {
         self.insert_image(image)
     }
 
+    /// vaDeriveImage of a tiled picture: a new NV12 image holding a detiled copy.
+    fn derive_copy(&self, surface: u32, width: u32, height: u32) -> VaResult<ffi::VAImage> {
+        let image = self.create_image(&image_format(PixelFormat::Nv12), width, height)?;
+        if let Err(e) = self.get_image(surface, 0, 0, width, height, image.image_id) {
+            let _ = self.destroy_image(image.image_id);
+            return Err(e);
+        }
+        Ok(image)
+    }
+
     /// Copy a rectangle of `surface` into `image` (vaGetImage).
     pub fn get_image(&self, surface: u32, x: i32, y: i32, width: u32, height: u32, image_id: u32) -> VaResult<()> {
         let image = self.image(image_id)?;
@@ -251,6 +423,11 @@ impl Driver {
         if has_context {
             let (ctx, slot) = self.decoded_slot(surface)?;
             let ctx = lock(&ctx);
+            if let Some(t) = tiled_layout(ctx.capture_format()) {
+                let src =
+                    ctx.slot_planes(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
+                return self.detile_out(&image, &t?, &src, width, height);
+            }
             let layout = slot_layout(ctx.capture_format())?;
             let src = ctx.slot_bytes(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
             self.copy_out(&image, &layout, src, width, height)
@@ -259,11 +436,56 @@ impl Driver {
             let g = lock(&s);
             let own =
                 g.own_frame.as_ref().ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x}: own frame vanished"))?;
+            if let Some(t) = tiled_layout(&own.format) {
+                let src =
+                    own.frame.bytes().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+                return self.detile_out(&image, &t?, &[src], width, height);
+            }
             let layout = slot_layout(&own.format)?;
             let src =
                 own.frame.bytes().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
             self.copy_out(&image, &layout, src, width, height)
         }
+    }
+
+    /// Detile the top-left `width`x`height` of a tiled picture (its buffers
+    /// `src`) into the linear NV12 `image`.
+    fn detile_out(&self, image: &ffi::VAImage, layout: &TiledLayout, src: &[&[u8]], width: u32, height: u32) -> VaResult<()> {
+        if image.format.fourcc != ffi::VA_FOURCC_NV12 {
+            return Err(va_err!(
+                VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
+                "vaGetImage of a {} (tiled NV12) picture into a {} image (no conversion)",
+                layout.format.name(),
+                crate::format::fourcc_str(image.format.fourcc)
+            ));
+        }
+        let width = width.min(layout.width);
+        let height = height.min(layout.height);
+        let buf = self.buffer(image.buf)?;
+        let mut buf = lock(&buf);
+        let BufferStore::Owned(dst) = &mut buf.store else {
+            return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaGetImage into a derived image"));
+        };
+        crate::tiling::detile_nv12(layout, src, width, height, &mut [&mut dst[..]], &image_planes(image))
+            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "detile {}: {e}", layout.format.name()))
+    }
+
+    /// vaPutImage into a tiled picture (buffers `planes`): detile it whole,
+    /// copy the rectangle into that linear copy, tile it back.
+    fn put_tiled(&self, image: &ffi::VAImage, src: Rect, planes: &mut [&mut [u8]], layout: &TiledLayout, dst: Rect) -> VaResult<()> {
+        let lin = FrameLayout::contiguous(PixelFormat::Nv12, layout.width, layout.height, 1)
+            .map_err(|e| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "linear copy of a {}: {e}", layout.format.name()))?;
+        let mut tmp = vec![0u8; lin.buffer_size(0).unwrap_or(0)];
+        let lp = |i: usize| lin.plane(i).map(|p| LinearPlane { buffer: 0, offset: p.offset, pitch: p.pitch }).unwrap_or_default();
+        let lin_planes = [lp(0), lp(1)];
+        let err =
+            |e: crate::tiling::TilingError| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "vaPutImage into a {}: {e}", layout.format.name());
+        {
+            let srcs: Vec<&[u8]> = planes.iter().map(|p| &**p).collect();
+            crate::tiling::detile_nv12(layout, &srcs, layout.width, layout.height, &mut [&mut tmp[..]], &lin_planes).map_err(err)?;
+        }
+        self.copy_rect(image, src, &mut tmp, &lin, dst)?;
+        crate::tiling::tile_nv12(layout, planes, layout.width, layout.height, &[&tmp[..]], &lin_planes).map_err(err)
     }
 
     /// Copy the top-left `width`x`height` of a frame laid out as `layout` into `image`.
@@ -332,6 +554,12 @@ impl Driver {
                 .picture_slot(surface)?
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} lost its context"))?;
             let mut g = lock(&ctx);
+            if let Some(t) = tiled_layout(g.capture_format()) {
+                let t = t?;
+                let mut planes =
+                    g.slot_planes_mut(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
+                return self.put_tiled(&image, src, &mut planes, &t, dst);
+            }
             let layout = slot_layout(g.capture_format())?;
             let dst_bytes =
                 g.slot_bytes_mut(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "slot {} is not mapped", slot.0))?;
@@ -343,6 +571,14 @@ impl Driver {
                 .own_frame
                 .as_mut()
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
+            if let Some(t) = tiled_layout(&own.format) {
+                let t = t?;
+                let bytes = own
+                    .frame
+                    .bytes_mut()
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+                return self.put_tiled(&image, src, &mut [bytes], &t, dst);
+            }
             let layout = slot_layout(&own.format)?;
             let dst_bytes =
                 own.frame.bytes_mut().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
@@ -469,7 +705,17 @@ impl Driver {
             // Waits for the pending decode first (Firefox exports before it syncs).
             let (ctx, slot) = self.decoded_slot(surface)?;
             let mut g = lock(&ctx);
-            let layout = slot_layout(g.capture_format())?;
+            let layout = picture_layout(g.capture_format())?;
+            if let SlotLayout::Tiled(t) = &layout {
+                check_tiled_export(t)?;
+                if t.num_buffers() > 1 {
+                    // MM21: one dma-buf per plane.
+                    let objects = g.export_slot_planes(slot)?;
+                    g.note_export(surface, slot, !separate);
+                    drop(g);
+                    return tiled_export(t, s_w, s_h, objects, separate);
+                }
+            }
             let (fd, size) = g.export_slot(slot)?;
             g.note_export(surface, slot, !separate);
             (layout, fd, size)
@@ -482,10 +728,17 @@ impl Driver {
                 .own_frame
                 .as_ref()
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
-            let layout = slot_layout(&own.format)?;
+            let layout = picture_layout(&own.format)?;
+            if let SlotLayout::Tiled(t) = &layout {
+                check_tiled_export(t)?;
+            }
             let fd =
                 own.frame.fd().try_clone_to_owned().map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
             (layout, fd, to_u32(own.frame.len())?)
+        };
+        let layout = match layout {
+            SlotLayout::Linear(l) => l,
+            SlotLayout::Tiled(t) => return tiled_export(&t, s_w, s_h, vec![(fd, size)], separate),
         };
         let pitch = layout.plane(0).map(|p| p.pitch).unwrap_or(0);
         let modifier = crate::format::export_modifier(to_u32(pitch)?, crate::format::export_align_from_env());
@@ -610,6 +863,77 @@ mod tests {
         for (i, off) in [0, 384 * 144].into_iter().enumerate() {
             assert_eq!((d.layers[i].num_planes, d.layers[i].offset[0], d.layers[i].pitch[0]), (1, off, 384));
         }
+    }
+
+    fn tiled(fourcc: u32, width: u32, height: u32, planes: &[(u32, u32)]) -> CaptureFormat {
+        let mut c = cf(fourcc, width, height, 0, 0);
+        c.num_planes = planes.len();
+        for (i, &(bpl, size)) in planes.iter().enumerate() {
+            c.bytesperline[i] = bpl;
+            c.sizeimage[i] = size;
+        }
+        c
+    }
+
+    #[test]
+    fn tiled_capture_formats_get_tiled_layouts() {
+        use crate::v4l2::{V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12_32L32, V4L2_PIX_FMT_NV12_4L4};
+        // cedrus 176x144: width and height aligned to 32, chroma at 192 * 160.
+        let st12 = tiled(V4L2_PIX_FMT_NV12_32L32, 192, 160, &[(192, 192 * 160 + 192 * 96)]);
+        let SlotLayout::Tiled(t) = picture_layout(&st12).unwrap() else { panic!("not tiled") };
+        assert_eq!((t.planes()[1].offset, t.planes()[1].pitch), (192 * 160, 192));
+        // Linear formats keep their FrameLayout.
+        let nv12 = cf(V4L2_PIX_FMT_NV12, 176, 144, 176, 176 * 144 * 3 / 2);
+        assert_eq!(picture_layout(&nv12).unwrap(), SlotLayout::Linear(slot_layout(&nv12).unwrap()));
+        assert!(tiled_layout(&nv12).is_none());
+        // A height that is not whole tiles (visl): chroma after the last whole luma tile row,
+        // if the buffer holds it.
+        let visl = tiled(V4L2_PIX_FMT_NV12_32L32, 176, 144, &[(192, 192 * 160 + 192 * 96)]);
+        let SlotLayout::Tiled(v) = picture_layout(&visl).unwrap() else { panic!("not tiled") };
+        assert_eq!((v.height, v.planes()[1].offset), (160, 192 * 160));
+        let short = tiled(V4L2_PIX_FMT_NV12_32L32, 176, 144, &[(192, 192 * 144 * 3 / 2)]);
+        assert!(picture_layout(&short).is_err());
+        // 4L4 and MM21 layouts.
+        let vt12 = tiled(V4L2_PIX_FMT_NV12_4L4, 176, 144, &[(176, 176 * 144 * 3 / 2)]);
+        assert!(matches!(picture_layout(&vt12), Ok(SlotLayout::Tiled(_))));
+        let mm21 = tiled(V4L2_PIX_FMT_MM21, 192, 192, &[(192, 192 * 192), (192, 192 * 96)]);
+        let SlotLayout::Tiled(m) = picture_layout(&mm21).unwrap() else { panic!("not tiled") };
+        assert_eq!(m.num_buffers(), 2);
+    }
+
+    #[test]
+    fn tiled_exports_carry_the_modifier_or_are_refused() {
+        use crate::v4l2::{V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12_32L32, V4L2_PIX_FMT_NV12_4L4};
+        let size = 192 * 160 + 192 * 96;
+        let st12 = tiled_layout(&tiled(V4L2_PIX_FMT_NV12_32L32, 192, 160, &[(192, size)])).unwrap().unwrap();
+        let d = tiled_prime_descriptor(&st12, 176, 144, &[(9, size)], false).unwrap();
+        assert_eq!((d.fourcc, d.width, d.height, d.num_objects, d.num_layers), (ffi::VA_FOURCC_NV12, 176, 144, 1, 1));
+        assert_eq!((d.objects[0].fd, d.objects[0].size), (9, size));
+        assert_eq!(d.objects[0].drm_format_modifier, crate::tiling::DRM_FORMAT_MOD_ALLWINNER_TILED);
+        assert_eq!(d.layers[0].drm_format, drm_fourcc::DrmFourcc::Nv12 as u32);
+        assert_eq!(d.layers[0].num_planes, 2);
+        assert_eq!(d.layers[0].offset[..2], [0, 192 * 160]);
+        assert_eq!(d.layers[0].pitch[..2], [192, 192]);
+        let d = tiled_prime_descriptor(&st12, 176, 144, &[(9, size)], true).unwrap();
+        assert_eq!(d.num_layers, 2);
+        assert_eq!(
+            (d.layers[1].drm_format, d.layers[1].offset[0], d.layers[1].pitch[0]),
+            (drm_fourcc::DrmFourcc::Gr88 as u32, 192 * 160, 192)
+        );
+        // No modifier for 4L4.
+        let vt12 = tiled_layout(&tiled(V4L2_PIX_FMT_NV12_4L4, 176, 144, &[(176, 176 * 216)])).unwrap().unwrap();
+        let e = tiled_prime_descriptor(&vt12, 176, 144, &[(9, 176 * 216)], false).unwrap_err();
+        assert_eq!(e.status as u32, ffi::VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE);
+        // MM21: two objects, one plane each at offset 0, both with the MTK modifier.
+        let mm21 = tiled_layout(&tiled(V4L2_PIX_FMT_MM21, 192, 192, &[(192, 192 * 192), (192, 192 * 96)])).unwrap().unwrap();
+        assert!(tiled_prime_descriptor(&mm21, 176, 144, &[(9, 192 * 192)], false).is_err());
+        let d = tiled_prime_descriptor(&mm21, 176, 176, &[(9, 192 * 192), (10, 192 * 96)], false).unwrap();
+        assert_eq!(d.num_objects, 2);
+        assert_eq!((d.objects[0].fd, d.objects[1].fd, d.objects[1].size), (9, 10, 192 * 96));
+        assert!(d.objects[..2].iter().all(|o| o.drm_format_modifier == crate::tiling::DRM_FORMAT_MOD_MTK_16L_32S_TILE));
+        assert_eq!(d.layers[0].object_index[..2], [0, 1]);
+        assert_eq!(d.layers[0].offset[..2], [0, 0]);
+        assert_eq!(d.layers[0].pitch[..2], [192, 192]);
     }
 
     #[test]

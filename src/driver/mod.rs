@@ -684,6 +684,7 @@ mod tests {
             coded_formats: vec![hevc, av1, crate::v4l2::V4L2_PIX_FMT_VP9_FRAME],
             multiplanar: true,
             ten_bit_formats: vec![hevc, av1],
+            tiled_capture: vec![],
         }
     }
 

@@ -122,6 +122,9 @@ struct CaptureBuffer {
     frame: Option<Frame>,
     /// MMAP: the one dma-buf exported for this buffer (on first export).
     export: Option<OwnedFd>,
+    /// MMAP: the dma-bufs of planes 1.. of a multi-buffer format (MM21),
+    /// exported with plane 0 by [`DecoderSession::capture_dmabufs`].
+    more_exports: Vec<OwnedFd>,
     /// Handed out to a consumer at least once.
     exported: bool,
     /// Queued in the kernel (between QBUF and DQBUF).
@@ -133,7 +136,7 @@ struct CaptureBuffer {
 
 impl CaptureBuffer {
     fn mapped(planes: Vec<PlaneMapping>) -> Self {
-        CaptureBuffer { planes, frame: None, export: None, exported: false, queued: false, removed: false }
+        CaptureBuffer { planes, frame: None, export: None, more_exports: Vec::new(), exported: false, queued: false, removed: false }
     }
 
     /// The buffer's bytes (plane `plane`; a frame has one).
@@ -781,6 +784,32 @@ impl DecoderSession {
         buf.bytes_mut(plane)
     }
 
+    /// Read-only views of every memory plane of a CAPTURE buffer (one for a
+    /// frame or a single-buffer format, two for MM21). `None` while queued.
+    pub fn capture_planes(&self, index: u32) -> Option<Vec<&[u8]>> {
+        let buf = self.captures.get(index as usize)?;
+        if buf.queued {
+            return None;
+        }
+        match &buf.frame {
+            Some(f) => Some(vec![f.bytes()?]),
+            None => Some(buf.planes.iter().map(|m| &m[..]).collect()),
+        }
+    }
+
+    /// Writable views of every memory plane of a CAPTURE buffer (tiled
+    /// vaPutImage). `None` while queued.
+    pub fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>> {
+        let buf = self.captures.get_mut(index as usize)?;
+        if buf.queued {
+            return None;
+        }
+        match &mut buf.frame {
+            Some(f) => Some(vec![f.bytes_mut()?]),
+            None => Some(buf.planes.iter_mut().map(|m| &mut m[..]).collect()),
+        }
+    }
+
     /// Whether CAPTURE buffer `index` is queued in the kernel.
     pub fn capture_queued(&self, index: u32) -> bool {
         self.captures.get(index as usize).is_some_and(|b| b.queued)
@@ -821,6 +850,42 @@ impl DecoderSession {
             (None, Some(fd)) => Ok(fd.as_fd()),
             (None, None) => Err(V4l2Error::State(format!("CAPTURE {index}: export vanished"))),
         }
+    }
+
+    /// One dma-buf per memory plane of MMAP CAPTURE buffer `index` of a
+    /// multi-buffer format (MM21: luma, chroma), each exported once with
+    /// VIDIOC_EXPBUF (plane 0 is the one [`Self::capture_dmabuf`] would give
+    /// and the one polled for reader fences). Single-buffer formats: that one fd.
+    pub fn capture_dmabufs(&mut self, index: u32) -> Result<Vec<BorrowedFd<'_>>, V4l2Error> {
+        let Some(buf) = self.captures.get(index as usize) else {
+            return Err(V4l2Error::State(format!("export of CAPTURE {index}: no such buffer")));
+        };
+        let n = buf.planes.len();
+        if buf.frame.is_some() || n <= 1 {
+            return self.capture_dmabuf(index).map(|fd| vec![fd]);
+        }
+        if buf.export.is_none() {
+            let mut fds = Vec::with_capacity(n);
+            for plane in 0..n {
+                self.count();
+                let fd = v4l2r::ioctl::expbuf::<OwnedFd>(
+                    &self.video,
+                    self.cap_q,
+                    index as usize,
+                    plane,
+                    ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC,
+                )
+                .map_err(|e| ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index} plane {plane}"))))?;
+                fds.push(fd);
+            }
+            let buf = &mut self.captures[index as usize];
+            let mut fds = fds.into_iter();
+            buf.export = fds.next();
+            buf.more_exports = fds.collect();
+        }
+        let buf = &mut self.captures[index as usize];
+        buf.exported = true;
+        Ok(buf.export.iter().chain(buf.more_exports.iter()).map(|fd| fd.as_fd()).collect())
     }
 
     /// The dma-buf of CAPTURE buffer `index` if it was ever handed to a consumer
@@ -1468,6 +1533,7 @@ mod tests {
             coded_formats: vec![],
             multiplanar: true,
             ten_bit_formats: vec![],
+            tiled_capture: vec![],
         };
         let e = DecoderSession::open(&node).err().unwrap();
         assert_eq!(e.errno(), Some(Errno::ENOENT));

@@ -70,8 +70,16 @@ class Profile:
                 self.sizes[m.group(1)] = (mw, mh, max(int(m.group(2)), mw), max(int(m.group(3)), mh))
 
     def describable(self, codec):
-        """Whether the driver can decode the codec here: linear NV12 or P010 on CAPTURE."""
-        return bool({'NV12', 'P010'} & set(self.fmts[codec]))
+        """Whether the driver can decode the codec here: linear NV12 or P010 on CAPTURE, or a
+        tiled NV12 layout it detiles (ST12, VT12, MM21)."""
+        return bool({'NV12', 'P010'} & set(self.fmts[codec])) or self.tiled(codec) is not None
+
+    def tiled(self, codec):
+        """The tiled CAPTURE fourcc the driver decodes the codec into here (no linear NV12
+        offered: the first tiled one listed), else None."""
+        if 'NV12' in self.fmts[codec]:
+            return None
+        return next((f for f in self.fmts[codec] if f in TILED), None)
 
     def tenbit(self, codec):
         return 'P010' in self.fmts[codec]

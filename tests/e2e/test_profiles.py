@@ -34,7 +34,7 @@ class ProfilesTest(unittest.TestCase):
     def test_device_profiles(self):
         m = self.profile('mediatek-like')
         self.assertFalse(m.hold)
-        self.assertFalse(any(m.describable(c) for c in P.CODED))
+        self.assertTrue(all(m.describable(c) and m.tiled(c) == 'MM21' and not m.tenbit(c) for c in P.CODED))
         self.assertEqual(m.sizes['h264'], (64, 64, 4096, 2176))
         self.assertEqual(m.tiled_only('h264'), 'MM21')
         c = self.profile('cedrus-a20-like')
@@ -45,7 +45,10 @@ class ProfilesTest(unittest.TestCase):
         self.assertEqual(h.fmts['h264'], ['NV12'])
         self.assertEqual(h.fmts['hevc'], ['VT12'])
         self.assertTrue(h.describable('h264') and not h.tenbit('h264'))
-        self.assertFalse(h.describable('hevc') or h.describable('vp9'))
+        self.assertTrue(h.describable('hevc') and h.describable('vp9') and not h.tenbit('hevc'))
+        self.assertEqual((h.tiled('h264'), h.tiled('hevc'), h.tiled('av1')), (None, 'VT12', 'VT12'))
+        self.assertEqual(c.tiled('h264'), 'ST12')
+        self.assertIsNone(self.profile('default').tiled('h264'))
         self.assertEqual(h.sizes['mpeg2'], (16, 16, 1920, 1088))
         n = self.profile('nohold')
         self.assertFalse(n.hold)
@@ -58,6 +61,7 @@ class ProfilesTest(unittest.TestCase):
         p = P.Profile('x', ['visl.capture_fmts=hevc:VT12,NV12', 'visl.max_size=h264:100x50,bogus'])
         self.assertEqual(p.fmts['hevc'], ['VT12', 'NV12'])
         self.assertEqual(p.fmts['h264'], ['NV12'])
+        self.assertIsNone(p.tiled('hevc'))      # linear NV12 offered too: preferred
         self.assertEqual(p.sizes['h264'], (64, 64, 100, 64))   # clamped to the minimum
 
     def test_v4l2_ctl_parsing(self):

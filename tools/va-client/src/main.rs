@@ -247,7 +247,7 @@ impl<'a> Engine<'a> {
 fn export(va: &Display, surface: u32) -> Res<(Vec<OwnedFd>, i32, String)> {
     let d = va.export_surface(surface)?;
     let l = &d.layers[0];
-    let layout = format!(
+    let mut layout = format!(
         "fourcc={:#x} {}x{} planes={} pitch={},{} offset={},{} size={} modifier={:#x}",
         d.fourcc,
         d.width,
@@ -260,6 +260,13 @@ fn export(va: &Display, surface: u32) -> Res<(Vec<OwnedFd>, i32, String)> {
         d.objects[0].size,
         d.objects[0].drm_format_modifier
     );
+    if d.num_objects > 1 {
+        // One dma-buf per plane (MM21): which object each plane is in, and the second's size and modifier.
+        layout += &format!(
+            " objects={} object_index={},{} size1={} modifier1={:#x}",
+            d.num_objects, l.object_index[0], l.object_index[1], d.objects[1].size, d.objects[1].drm_format_modifier
+        );
+    }
     let n = (d.num_objects as usize).min(d.objects.len());
     let fds: Vec<OwnedFd> = d.objects[..n].iter().filter_map(|o| sys::own_fd(o.fd)).collect();
     if fds.is_empty() || d.num_layers != 1 {
