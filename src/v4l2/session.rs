@@ -642,15 +642,8 @@ impl DecoderSession {
         if let Some(lower) = self.captures.iter().position(|b| b.removed).filter(|&i| i < index as usize) {
             return Err(V4l2Error::State(format!("CAPTURE {lower} is a lower hole than {index}")));
         }
-        self.count();
-        let fmt: bindings::v4l2_format =
-            v4l2r::ioctl::g_fmt(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (restore)")))?;
-        self.count();
-        let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, 1, MemoryType::DmaBuf, fmt)
-            .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE restore {index}"))))?;
-        if cb.count != 1 || cb.index != index {
-            log::warn!("{}: CREATE_BUFS to refill CAPTURE {index} gave {} at {}", self.video_path.display(), cb.count, cb.index);
-            return Err(V4l2Error::Invalid(format!("CREATE_BUFS gave {} buffers at {} for hole {index}", cb.count, cb.index)));
+        if self.create_capture_buffers_at(index, 1, MemoryType::DmaBuf)? != 1 {
+            return Err(V4l2Error::Invalid(format!("CREATE_BUFS gave no buffer for hole {index}")));
         }
         let buf = &mut self.captures[index as usize];
         buf.frame = Some(frame);
@@ -703,18 +696,26 @@ impl DecoderSession {
         if extra == 0 {
             return Ok(self.captures.len() as u32..self.captures.len() as u32);
         }
+        let first = self.captures.len() as u32;
+        let count = self.create_capture_buffers_at(first, extra, memory)?;
+        Ok(first..first.saturating_add(count))
+    }
+
+    /// G_FMT + CREATE_BUFS of `count` CAPTURE buffers with the current format,
+    /// which the kernel must place at `index` (the end of the queue, or the
+    /// lowest hole a REMOVE_BUFS left). Returns how many it created.
+    fn create_capture_buffers_at(&mut self, index: u32, count: u32, memory: MemoryType) -> Result<u32, V4l2Error> {
         self.count();
         let fmt: bindings::v4l2_format =
-            v4l2r::ioctl::g_fmt(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (grow)")))?;
+            v4l2r::ioctl::g_fmt(&self.video, self.cap_q).map_err(|e| ioctl_err(Op::GFmt, Errno::from(e), self.ctx("CAPTURE (create)")))?;
         self.count();
-        let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, extra, memory, fmt)
-            .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE +{extra}"))))?;
-        let first = cb.index;
-        if first as usize != self.captures.len() {
-            log::warn!("{}: CREATE_BUFS returned index {first}, expected {}", self.video_path.display(), self.captures.len());
-            return Err(V4l2Error::Invalid("non-contiguous CAPTURE indices".into()));
+        let cb: bindings::v4l2_create_buffers = v4l2r::ioctl::create_bufs(&self.video, count, memory, fmt)
+            .map_err(|e| ioctl_err(Op::CreateBufs, Errno::from(e), self.ctx(format_args!("CAPTURE {count} at {index}"))))?;
+        if cb.index != index || cb.count > count {
+            log::warn!("{}: CREATE_BUFS of {count} CAPTURE at {index} gave {} at {}", self.video_path.display(), cb.count, cb.index);
+            return Err(V4l2Error::Invalid(format!("CREATE_BUFS gave {} buffers at {}, asked {count} at {index}", cb.count, cb.index)));
         }
-        Ok(first..first.saturating_add(cb.count))
+        Ok(cb.count)
     }
 
     /// STREAMON on both queues (idempotent).
