@@ -451,23 +451,42 @@ impl Driver {
     /// Detile the top-left `width`x`height` of a tiled picture (its buffers
     /// `src`) into the linear NV12 `image`.
     fn detile_out(&self, image: &ffi::VAImage, layout: &TiledLayout, src: &[&[u8]], width: u32, height: u32) -> VaResult<()> {
-        if image.format.fourcc != ffi::VA_FOURCC_NV12 {
+        let (width, height) = (width.min(layout.width), height.min(layout.height));
+        self.fill_image(
+            image,
+            ffi::VA_FOURCC_NV12,
+            || format!("{} (tiled NV12)", layout.format.name()),
+            |dst| {
+                crate::tiling::detile_nv12(layout, src, width, height, &mut [dst], &image_planes(image))
+                    .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "detile {}: {e}", layout.format.name()))
+            },
+        )
+    }
+
+    /// vaGetImage's writing end: `image` must be of the picture's VA fourcc
+    /// (`fourcc`, named by `picture` in the error; no conversion) and own its
+    /// buffer (not a derived image); `fill` gets that buffer's bytes, locked.
+    fn fill_image(
+        &self,
+        image: &ffi::VAImage,
+        fourcc: u32,
+        picture: impl FnOnce() -> String,
+        fill: impl FnOnce(&mut [u8]) -> VaResult<()>,
+    ) -> VaResult<()> {
+        if image.format.fourcc != fourcc {
             return Err(va_err!(
                 VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
-                "vaGetImage of a {} (tiled NV12) picture into a {} image (no conversion)",
-                layout.format.name(),
+                "vaGetImage of a {} picture into a {} image (no conversion)",
+                picture(),
                 crate::format::fourcc_str(image.format.fourcc)
             ));
         }
-        let width = width.min(layout.width);
-        let height = height.min(layout.height);
         let buf = self.buffer(image.buf)?;
         let mut buf = lock(&buf);
         let BufferStore::Owned(dst) = &mut buf.store else {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaGetImage into a derived image"));
         };
-        crate::tiling::detile_nv12(layout, src, width, height, &mut [&mut dst[..]], &image_planes(image))
-            .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "detile {}: {e}", layout.format.name()))
+        fill(&mut dst[..])
     }
 
     /// vaPutImage into a tiled picture (buffers `planes`): detile it whole,
@@ -490,37 +509,31 @@ impl Driver {
 
     /// Copy the top-left `width`x`height` of a frame laid out as `layout` into `image`.
     fn copy_out(&self, image: &ffi::VAImage, layout: &FrameLayout, src: &[u8], width: u32, height: u32) -> VaResult<()> {
-        if image.format.fourcc != layout.va_fourcc() {
-            return Err(va_err!(
-                VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
-                "vaGetImage of a {} picture into a {} image (no conversion)",
-                crate::format::fourcc_str(layout.va_fourcc()),
-                crate::format::fourcc_str(image.format.fourcc)
-            ));
-        }
-        let width = width.min(layout.width);
-        let height = height.min(layout.height);
-        let buf = self.buffer(image.buf)?;
-        let mut buf = lock(&buf);
-        let BufferStore::Owned(dst) = &mut buf.store else {
-            return Err(va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "vaGetImage into a derived image"));
-        };
-        let format = layout.format;
-        for (p, plane) in layout.planes().iter().enumerate() {
-            let rows = format.plane_rows(p, height).unwrap_or(0).min(plane.rows);
-            let row_bytes = format.plane_row_bytes(p, width).unwrap_or(0).min(plane.row_bytes);
-            let d_off = image.offsets[p] as usize;
-            let src_plane = src.get(plane.offset..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short slot"))?;
-            let dst_plane = dst.get_mut(d_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
-            let d_pitch = image.pitches[p] as usize;
-            // Rows as wide as the image: the bytes up to its pitch are padding
-            // (may be overwritten, so equal pitches are one copy per plane).
-            let whole_rows = row_bytes >= format.plane_row_bytes(p, image.width as u32).unwrap_or(usize::MAX);
-            let copy = if whole_rows { crate::format::copy_plane_over_padding } else { crate::format::copy_plane };
-            copy(src_plane, plane.pitch, dst_plane, d_pitch, row_bytes, rows)
-                .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "copy plane {p}: {e}"))?;
-        }
-        Ok(())
+        let (width, height) = (width.min(layout.width), height.min(layout.height));
+        let fourcc = layout.va_fourcc();
+        self.fill_image(
+            image,
+            fourcc,
+            || crate::format::fourcc_str(fourcc),
+            |dst| {
+                let format = layout.format;
+                for (p, plane) in layout.planes().iter().enumerate() {
+                    let rows = format.plane_rows(p, height).unwrap_or(0).min(plane.rows);
+                    let row_bytes = format.plane_row_bytes(p, width).unwrap_or(0).min(plane.row_bytes);
+                    let d_off = image.offsets[p] as usize;
+                    let src_plane = src.get(plane.offset..).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short slot"))?;
+                    let dst_plane = dst.get_mut(d_off..).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
+                    let d_pitch = image.pitches[p] as usize;
+                    // Rows as wide as the image: the bytes up to its pitch are padding
+                    // (may be overwritten, so equal pitches are one copy per plane).
+                    let whole_rows = row_bytes >= format.plane_row_bytes(p, image.width as u32).unwrap_or(usize::MAX);
+                    let copy = if whole_rows { crate::format::copy_plane_over_padding } else { crate::format::copy_plane };
+                    copy(src_plane, plane.pitch, dst_plane, d_pitch, row_bytes, rows)
+                        .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "copy plane {p}: {e}"))?;
+                }
+                Ok(())
+            },
+        )
     }
 
     /// Copy a rectangle of `image` into `surface` (vaPutImage): the same pixel
