@@ -84,7 +84,7 @@ SR = _load_strace_requeue()
 
 # One runner for every client run (no stdin, own process group, bounded, logs to LOG.*).
 sys.path.insert(0, HERE)
-from suite import run  # noqa: E402
+from suite import CAPTURE_PEAK_RE as PEAK_RE, run  # noqa: E402
 
 
 # ------------------------------------------------------------------------- parsing
@@ -396,7 +396,6 @@ def cases(s, env, outdir, built, only=()):
 SHRINK_COPIES = 8
 SHRINK_INITIAL = 16   # LIBVA_V4L2_REQUEST_POOL_SIZE: buffers allocated up front (a surplus)
 SUMMARY_RE = re.compile(r'CAPTURE pool \(lru\): (\d+) slots, (\d+) with a buffer \(max \d+, (\d+) added by growth, (\d+) given back\)')
-PEAK_RE = re.compile(r'CAPTURE peak (\d+) buffers')
 
 
 def shrink_case(s, env, pdir, nframes):

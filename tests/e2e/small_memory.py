@@ -26,7 +26,7 @@ import suite as S  # noqa: E402
 
 BIG = os.path.join(ROOT, 'tests', 'streams', 'big')
 STREAMS = (('h264-4k', 'h264-4k.h264', 'h264'), ('hevc-4k', 'hevc-4k.hevc', 'hevc'))
-PEAK_RE = re.compile(r'CAPTURE peak (\d+) buffers, ([\d.]+) MiB')
+PEAK_RE = S.CAPTURE_PEAK_RE
 
 
 def frames_in(name):

@@ -43,6 +43,9 @@ CLIENT_TIMEOUT = int(os.environ.get('V4L2RVA_CLIENT_TIMEOUT', '60'))
 # GStreamer registries (baseline: without the driver; driver: with it) in the checkout, so
 # that later guest boots (the device profiles) reuse them; GStreamer rescans what changed.
 GST_REGISTRY_DIR = os.path.join(ROOT, 'out', 'gst-registry')
+# The driver's teardown summary (LIBVA_V4L2_REQUEST_LOG=info): its CAPTURE peak in buffers
+# and MiB. Read by the requeue cases here, tests/e2e/proof.py and small_memory.py.
+CAPTURE_PEAK_RE = re.compile(r'CAPTURE peak (\d+) buffers, ([\d.]+) MiB')
 
 
 class Suite:
@@ -658,7 +661,7 @@ def main():
             slots, surfaces = (int(pool.group(1)), int(pool.group(2))) if pool else (None, None)
             mm = re.search(r'pool: .* margin=(\d+)', '\n'.join(errs))
             margin = int(mm.group(1)) if mm else None
-            pk = re.search(r'CAPTURE peak (\d+) buffers, ([\d.]+) MiB', '\n'.join(errs))
+            pk = CAPTURE_PEAK_RE.search('\n'.join(errs))
             peak = '%s buffers %s MiB' % (pk.group(1), pk.group(2)) if pk else None
             # Keep the driver's warnings and errors and the client's own lines, not its info log.
             errs = without_driver_info(errs)
