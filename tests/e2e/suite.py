@@ -587,6 +587,39 @@ def main():
         s.report('PASS' if ok else 'FAIL', 'ffmpeg h264-paff-lone-field',
                  'frames=%d expected=%d (software decode) held_buffer_released=%s %s %.1fs' % (n, want, released, rc_text(rc), secs), errs)
 
+    # --- field pictures without HOLD_CAPTURE_BUF (profiles nohold, mediatek-like): the two
+    # fields of a frame decode into one CAPTURE buffer, which only HOLD keeps out of the
+    # client's hands between them, so the driver refuses field pictures with one log line
+    # each. Pass when the client ends by itself (no hang, no crash, no panic), the driver
+    # logged refusals, and no field picture reached the device (the trace: no H.264 request
+    # with FIELD_PIC, no MPEG-2 request with a picture_structure other than frame), so none
+    # decoded into a buffer it does not own; frame pictures of the same stream still do.
+    if not prof.hold and built and (not only or 'nohold-fields' in only):
+        renv = dict(env, LIBVA_V4L2_REQUEST_LOG='warn')
+        for sname, cname in (('h264-paff', 'h264'), ('mpeg2-fields', 'mpeg2')):
+            if cname not in claimed:
+                continue
+            fpath = os.path.join(ROOT, 'tests', 'streams', '%s.%s' % (sname, 'h264' if cname == 'h264' else 'm2v'))
+            for client in [c for c in ('ffmpeg', 'gst-va') if not args.clients or c in args.clients.split(',')]:
+                log = os.path.join(outdir, 'nohold-fields-%s.%s' % (sname, client))
+                if client == 'ffmpeg':
+                    fn = lambda: client_ffmpeg(fpath, log, renv, codec=cname)  # noqa: E731
+                else:
+                    fn = lambda: client_gst(C.CODECS[cname]['gst_va'], fpath, log, renv)  # noqa: E731
+                rc, n, errs, secs = traced(tracer, log + '.trace', fn)
+                with open(log + '.err') as f1, open(log + '.out') as f2:
+                    text = f1.read() + f2.read()
+                panics = [l for l in text.splitlines() if 'panic' in l.lower()]
+                refused = len(re.findall(r'a field picture pair needs V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF', text))
+                fields, frames = field_requests(log + '.trace', cname)
+                # ffmpeg goes on after a failed picture, so the stream's frame pictures must still
+                # reach the device; gst-va stops at the first failed picture (its policy).
+                ok = (rc not in (124,) and rc >= 0 and not panics and refused > 0 and fields == 0
+                      and (frames > 0 or client != 'ffmpeg'))
+                s.report('PASS' if ok else 'FAIL', 'nohold-fields %s %s' % (client, sname),
+                         'profile %s: refusals=%d field requests at the device=%d frame requests=%d frames out=%d %s %.1fs'
+                         % (prof.name, refused, fields, frames, n, rc_text(rc), secs), panics)
+
     # --- reference scaling (tests/streams/vp9-refscale.ivf, not in the manifest): frames 0-4
     # are 176x144, frame 5 is an INTER frame of 128x96 predicted from 176x144 references, 6-9
     # still use 176x144 golden/altref slots, frame 10 is a 128x96 key frame, 11-13 inter.
@@ -914,6 +947,20 @@ def device_test_binaries():
                             if re.search(r'-[0-9a-f]+$', p) and os.access(p, os.X_OK)), key=os.path.getmtime)
         out.append((name, cands[-1] if cands else None))
     return out
+
+
+def field_requests(trace_path, codec):
+    """(field-picture requests, frame-picture requests) that reached visl in a trace: H.264
+    decode parameters with FIELD_PIC, MPEG-2 pictures whose picture_structure is not 3
+    (frame)."""
+    fields = frames = 0
+    for rec in vtrace.records(vtrace.read_trace(trace_path), codec):
+        if codec == 'h264':
+            field = 'FIELD_PIC' in rec.get('v4l2_ctrl_h264_decode_params', {}).get('flags', '')
+        else:
+            field = rec.get('v4l2_ctrl_mpeg2_picture', {}).get('picture_structure', '3') != '3'
+        fields, frames = fields + field, frames + (not field)
+    return fields, frames
 
 
 def refscale_requests(trace_path):
