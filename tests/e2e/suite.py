@@ -36,6 +36,7 @@ import codec_table as C  # noqa: E402
 import profiles as P  # noqa: E402
 import vtrace  # noqa: E402
 import info  # noqa: E402
+import package  # noqa: E402
 
 TRACING = '/sys/kernel/tracing'
 RENDER = '/dev/dri/renderD128'
@@ -387,6 +388,8 @@ def main():
             ('' if ok else 'missing=%s extra=%s' % (','.join(missing) or '-', ','.join(extra) or '-'))), errs)
         # --- the diagnostic command, as root and unprivileged (tests/e2e/info.py)
         info.cases(s, run, env, outdir, only, node, fmts, 'P010' in fmts['cap'], profiles, C.CODECS)
+        # --- the .deb and the meson install, loaded from libva's driver directory (tests/e2e/package.py)
+        package.cases(s, run, env, outdir, only, node, fmts, 'P010' in fmts['cap'], profiles, C.CODECS, tracer, requests_in)
         if todo:
             s.report('TODO', 'vainfo', 'device profiles the driver does not advertise yet: %s' % ','.join(todo))
         not_advertised_cases(s, outdir, env, prof, fmts)
