@@ -78,7 +78,8 @@ fn main() {
          /// `ctx` must be the driver context libva passes to the init symbol.\n\
          #[no_mangle]\n\
          pub unsafe extern \"C\" fn __vaDriverInit_{major}_{minor}(ctx: crate::va::ffi::VADriverContextP) -> crate::va::ffi::VAStatus {{\n\
-         \x20   crate::va::entry::driver_init(ctx)\n\
+         \x20   // SAFETY: the caller's contract (above) is driver_init's.\n\
+         \x20   unsafe {{ crate::va::entry::driver_init(ctx) }}\n\
          }}\n\
          /// The libva version this driver was built against.\n\
          pub const VA_BUILD_VERSION: (u32, u32) = ({major}, {minor});\n"

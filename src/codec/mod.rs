@@ -24,6 +24,7 @@
 //! - `fuzz` (tests only): the deterministic fuzzer every codec's
 //!   `fuzz_translation` target runs on, with arbitrary VA parameter structs and
 //!   real slice data; part of `cargo test --release`.
+#![forbid(unsafe_code)]
 
 pub mod av1;
 pub mod bitreader;

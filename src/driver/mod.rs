@@ -49,6 +49,13 @@ pub struct Driver {
     pub images: ObjectTable<Mutex<image::Image>>,
 }
 
+// libva lets applications call one display from several threads (GStreamer and FFmpeg do):
+// the driver's state must be shareable across them, checked when it compiles.
+const _: fn() = || {
+    fn shareable<T: Send + Sync>() {}
+    shareable::<Driver>();
+};
+
 impl Driver {
     pub fn new(devices: Vec<DecoderNode>) -> Self {
         record::init();
