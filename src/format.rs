@@ -36,7 +36,6 @@
 
 use drm_fourcc::DrmFourcc;
 use std::fmt;
-use std::sync::OnceLock;
 
 /// A little-endian fourcc code from four ASCII characters (VA and V4L2 convention).
 pub const fn fourcc(code: &[u8; 4]) -> u32 {
@@ -85,8 +84,6 @@ pub const DRM_FORMAT_MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 pub const DEFAULT_EXPORT_ALIGN: u32 = 1;
 /// Largest accepted alignment override.
 pub const MAX_EXPORT_ALIGN: u32 = 4096;
-/// Environment variable overriding the consumer pitch alignment (bytes).
-pub const EXPORT_ALIGN_ENV: &str = "LIBVA_V4L2_REQUEST_EXPORT_ALIGN";
 /// Most planes a supported format has.
 pub const MAX_PLANES: usize = 3;
 
@@ -102,25 +99,10 @@ pub fn export_modifier(pitch: u32, align: u32) -> u64 {
     }
 }
 
-/// Parse the value of [`EXPORT_ALIGN_ENV`]: a positive integer up to
-/// [`MAX_EXPORT_ALIGN`]; unset, empty or invalid values give [`DEFAULT_EXPORT_ALIGN`].
-pub fn parse_export_align(value: Option<&str>) -> u32 {
-    let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
-        return DEFAULT_EXPORT_ALIGN;
-    };
-    match v.parse::<u32>() {
-        Ok(n) if (1..=MAX_EXPORT_ALIGN).contains(&n) => n,
-        _ => {
-            log::warn!("{EXPORT_ALIGN_ENV}={v:?} ignored: expected 1..={MAX_EXPORT_ALIGN}");
-            DEFAULT_EXPORT_ALIGN
-        }
-    }
-}
-
-/// The consumer alignment from the process environment (read once).
-pub fn export_align_from_env() -> u32 {
-    static ALIGN: OnceLock<u32> = OnceLock::new();
-    *ALIGN.get_or_init(|| parse_export_align(std::env::var(EXPORT_ALIGN_ENV).ok().as_deref()))
+/// A consumer pitch alignment (`LIBVA_V4L2_REQUEST_EXPORT_ALIGN`, bytes);
+/// `None` unless a number in 1..=[`MAX_EXPORT_ALIGN`].
+pub fn parse_export_align(value: &str) -> Option<u32> {
+    value.trim().parse::<u32>().ok().filter(|n| (1..=MAX_EXPORT_ALIGN).contains(n))
 }
 
 /// Errors of layout computations and copies.
@@ -838,14 +820,13 @@ mod tests {
 
     #[test]
     fn export_align_parse() {
-        assert_eq!(parse_export_align(None), 1);
-        assert_eq!(parse_export_align(Some("")), 1);
-        assert_eq!(parse_export_align(Some(" 256 ")), 256);
-        assert_eq!(parse_export_align(Some("64")), 64);
-        assert_eq!(parse_export_align(Some("0")), 1);
-        assert_eq!(parse_export_align(Some("-64")), 1);
-        assert_eq!(parse_export_align(Some("8192")), 1);
-        assert_eq!(parse_export_align(Some("sixty-four")), 1);
+        assert_eq!(parse_export_align(""), None);
+        assert_eq!(parse_export_align(" 256 "), Some(256));
+        assert_eq!(parse_export_align("64"), Some(64));
+        assert_eq!(parse_export_align("0"), None);
+        assert_eq!(parse_export_align("-64"), None);
+        assert_eq!(parse_export_align("8192"), None);
+        assert_eq!(parse_export_align("sixty-four"), None);
         // By default every pitch is LINEAR.
         assert_eq!(export_modifier(176, DEFAULT_EXPORT_ALIGN), DRM_FORMAT_MOD_LINEAR);
     }

@@ -12,6 +12,7 @@
 //! - [`format`]: image layout math, DRM modifiers and plane copies (pure).
 //! - [`tiling`]: tiled CAPTURE layouts (`NV12_4L4`, `NV12_32L32`, `MM21`) and
 //!   the detiling copy to linear NV12 (pure).
+//! - [`settings`]: every `LIBVA_V4L2_REQUEST_*` environment variable, read once.
 //! - [`diag`]: the `v4l2-request-va-info` diagnostic command (its own FFI
 //!   edge: `dlopen` of the installed driver).
 
@@ -22,6 +23,7 @@ pub mod driver;
 pub mod format;
 pub mod logging;
 pub mod pool;
+pub mod settings;
 pub mod tiling;
 pub mod v4l2;
 pub mod va;

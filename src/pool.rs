@@ -109,10 +109,6 @@ impl fmt::Display for SlotId {
     }
 }
 
-/// Minimum default pool size.
-pub const MIN_POOL_SLOTS: usize = 24;
-/// Slots added on top of the number of surfaces for the default pool size.
-pub const POOL_HEADROOM: usize = 8;
 /// Default upper bound for the pool (V4L2's historical `VIDEO_MAX_FRAME`).
 pub const MAX_POOL_SLOTS: usize = 64;
 
@@ -123,8 +119,6 @@ pub const MAX_POOL_SLOTS: usize = 64;
 /// period, plus one for a decode-ahead client.
 pub const EXPORT_MARGIN: u64 = 4;
 
-/// Environment variable setting the CAPTURE memory budget per context, in MiB.
-pub const POOL_MEMORY_ENV: &str = "LIBVA_V4L2_REQUEST_POOL_MEMORY";
 /// Default CAPTURE memory budget per context: 192 MiB holds 16 buffers of
 /// 3840x2160 NV12 (a level 5.1 H.264 DPB of 5, the picture being decoded and
 /// what a player holds for display), leaving room in a 512 MiB board's CMA; at
@@ -134,24 +128,11 @@ pub const DEFAULT_POOL_MEMORY: u64 = 192 << 20;
 /// decoder cannot work with fewer than its references plus one).
 pub const MIN_MAX_SLOTS: usize = 4;
 
-/// The budget of [`POOL_MEMORY_ENV`] in bytes (`None`: unset or invalid).
-pub fn parse_pool_memory(value: Option<&str>) -> Option<u64> {
-    let mib = value?.trim().parse::<u64>().ok().filter(|&m| m > 0)?;
+/// A CAPTURE memory budget given in MiB (`LIBVA_V4L2_REQUEST_POOL_MEMORY`), in
+/// bytes; `None` unless a positive number.
+pub fn parse_pool_memory(value: &str) -> Option<u64> {
+    let mib = value.trim().parse::<u64>().ok().filter(|&m| m > 0)?;
     mib.checked_mul(1 << 20)
-}
-
-/// The memory budget from the environment (default [`DEFAULT_POOL_MEMORY`]).
-pub fn memory_budget_from_env() -> u64 {
-    let v = std::env::var(POOL_MEMORY_ENV).ok();
-    match parse_pool_memory(v.as_deref()) {
-        Some(b) => b,
-        None => {
-            if let Some(bad) = v.filter(|s| !s.is_empty()) {
-                log::warn!("{POOL_MEMORY_ENV}={bad:?} ignored: expected a positive number of MiB");
-            }
-            DEFAULT_POOL_MEMORY
-        }
-    }
 }
 
 /// Most slots a context may hold: as many buffers of `frame_bytes` as fit the
@@ -161,60 +142,12 @@ pub fn max_slots_for(budget: u64, frame_bytes: u64) -> usize {
     (n.min(MAX_POOL_SLOTS as u64) as usize).max(MIN_MAX_SLOTS)
 }
 
-/// Slots allocated when a context is created: [`POOL_SIZE_ENV`] if set, else
-/// none (the pool grows on demand).
-pub fn initial_slots_from_env() -> usize {
-    let v = std::env::var(POOL_SIZE_ENV).ok();
-    parse_pool_size(v.as_deref()).unwrap_or(0)
+/// A pool-size override (`LIBVA_V4L2_REQUEST_POOL_SIZE`: CAPTURE buffers set
+/// up front); `None` unless a number in 1..=[`MAX_POOL_SLOTS`].
+pub fn parse_pool_size(value: &str) -> Option<usize> {
+    value.trim().parse::<usize>().ok().filter(|n| (1..=MAX_POOL_SLOTS).contains(n))
 }
 
-/// Environment variable overriding the pool size (a positive integer).
-pub const POOL_SIZE_ENV: &str = "LIBVA_V4L2_REQUEST_POOL_SIZE";
-/// Environment variable selecting the pool policy: `lru` (default) or `1:1`.
-pub const POOL_POLICY_ENV: &str = "LIBVA_V4L2_REQUEST_POOL";
-/// Environment variable overriding surface pinning: `auto` (default), `always`, `never`.
-pub const PIN_ENV: &str = "LIBVA_V4L2_REQUEST_PIN";
-
-/// Default pool size for a context with `num_surfaces` surfaces: the surfaces
-/// plus [`POOL_HEADROOM`], at least [`MIN_POOL_SLOTS`], at most [`MAX_POOL_SLOTS`].
-pub fn default_pool_size(num_surfaces: usize) -> usize {
-    num_surfaces.saturating_add(POOL_HEADROOM).clamp(MIN_POOL_SLOTS, MAX_POOL_SLOTS)
-}
-
-/// Parse a pool-size override (the value of [`POOL_SIZE_ENV`]). Returns `None`
-/// when unset, empty, not a number, zero or above [`MAX_POOL_SLOTS`].
-pub fn parse_pool_size(value: Option<&str>) -> Option<usize> {
-    let v = value?.trim();
-    if v.is_empty() {
-        return None;
-    }
-    match v.parse::<usize>() {
-        Ok(n) if (1..=MAX_POOL_SLOTS).contains(&n) => Some(n),
-        _ => {
-            log::warn!("{POOL_SIZE_ENV}={v:?} ignored: expected 1..={MAX_POOL_SLOTS}");
-            None
-        }
-    }
-}
-
-/// Pool size for `num_surfaces` surfaces given the value of [`POOL_SIZE_ENV`]
-/// (pure: the caller reads the environment).
-pub fn pool_size(num_surfaces: usize, env_value: Option<&str>) -> usize {
-    parse_pool_size(env_value).unwrap_or_else(|| default_pool_size(num_surfaces))
-}
-
-/// [`pool_size`] with the value read from the process environment.
-pub fn pool_size_from_env(num_surfaces: usize) -> usize {
-    let v = std::env::var(POOL_SIZE_ENV).ok();
-    pool_size(num_surfaces, v.as_deref())
-}
-
-/// [`PoolPolicy::from_env`]: the policy selected by [`POOL_POLICY_ENV`].
-pub fn policy_from_env() -> PoolPolicy {
-    PoolPolicy::from_env()
-}
-
-/// How the pool chooses the slot a decode goes into.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PoolPolicy {
     /// Least recently used free slot, exported slots last (the default).
@@ -235,25 +168,6 @@ impl PoolPolicy {
         }
     }
 
-    /// Policy from the value of [`POOL_POLICY_ENV`]; unset, empty or unknown
-    /// values give the default ([`PoolPolicy::Lru`]).
-    pub fn from_env_value(value: Option<&str>) -> Self {
-        match value.map(str::trim) {
-            None | Some("") => Self::default(),
-            Some(v) => Self::parse(v).unwrap_or_else(|| {
-                log::warn!("{POOL_POLICY_ENV}={v:?} ignored: expected lru or 1:1");
-                Self::default()
-            }),
-        }
-    }
-
-    /// [`PoolPolicy::from_env_value`] with the value read from the process environment.
-    pub fn from_env() -> Self {
-        let v = std::env::var(POOL_POLICY_ENV).ok();
-        Self::from_env_value(v.as_deref())
-    }
-
-    /// Short name used in logs and summaries.
     pub fn name(self) -> &'static str {
         match self {
             Self::Lru => "lru",
@@ -284,23 +198,6 @@ impl PinMode {
             "never" | "0" | "off" | "no" | "false" => Some(Self::Never),
             _ => None,
         }
-    }
-
-    /// Mode from the value of [`PIN_ENV`]; unset or unknown gives [`PinMode::Auto`].
-    pub fn from_env_value(value: Option<&str>) -> Self {
-        match value.map(str::trim) {
-            None | Some("") => Self::default(),
-            Some(v) => Self::parse(v).unwrap_or_else(|| {
-                log::warn!("{PIN_ENV}={v:?} ignored: expected auto, always or never");
-                Self::default()
-            }),
-        }
-    }
-
-    /// [`PinMode::from_env_value`] with the value read from the process environment.
-    pub fn from_env() -> Self {
-        let v = std::env::var(PIN_ENV).ok();
-        Self::from_env_value(v.as_deref())
     }
 }
 
@@ -1473,10 +1370,9 @@ mod tests {
 
     #[test]
     fn memory_budget() {
-        assert_eq!(parse_pool_memory(Some("256")), Some(256 << 20));
-        assert_eq!(parse_pool_memory(Some("0")), None);
-        assert_eq!(parse_pool_memory(Some("x")), None);
-        assert_eq!(parse_pool_memory(None), None);
+        assert_eq!(parse_pool_memory("256"), Some(256 << 20));
+        assert_eq!(parse_pool_memory("0"), None);
+        assert_eq!(parse_pool_memory("x"), None);
         let uhd = 3840 * 2176 * 3 / 2;
         assert_eq!(max_slots_for(DEFAULT_POOL_MEMORY, uhd), 16);
         assert_eq!(max_slots_for(DEFAULT_POOL_MEMORY, 1920 * 1088 * 3 / 2), MAX_POOL_SLOTS);
@@ -1486,43 +1382,25 @@ mod tests {
     }
 
     #[test]
-    fn default_sizes() {
-        assert_eq!(default_pool_size(0), 24);
-        assert_eq!(default_pool_size(10), 24);
-        assert_eq!(default_pool_size(17), 25);
-        assert_eq!(default_pool_size(100), MAX_POOL_SLOTS);
-        assert_eq!(default_pool_size(usize::MAX), MAX_POOL_SLOTS);
-    }
-
-    #[test]
-    fn pool_size_env_parse() {
-        assert_eq!(parse_pool_size(None), None);
-        assert_eq!(parse_pool_size(Some("")), None);
-        assert_eq!(parse_pool_size(Some(" 32 ")), Some(32));
-        assert_eq!(parse_pool_size(Some("0")), None);
-        assert_eq!(parse_pool_size(Some("-3")), None);
-        assert_eq!(parse_pool_size(Some("65")), None);
-        assert_eq!(parse_pool_size(Some("abc")), None);
-        assert_eq!(parse_pool_size(Some("99999999999999999999999")), None);
-        assert_eq!(pool_size(4, Some("12")), 12);
-        assert_eq!(pool_size(4, Some("x")), 24);
-        assert_eq!(pool_size(30, None), 38);
+    fn pool_size_parse() {
+        assert_eq!(parse_pool_size(" 32 "), Some(32));
+        assert_eq!(parse_pool_size("0"), None);
+        assert_eq!(parse_pool_size("-3"), None);
+        assert_eq!(parse_pool_size("65"), None);
+        assert_eq!(parse_pool_size("abc"), None);
+        assert_eq!(parse_pool_size("99999999999999999999999"), None);
     }
 
     #[test]
     fn policy_parse() {
-        assert_eq!(PoolPolicy::from_env_value(None), PoolPolicy::Lru);
-        assert_eq!(PoolPolicy::from_env_value(Some("")), PoolPolicy::Lru);
-        assert_eq!(PoolPolicy::from_env_value(Some("LRU")), PoolPolicy::Lru);
-        assert_eq!(PoolPolicy::from_env_value(Some("1:1")), PoolPolicy::OneToOne);
-        assert_eq!(PoolPolicy::from_env_value(Some(" one-to-one ")), PoolPolicy::OneToOne);
-        assert_eq!(PoolPolicy::from_env_value(Some("fifo")), PoolPolicy::Lru);
+        assert_eq!(PoolPolicy::parse("LRU"), Some(PoolPolicy::Lru));
+        assert_eq!(PoolPolicy::parse("1:1"), Some(PoolPolicy::OneToOne));
+        assert_eq!(PoolPolicy::parse(" one-to-one "), Some(PoolPolicy::OneToOne));
         assert_eq!(PoolPolicy::parse("fifo"), None);
         assert_eq!(PoolPolicy::OneToOne.name(), "1:1");
-        assert_eq!(PinMode::from_env_value(None), PinMode::Auto);
-        assert_eq!(PinMode::from_env_value(Some("Always")), PinMode::Always);
-        assert_eq!(PinMode::from_env_value(Some("never")), PinMode::Never);
-        assert_eq!(PinMode::from_env_value(Some("sometimes")), PinMode::Auto);
+        assert_eq!(PinMode::parse("Always"), Some(PinMode::Always));
+        assert_eq!(PinMode::parse("never"), Some(PinMode::Never));
+        assert_eq!(PinMode::parse("sometimes"), None);
     }
 
     #[test]

@@ -146,10 +146,8 @@ fn discovers_visl_with_matching_h264_controls() {
     assert_eq!(starts, vec![0, 1]);
     assert!(s.ioctl_count() > 0);
 
-    // The env override selects the same node.
-    std::env::set_var(device::VIDEO_PATH_ENV, &node.video_path);
-    let again = device::discover();
-    std::env::remove_var(device::VIDEO_PATH_ENV);
+    // Naming the node (LIBVA_V4L2_REQUEST_VIDEO_PATH) selects the same node.
+    let again = device::discover_at(Some(&node.video_path), None);
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].video_path, node.video_path);
     assert_eq!(again[0].media_path, node.media_path);

@@ -33,11 +33,6 @@ use crate::v4l2::controls::{compare_size, query_ext_ctrl, SizeCheck};
 use crate::v4l2::error::{ioctl_err, ioctl_err_quiet};
 use crate::v4l2::{codec_controls, fourcc_to_string, Op, V4l2Error};
 
-/// Env var selecting one video node.
-pub const VIDEO_PATH_ENV: &str = "LIBVA_V4L2_REQUEST_VIDEO_PATH";
-/// Env var selecting one media device.
-pub const MEDIA_PATH_ENV: &str = "LIBVA_V4L2_REQUEST_MEDIA_PATH";
-
 /// Most media devices walked.
 const MAX_MEDIA_DEVICES: usize = 64;
 
@@ -97,16 +92,22 @@ impl DecoderNode {
     }
 }
 
-/// Discover stateless decoders (see the module doc). Never fails: problems
-/// are logged and the node skipped.
+/// Discover stateless decoders (see the module doc), or probe only the nodes the
+/// settings name (`LIBVA_V4L2_REQUEST_VIDEO_PATH` / `_MEDIA_PATH`). Never fails:
+/// problems are logged and the node skipped.
 pub fn discover() -> Vec<DecoderNode> {
-    let video_env = std::env::var_os(VIDEO_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
-    let media_env = std::env::var_os(MEDIA_PATH_ENV).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let s = crate::settings::settings();
+    discover_at(s.video_path.as_deref(), s.media_path.as_deref())
+}
 
-    if let Some(video) = video_env {
-        let media = media_env.or_else(|| media_path_for_video(&video));
-        log::info!("{VIDEO_PATH_ENV}={}: using that node (media {:?})", video.display(), media);
-        return probe_node(&video, media.as_deref()).into_iter().collect();
+/// [`discover`] with the video node (`video`: only it) and media device
+/// (`media`: only its nodes) given explicitly.
+pub fn discover_at(video: Option<&Path>, media: Option<&Path>) -> Vec<DecoderNode> {
+    let media_env = media.map(Path::to_path_buf);
+    if let Some(video) = video {
+        let media = media_env.or_else(|| media_path_for_video(video));
+        log::info!("{}={}: using that node (media {:?})", crate::settings::VIDEO_PATH_ENV, video.display(), media);
+        return probe_node(video, media.as_deref()).into_iter().collect();
     }
 
     let media_paths = match media_env {
@@ -456,12 +457,7 @@ mod tests {
 
     #[test]
     fn env_override_to_a_missing_node_finds_nothing() {
-        // Only this test touches these variables.
-        std::env::set_var(VIDEO_PATH_ENV, "/nonexistent/video42");
-        std::env::set_var(MEDIA_PATH_ENV, "/nonexistent/media42");
-        let found = discover();
-        std::env::remove_var(VIDEO_PATH_ENV);
-        std::env::remove_var(MEDIA_PATH_ENV);
+        let found = discover_at(Some(Path::new("/nonexistent/video42")), Some(Path::new("/nonexistent/media42")));
         assert!(found.is_empty());
         assert!(media_path_for_video(Path::new("/nonexistent/video42")).is_none());
     }

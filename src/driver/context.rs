@@ -33,8 +33,7 @@ use v4l2r::bindings as v4l2;
 pub const OUTPUT_RING: u32 = 8;
 /// Upper bound for any wait on the device.
 pub fn sync_timeout() -> Duration {
-    let ms = std::env::var("LIBVA_V4L2_REQUEST_SYNC_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(5000);
-    Duration::from_millis(ms.clamp(10, 600_000))
+    crate::settings::settings().sync_timeout
 }
 
 /// Where a surface's latest decode in this context stands.
@@ -284,8 +283,7 @@ static NEXT_FRAME: AtomicU64 = AtomicU64::new(1);
 /// Upper bound of the wait for consumers' reader fences before an exported
 /// slot is queued again (`LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS`, default 2000).
 pub fn fence_timeout() -> Duration {
-    let ms = std::env::var("LIBVA_V4L2_REQUEST_FENCE_TIMEOUT_MS").ok().and_then(|v| v.parse::<u64>().ok()).unwrap_or(2000);
-    Duration::from_millis(ms.min(60_000))
+    crate::settings::settings().fence_timeout
 }
 
 /// Device-mode overrides for H.264 and HEVC (`LIBVA_V4L2_REQUEST_DECODE_MODE=frame|slice`,
@@ -314,17 +312,16 @@ fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
         _ => return,
     };
     let mut values = Vec::new();
-    match std::env::var("LIBVA_V4L2_REQUEST_DECODE_MODE").as_deref() {
-        Ok("frame") => values.push((mode_id, frame as i32)),
-        Ok("slice") => values.push((mode_id, slice as i32)),
-        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_DECODE_MODE={other:?} ignored: expected frame or slice"),
-        Err(_) => {}
+    use crate::settings::{settings, DecodeModeOverride, StartCodeOverride};
+    match settings().decode_mode {
+        Some(DecodeModeOverride::Frame) => values.push((mode_id, frame as i32)),
+        Some(DecodeModeOverride::Slice) => values.push((mode_id, slice as i32)),
+        None => {}
     }
-    match std::env::var("LIBVA_V4L2_REQUEST_START_CODE").as_deref() {
-        Ok("annexb") => values.push((start_id, annexb as i32)),
-        Ok("none") => values.push((start_id, none as i32)),
-        Ok(other) => log::warn!("LIBVA_V4L2_REQUEST_START_CODE={other:?} ignored: expected annexb or none"),
-        Err(_) => {}
+    match settings().start_code {
+        Some(StartCodeOverride::AnnexB) => values.push((start_id, annexb as i32)),
+        Some(StartCodeOverride::NoStartCode) => values.push((start_id, none as i32)),
+        None => {}
     }
     if let Err(e) = session.set_control_values(&values) {
         log::warn!("decode mode override not applied: {e}");
@@ -457,23 +454,21 @@ impl Context {
         let hevc_entry_points =
             config.codec == Codec::Hevc && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
         let capture = negotiate_formats(&mut session, node, config.coded_fourcc, width, height, ten_bit)?;
-        let policy = crate::pool::policy_from_env();
+        let policy = crate::settings::settings().pool_policy;
         // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
         // the pool grows when a decode finds no eligible slot, up to what the
         // memory budget allows.
-        let slots = crate::pool::initial_slots_from_env() as u32;
+        let slots = crate::settings::settings().pool_size.unwrap_or(0) as u32;
         let frame_bytes = capture.sizeimage[..capture.num_planes].iter().map(|&b| b as u64).sum::<u64>().max(1);
-        let budget = crate::pool::memory_budget_from_env();
+        let budget = crate::settings::settings().pool_memory;
         let max_slots = crate::pool::max_slots_for(budget, frame_bytes);
         // Frames (DMABUF) where the device's CAPTURE queue takes them: picture
         // memory then exists independently of this queue (surfaces can own it
         // before a context exists, see super::frames). MMAP otherwise.
         // The allocation handle is opened when the first frame is needed (a
         // context that never decodes costs no second handle).
-        let frames_from = (capture.num_planes == 1
-            && super::frames::prefer_frames(std::env::var(super::frames::CAPTURE_MEMORY_ENV).ok().as_deref())
-            && session.capture_supports_dmabuf())
-        .then(|| FrameOrigin { node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
+        let frames_from = (capture.num_planes == 1 && crate::settings::settings().capture_frames && session.capture_supports_dmabuf())
+            .then(|| FrameOrigin { node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
         let mut frames = None;
         let got = match &frames_from {
             Some(origin) => {
@@ -536,7 +531,7 @@ impl Context {
             deferred_bits: Vec::new(),
             av1_refresh: (0, 0),
             h264_first_field: None,
-            pin_mode: PinMode::from_env(),
+            pin_mode: crate::settings::settings().pin_mode,
             composed_exports: HashMap::new(),
             imported: HashMap::new(),
             field_coded: vec![false; got as usize],
@@ -950,7 +945,7 @@ impl Context {
                 "CAPTURE pool at its maximum of {} buffers ({} MiB): waiting for decodes instead of growing, exported buffers reused after their reader fences (set {} to change the budget)",
                 self.pool.len(),
                 (self.pool.len() as u64 * self.frame_bytes) >> 20,
-                crate::pool::POOL_MEMORY_ENV
+                crate::settings::POOL_MEMORY_ENV
             );
         }
     }

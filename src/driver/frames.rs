@@ -37,23 +37,6 @@ pub fn initial_output_size(width: u32, height: u32) -> u32 {
     (width.saturating_mul(height).saturating_mul(3) / 4).clamp(OUTPUT_MIN_SIZE, OUTPUT_MAX_INITIAL_SIZE)
 }
 
-/// Environment variable choosing the CAPTURE memory: `dmabuf` (default where
-/// the device takes it) or `mmap` (the queue's own buffers, for comparisons).
-pub const CAPTURE_MEMORY_ENV: &str = "LIBVA_V4L2_REQUEST_CAPTURE_MEMORY";
-
-/// Whether contexts should use frames (DMABUF) where the device allows, from
-/// the value of [`CAPTURE_MEMORY_ENV`].
-pub fn prefer_frames(env_value: Option<&str>) -> bool {
-    match env_value {
-        None | Some("") | Some("dmabuf") => true,
-        Some("mmap") => false,
-        Some(other) => {
-            log::warn!("{CAPTURE_MEMORY_ENV}={other:?} ignored: expected dmabuf or mmap");
-            true
-        }
-    }
-}
-
 fn v4l2_err(what: &str, e: impl std::fmt::Display) -> VaError {
     va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "{what}: {e}")
 }
@@ -289,13 +272,5 @@ mod tests {
             modifier: 0x00ff_ffff_ffff_ffff,
         };
         assert_eq!(import_format(&p, 176, 144).unwrap().width, 192);
-    }
-
-    #[test]
-    fn capture_memory_choice() {
-        assert!(prefer_frames(None));
-        assert!(prefer_frames(Some("dmabuf")));
-        assert!(!prefer_frames(Some("mmap")));
-        assert!(prefer_frames(Some("bogus")));
     }
 }

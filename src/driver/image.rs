@@ -754,7 +754,7 @@ impl Driver {
             SlotLayout::Tiled(t) => return tiled_export(&t, s_w, s_h, vec![(fd, size)], separate),
         };
         let pitch = layout.plane(0).map(|p| p.pitch).unwrap_or(0);
-        let modifier = crate::format::export_modifier(to_u32(pitch)?, crate::format::export_align_from_env());
+        let modifier = crate::format::export_modifier(to_u32(pitch)?, crate::settings::settings().export_align);
         // The fd stays owned (closed on error) until the descriptor is complete.
         let mut d = prime_descriptor(&layout, s_w, s_h, -1, size, modifier, separate)?;
         d.objects[0].fd = fd.into_raw_fd();

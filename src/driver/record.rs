@@ -33,12 +33,11 @@
 //! replay that creates the same objects in the same order gets the same IDs
 //! and the surface IDs inside recorded parameter buffers stay valid.
 
+use crate::settings::RECORD_ENV;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
-/// The environment variable naming the record file.
-pub const RECORD_ENV: &str = "LIBVA_V4L2_REQUEST_RECORD";
 /// File magic and format version.
 pub const MAGIC: &[u8; 8] = b"V4L2RVAR";
 pub const VERSION: u32 = 1;
@@ -79,12 +78,7 @@ fn open(path: &str) -> Option<Mutex<File>> {
 }
 
 fn recorder() -> Option<&'static Mutex<File>> {
-    RECORDER
-        .get_or_init(|| match std::env::var(RECORD_ENV) {
-            Ok(p) if !p.is_empty() => open(&p),
-            _ => None,
-        })
-        .as_ref()
+    RECORDER.get_or_init(|| crate::settings::settings().record_path.as_deref().and_then(open)).as_ref()
 }
 
 /// Whether recording is on.
