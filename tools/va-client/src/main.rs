@@ -60,6 +60,10 @@
 //! the minimum (the out-of-range contexts use surfaces of the inside size: the size check
 //! comes first).
 //!
+//! `image-bench RECORD [--reps K]` decodes the record's first picture and prints the
+//! download throughput of vaGetImage and of vaDeriveImage + map + copy as ratios to a
+//! memcpy of the same bytes (scripts/bench runs it).
+//!
 //! `churn` runs N decode sessions in one process (config, surfaces, context;
 //! every K-th session decodes the first P pictures of RECORD with its surface
 //! IDs remapped; one surface exported and its fds closed; everything
@@ -859,6 +863,7 @@ fn main() {
         Some("put-image") => surfaces::put_image(&args[1..]),
         Some("import") => surfaces::import(&args[1..]),
         Some("limits") => limits(&args[1..]),
+        Some("image-bench") => surfaces::image_bench(&args[1..]),
         _ => {
             eprintln!(
                 "usage: va-client replay RECORD [--export-every-frame | --export-frames A-B,...] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
@@ -867,7 +872,8 @@ fn main() {
                  \x20      va-client early-export RECORD [--frames M] [--device PATH]\n\
                  \x20      va-client put-image [--record RECORD] [--device PATH]\n\
                  \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]\n\
-                 \x20      va-client limits PROFILE [--device PATH]"
+                 \x20      va-client limits PROFILE [--device PATH]\n\
+                 \x20      va-client image-bench RECORD [--reps K] [--device PATH]"
             );
             std::process::exit(2);
         }

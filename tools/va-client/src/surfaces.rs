@@ -9,6 +9,7 @@ use crate::va::{self, Display, DrmPrimeDescriptor, Image, SurfaceAttrib};
 use crate::{arg_value, load, Engine, Res, DEFAULT_DEVICE};
 use std::collections::HashMap;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::time::Instant;
 
 const DRM_NV12: u32 = 0x3231_564e;
 const DRM_P010: u32 = 0x3031_3050;
@@ -860,6 +861,85 @@ pub fn import(args: &[String]) -> Res<()> {
     let checks = rep.checks;
     rep.finish()?;
     println!("{CMD} ok {total} frames {checks} checks");
+    Ok(())
+}
+
+/// `va-client image-bench RECORD [--reps K]`: download throughput of one decoded picture
+/// (the record's first) next to a plain memcpy of the same number of bytes in this process:
+/// vaGetImage into an image, and vaDeriveImage, vaMapBuffer, a copy of the mapped bytes and
+/// vaDestroyImage (what a client that derives does per frame). The three are timed in
+/// turn K times; the ratios (memcpy time / operation time, 1.0 = memcpy speed) are the
+/// medians of the per-round ratios. Times are the machine's (the guest's under TCG).
+pub fn image_bench(args: &[String]) -> Res<()> {
+    const CMD: &str = "image-bench";
+    let path = args.first().filter(|a| !a.starts_with("--")).ok_or("usage: va-client image-bench RECORD [--reps K]")?;
+    let reps: usize = arg_value(args, "--reps")?.unwrap_or(30).max(1);
+    let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
+    let va = Display::open(&device)?;
+    let recs = load(path)?;
+    let s = setup_of(&recs, 1)?;
+    let mut e = Engine::new(&va, false);
+    let r = (|| -> Res<()> {
+        e.step(&s.config)?;
+        for r in &s.surfaces {
+            e.step(r)?;
+        }
+        e.step(&s.context)?;
+        let mut target = None;
+        for r in &s.pictures {
+            if let Some(t) = e.step(r)? {
+                target = Some(t);
+            }
+        }
+        let t = target.ok_or("record's first picture decoded nothing")?;
+        va.sync_surface(t)?;
+        let image = va.create_image(s.fourcc, s.width, s.height)?;
+        let bytes = image.data_size as usize;
+        let src = vec![0x5au8; bytes];
+        let mut dst = vec![0u8; bytes];
+        let mut derived_bytes = vec![0u8; bytes];
+        let mut get_ratios = Vec::with_capacity(reps);
+        let mut derive_ratios = Vec::with_capacity(reps);
+        let mut memcpy_secs = Vec::with_capacity(reps);
+        // One untimed round: first-touch page faults belong to no operation.
+        va.get_image(t, 0, 0, s.width, s.height, image.image_id)?;
+        dst.copy_from_slice(&src);
+        for _ in 0..reps {
+            let t0 = Instant::now();
+            dst.copy_from_slice(&src);
+            std::hint::black_box(&dst);
+            let memcpy = t0.elapsed().as_secs_f64();
+            let t0 = Instant::now();
+            va.get_image(t, 0, 0, s.width, s.height, image.image_id)?;
+            let get = t0.elapsed().as_secs_f64();
+            let t0 = Instant::now();
+            let d = va.derive_image(t)?;
+            va.read_image_into(&d, &mut derived_bytes)?;
+            va.destroy_image(d.image_id)?;
+            let derive = t0.elapsed().as_secs_f64();
+            memcpy_secs.push(memcpy);
+            get_ratios.push(memcpy / get.max(1e-9));
+            derive_ratios.push(memcpy / derive.max(1e-9));
+        }
+        va.destroy_image(image.image_id)?;
+        let median = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.total_cmp(b));
+            v[v.len() / 2]
+        };
+        let mb_s = bytes as f64 / median(&mut memcpy_secs) / 1e6;
+        println!(
+            "{CMD} {}x{} {} ({bytes} bytes), {reps} rounds: vaGetImage {:.2}x memcpy, vaDeriveImage+map+copy {:.2}x memcpy (memcpy {mb_s:.0} MB/s here)",
+            s.width,
+            s.height,
+            String::from_utf8_lossy(&s.fourcc.to_le_bytes()),
+            median(&mut get_ratios),
+            median(&mut derive_ratios)
+        );
+        Ok(())
+    })();
+    let td = e.teardown();
+    r?;
+    td?;
     Ok(())
 }
 

@@ -204,6 +204,7 @@ extern "C" {
     fn vaQuerySurfaceAttributes(dpy: VADisplay, config: u32, attribs: *mut VASurfaceAttrib, num: *mut c_uint) -> VAStatus;
     fn vaCreateImage(dpy: VADisplay, format: *mut ImageFormat, width: c_int, height: c_int, image: *mut Image) -> VAStatus;
     fn vaDestroyImage(dpy: VADisplay, image: u32) -> VAStatus;
+    fn vaDeriveImage(dpy: VADisplay, surface: u32, image: *mut Image) -> VAStatus;
     fn vaGetImage(dpy: VADisplay, surface: u32, x: c_int, y: c_int, width: c_uint, height: c_uint, image: u32) -> VAStatus;
     fn vaPutImage(
         dpy: VADisplay,
@@ -371,6 +372,23 @@ impl Display {
         // SAFETY: `format` and `image` are valid locals; the driver copies the format and fills the image.
         check("vaCreateImage", unsafe { vaCreateImage(self.dpy, &mut format, width as c_int, height as c_int, &mut image) })?;
         Ok(image)
+    }
+
+    /// vaDeriveImage: an image whose buffer is the surface's own memory (or, for
+    /// a tiled surface, the driver's linear copy of it).
+    pub fn derive_image(&self, surface: u32) -> Result<Image, VaError> {
+        let mut image = Image::default();
+        // SAFETY: valid display; `image` is a valid local the driver fills.
+        check("vaDeriveImage", unsafe { vaDeriveImage(self.dpy, surface, &mut image) })?;
+        Ok(image)
+    }
+
+    /// Copy an image's bytes into `dst` (at most `dst.len()`) through vaMapBuffer.
+    pub fn read_image_into(&self, image: &Image, dst: &mut [u8]) -> Result<(), VaError> {
+        self.with_mapped(image.buf, image.data_size as usize, |b| {
+            let n = b.len().min(dst.len());
+            dst[..n].copy_from_slice(&b[..n]);
+        })
     }
 
     pub fn destroy_image(&self, id: u32) -> Result<(), VaError> {
