@@ -16,7 +16,7 @@ use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 mod submit;
 use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
-use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderSession, DequeuedCapture};
+use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, DeviceOpener};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
 use crate::va::guard::{VaError, VaResult};
@@ -26,6 +26,7 @@ use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use v4l2r::bindings as v4l2;
 
@@ -153,7 +154,8 @@ pub struct Context {
     pub config: Config,
     pub width: u32,
     pub height: u32,
-    session: DecoderSession,
+    /// The decoder handle (a V4L2 session; a scripted fake in tests).
+    session: Box<dyn DecoderDevice>,
     pool: CapturePool,
     capture: CaptureFormat,
     picture: PictureBuffers,
@@ -204,6 +206,7 @@ pub struct Context {
 
 /// What a context's frame allocation handle is opened with.
 struct FrameOrigin {
+    opener: Arc<dyn DeviceOpener>,
     node: crate::device::DecoderNode,
     coded_fourcc: u32,
     width: u32,
@@ -214,7 +217,7 @@ struct FrameOrigin {
 impl FrameOrigin {
     /// Open the allocation handle; its CAPTURE format must be the context's.
     fn open(&self, capture: &CaptureFormat) -> VaResult<FrameSource> {
-        let src = FrameSource::open(&self.node, self.coded_fourcc, self.width, self.height, self.ten_bit)?;
+        let src = FrameSource::open(&*self.opener, &self.node, self.coded_fourcc, self.width, self.height, self.ten_bit)?;
         if src.format() != capture {
             return Err(va_err!(
                 VA_STATUS_ERROR_ALLOCATION_FAILED,
@@ -292,7 +295,7 @@ pub fn fence_timeout() -> Duration {
 /// `LIBVA_V4L2_REQUEST_START_CODE=annexb|none`): by default the driver uses the device's
 /// current values, as GStreamer does; the overrides exercise the other paths on devices
 /// (like visl) that offer both.
-fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
+fn apply_mode_overrides(session: &mut dyn DecoderDevice, codec: Codec) {
     use v4l2 as b;
     let (mode_id, frame, slice, start_id, annexb, none) = match codec {
         Codec::H264 => (
@@ -333,7 +336,7 @@ fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
 
 /// A device without HOLD_CAPTURE_BUF cannot take a picture in several
 /// requests: use frame-based decoding where its decode-mode menu offers it.
-fn prefer_frame_based(session: &mut DecoderSession, codec: Codec, mode: StreamMode) -> StreamMode {
+fn prefer_frame_based(session: &mut dyn DecoderDevice, codec: Codec, mode: StreamMode) -> StreamMode {
     use v4l2 as b;
     let (id, frame) = match codec {
         Codec::H264 => {
@@ -417,9 +420,11 @@ fn pool_err(e: PoolError) -> VaError {
 }
 
 impl Context {
-    /// Open a session on `node`, negotiate formats and allocate both queues.
-    /// Formats are always negotiated afresh: nothing is cached across sessions.
+    /// Open a session on `node` (through `opener`), negotiate formats and
+    /// allocate both queues. Formats are always negotiated afresh: nothing is
+    /// cached across sessions.
     pub fn new(
+        opener: &Arc<dyn DeviceOpener>,
         config: Config,
         node: &crate::device::DecoderNode,
         width: u32,
@@ -427,10 +432,10 @@ impl Context {
         num_surfaces: usize,
         ten_bit: bool,
     ) -> VaResult<Self> {
-        let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder", e))?;
+        let mut session = opener.open(node).map_err(|e| v4l2_err("open decoder", e))?;
         let codec = config.codec;
-        let vp9_compressed_hdr = config.codec == Codec::Vp9 && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
-        apply_mode_overrides(&mut session, config.codec);
+        let vp9_compressed_hdr = config.codec == Codec::Vp9 && session.has_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR);
+        apply_mode_overrides(&mut *session, config.codec);
         let stream_mode = match config.codec {
             Codec::H264 => StreamMode {
                 slice_based: session
@@ -454,9 +459,8 @@ impl Context {
             },
             _ => StreamMode { slice_based: false, annex_b: false },
         };
-        let hevc_entry_points =
-            config.codec == Codec::Hevc && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
-        let capture = negotiate_formats(&mut session, node, config.coded_fourcc, width, height, ten_bit)?;
+        let hevc_entry_points = config.codec == Codec::Hevc && session.has_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS);
+        let capture = negotiate_formats(&mut *session, node, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::pool::policy_from_env();
         // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
         // the pool grows when a decode finds no eligible slot, up to what the
@@ -473,7 +477,7 @@ impl Context {
         let frames_from = (capture.num_planes == 1
             && super::frames::prefer_frames(std::env::var(super::frames::CAPTURE_MEMORY_ENV).ok().as_deref())
             && session.capture_supports_dmabuf())
-        .then(|| FrameOrigin { node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
+        .then(|| FrameOrigin { opener: opener.clone(), node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
         let mut frames = None;
         let got = match &frames_from {
             Some(origin) => {
@@ -496,7 +500,7 @@ impl Context {
         // a picture must be one request, so a slice-based H.264/HEVC device that
         // also decodes frame-based is switched to frame-based.
         let stream_mode = if stream_mode.slice_based && !session.supports_hold_capture() {
-            prefer_frame_based(&mut session, codec, stream_mode)
+            prefer_frame_based(&mut *session, codec, stream_mode)
         } else {
             stream_mode
         };
