@@ -1383,6 +1383,36 @@ impl Drop for Context {
     }
 }
 
+/// Hooks for the host tests of the decode flow (`super::decode_flow_tests`).
+#[cfg(test)]
+impl Context {
+    /// Bound the waits for the device and for reader fences (the environment
+    /// variables are process-wide; tests run in parallel).
+    pub fn set_timeouts(&mut self, sync: Duration, fence: Duration) {
+        self.sync_timeout = sync;
+        self.fence_timeout = fence;
+    }
+
+    pub fn pool(&self) -> &CapturePool {
+        &self.pool
+    }
+
+    /// Frames queued and not reaped yet.
+    pub fn frames_in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// CAPTURE slots the pool and the device disagree about: (slot, queued
+    /// for the pool, queued in the device). Empty when every buffer the device
+    /// handed back was accounted for and none is believed queued wrongly.
+    pub fn capture_mismatches(&self) -> Vec<(u32, bool, bool)> {
+        (0..self.pool.len() as u32)
+            .map(|i| (i, self.pool.is_queued(SlotId(i)), self.session.capture_queued(i)))
+            .filter(|&(_, pool, device)| pool != device)
+            .collect()
+    }
+}
+
 #[cfg(test)]
 mod settle_tests {
     use super::*;

@@ -9,6 +9,10 @@
 pub mod buffer;
 pub mod config;
 pub mod context;
+#[cfg(test)]
+mod decode_flow_tests;
+#[cfg(test)]
+pub mod fake_device;
 pub mod frames;
 pub mod image;
 pub mod objects;
