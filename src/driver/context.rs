@@ -1087,11 +1087,18 @@ impl Context {
             let left = deadline.saturating_duration_since(Instant::now());
             let budget = if left.is_zero() { None } else { Some(left) };
             let before = self.in_flight.len();
+            // The frame waited for is the oldest in flight: `surface`'s or one
+            // queued before it (decodes complete in order).
+            let front = self.in_flight.front().map(|f| f.surface);
+            let front_pending = front.is_some_and(|s| self.states.get(&s) == Some(&DecodeState::Pending));
             let done = match self.reap_front_within(budget) {
                 Ok(d) => d,
-                // The wait ran out before the device finished: not a failure yet.
-                Err(_) if budget.is_some() && self.states.get(&surface) == Some(&DecodeState::Failed) => {
-                    self.states.insert(surface, DecodeState::Pending);
+                // The wait ran out before the device finished: not a failure
+                // yet, neither for `surface` nor for a frame ahead of it.
+                Err(_) if budget.is_some() && front_pending && front.is_some_and(|s| self.states.get(&s) == Some(&DecodeState::Failed)) => {
+                    if let Some(s) = front {
+                        self.states.insert(s, DecodeState::Pending);
+                    }
                     false
                 }
                 Err(e) => return Err(e),

@@ -278,6 +278,31 @@ fn a_missing_completion_is_bounded_by_the_sync_timeout() {
     r.assert_accounted();
 }
 
+/// vaSyncSurface2 shorter than the sync timeout on a surface queued behind a
+/// picture the device has not finished: TIMEDOUT, and neither surface is
+/// failed (the decode goes on). It used to mark the picture ahead failed and
+/// return DECODING_ERROR, since only the surface waited for was put back.
+#[test]
+fn a_short_sync_behind_a_running_picture_times_out_without_failing_anything() {
+    let script = Script { completions: [Completion::Never].into(), ..Script::default() };
+    let r = Rig::new("sync-within", script, ffi::VAProfileMPEG2Main, 2);
+    r.picture(r.s[0]).unwrap();
+    r.picture(r.s[1]).unwrap();
+    for &s in [r.s[1], r.s[0]].iter() {
+        let from = r.fake.calls().len();
+        assert_eq!(status(r.d.sync_surface_within(s, Duration::from_millis(5))), ffi::VA_STATUS_ERROR_TIMEDOUT);
+        assert!(Rig::waited(&r.calls_since(from)) <= Duration::from_millis(5));
+        assert_eq!(r.state(r.s[0]), Some(DecodeState::Pending));
+        assert_eq!(r.state(r.s[1]), Some(DecodeState::Pending));
+    }
+    assert_eq!(r.d.query_surface_status(r.s[1]).unwrap(), ffi::VASurfaceRendering);
+    // The full sync timeout: the hung picture fails, the one behind it waits on.
+    assert_eq!(r.sync(r.s[0]), ffi::VA_STATUS_ERROR_DECODING_ERROR);
+    assert_eq!(r.state(r.s[0]), Some(DecodeState::Failed));
+    assert_eq!(r.state(r.s[1]), Some(DecodeState::Pending));
+    r.assert_accounted();
+}
+
 #[test]
 fn without_hold_capture_field_pairs_are_refused_before_the_device() {
     let script = Script { hold_capture: false, ..Script::default() };
