@@ -806,10 +806,25 @@ impl Context {
         buf.get_mut(..len)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "bitstream of {len} bytes does not fit"))?
             .copy_from_slice(&self.bitstream[bytes]);
-        self.session
-            .queue_decode(out, len, ts, specs, slot.0, queue_capture, hold)
-            .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}"))?;
-        Ok(out)
+        match self.session.queue_decode(out, len, ts, specs, slot.0, queue_capture, hold) {
+            Ok(()) => Ok(out),
+            // The request reached the device but its CAPTURE buffer did not:
+            // the device would decode it into the next CAPTURE buffer queued
+            // (the next picture's), and every later picture would land one
+            // buffer late. Queue the buffer again; the frame goes on if it takes.
+            Err(e) if queue_capture && self.session.output_in_flight(out) => {
+                log::warn!("CAPTURE buffer {} not queued with its request ({e}): queuing it again", slot.0);
+                self.session.queue_capture(slot.0).map_err(|e2| {
+                    log::error!(
+                        "CAPTURE buffer {} refused again ({e2}): a request without its CAPTURE buffer is in flight, later pictures may land one buffer late (their timestamps will not match and they will fail)",
+                        slot.0
+                    );
+                    va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}")
+                })?;
+                Ok(out)
+            }
+            Err(e) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}")),
+        }
     }
 
     /// Allocate the OUTPUT buffers and STREAMON both queues, before the first picture.

@@ -551,3 +551,24 @@ fn the_linear_default_negotiates_nv12() {
     assert_eq!(img.format.fourcc, ffi::VA_FOURCC_NV12);
     r.d.destroy_image(img.image_id).unwrap();
 }
+
+/// A CAPTURE QBUF that fails after its request was queued: the request is in
+/// the device and would take the next picture's CAPTURE buffer, shifting
+/// every later picture by one buffer (each then failing on its timestamp).
+/// The buffer is queued again, and every picture lands where it belongs.
+#[test]
+fn a_capture_qbuf_failure_after_the_request_shifts_nothing() {
+    let r = Rig::new("errno-capture-qbuf", Script::default(), ffi::VAProfileMPEG2Main, 5);
+    r.picture(r.s[0]).unwrap();
+    r.fake.script(|s| s.failures.push((FakeOp::QueueCapture, Errno::EIO)));
+    for &s in &r.s[1..] {
+        r.picture(s).unwrap();
+    }
+    assert!(r.fake.calls().iter().any(|c| matches!(c, Call::QueueCapture { .. })));
+    let queued = captures_queued(&r.fake);
+    for (k, &s) in r.s.iter().enumerate() {
+        assert_eq!(r.sync(s), ffi::VA_STATUS_SUCCESS, "surface {k}");
+        assert_eq!(r.picture_of(s), Some((queued[k].1, queued[k].0)), "surface {k}");
+    }
+    r.assert_accounted();
+}

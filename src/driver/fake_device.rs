@@ -183,6 +183,11 @@ pub enum Call {
     FlushHeld {
         handle: usize,
     },
+    /// A CAPTURE buffer queued on its own (after its request's QBUF failed).
+    QueueCapture {
+        handle: usize,
+        index: u32,
+    },
     Export {
         handle: usize,
         index: u32,
@@ -828,6 +833,23 @@ impl DecoderDevice for FakeDevice {
             self.capture_queue.push_back(cap_index);
         }
         Ok(())
+    }
+    fn queue_capture(&mut self, cap_index: u32) -> Result<(), V4l2Error> {
+        self.ioctls += 1;
+        self.record(Call::QueueCapture { handle: self.handle, index: cap_index });
+        match self.captures.get(cap_index as usize) {
+            Some(c) if !c.queued && !c.removed && !matches!(c.memory, Memory::Frame(None)) => {}
+            _ => return Err(V4l2Error::State(format!("CAPTURE {cap_index} cannot be queued"))),
+        }
+        if let Some(errno) = self.fail(FakeOp::QueueCapture) {
+            return Err(ioctl(Op::QBuf, errno));
+        }
+        self.captures[cap_index as usize].queued = true;
+        self.capture_queue.push_back(cap_index);
+        Ok(())
+    }
+    fn output_in_flight(&self, out_index: u32) -> bool {
+        self.request_of(out_index).is_some()
     }
     fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
         self.record(Call::Wait { handle: self.handle, out: out_index, timeout });

@@ -105,6 +105,11 @@ pub trait DecoderDevice: Send {
         queue_capture: bool,
         hold_capture: bool,
     ) -> Result<(), V4l2Error>;
+    /// Queue CAPTURE buffer `cap_index` alone, for a request already queued
+    /// whose CAPTURE QBUF failed in [`Self::queue_decode`].
+    fn queue_capture(&mut self, cap_index: u32) -> Result<(), V4l2Error>;
+    /// Whether the request of OUTPUT `out_index` is in the device (queued, not reaped).
+    fn output_in_flight(&self, out_index: u32) -> bool;
     /// Wait up to `timeout` for the request of `out_index`; returns every CAPTURE buffer dequeued on the way.
     fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error>;
     /// Like [`Self::wait_decode`] without blocking: `None` while the request runs.
@@ -248,6 +253,12 @@ impl DecoderDevice for DecoderSession {
         hold_capture: bool,
     ) -> Result<(), V4l2Error> {
         DecoderSession::queue_decode(self, out_index, bytes, timestamp_ns, ctrls, cap_index, queue_capture, hold_capture)
+    }
+    fn queue_capture(&mut self, cap_index: u32) -> Result<(), V4l2Error> {
+        DecoderSession::queue_capture(self, cap_index)
+    }
+    fn output_in_flight(&self, out_index: u32) -> bool {
+        DecoderSession::output_in_flight(self, out_index)
     }
     fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
         DecoderSession::wait_decode(self, out_index, timeout)
