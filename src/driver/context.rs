@@ -16,7 +16,7 @@ use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 mod submit;
 use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
-use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderSession, DequeuedCapture};
+use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, DeviceOpener};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
 use crate::va::guard::{VaError, VaResult};
@@ -26,6 +26,7 @@ use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use v4l2r::bindings as v4l2;
 
@@ -152,7 +153,8 @@ pub struct Context {
     pub config: Config,
     pub width: u32,
     pub height: u32,
-    session: DecoderSession,
+    /// The decoder handle (a V4L2 session; a scripted fake in tests).
+    session: Box<dyn DecoderDevice>,
     pool: CapturePool,
     capture: CaptureFormat,
     picture: PictureBuffers,
@@ -203,6 +205,7 @@ pub struct Context {
 
 /// What a context's frame allocation handle is opened with.
 struct FrameOrigin {
+    opener: Arc<dyn DeviceOpener>,
     node: crate::device::DecoderNode,
     coded_fourcc: u32,
     width: u32,
@@ -213,7 +216,7 @@ struct FrameOrigin {
 impl FrameOrigin {
     /// Open the allocation handle; its CAPTURE format must be the context's.
     fn open(&self, capture: &CaptureFormat) -> VaResult<FrameSource> {
-        let src = FrameSource::open(&self.node, self.coded_fourcc, self.width, self.height, self.ten_bit)?;
+        let src = FrameSource::open(&*self.opener, &self.node, self.coded_fourcc, self.width, self.height, self.ten_bit)?;
         if src.format() != capture {
             return Err(va_err!(
                 VA_STATUS_ERROR_ALLOCATION_FAILED,
@@ -290,7 +293,7 @@ pub fn fence_timeout() -> Duration {
 /// `LIBVA_V4L2_REQUEST_START_CODE=annexb|none`): by default the driver uses the device's
 /// current values, as GStreamer does; the overrides exercise the other paths on devices
 /// (like visl) that offer both.
-fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
+fn apply_mode_overrides(session: &mut dyn DecoderDevice, codec: Codec) {
     use v4l2 as b;
     let (mode_id, frame, slice, start_id, annexb, none) = match codec {
         Codec::H264 => (
@@ -330,7 +333,7 @@ fn apply_mode_overrides(session: &mut DecoderSession, codec: Codec) {
 
 /// A device without HOLD_CAPTURE_BUF cannot take a picture in several
 /// requests: use frame-based decoding where its decode-mode menu offers it.
-fn prefer_frame_based(session: &mut DecoderSession, codec: Codec, mode: StreamMode) -> StreamMode {
+fn prefer_frame_based(session: &mut dyn DecoderDevice, codec: Codec, mode: StreamMode) -> StreamMode {
     use v4l2 as b;
     let (id, frame) = match codec {
         Codec::H264 => {
@@ -414,9 +417,11 @@ fn pool_err(e: PoolError) -> VaError {
 }
 
 impl Context {
-    /// Open a session on `node`, negotiate formats and allocate both queues.
-    /// Formats are always negotiated afresh: nothing is cached across sessions.
+    /// Open a session on `node` (through `opener`), negotiate formats and
+    /// allocate both queues. Formats are always negotiated afresh: nothing is
+    /// cached across sessions.
     pub fn new(
+        opener: &Arc<dyn DeviceOpener>,
         config: Config,
         node: &crate::device::DecoderNode,
         width: u32,
@@ -424,10 +429,10 @@ impl Context {
         num_surfaces: usize,
         ten_bit: bool,
     ) -> VaResult<Self> {
-        let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder", e))?;
+        let mut session = opener.open(node).map_err(|e| v4l2_err("open decoder", e))?;
         let codec = config.codec;
-        let vp9_compressed_hdr = config.codec == Codec::Vp9 && session.query_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR).is_ok();
-        apply_mode_overrides(&mut session, config.codec);
+        let vp9_compressed_hdr = config.codec == Codec::Vp9 && session.has_control(v4l2::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR);
+        apply_mode_overrides(&mut *session, config.codec);
         let stream_mode = match config.codec {
             Codec::H264 => StreamMode {
                 slice_based: session
@@ -451,9 +456,8 @@ impl Context {
             },
             _ => StreamMode { slice_based: false, annex_b: false },
         };
-        let hevc_entry_points =
-            config.codec == Codec::Hevc && session.query_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS).is_ok();
-        let capture = negotiate_formats(&mut session, node, config.coded_fourcc, width, height, ten_bit)?;
+        let hevc_entry_points = config.codec == Codec::Hevc && session.has_control(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS);
+        let capture = negotiate_formats(&mut *session, node, config.coded_fourcc, width, height, ten_bit)?;
         let policy = crate::settings::settings().pool_policy;
         // Nothing is allocated up front unless asked (LIBVA_V4L2_REQUEST_POOL_SIZE):
         // the pool grows when a decode finds no eligible slot, up to what the
@@ -468,7 +472,7 @@ impl Context {
         // The allocation handle is opened when the first frame is needed (a
         // context that never decodes costs no second handle).
         let frames_from = (capture.num_planes == 1 && crate::settings::settings().capture_frames && session.capture_supports_dmabuf())
-            .then(|| FrameOrigin { node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
+            .then(|| FrameOrigin { opener: opener.clone(), node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
         let mut frames = None;
         let got = match &frames_from {
             Some(origin) => {
@@ -491,7 +495,7 @@ impl Context {
         // a picture must be one request, so a slice-based H.264/HEVC device that
         // also decodes frame-based is switched to frame-based.
         let stream_mode = if stream_mode.slice_based && !session.supports_hold_capture() {
-            prefer_frame_based(&mut session, codec, stream_mode)
+            prefer_frame_based(&mut *session, codec, stream_mode)
         } else {
             stream_mode
         };
@@ -797,10 +801,25 @@ impl Context {
         buf.get_mut(..len)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "bitstream of {len} bytes does not fit"))?
             .copy_from_slice(&self.bitstream[bytes]);
-        self.session
-            .queue_decode(out, len, ts, specs, slot.0, queue_capture, hold)
-            .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}"))?;
-        Ok(out)
+        match self.session.queue_decode(out, len, ts, specs, slot.0, queue_capture, hold) {
+            Ok(()) => Ok(out),
+            // The request reached the device but its CAPTURE buffer did not:
+            // the device would decode it into the next CAPTURE buffer queued
+            // (the next picture's), and every later picture would land one
+            // buffer late. Queue the buffer again; the frame goes on if it takes.
+            Err(e) if queue_capture && self.session.output_in_flight(out) => {
+                log::warn!("CAPTURE buffer {} not queued with its request ({e}): queuing it again", slot.0);
+                self.session.queue_capture(slot.0).map_err(|e2| {
+                    log::error!(
+                        "CAPTURE buffer {} refused again ({e2}): a request without its CAPTURE buffer is in flight, later pictures may land one buffer late (their timestamps will not match and they will fail)",
+                        slot.0
+                    );
+                    va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}")
+                })?;
+                Ok(out)
+            }
+            Err(e) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "queue decode: {e}")),
+        }
     }
 
     /// Allocate the OUTPUT buffers and STREAMON both queues, before the first picture.
@@ -1078,11 +1097,18 @@ impl Context {
             let left = deadline.saturating_duration_since(Instant::now());
             let budget = if left.is_zero() { None } else { Some(left) };
             let before = self.in_flight.len();
+            // The frame waited for is the oldest in flight: `surface`'s or one
+            // queued before it (decodes complete in order).
+            let front = self.in_flight.front().map(|f| f.surface);
+            let front_pending = front.is_some_and(|s| self.states.get(&s) == Some(&DecodeState::Pending));
             let done = match self.reap_front_within(budget) {
                 Ok(d) => d,
-                // The wait ran out before the device finished: not a failure yet.
-                Err(_) if budget.is_some() && self.states.get(&surface) == Some(&DecodeState::Failed) => {
-                    self.states.insert(surface, DecodeState::Pending);
+                // The wait ran out before the device finished: not a failure
+                // yet, neither for `surface` nor for a frame ahead of it.
+                Err(_) if budget.is_some() && front_pending && front.is_some_and(|s| self.states.get(&s) == Some(&DecodeState::Failed)) => {
+                    if let Some(s) = front {
+                        self.states.insert(s, DecodeState::Pending);
+                    }
                     false
                 }
                 Err(e) => return Err(e),
@@ -1371,6 +1397,36 @@ impl Drop for Context {
             }
         }
         self.pool.reset(0);
+    }
+}
+
+/// Hooks for the host tests of the decode flow (`super::decode_flow_tests`).
+#[cfg(test)]
+impl Context {
+    /// Bound the waits for the device and for reader fences (the environment
+    /// variables are process-wide; tests run in parallel).
+    pub fn set_timeouts(&mut self, sync: Duration, fence: Duration) {
+        self.sync_timeout = sync;
+        self.fence_timeout = fence;
+    }
+
+    pub fn pool(&self) -> &CapturePool {
+        &self.pool
+    }
+
+    /// Frames queued and not reaped yet.
+    pub fn frames_in_flight(&self) -> usize {
+        self.in_flight.len()
+    }
+
+    /// CAPTURE slots the pool and the device disagree about: (slot, queued
+    /// for the pool, queued in the device). Empty when every buffer the device
+    /// handed back was accounted for and none is believed queued wrongly.
+    pub fn capture_mismatches(&self) -> Vec<(u32, bool, bool)> {
+        (0..self.pool.len() as u32)
+            .map(|i| (i, self.pool.is_queued(SlotId(i)), self.session.capture_queued(i)))
+            .filter(|&(_, pool, device)| pool != device)
+            .collect()
     }
 }
 

@@ -21,7 +21,7 @@
 //!   into is dropped with a warning (the early export then shows no pictures).
 
 use crate::device::DecoderNode;
-use crate::v4l2::{CaptureFormat, DecoderSession, Frame};
+use crate::v4l2::{CaptureFormat, DecoderDevice, DeviceOpener, Frame};
 use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
 
@@ -56,7 +56,7 @@ pub fn capture_fourcc_for(ten_bit: bool) -> u32 {
 /// of a node that offers only that, validated by [`crate::tiling`]).
 /// Returns the CAPTURE format the device gave (never cached across sessions).
 pub fn negotiate_formats(
-    session: &mut DecoderSession,
+    session: &mut dyn DecoderDevice,
     node: &DecoderNode,
     coded_fourcc: u32,
     width: u32,
@@ -111,15 +111,22 @@ pub fn frame_fits(frame: &CaptureFormat, len: usize, ctx: &CaptureFormat) -> boo
 /// A second handle on a decoder with a context's formats, which allocates
 /// frames for that context's CAPTURE queue (see [`crate::v4l2::frame`]).
 pub struct FrameSource {
-    session: DecoderSession,
+    session: Box<dyn DecoderDevice>,
     format: CaptureFormat,
 }
 
 impl FrameSource {
-    /// Open `node` again and negotiate the same formats as a context would.
-    pub fn open(node: &DecoderNode, coded_fourcc: u32, width: u32, height: u32, ten_bit: bool) -> VaResult<Self> {
-        let mut session = DecoderSession::open(node).map_err(|e| v4l2_err("open decoder (frame allocation)", e))?;
-        let format = negotiate_formats(&mut session, node, coded_fourcc, width, height, ten_bit)?;
+    /// Open `node` again (through `opener`) and negotiate the same formats as a context would.
+    pub fn open(
+        opener: &dyn DeviceOpener,
+        node: &DecoderNode,
+        coded_fourcc: u32,
+        width: u32,
+        height: u32,
+        ten_bit: bool,
+    ) -> VaResult<Self> {
+        let mut session = opener.open(node).map_err(|e| v4l2_err("open decoder (frame allocation)", e))?;
+        let format = negotiate_formats(&mut *session, node, coded_fourcc, width, height, ten_bit)?;
         Ok(FrameSource { session, format })
     }
 
@@ -152,8 +159,15 @@ pub struct OwnFrame {
 
 impl OwnFrame {
     /// Allocate one frame on `node` for `coded_fourcc` at `width`x`height`.
-    pub fn allocate(node: &DecoderNode, coded_fourcc: u32, width: u32, height: u32, ten_bit: bool) -> VaResult<Self> {
-        let mut src = FrameSource::open(node, coded_fourcc, width, height, ten_bit)?;
+    pub fn allocate(
+        opener: &dyn DeviceOpener,
+        node: &DecoderNode,
+        coded_fourcc: u32,
+        width: u32,
+        height: u32,
+        ten_bit: bool,
+    ) -> VaResult<Self> {
+        let mut src = FrameSource::open(opener, node, coded_fourcc, width, height, ten_bit)?;
         let frame = src.allocate(1)?.into_iter().next().ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "no frame allocated"))?;
         Ok(OwnFrame { frame, format: src.format.clone(), imported: false })
     }

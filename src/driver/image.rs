@@ -690,7 +690,7 @@ impl Driver {
         // The decoder's own layout for such pictures (as a context would negotiate it).
         let ten_bit = va_fourcc == ffi::VA_FOURCC_P010;
         let (node, coded) = self.frame_origin(va_fourcc)?;
-        let device = super::frames::FrameSource::open(node, coded, width, height, ten_bit)?;
+        let device = super::frames::FrameSource::open(&*self.opener, node, coded, width, height, ten_bit)?;
         if !super::frames::frame_fits(&format, layout.size as usize, device.format()) {
             let d = device.format();
             return Err(bad(format!(

@@ -9,6 +9,10 @@
 pub mod buffer;
 pub mod config;
 pub mod context;
+#[cfg(test)]
+mod decode_flow_tests;
+#[cfg(test)]
+pub mod fake_device;
 pub mod frames;
 pub mod image;
 pub mod objects;
@@ -17,6 +21,7 @@ pub mod surface;
 
 use crate::device::DecoderNode;
 use crate::pool::SlotId;
+use crate::v4l2::{DeviceOpener, SessionOpener};
 use crate::va::ffi;
 use crate::va::guard::VaResult;
 use crate::va_err;
@@ -47,6 +52,8 @@ pub struct Driver {
     pub surfaces: ObjectTable<Mutex<Surface>>,
     pub buffers: ObjectTable<Mutex<Buffer>>,
     pub images: ObjectTable<Mutex<image::Image>>,
+    /// Opens decoder handles for contexts and frames (the V4L2 device; a fake in tests).
+    opener: Arc<dyn DeviceOpener>,
 }
 
 // libva lets applications call one display from several threads (GStreamer and FFmpeg do):
@@ -58,6 +65,11 @@ const _: fn() = || {
 
 impl Driver {
     pub fn new(devices: Vec<DecoderNode>) -> Self {
+        Self::with_opener(devices, Arc::new(SessionOpener))
+    }
+
+    /// A driver whose contexts and frames open their decoder handles with `opener`.
+    pub fn with_opener(devices: Vec<DecoderNode>, opener: Arc<dyn DeviceOpener>) -> Self {
         record::init();
         Driver {
             devices,
@@ -66,6 +78,7 @@ impl Driver {
             surfaces: ObjectTable::new(ObjectKind::Surface),
             buffers: ObjectTable::new(ObjectKind::Buffer),
             images: ObjectTable::new(ObjectKind::Image),
+            opener,
         }
     }
 
@@ -325,7 +338,7 @@ impl Driver {
         }
         let ten_bit = fourcc == ffi::VA_FOURCC_P010;
         let (node, coded) = self.frame_origin(fourcc)?;
-        let own = OwnFrame::allocate(node, coded, w, h, ten_bit)?;
+        let own = OwnFrame::allocate(&*self.opener, node, coded, w, h, ten_bit)?;
         log::debug!(
             "surface {surface:#x}: own frame of {} bytes ({:?}, as for {})",
             own.frame.len(),
@@ -407,7 +420,7 @@ impl Driver {
         let ten_bit = context_ten_bit(&cfg, &fourccs)?;
         let node =
             self.devices.get(cfg.device).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "config routed to a missing device"))?;
-        let ctx = Arc::new(Mutex::new(Context::new((*cfg).clone(), node, width, height, targets.len(), ten_bit)?));
+        let ctx = Arc::new(Mutex::new(Context::new(&self.opener, (*cfg).clone(), node, width, height, targets.len(), ten_bit)?));
         let id = self.contexts.insert(ctx.clone()).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many contexts"))?;
         for &t in targets {
             self.bind_surface(t, &ctx)?;

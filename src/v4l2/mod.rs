@@ -6,6 +6,7 @@
 //! everything else goes through v4l2r's safe ioctl wrappers.
 
 pub mod controls;
+pub mod decoder_device;
 pub mod error;
 pub mod fourcc;
 pub mod frame;
@@ -15,6 +16,7 @@ pub mod session;
 pub mod time;
 
 pub use controls::{as_bytes, codec_controls, slice_as_bytes, CodecControl, ControlSpec, CtrlInfo};
+pub use decoder_device::{DecoderDevice, DeviceOpener, SessionOpener};
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;
 pub use frame::Frame;

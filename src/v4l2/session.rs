@@ -1122,34 +1122,51 @@ impl DecoderSession {
 
         // 4. The CAPTURE buffer (after the request: see the module doc).
         if queue_capture {
-            self.count();
-            let queued = match self.captures[cap_index as usize].frame.as_ref() {
-                Some(frame) => {
-                    // DMABUF: always the same frame at this index (vb2 keeps
-                    // the attachment, nothing is re-mapped per frame).
-                    let mut plane = QBufPlane::new(0);
-                    plane.0.m.fd = frame.raw_fd();
-                    plane.0.length = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-                    let mut qb = QBuffer::<DmaBufHandle<File>>::new(self.cap_q, cap_index);
-                    qb.planes = vec![plane];
-                    v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
-                }
-                None => {
-                    let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
-                    qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
-                    v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
-                }
-            };
-            if let Err(e) = queued {
+            self.qbuf_capture(cap_index, cap_planes).map_err(|errno| {
                 // The request is in flight and will wait for a CAPTURE buffer.
-                return Err(ioctl_err(
-                    Op::QBuf,
-                    convert_errno(e),
-                    self.ctx(format_args!("CAPTURE {cap_index} (request of OUTPUT {out_index} already queued)")),
-                ));
-            }
-            self.captures[cap_index as usize].queued = true;
+                ioctl_err(Op::QBuf, errno, self.ctx(format_args!("CAPTURE {cap_index} (request of OUTPUT {out_index} already queued)")))
+            })?;
         }
+        Ok(())
+    }
+
+    /// QBUF CAPTURE `cap_index` alone: for a request already queued whose
+    /// CAPTURE QBUF failed in [`Self::queue_decode`] (it waits for one).
+    pub fn queue_capture(&mut self, cap_index: u32) -> Result<(), V4l2Error> {
+        match self.captures.get(cap_index as usize) {
+            None => return Err(V4l2Error::State(format!("no CAPTURE buffer {cap_index}"))),
+            Some(b) if b.frame.is_none() && self.capture_memory == CaptureMemory::DmaBuf => {
+                return Err(V4l2Error::State(format!("CAPTURE {cap_index} has no frame")))
+            }
+            Some(b) if b.queued => return Err(V4l2Error::State(format!("CAPTURE {cap_index} already queued"))),
+            Some(_) => {}
+        }
+        let cap_planes = self.capture_fmt.as_ref().map(|f| f.num_planes).unwrap_or(1).max(1);
+        self.qbuf_capture(cap_index, cap_planes).map_err(|errno| ioctl_err(Op::QBuf, errno, self.ctx(format_args!("CAPTURE {cap_index}"))))
+    }
+
+    /// QBUF of CAPTURE `cap_index` (checked by the caller); marks it queued.
+    fn qbuf_capture(&mut self, cap_index: u32, cap_planes: usize) -> Result<(), Errno> {
+        self.count();
+        let queued = match self.captures[cap_index as usize].frame.as_ref() {
+            Some(frame) => {
+                // DMABUF: always the same frame at this index (vb2 keeps
+                // the attachment, nothing is re-mapped per frame).
+                let mut plane = QBufPlane::new(0);
+                plane.0.m.fd = frame.raw_fd();
+                plane.0.length = u32::try_from(frame.len()).unwrap_or(u32::MAX);
+                let mut qb = QBuffer::<DmaBufHandle<File>>::new(self.cap_q, cap_index);
+                qb.planes = vec![plane];
+                v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
+            }
+            None => {
+                let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
+                qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
+                v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
+            }
+        };
+        queued.map_err(convert_errno)?;
+        self.captures[cap_index as usize].queued = true;
         Ok(())
     }
 

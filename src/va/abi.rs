@@ -67,6 +67,20 @@ pub fn read_pod<T: VaPod>(bytes: &[u8], index: usize) -> Option<T> {
     Some(unsafe { std::ptr::read_unaligned(chunk.as_ptr() as *const T) })
 }
 
+/// The bytes of `v`, as an application hands a parameter struct to
+/// vaCreateBuffer (tests only: they build VA buffers from typed values).
+#[cfg(test)]
+pub fn pod_bytes<T: VaPod>(v: &T) -> Vec<u8> {
+    let mut out = vec![0u8; std::mem::size_of::<T>()];
+    // SAFETY: `out` has exactly size_of::<T>() writable bytes and
+    // write_unaligned has no alignment needs. Bytes where T has implicit
+    // padding hold whatever the value held; they are only ever read back
+    // through `read_pod`, which ignores them, exactly like the bytes of a
+    // C application's struct.
+    unsafe { std::ptr::write_unaligned(out.as_mut_ptr() as *mut T, *v) };
+    out
+}
+
 /// The `.value` words of the `seq_fields` and `pic_fields` bitfield unions of
 /// an H.264 picture parameter buffer.
 pub fn h264_bitfields(pic: &ffi::VAPictureParameterBufferH264) -> (u32, u32) {

@@ -113,4 +113,4 @@ mod fuzz;
 #[cfg(test)]
 mod oracle;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -716,6 +716,41 @@ fn translate_weighted_p_frame_with_reordered_list() {
     assert_eq!(c.pps.num_ref_idx_l0_default_active_minus1, 2);
 }
 
+/// The VA buffers of the IDR of cavlc-slices (4 slices, Main profile, CAVLC)
+/// as in `translate_idr_with_four_slices_and_scaling_matrix`, decoded into
+/// surface `target`, for host tests of the decode flow
+/// (`crate::driver::decode_flow_tests`): picture parameters, IQ matrix, and
+/// each slice's parameters (offset 0 into its own data buffer) and data.
+pub(crate) fn cavlc_idr_four_slices(
+    target: u32,
+) -> (VAPictureParameterBufferH264, VAIQMatrixBufferH264, Vec<(VASliceParameterBufferH264, &'static [u8])>) {
+    let seq = seq_value(|b| {
+        b.set_chroma_format_idc(1);
+        b.set_frame_mbs_only_flag(1);
+        b.set_direct_8x8_inference_flag(1);
+        b.set_log2_max_pic_order_cnt_lsb_minus4(2);
+    });
+    let pf = pic_value(|b| {
+        b.set_weighted_bipred_idc(2);
+        b.set_deblocking_filter_control_present_flag(1);
+        b.set_reference_pic_flag(1);
+    });
+    let (mut pp, _, _) = cabac_pic_param(va_pic(target, 0, ST, 0, 0), 0, &[], true);
+    pp.seq_fields = SeqUnion { value: seq };
+    pp.pic_fields = PicUnion { value: pf };
+    pp.num_ref_frames = 2;
+    let slices = slices_of(CAVLC_SLICES)[..4]
+        .iter()
+        .map(|&d| {
+            let mut param = VASliceParameterBufferH264 { slice_data_size: d.len() as u32, slice_type: 2, ..Default::default() };
+            param.RefPicList0 = [invalid_pic(); 32];
+            param.RefPicList1 = [invalid_pic(); 32];
+            (param, d)
+        })
+        .collect();
+    (pp, flat_iq(), slices)
+}
+
 /// IDR of cavlc-slices: 4 slices (Main, CAVLC), empty DPB, scaling matrix passthrough.
 #[test]
 fn translate_idr_with_four_slices_and_scaling_matrix() {

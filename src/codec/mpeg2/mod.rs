@@ -114,4 +114,4 @@ impl Mpeg2Controls {
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -115,6 +115,44 @@ pub(super) fn ffmpeg_default_iq() -> VAIQMatrixBufferMPEG2 {
     }
 }
 
+/// The VA buffers of one MPEG-2 picture, as an application renders them
+/// (host tests of the decode flow, `crate::driver::decode_flow_tests`).
+pub(crate) struct VaPicture {
+    pub pic: VAPictureParameterBufferMPEG2,
+    pub iq: VAIQMatrixBufferMPEG2,
+    /// Each slice's parameters (offset 0 into its own data buffer) and data.
+    pub slices: Vec<(VASliceParameterBufferMPEG2, &'static [u8])>,
+}
+
+fn va_picture(stream: &'static [u8], n: usize, pic: VAPictureParameterBufferMPEG2) -> VaPicture {
+    let slices = picture_slices(stream, n).into_iter().map(|s| (s.param, s.data)).collect();
+    VaPicture { pic, iq: ffmpeg_default_iq(), slices }
+}
+
+/// The I frame of progressive.m2v (picture 0), as in
+/// `progressive_i_frame_checked_against_trace_headers`.
+pub(crate) fn progressive_i_frame() -> VaPicture {
+    let ext = ext_value(|b| {
+        b.set_picture_structure(3);
+        b.set_frame_pred_frame_dct(1);
+        b.set_progressive_frame(1);
+        b.set_is_first_field(1);
+    });
+    va_picture(PROGRESSIVE, 0, pic_param(1, 0xffff, ext, VA_INVALID_SURFACE, VA_INVALID_SURFACE))
+}
+
+/// An intra field picture over the slices of interlaced.m2v's picture 0
+/// (synthetic like `field_pair`: FFmpeg's encoder writes no field pictures):
+/// the top field first, or the bottom field second.
+pub(crate) fn intra_field(first: bool) -> VaPicture {
+    let ext = ext_value(|b| {
+        b.set_picture_structure(if first { 1 } else { 2 });
+        b.set_top_field_first(1);
+        b.set_is_first_field(u32::from(first));
+    });
+    va_picture(INTERLACED, 0, pic_param(1, 0xffff, ext, VA_INVALID_SURFACE, VA_INVALID_SURFACE))
+}
+
 #[test]
 fn default_intra_matrix_in_zigzag_order() {
     let z = default_intra_zigzag();
