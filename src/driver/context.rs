@@ -201,6 +201,8 @@ pub struct Context {
     budget_logged: bool,
     /// Surfaces whose slot is an application's buffer (import): retired with them.
     imported: HashMap<SurfaceKey, SlotId>,
+    /// CAPTURE buffers dequeued while reaping a frame (reused, empty between reaps).
+    reaped: Vec<DequeuedCapture>,
 }
 
 /// What a context's frame allocation handle is opened with.
@@ -538,6 +540,7 @@ impl Context {
             pin_mode: crate::settings::settings().pin_mode,
             composed_exports: HashMap::new(),
             imported: HashMap::new(),
+            reaped: Vec::new(),
             field_coded: vec![false; got as usize],
             frames,
             frames_from,
@@ -999,11 +1002,14 @@ impl Context {
             }
         }
         let Some(front) = self.in_flight.front() else { return Ok(true) };
-        let (surface, slot) = (front.surface, front.slot);
-        let outputs = front.outputs.clone();
-        let mut captures: Vec<DequeuedCapture> = Vec::new();
+        let (surface, slot, parts) = (front.surface, front.slot, front.outputs.len());
+        // Reused from reap to reap (nothing allocated per frame here).
+        let mut captures = std::mem::take(&mut self.reaped);
+        captures.clear();
         let mut outcome = Ok(true);
-        for out in outputs {
+        // The front frame stays in place while its requests are waited for.
+        for k in 0..parts {
+            let Some(out) = self.in_flight.front().and_then(|f| f.outputs.get(k).copied()) else { break };
             let got = match left() {
                 Some(t) => match self.session.wait_decode(out, t) {
                     Ok(v) => Some(v),
@@ -1038,9 +1044,10 @@ impl Context {
             }
         }
         // Whatever happened, buffers the kernel handed back are accounted for.
-        for c in captures {
+        for c in captures.drain(..) {
             self.complete_capture(c);
         }
+        self.reaped = captures;
         outcome
     }
 
