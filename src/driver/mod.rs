@@ -5,6 +5,7 @@
 //! Lock order: object table → context → buffer. A surface or buffer lock is
 //! never held while another lock is taken (their data is copied out first),
 //! so no two entries can deadlock each other.
+#![forbid(unsafe_code)]
 
 pub mod buffer;
 pub mod config;
