@@ -1290,28 +1290,36 @@ impl Context {
     }
 
     /// Before an exported slot is written again: wait (bounded) until every
-    /// fence on its dma-buf (consumers' reads included) has signalled.
-    /// Only exported slots pay for this; with LRU recycling it is almost
-    /// always a single non-blocking poll.
+    /// fence on its dma-bufs (every memory plane: MM21 has two; consumers'
+    /// reads included) has signalled. Only exported slots pay for this; with
+    /// LRU recycling it is almost always one non-blocking poll per plane. The
+    /// whole wait is bounded by the fence timeout, not a multiple of it.
     fn wait_for_readers(&mut self, slot: SlotId) {
-        let Some(fd) = self.session.exported_capture_dmabuf(slot.0) else { return };
-        let ready = |timeout| crate::v4l2::request::poll_fd(fd, PollFlags::POLLOUT, timeout);
-        match ready(Duration::ZERO) {
-            Ok(Some(_)) => return,
-            Ok(None) => {}
-            Err(e) => {
-                log::warn!("poll of slot {}'s dma-buf failed: {e}", slot.0);
-                return;
+        let mut start = None;
+        for plane in 0..self.capture.num_planes.max(1) {
+            let Some(fd) = self.session.exported_capture_dmabuf(slot.0, plane) else { return };
+            let ready = |timeout| crate::v4l2::request::poll_fd(fd, PollFlags::POLLOUT, timeout);
+            match ready(Duration::ZERO) {
+                Ok(Some(_)) => continue,
+                Ok(None) => {}
+                Err(e) => {
+                    log::warn!("poll of slot {} plane {plane}'s dma-buf failed: {e}", slot.0);
+                    continue;
+                }
+            }
+            let t0 = *start.get_or_insert_with(Instant::now);
+            match ready(self.fence_timeout.saturating_sub(t0.elapsed())) {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    log::warn!("slot {} plane {plane}: reader fences still pending after {:?}; re-queuing anyway", slot.0, t0.elapsed())
+                }
+                Err(e) => log::warn!("poll of slot {} plane {plane}'s dma-buf failed: {e}", slot.0),
             }
         }
-        let start = Instant::now();
-        let res = ready(self.fence_timeout);
-        let waited = start.elapsed();
-        self.pool.record_fence_wait(slot, waited);
-        match res {
-            Ok(Some(_)) => log::debug!("slot {}: waited {waited:?} for reader fences", slot.0),
-            Ok(None) => log::warn!("slot {}: reader fences still pending after {waited:?}; re-queuing anyway", slot.0),
-            Err(e) => log::warn!("poll of slot {}'s dma-buf failed: {e}", slot.0),
+        if let Some(t0) = start {
+            let waited = t0.elapsed();
+            self.pool.record_fence_wait(slot, waited);
+            log::debug!("slot {}: waited {waited:?} for reader fences", slot.0);
         }
     }
 

@@ -506,6 +506,29 @@ fn exported_buffers_wait_for_reader_fences_before_reuse() {
 }
 
 #[test]
+fn reader_fences_on_the_second_buffer_of_a_two_buffer_format_are_waited_for() {
+    // MM21: luma and chroma in two dma-bufs; a consumer still reading the chroma one.
+    let script = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() };
+    let r = Rig::on(node("fences-mm21", Some(V4L2_PIX_FMT_MM21)), script, ffi::VAProfileMPEG2Main, 2);
+    r.picture(r.s[0]).unwrap();
+    assert_eq!(r.sync(r.s[0]), ffi::VA_STATUS_SUCCESS);
+    // Composed exports twice (a consumer that caches by surface): the surface keeps its buffer.
+    for _ in 0..2 {
+        let desc = r.d.export_surface(r.s[0], ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2, ffi::VA_EXPORT_SURFACE_COMPOSED_LAYERS).unwrap();
+        for o in &desc.objects[..desc.num_objects as usize] {
+            nix::unistd::close(o.fd).unwrap();
+        }
+    }
+    let slot = lock(&r.context()).surface_slot(r.s[0]).unwrap();
+    r.fake.script(|s| s.pending_plane_fences.push((slot.0, 1)));
+    r.picture(r.s[0]).unwrap();
+    assert_eq!(r.sync(r.s[0]), ffi::VA_STATUS_SUCCESS);
+    assert_eq!(lock(&r.context()).surface_slot(r.s[0]), Some(slot), "pinned: decoded into the same buffer");
+    assert_eq!(lock(&r.context()).pool().stats().fence_waits, 1, "the chroma buffer's fence was waited for");
+    r.assert_accounted();
+}
+
+#[test]
 fn idle_buffers_go_back_to_the_device_where_remove_bufs_exists() {
     // Burst: 6 pictures in flight need 6 buffers; then the application lets
     // go of 5 surfaces and decodes one at a time: their buffers are idle, and

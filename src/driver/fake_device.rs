@@ -104,8 +104,11 @@ pub struct Script {
     pub completions: VecDeque<Completion>,
     /// One-shot errors, taken by the next call of that operation.
     pub failures: Vec<(FakeOp, Errno)>,
-    /// CAPTURE indices whose exported dma-buf has reader fences pending (never signalled).
+    /// CAPTURE indices whose exported dma-bufs have reader fences pending (never signalled).
     pub pending_fences: Vec<u32>,
+    /// (CAPTURE index, memory plane): a pending reader fence on that plane's dma-buf only
+    /// (MM21's chroma buffer read by a consumer after the luma one).
+    pub pending_plane_fences: Vec<(u32, usize)>,
 }
 
 impl Default for Script {
@@ -121,6 +124,7 @@ impl Default for Script {
             completions: VecDeque::new(),
             failures: Vec::new(),
             pending_fences: Vec::new(),
+            pending_plane_fences: Vec::new(),
         }
     }
 }
@@ -925,7 +929,7 @@ impl DecoderDevice for FakeDevice {
     }
     fn capture_dmabuf(&mut self, index: u32) -> Result<BorrowedFd<'_>, V4l2Error> {
         self.capture_dmabufs(index)?;
-        self.exported_capture_dmabuf_unfenced(index).ok_or_else(|| V4l2Error::State(format!("export of CAPTURE {index}")))
+        self.exported_capture_dmabuf_unfenced(index, 0).ok_or_else(|| V4l2Error::State(format!("export of CAPTURE {index}")))
     }
     fn capture_dmabufs(&mut self, index: u32) -> Result<Vec<BorrowedFd<'_>>, V4l2Error> {
         self.record(Call::Export { handle: self.handle, index });
@@ -943,22 +947,22 @@ impl DecoderDevice for FakeDevice {
             Memory::Frame(None) => Err(V4l2Error::State(format!("CAPTURE {index} has no frame"))),
         }
     }
-    fn exported_capture_dmabuf(&self, index: u32) -> Option<BorrowedFd<'_>> {
-        let fenced = self.script(|s| s.pending_fences.contains(&index));
-        if fenced && self.captures.get(index as usize).is_some_and(|c| c.exported) {
-            return Some(self.fence.as_fd());
-        }
-        self.exported_capture_dmabuf_unfenced(index)
+    fn exported_capture_dmabuf(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>> {
+        let own = self.exported_capture_dmabuf_unfenced(index, plane)?;
+        // A pending reader fence of the buffer covers every memory plane of it.
+        let fenced = self.script(|s| s.pending_fences.contains(&index) || s.pending_plane_fences.contains(&(index, plane)));
+        Some(if fenced { self.fence.as_fd() } else { own })
     }
 }
 
 impl FakeDevice {
-    /// The exported dma-buf of CAPTURE `index` itself (a memfd: always writable, no fences).
-    fn exported_capture_dmabuf_unfenced(&self, index: u32) -> Option<BorrowedFd<'_>> {
+    /// The exported dma-buf of memory plane `plane` of CAPTURE `index` itself (a memfd:
+    /// always writable, no fences).
+    fn exported_capture_dmabuf_unfenced(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>> {
         let c = self.captures.get(index as usize).filter(|c| c.exported)?;
         match &c.memory {
-            Memory::Planes(_) => c.exports.first().map(|fd| fd.as_fd()),
-            Memory::Frame(f) => f.as_ref().map(|f| f.fd()),
+            Memory::Planes(_) => c.exports.get(plane).map(|fd| fd.as_fd()),
+            Memory::Frame(f) => f.as_ref().filter(|_| plane == 0).map(|f| f.fd()),
         }
     }
 

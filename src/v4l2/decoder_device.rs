@@ -137,8 +137,9 @@ pub trait DecoderDevice: Send {
     fn capture_dmabuf(&mut self, index: u32) -> Result<BorrowedFd<'_>, V4l2Error>;
     /// One dma-buf per memory plane of CAPTURE buffer `index` (MM21: luma, chroma).
     fn capture_dmabufs(&mut self, index: u32) -> Result<Vec<BorrowedFd<'_>>, V4l2Error>;
-    /// The dma-buf of CAPTURE buffer `index` if it was ever handed out (to poll for reader fences).
-    fn exported_capture_dmabuf(&self, index: u32) -> Option<BorrowedFd<'_>>;
+    /// The dma-buf of memory plane `plane` of CAPTURE buffer `index` if the buffer was ever
+    /// handed out (to poll for reader fences; MM21 has two planes).
+    fn exported_capture_dmabuf(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>>;
 }
 
 /// Opens decoder handles: the real device ([`SessionOpener`]) or, in tests, a fake.
@@ -299,7 +300,7 @@ impl DecoderDevice for DecoderSession {
     fn capture_dmabufs(&mut self, index: u32) -> Result<Vec<BorrowedFd<'_>>, V4l2Error> {
         DecoderSession::capture_dmabufs(self, index)
     }
-    fn exported_capture_dmabuf(&self, index: u32) -> Option<BorrowedFd<'_>> {
-        DecoderSession::exported_capture_dmabuf(self, index)
+    fn exported_capture_dmabuf(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>> {
+        DecoderSession::exported_capture_dmabuf(self, index, plane)
     }
 }

@@ -889,14 +889,16 @@ impl DecoderSession {
         Ok(buf.export.iter().chain(buf.more_exports.iter()).map(|fd| fd.as_fd()).collect())
     }
 
-    /// The dma-buf of CAPTURE buffer `index` if it was ever handed to a consumer
-    /// (the one to poll for reader fences before the buffer is queued again).
-    pub fn exported_capture_dmabuf(&self, index: u32) -> Option<BorrowedFd<'_>> {
+    /// The dma-buf of memory plane `plane` of CAPTURE buffer `index` if the
+    /// buffer was ever handed to a consumer (the ones to poll for reader fences
+    /// before the buffer is queued again; MM21 has two).
+    pub fn exported_capture_dmabuf(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>> {
         let buf = self.captures.get(index as usize).filter(|b| b.exported)?;
-        match (&buf.frame, &buf.export) {
-            (Some(f), _) => Some(f.fd()),
-            (None, Some(fd)) => Some(fd.as_fd()),
-            (None, None) => None,
+        match (&buf.frame, &buf.export, plane) {
+            (Some(f), _, 0) => Some(f.fd()),
+            (None, Some(fd), 0) => Some(fd.as_fd()),
+            (None, Some(_), p) => buf.more_exports.get(p - 1).map(|fd| fd.as_fd()),
+            _ => None,
         }
     }
 
