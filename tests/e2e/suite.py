@@ -682,8 +682,6 @@ def main():
     proof.cases(s, env, outdir, built, only)
     import firefox  # tests/e2e/firefox.py: Firefox's own VA-API probe (vaapitest) accepts the driver
     firefox.cases(s, env, outdir, built, only)
-    import chromium  # tests/e2e/chromium.py: Chromium's GPU process creates its VA decoder context through the driver
-    chromium.cases(s, env, outdir, built, only)
     import consumers  # tests/e2e/consumers.py: mpv and GStreamer showing the exports on weston/Xvfb
     consumers.cases(s, env, outdir, built, only, tracer, requests_in)
     return finish(s, t_start)
