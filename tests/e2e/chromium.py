@@ -2,10 +2,12 @@
 """Chromium cases (issue 9, item 5a): Chromium's GPU process opens the driver and creates its
 VA-API decoder context through it.
 
-Called from suite.py (inside the visl guest):  chromium.cases(s, env, outdir, built, only)
-where `s` has report(status, case, detail, lines). Standalone (in the guest):
+Standalone (in the guest; not in the suite yet, see README "Chromium"):
 
     scripts/vm/run -- tests/e2e/chromium.py [--out DIR]
+
+cases(s, env, outdir, built, only) has the suite's signature (`s` has report(status, case,
+detail, lines)), for suite.py once the run is reliable.
 
 Debian's Chromium (bookworm: 156) plays tests/streams/h264-864.h264 (864x480, 5 frames; put
 into MP4 with `ffmpeg -c copy`) in an autoplaying, muted <video> of a local page, headless,
