@@ -148,7 +148,8 @@ def cases(s, env, outdir, built, only=()):
         s.report('FAIL', 'chromium vaapi-context', 'driver not built')
         return
     media = os.path.join(cdir, 'h264-864.mp4')
-    rc = subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', STREAM, '-c', 'copy', media],
+    rc = subprocess.run(['ffmpeg', '-nostdin', '-loglevel', 'error', '-y', '-i', STREAM, '-c', 'copy',
+                         '-movflags', '+faststart', media],
                         stdin=subprocess.DEVNULL, capture_output=True, text=True)
     if rc.returncode != 0:
         s.report('FAIL', 'chromium vaapi-context', 'ffmpeg could not put %s into MP4' % STREAM, rc.stderr.splitlines()[-4:])
