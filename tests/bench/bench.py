@@ -18,7 +18,7 @@ Measured per client and length:
   - CPU time (user+sys of the client and its children, from wait4), --reps repetitions,
     interleaved (every client once per round), median; absolute times are the guest's
     (TCG: slow, only ratios between clients of one run mean anything);
-  - ioctls from `strace -f -e trace=ioctl` (one run): request path (QBUF, DQBUF,
+  - ioctls from `strace -f -ttt -e trace=ioctl` (one run): request path (QBUF, DQBUF,
     S_EXT_CTRLS, MEDIA_REQUEST_IOC_QUEUE/REINIT, MEDIA_IOC_REQUEST_ALLOC) and the rest;
   - heap allocations from tests/bench/alloc-count.c (LD_PRELOAD, one run, the started
     process only);
@@ -238,7 +238,7 @@ def main():
             for k in (n, 2 * n):
                 cmd, env = cmd_env(c, k)
                 slog = os.path.join(sdir, '%s-%d-strace' % (c, k))
-                run(cmd, env, slog, wrap=['strace', '-f', '-e', 'trace=ioctl', '-o', slog + '.txt'])
+                run(cmd, env, slog, wrap=['strace', '-f', '-ttt', '-e', 'trace=ioctl', '-o', slog + '.txt'])
                 ioc[k] = ioctl_counts(slog + '.txt')
                 alog = os.path.join(sdir, '%s-%d-alloc' % (c, k))
                 counts = alog + '.counts'
