@@ -113,6 +113,9 @@ impl Context {
         self.scratch.specs = recycle(specs);
         self.scratch.parts = parts;
         self.scratch.ref_surfaces = ref_surfaces;
+        if let CodecState::H264(st) = &mut self.codec_state {
+            st.reuse(ctrls);
+        }
         let slot = submitted?;
         if first_field {
             self.h264_first_field = Some((target, bottom, own_poc));
