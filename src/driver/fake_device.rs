@@ -444,27 +444,32 @@ impl FakeDevice {
             if self.requests[i].completion == Completion::Never {
                 return;
             }
-            let batch: Vec<usize> = match order {
-                Order::InOrder => vec![i],
+            // On the stack: running jobs allocates nothing.
+            let (batch, n) = match order {
+                Order::InOrder => ([i, i], 1),
                 Order::PairsReversed => {
                     let Some(next) = (i + 1..self.requests.len()).find(|&k| !self.requests[k].completed) else { return };
                     if self.requests[next].completion == Completion::Never {
                         return;
                     }
-                    vec![i, next]
+                    ([i, next], 2)
                 }
             };
-            let mut done = Vec::with_capacity(batch.len());
-            for k in batch {
+            let mut done: [Option<DequeuedCapture>; 2] = [None, None];
+            let mut stalled = false;
+            for (j, &k) in batch[..n].iter().enumerate() {
                 match self.run_job(k) {
-                    Some(d) => done.extend(d),
+                    Some(d) => done[j] = d,
                     None => {
-                        self.ready.extend(done.into_iter().rev());
-                        return;
+                        stalled = true;
+                        break;
                     }
                 }
             }
-            self.ready.extend(done.into_iter().rev());
+            self.ready.extend(done.into_iter().rev().flatten());
+            if stalled {
+                return;
+            }
         }
     }
 
