@@ -883,13 +883,14 @@ impl Context {
             match self.in_flight.front_mut() {
                 Some(f) if f.held && f.slot == slot && !f.outputs.is_empty() => {
                     for out in std::mem::take(&mut f.outputs) {
-                        let captures = self
-                            .session
-                            .wait_decode(out, self.sync_timeout)
-                            .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for a first field: {e}"))?;
-                        for c in captures {
+                        let mut captures = std::mem::take(&mut self.reaped);
+                        captures.clear();
+                        let waited = self.session.wait_decode(out, self.sync_timeout, &mut captures);
+                        for c in captures.drain(..) {
                             self.complete_capture(c);
                         }
+                        self.reaped = captures;
+                        waited.map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for a first field: {e}"))?;
                     }
                 }
                 Some(f) => {
@@ -1050,8 +1051,8 @@ impl Context {
         for k in 0..parts {
             let Some(out) = self.in_flight.front().and_then(|f| f.outputs.get(k).copied()) else { break };
             let got = match left() {
-                Some(t) => match self.session.wait_decode(out, t) {
-                    Ok(v) => Some(v),
+                Some(t) => match self.session.wait_decode(out, t, &mut captures) {
+                    Ok(()) => true,
                     Err(e) => {
                         log::error!("decode of surface {surface:#x} did not complete: {e}");
                         self.states.insert(surface, DecodeState::Failed);
@@ -1059,26 +1060,23 @@ impl Context {
                         break;
                     }
                 },
-                None => match self.session.poll_decode(out) {
-                    Ok(v) => v,
+                None => match self.session.poll_decode(out, &mut captures) {
+                    Ok(done) => done,
                     Err(e) => {
                         outcome = Err(v4l2_err("poll decode", e));
                         break;
                     }
                 },
             };
-            match got {
-                Some(v) => captures.extend(v),
-                None => {
-                    outcome = Ok(false);
-                    break;
-                }
+            if !got {
+                outcome = Ok(false);
+                break;
             }
         }
         if matches!(outcome, Ok(true)) && !captures.iter().any(|c| c.index == slot.0) {
             // The request completed but its CAPTURE buffer has not been returned yet.
-            match self.session.dequeue_capture(left().unwrap_or(Duration::ZERO)) {
-                Ok(more) => captures.extend(more),
+            match self.session.dequeue_capture(left().unwrap_or(Duration::ZERO), &mut captures) {
+                Ok(()) => {}
                 Err(e) => outcome = Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for CAPTURE buffer: {e}")),
             }
         }

@@ -507,7 +507,7 @@ impl FakeDevice {
     }
 
     /// DQBUF every dequeueable CAPTURE buffer (and recycle finished requests).
-    fn drain(&mut self) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    fn drain(&mut self, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         if let Some(errno) = self.fail(FakeOp::Dequeue) {
             return Err(ioctl(Op::DqBuf, errno));
         }
@@ -519,13 +519,13 @@ impl FakeDevice {
                 }
             }
         }
-        let out: Vec<DequeuedCapture> = self.ready.drain(..).collect();
-        for d in &out {
+        for d in self.ready.drain(..) {
             if let Some(c) = self.captures.get_mut(d.index as usize) {
                 c.queued = false;
             }
+            into.push(d);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The request in flight on OUTPUT `out`, if any.
@@ -533,20 +533,21 @@ impl FakeDevice {
         self.in_flight.get(out as usize).copied().flatten()
     }
 
-    fn complete(&mut self, out: u32, timeout: Option<Duration>) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+    /// `false` while the request runs (without a timeout), else what [`Self::drain`] dequeues into `into`.
+    fn complete(&mut self, out: u32, timeout: Option<Duration>, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
         self.ioctls += 1;
         self.run();
         let Some(r) = self.request_of(out) else {
-            return self.drain().map(Some);
+            return self.drain(into).map(|()| true);
         };
         if !self.requests[r].completed {
             if let Some(t) = timeout {
                 std::thread::sleep(t);
                 return Err(V4l2Error::Timeout { op: Op::Poll, context: format!("fake: request of OUTPUT {out}") });
             }
-            return Ok(None);
+            return Ok(false);
         }
-        self.drain().map(Some)
+        self.drain(into).map(|()| true)
     }
 }
 
@@ -856,19 +857,20 @@ impl DecoderDevice for FakeDevice {
     fn output_in_flight(&self, out_index: u32) -> bool {
         self.request_of(out_index).is_some()
     }
-    fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    fn wait_decode(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         self.record(Call::Wait { handle: self.handle, out: out_index, timeout });
-        self.complete(out_index, Some(timeout)).map(Option::unwrap_or_default)
+        self.complete(out_index, Some(timeout), into).map(|_| ())
     }
-    fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
-        self.complete(out_index, None)
+    fn poll_decode(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
+        self.complete(out_index, None, into)
     }
-    fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    fn dequeue_capture(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         self.record(Call::DequeueCapture { handle: self.handle, timeout });
         self.run();
-        let out = self.drain()?;
-        if !out.is_empty() || !self.captures.iter().any(|c| c.queued) {
-            return Ok(out);
+        let before = into.len();
+        self.drain(into)?;
+        if into.len() > before || !self.captures.iter().any(|c| c.queued) {
+            return Ok(());
         }
         std::thread::sleep(timeout);
         Err(V4l2Error::Timeout { op: Op::Poll, context: "fake: CAPTURE".into() })
