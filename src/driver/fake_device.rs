@@ -106,6 +106,10 @@ pub struct Script {
     pub failures: Vec<(FakeOp, Errno)>,
     /// CAPTURE indices whose exported dma-buf has reader fences pending (never signalled).
     pub pending_fences: Vec<u32>,
+    /// Room reserved up front in the call log and in each device's request
+    /// log (both grow with every frame): with enough, a run of frames
+    /// allocates nothing in the fake.
+    pub log_capacity: usize,
 }
 
 impl Default for Script {
@@ -121,6 +125,7 @@ impl Default for Script {
             completions: VecDeque::new(),
             failures: Vec::new(),
             pending_fences: Vec::new(),
+            log_capacity: 0,
         }
     }
 }
@@ -223,7 +228,8 @@ pub struct FakeHandle(Arc<Mutex<FakeShared>>);
 
 impl FakeHandle {
     pub fn new(script: Script) -> Self {
-        FakeHandle(Arc::new(Mutex::new(FakeShared { script, ..Default::default() })))
+        let calls = Vec::with_capacity(script.log_capacity);
+        FakeHandle(Arc::new(Mutex::new(FakeShared { script, calls, ..Default::default() })))
     }
 
     /// Change the script (e.g. the completion of the next request).
@@ -372,6 +378,7 @@ fn memfd(len: usize) -> Result<OwnedFd, V4l2Error> {
 
 impl FakeDevice {
     fn new(shared: FakeHandle, handle: usize, path: PathBuf) -> Self {
+        let log_capacity = super::lock(&shared.0).script.log_capacity;
         FakeDevice {
             shared,
             handle,
@@ -387,7 +394,7 @@ impl FakeDevice {
             output_allocated: false,
             caps_queried: false,
             streaming: false,
-            requests: Vec::new(),
+            requests: Vec::with_capacity(log_capacity),
             ready: VecDeque::new(),
             held: None,
             capture_queue: VecDeque::new(),
