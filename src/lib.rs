@@ -24,6 +24,8 @@ pub mod format;
 pub mod logging;
 pub mod pool;
 pub mod settings;
+#[cfg(test)]
+mod test_alloc;
 pub mod tiling;
 pub mod v4l2;
 pub mod va;

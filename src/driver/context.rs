@@ -57,10 +57,36 @@ struct InFlight {
     held: bool,
 }
 
-/// One request of a picture: its bytes in the context's bitstream buffer and its controls.
-struct RequestPart<'c> {
+/// One request of a picture: its bytes in the context's bitstream buffer and
+/// its controls, a range of the picture's control list.
+struct RequestPart {
     bytes: std::ops::Range<usize>,
-    specs: Vec<ControlSpec<'c>>,
+    specs: std::ops::Range<usize>,
+}
+
+/// An empty vector on `v`'s allocation, for elements of the same layout
+/// (element types that differ in their lifetimes only): per-picture lists
+/// borrowing the picture's buffers keep their allocation from picture to
+/// picture. Collecting a vector's own `into_iter` reuses its allocation when
+/// the layouts match (std's in-place collection; not guaranteed, only
+/// efficient: otherwise the new vector is empty and unallocated).
+fn recycle<T, U>(mut v: Vec<T>) -> Vec<U> {
+    v.clear();
+    v.into_iter().map(|_| unreachable!("the vector was cleared")).collect()
+}
+
+/// Lists a picture's submission fills and empties, kept to reuse their allocations.
+#[derive(Default)]
+struct Scratch {
+    /// The picture's control list (see [`RequestPart::specs`]).
+    specs: Vec<ControlSpec<'static>>,
+    parts: Vec<RequestPart>,
+    ref_surfaces: Vec<ffi::VASurfaceID>,
+    ref_slots: Vec<SlotId>,
+    /// Output lists of reaped frames, for the next frames in flight.
+    outputs: Vec<Vec<u32>>,
+    mpeg2_slices: Vec<mpeg2::Mpeg2Slice<'static>>,
+    h264_slices: Vec<h264::SliceInput<'static>>,
 }
 
 /// Byte buffers reused from picture to picture: in steady state, copying the
@@ -203,6 +229,7 @@ pub struct Context {
     imported: HashMap<SurfaceKey, SlotId>,
     /// CAPTURE buffers dequeued while reaping a frame (reused, empty between reaps).
     reaped: Vec<DequeuedCapture>,
+    scratch: Scratch,
 }
 
 /// What a context's frame allocation handle is opened with.
@@ -541,6 +568,7 @@ impl Context {
             composed_exports: HashMap::new(),
             imported: HashMap::new(),
             reaped: Vec::new(),
+            scratch: Scratch::default(),
             field_coded: vec![false; got as usize],
             frames,
             frames_from,
@@ -651,9 +679,9 @@ impl Context {
         settle_picture(&mut self.states, target, outcome)
     }
 
-    /// Slot of each valid reference surface, without duplicates.
-    fn ref_slots(&self, surfaces: &[ffi::VASurfaceID]) -> Vec<SlotId> {
-        let mut refs = Vec::with_capacity(surfaces.len());
+    /// Slot of each valid reference surface, without duplicates, into `refs`.
+    fn ref_slots(&self, surfaces: &[ffi::VASurfaceID], refs: &mut Vec<SlotId>) {
+        refs.clear();
         for &s in surfaces {
             if s == ffi::VA_INVALID_SURFACE {
                 continue;
@@ -664,11 +692,10 @@ impl Context {
                 }
             }
         }
-        refs
     }
 
     /// Queue a picture made of one or more requests (`parts`, whose bytes are in
-    /// `self.bitstream`): bind a CAPTURE slot for `target` (never one that
+    /// `self.bitstream` and whose controls are in `specs`): bind a CAPTURE slot for `target` (never one that
     /// `ref_surfaces` still need), queue every request, and track the frame as
     /// in flight. Every request but the last holds the CAPTURE buffer (slices of
     /// one frame), and so does the last with `hold_last` (first field of a pair).
@@ -678,6 +705,7 @@ impl Context {
         &mut self,
         target: SurfaceKey,
         ref_surfaces: &[ffi::VASurfaceID],
+        specs: &[ControlSpec],
         parts: &[RequestPart],
         hold_last: bool,
         second_field: bool,
@@ -702,21 +730,29 @@ impl Context {
                 self.pool.slot_frame(slot).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "first field's slot has no frame"))?;
             (slot, frame)
         } else {
-            let refs = self.ref_slots(ref_surfaces);
+            let mut refs = std::mem::take(&mut self.scratch.ref_slots);
+            self.ref_slots(ref_surfaces, &mut refs);
             // A surface decoded again before it was synced: finish the old decode first.
-            if self.states.get(&target) == Some(&DecodeState::Pending) {
-                self.sync(target)?;
-            }
-            let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
-            (self.bind_slot(target, frame, &refs)?, frame)
+            let bound = match self.states.get(&target) {
+                Some(&DecodeState::Pending) => self.sync(target),
+                _ => Ok(()),
+            };
+            let bound = bound.and_then(|()| {
+                let frame = NEXT_FRAME.fetch_add(1, Ordering::Relaxed);
+                Ok((self.bind_slot(target, frame, &refs)?, frame))
+            });
+            self.scratch.ref_slots = refs;
+            bound?
         };
         let ts = frame_timestamp(frame);
-        let mut outputs = Vec::with_capacity(parts.len());
+        let mut outputs = self.scratch.outputs.pop().unwrap_or_default();
+        outputs.clear();
         let mut result = Ok(());
         for (i, part) in parts.iter().enumerate() {
             let queue_capture = i == 0 && !second_field;
             let hold = i + 1 < parts.len() || hold_last;
-            match self.queue_one(&part.specs, part.bytes.clone(), ts, slot, queue_capture, hold) {
+            let part_specs = specs.get(part.specs.clone()).unwrap_or_default();
+            match self.queue_one(part_specs, part.bytes.clone(), ts, slot, queue_capture, hold) {
                 Ok(out) => outputs.push(out),
                 Err(e) => {
                     if !outputs.is_empty() {
@@ -735,16 +771,19 @@ impl Context {
         let first = if second_field { self.in_flight.iter_mut().rev().find(|f| f.surface == target && f.slot == slot) } else { None };
         match first {
             Some(f) => {
-                f.outputs.extend(outputs);
+                f.outputs.extend_from_slice(&outputs);
                 f.held = hold_last && result.is_ok();
+                self.scratch.outputs.push(outputs);
             }
             None if second_field => {
                 log::error!("surface {target:#x}: its first field completed before the second field was queued");
+                self.scratch.outputs.push(outputs);
             }
             None if outputs.is_empty() => {
                 // Nothing reached the device: the slot goes straight back.
                 let _ = self.pool.abort_decode(slot);
                 self.states.insert(target, DecodeState::Failed);
+                self.scratch.outputs.push(outputs);
             }
             None => {
                 self.states.insert(target, DecodeState::Pending);
@@ -761,12 +800,12 @@ impl Context {
         &mut self,
         target: SurfaceKey,
         ref_surfaces: &[ffi::VASurfaceID],
-        specs: Vec<ControlSpec>,
+        specs: &[ControlSpec],
         hold: bool,
         second_field: bool,
     ) -> VaResult<()> {
-        let parts = [RequestPart { bytes: 0..self.bitstream.len(), specs }];
-        self.submit_parts(target, ref_surfaces, &parts, hold, second_field).map(|_| ())
+        let parts = [RequestPart { bytes: 0..self.bitstream.len(), specs: 0..specs.len() }];
+        self.submit_parts(target, ref_surfaces, specs, &parts, hold, second_field).map(|_| ())
     }
 
     /// Fill a free OUTPUT buffer with `self.bitstream[bytes]` and queue one request.
@@ -844,13 +883,14 @@ impl Context {
             match self.in_flight.front_mut() {
                 Some(f) if f.held && f.slot == slot && !f.outputs.is_empty() => {
                     for out in std::mem::take(&mut f.outputs) {
-                        let captures = self
-                            .session
-                            .wait_decode(out, self.sync_timeout)
-                            .map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for a first field: {e}"))?;
-                        for c in captures {
+                        let mut captures = std::mem::take(&mut self.reaped);
+                        captures.clear();
+                        let waited = self.session.wait_decode(out, self.sync_timeout, &mut captures);
+                        for c in captures.drain(..) {
                             self.complete_capture(c);
                         }
+                        self.reaped = captures;
+                        waited.map_err(|e| va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for a first field: {e}"))?;
                     }
                 }
                 Some(f) => {
@@ -1011,8 +1051,8 @@ impl Context {
         for k in 0..parts {
             let Some(out) = self.in_flight.front().and_then(|f| f.outputs.get(k).copied()) else { break };
             let got = match left() {
-                Some(t) => match self.session.wait_decode(out, t) {
-                    Ok(v) => Some(v),
+                Some(t) => match self.session.wait_decode(out, t, &mut captures) {
+                    Ok(()) => true,
                     Err(e) => {
                         log::error!("decode of surface {surface:#x} did not complete: {e}");
                         self.states.insert(surface, DecodeState::Failed);
@@ -1020,26 +1060,23 @@ impl Context {
                         break;
                     }
                 },
-                None => match self.session.poll_decode(out) {
-                    Ok(v) => v,
+                None => match self.session.poll_decode(out, &mut captures) {
+                    Ok(done) => done,
                     Err(e) => {
                         outcome = Err(v4l2_err("poll decode", e));
                         break;
                     }
                 },
             };
-            match got {
-                Some(v) => captures.extend(v),
-                None => {
-                    outcome = Ok(false);
-                    break;
-                }
+            if !got {
+                outcome = Ok(false);
+                break;
             }
         }
         if matches!(outcome, Ok(true)) && !captures.iter().any(|c| c.index == slot.0) {
             // The request completed but its CAPTURE buffer has not been returned yet.
-            match self.session.dequeue_capture(left().unwrap_or(Duration::ZERO)) {
-                Ok(more) => captures.extend(more),
+            match self.session.dequeue_capture(left().unwrap_or(Duration::ZERO), &mut captures) {
+                Ok(()) => {}
                 Err(e) => outcome = Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for CAPTURE buffer: {e}")),
             }
         }
@@ -1063,7 +1100,10 @@ impl Context {
             log::error!("CAPTURE buffer {}: {e}", c.index);
         }
         if let Some(pos) = self.in_flight.iter().position(|f| f.slot == slot) {
-            if let Some(f) = self.in_flight.remove(pos) {
+            if let Some(mut f) = self.in_flight.remove(pos) {
+                // Its output list serves a later frame.
+                f.outputs.clear();
+                self.scratch.outputs.push(std::mem::take(&mut f.outputs));
                 let state = if c.error || wrong_ts { DecodeState::Failed } else { DecodeState::Ready };
                 if c.error {
                     log::warn!("device flagged a decode error for surface {:#x} (slot {})", f.surface, c.index);

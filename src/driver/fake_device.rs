@@ -109,6 +109,10 @@ pub struct Script {
     /// (CAPTURE index, memory plane): a pending reader fence on that plane's dma-buf only
     /// (MM21's chroma buffer read by a consumer after the luma one).
     pub pending_plane_fences: Vec<(u32, usize)>,
+    /// Room reserved up front in the call log and in each device's request
+    /// log (both grow with every frame): with enough, a run of frames
+    /// allocates nothing in the fake.
+    pub log_capacity: usize,
 }
 
 impl Default for Script {
@@ -125,6 +129,7 @@ impl Default for Script {
             failures: Vec::new(),
             pending_fences: Vec::new(),
             pending_plane_fences: Vec::new(),
+            log_capacity: 0,
         }
     }
 }
@@ -227,7 +232,8 @@ pub struct FakeHandle(Arc<Mutex<FakeShared>>);
 
 impl FakeHandle {
     pub fn new(script: Script) -> Self {
-        FakeHandle(Arc::new(Mutex::new(FakeShared { script, ..Default::default() })))
+        let calls = Vec::with_capacity(script.log_capacity);
+        FakeHandle(Arc::new(Mutex::new(FakeShared { script, calls, ..Default::default() })))
     }
 
     /// Change the script (e.g. the completion of the next request).
@@ -376,6 +382,7 @@ fn memfd(len: usize) -> Result<OwnedFd, V4l2Error> {
 
 impl FakeDevice {
     fn new(shared: FakeHandle, handle: usize, path: PathBuf) -> Self {
+        let log_capacity = super::lock(&shared.0).script.log_capacity;
         FakeDevice {
             shared,
             handle,
@@ -391,7 +398,7 @@ impl FakeDevice {
             output_allocated: false,
             caps_queried: false,
             streaming: false,
-            requests: Vec::new(),
+            requests: Vec::with_capacity(log_capacity),
             ready: VecDeque::new(),
             held: None,
             capture_queue: VecDeque::new(),
@@ -448,27 +455,32 @@ impl FakeDevice {
             if self.requests[i].completion == Completion::Never {
                 return;
             }
-            let batch: Vec<usize> = match order {
-                Order::InOrder => vec![i],
+            // On the stack: running jobs allocates nothing.
+            let (batch, n) = match order {
+                Order::InOrder => ([i, i], 1),
                 Order::PairsReversed => {
                     let Some(next) = (i + 1..self.requests.len()).find(|&k| !self.requests[k].completed) else { return };
                     if self.requests[next].completion == Completion::Never {
                         return;
                     }
-                    vec![i, next]
+                    ([i, next], 2)
                 }
             };
-            let mut done = Vec::with_capacity(batch.len());
-            for k in batch {
+            let mut done: [Option<DequeuedCapture>; 2] = [None, None];
+            let mut stalled = false;
+            for (j, &k) in batch[..n].iter().enumerate() {
                 match self.run_job(k) {
-                    Some(d) => done.extend(d),
+                    Some(d) => done[j] = d,
                     None => {
-                        self.ready.extend(done.into_iter().rev());
-                        return;
+                        stalled = true;
+                        break;
                     }
                 }
             }
-            self.ready.extend(done.into_iter().rev());
+            self.ready.extend(done.into_iter().rev().flatten());
+            if stalled {
+                return;
+            }
         }
     }
 
@@ -506,7 +518,7 @@ impl FakeDevice {
     }
 
     /// DQBUF every dequeueable CAPTURE buffer (and recycle finished requests).
-    fn drain(&mut self) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    fn drain(&mut self, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         if let Some(errno) = self.fail(FakeOp::Dequeue) {
             return Err(ioctl(Op::DqBuf, errno));
         }
@@ -518,13 +530,13 @@ impl FakeDevice {
                 }
             }
         }
-        let out: Vec<DequeuedCapture> = self.ready.drain(..).collect();
-        for d in &out {
+        for d in self.ready.drain(..) {
             if let Some(c) = self.captures.get_mut(d.index as usize) {
                 c.queued = false;
             }
+            into.push(d);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The request in flight on OUTPUT `out`, if any.
@@ -532,20 +544,21 @@ impl FakeDevice {
         self.in_flight.get(out as usize).copied().flatten()
     }
 
-    fn complete(&mut self, out: u32, timeout: Option<Duration>) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+    /// `false` while the request runs (without a timeout), else what [`Self::drain`] dequeues into `into`.
+    fn complete(&mut self, out: u32, timeout: Option<Duration>, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
         self.ioctls += 1;
         self.run();
         let Some(r) = self.request_of(out) else {
-            return self.drain().map(Some);
+            return self.drain(into).map(|()| true);
         };
         if !self.requests[r].completed {
             if let Some(t) = timeout {
                 std::thread::sleep(t);
                 return Err(V4l2Error::Timeout { op: Op::Poll, context: format!("fake: request of OUTPUT {out}") });
             }
-            return Ok(None);
+            return Ok(false);
         }
-        self.drain().map(Some)
+        self.drain(into).map(|()| true)
     }
 }
 
@@ -855,19 +868,20 @@ impl DecoderDevice for FakeDevice {
     fn output_in_flight(&self, out_index: u32) -> bool {
         self.request_of(out_index).is_some()
     }
-    fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    fn wait_decode(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         self.record(Call::Wait { handle: self.handle, out: out_index, timeout });
-        self.complete(out_index, Some(timeout)).map(Option::unwrap_or_default)
+        self.complete(out_index, Some(timeout), into).map(|_| ())
     }
-    fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
-        self.complete(out_index, None)
+    fn poll_decode(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
+        self.complete(out_index, None, into)
     }
-    fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
+    fn dequeue_capture(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         self.record(Call::DequeueCapture { handle: self.handle, timeout });
         self.run();
-        let out = self.drain()?;
-        if !out.is_empty() || !self.captures.iter().any(|c| c.queued) {
-            return Ok(out);
+        let before = into.len();
+        self.drain(into)?;
+        if into.len() > before || !self.captures.iter().any(|c| c.queued) {
+            return Ok(());
         }
         std::thread::sleep(timeout);
         Err(V4l2Error::Timeout { op: Op::Poll, context: "fake: CAPTURE".into() })

@@ -7,6 +7,8 @@
 //! so no two entries can deadlock each other.
 #![forbid(unsafe_code)]
 
+#[cfg(test)]
+mod alloc_tests;
 pub mod buffer;
 pub mod config;
 pub mod context;

@@ -110,12 +110,12 @@ pub trait DecoderDevice: Send {
     fn queue_capture(&mut self, cap_index: u32) -> Result<(), V4l2Error>;
     /// Whether the request of OUTPUT `out_index` is in the device (queued, not reaped).
     fn output_in_flight(&self, out_index: u32) -> bool;
-    /// Wait up to `timeout` for the request of `out_index`; returns every CAPTURE buffer dequeued on the way.
-    fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error>;
-    /// Like [`Self::wait_decode`] without blocking: `None` while the request runs.
-    fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error>;
-    /// Dequeue finished CAPTURE buffers, waiting up to `timeout` for one when some are queued.
-    fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error>;
+    /// Wait up to `timeout` for the request of `out_index`; appends every CAPTURE buffer dequeued on the way to `into`.
+    fn wait_decode(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error>;
+    /// Like [`Self::wait_decode`] without blocking: `false` (nothing appended) while the request runs.
+    fn poll_decode(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error>;
+    /// Dequeue finished CAPTURE buffers into `into`, waiting up to `timeout` for one when some are queued.
+    fn dequeue_capture(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error>;
     /// Release a CAPTURE buffer held for a second field that will not come.
     fn flush_held_capture(&mut self) -> Result<(), V4l2Error>;
     /// Whether CAPTURE buffer `index` is queued in the device.
@@ -261,14 +261,19 @@ impl DecoderDevice for DecoderSession {
     fn output_in_flight(&self, out_index: u32) -> bool {
         DecoderSession::output_in_flight(self, out_index)
     }
-    fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        DecoderSession::wait_decode(self, out_index, timeout)
+    fn wait_decode(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
+        into.extend(DecoderSession::wait_decode(self, out_index, timeout)?);
+        Ok(())
     }
-    fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
-        DecoderSession::poll_decode(self, out_index)
+    fn poll_decode(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
+        let got = DecoderSession::poll_decode(self, out_index)?;
+        let done = got.is_some();
+        into.extend(got.into_iter().flatten());
+        Ok(done)
     }
-    fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        DecoderSession::dequeue_capture(self, timeout)
+    fn dequeue_capture(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
+        into.extend(DecoderSession::dequeue_capture(self, timeout)?);
+        Ok(())
     }
     fn flush_held_capture(&mut self) -> Result<(), V4l2Error> {
         DecoderSession::flush_held_capture(self)

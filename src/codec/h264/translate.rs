@@ -147,14 +147,30 @@ impl PicFields {
 /// defaults recovered so far, per `pic_parameter_set_id`. With it, pictures
 /// whose slices all override (or have no) reference counts, e.g. I frames,
 /// still get the PPS value GStreamer would send.
+///
+/// It also keeps the translation's lists from picture to picture (emptied),
+/// so that in steady state a picture allocates nothing: the slice headers,
+/// the DPB, and the per-slice control lists [`H264State::reuse`] gives back.
 #[derive(Clone, Debug)]
 pub struct H264State {
     num_ref_idx_defaults: Vec<(Option<u8>, Option<u8>)>,
+    headers: Vec<SliceHeader>,
+    dpb_refs: Vec<DpbRef>,
+    slice_params: Vec<v4l2_ctrl_h264_slice_params>,
+    pred_weights: Vec<v4l2_ctrl_h264_pred_weights>,
+    uses_pred_weights: Vec<bool>,
 }
 
 impl Default for H264State {
     fn default() -> Self {
-        H264State { num_ref_idx_defaults: vec![(None, None); 256] }
+        H264State {
+            num_ref_idx_defaults: vec![(None, None); 256],
+            headers: Vec::new(),
+            dpb_refs: Vec::new(),
+            slice_params: Vec::new(),
+            pred_weights: Vec::new(),
+            uses_pred_weights: Vec::new(),
+        }
     }
 }
 
@@ -162,6 +178,18 @@ impl H264State {
     /// A fresh state (call again on a new context or stream).
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Take back the per-slice lists of a picture's controls once they were
+    /// submitted: the next picture fills them again.
+    pub fn reuse(&mut self, ctrls: H264Controls) {
+        let H264Controls { mut slice_params, mut pred_weights, mut uses_pred_weights, .. } = ctrls;
+        slice_params.clear();
+        pred_weights.clear();
+        uses_pred_weights.clear();
+        self.slice_params = slice_params;
+        self.pred_weights = pred_weights;
+        self.uses_pred_weights = uses_pred_weights;
     }
 }
 
@@ -217,7 +245,7 @@ fn is_flat(iq: &VAIQMatrixBufferH264) -> bool {
 }
 
 /// A reference picture of the VA DPB, after validation.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 struct DpbRef {
     surface: VASurfaceID,
     ts: u64,
@@ -302,7 +330,8 @@ pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state:
     let pic_size_in_map_units = width_mbs.checked_mul(map_unit_height).ok_or(CodecError::Invalid("picture size in map units"))?;
 
     // --- slice headers -------------------------------------------------------
-    let mut headers: Vec<SliceHeader> = Vec::with_capacity(p.slices.len());
+    let mut headers = std::mem::take(&mut state.headers);
+    headers.clear();
     for s in p.slices {
         let ctx = SliceHeaderContext {
             separate_colour_plane: seq.separate_colour_plane,
@@ -413,7 +442,8 @@ pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state:
     };
 
     // --- DPB -------------------------------------------------------------------
-    let mut dpb_refs: Vec<DpbRef> = Vec::with_capacity(16);
+    let mut dpb_refs = std::mem::take(&mut state.dpb_refs);
+    dpb_refs.clear();
     for va in pic.ReferenceFrames.iter() {
         if va.flags & VA_PICTURE_H264_INVALID != 0 || va.picture_id == VA_INVALID_SURFACE {
             continue;
@@ -517,9 +547,12 @@ pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state:
         let fields = if cur_field { va_fields(va.flags) } else { V4L2_H264_FRAME_REF as u8 };
         v4l2_h264_reference { fields, index }
     };
-    let mut slice_params = Vec::with_capacity(headers.len());
-    let mut pred_weights = Vec::with_capacity(headers.len());
-    let mut uses_pred_weights = Vec::with_capacity(headers.len());
+    let mut slice_params = std::mem::take(&mut state.slice_params);
+    let mut pred_weights = std::mem::take(&mut state.pred_weights);
+    let mut uses_pred_weights = std::mem::take(&mut state.uses_pred_weights);
+    slice_params.clear();
+    pred_weights.clear();
+    uses_pred_weights.clear();
     for (h, s) in headers.iter().zip(p.slices) {
         let none = v4l2_h264_reference { fields: 0xff, index: 0xff };
         let mut sp = v4l2_ctrl_h264_slice_params {
@@ -571,5 +604,7 @@ pub fn build_controls_with_state(p: &H264Picture, refs: &dyn RefResolver, state:
         uses_pred_weights.push(h.pred_weight_table.is_some());
     }
 
+    state.headers = headers;
+    state.dpb_refs = dpb_refs;
     Ok(H264Controls { sps, pps, scaling_matrix, decode_params, slice_params, pred_weights, uses_pred_weights, has_scaling_matrix })
 }

@@ -101,9 +101,9 @@ impl Mpeg2Controls {
     /// The three controls, in the order GStreamer sets them. Sending all three
     /// with every request is always correct (GStreamer skips SEQUENCE and
     /// QUANTISATION when unchanged; the values in force are the same).
-    pub fn specs(&self) -> Vec<crate::v4l2::ControlSpec<'_>> {
+    pub fn specs(&self) -> [crate::v4l2::ControlSpec<'_>; 3] {
         use crate::v4l2::ControlSpec;
-        vec![
+        [
             ControlSpec::new(V4L2_CID_STATELESS_MPEG2_SEQUENCE, &self.sequence),
             ControlSpec::new(V4L2_CID_STATELESS_MPEG2_PICTURE, &self.picture),
             ControlSpec::new(V4L2_CID_STATELESS_MPEG2_QUANTISATION, &self.quantisation),

@@ -15,14 +15,29 @@ impl Context {
         let pic: ffi::VAPictureParameterBufferH264 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short H.264 picture parameter buffer"))?;
         let iq: Option<ffi::VAIQMatrixBufferH264> = optional(picture.iq_matrix(), "H.264 IQ matrix")?;
-        let slices: Vec<h264::SliceInput> =
-            Self::slices::<ffi::VASliceParameterBufferH264>(picture, |p| (p.slice_data_offset, p.slice_data_size))?
-                .into_iter()
-                .map(|(param, data)| h264::SliceInput { param, data })
-                .collect();
-        let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(&pic);
+        let mut slices: Vec<h264::SliceInput> = recycle(std::mem::take(&mut self.scratch.h264_slices));
+        Self::slices_into::<ffi::VASliceParameterBufferH264, _>(
+            picture,
+            |p| (p.slice_data_offset, p.slice_data_size),
+            &mut slices,
+            |param, data| h264::SliceInput { param, data },
+        )?;
+        let result = self.submit_h264_slices(target, &pic, iq.as_ref(), &slices);
+        self.scratch.h264_slices = recycle(slices);
+        result
+    }
+
+    /// The H.264 picture `pic` of `slices` into `target`.
+    fn submit_h264_slices(
+        &mut self,
+        target: SurfaceKey,
+        pic: &ffi::VAPictureParameterBufferH264,
+        iq: Option<&ffi::VAIQMatrixBufferH264>,
+        slices: &[h264::SliceInput],
+    ) -> VaResult<()> {
+        let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(pic);
         let mut ctrls = h264::build_controls_with_state(
-            &h264::H264Picture { pic: &pic, seq_fields, pic_fields, iq: iq.as_ref(), slices: &slices, profile: self.config.profile },
+            &h264::H264Picture { pic, seq_fields, pic_fields, iq, slices, profile: self.config.profile },
             &PoolRefs { pool: &self.pool, field_coded: &self.field_coded },
             match &mut self.codec_state {
                 CodecState::H264(st) => st,
@@ -55,41 +70,53 @@ impl Context {
             }
         }
         let own_poc = if bottom { dp.bottom_field_order_cnt } else { dp.top_field_order_cnt };
-        let ref_surfaces: Vec<ffi::VASurfaceID> =
-            pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0).map(|r| r.picture_id).collect();
+        let mut ref_surfaces = std::mem::take(&mut self.scratch.ref_surfaces);
+        ref_surfaces.clear();
+        ref_surfaces.extend(pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_H264_INVALID == 0).map(|r| r.picture_id));
         let annex_b = self.stream_mode.annex_b;
-        let mut common = vec![
-            ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps),
-            ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps),
-        ];
+        // The controls every request of the picture carries, then each slice
+        // request's own; every part's controls are a range of `specs`.
+        let mut specs: Vec<ControlSpec> = recycle(std::mem::take(&mut self.scratch.specs));
+        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps));
+        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps));
         if ctrls.has_scaling_matrix {
-            common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
         }
-        common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+        let common = specs.len();
+        let mut parts = std::mem::take(&mut self.scratch.parts);
+        parts.clear();
         self.bitstream.clear();
-        let mut parts = Vec::with_capacity(slices.len());
         if self.stream_mode.slice_based {
             // One request per slice, each with its SLICE_PARAMS and PRED_WEIGHTS.
             for (i, s) in slices.iter().enumerate() {
                 let start = self.bitstream.len();
                 h264::append_slice(&mut self.bitstream, s.data, annex_b);
-                let mut specs = common.clone();
+                let first = specs.len();
+                specs.extend_from_within(..common);
                 if let Some(sp) = ctrls.slice_params.get(i) {
                     specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SLICE_PARAMS, sp));
                 }
                 if let Some(pw) = ctrls.pred_weights.get(i) {
                     specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, pw));
                 }
-                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs });
+                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
             }
         } else {
-            for s in &slices {
+            for s in slices {
                 h264::append_slice(&mut self.bitstream, s.data, annex_b);
             }
-            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: common });
+            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: 0..common });
         }
         let first_field = field_pic && !second_field;
-        let slot = self.submit_parts(target, &ref_surfaces, &parts, first_field, second_field)?;
+        let submitted = self.submit_parts(target, &ref_surfaces, &specs, &parts, first_field, second_field);
+        self.scratch.specs = recycle(specs);
+        self.scratch.parts = parts;
+        self.scratch.ref_surfaces = ref_surfaces;
+        if let CodecState::H264(st) = &mut self.codec_state {
+            st.reuse(ctrls);
+        }
+        let slot = submitted?;
         if first_field {
             self.h264_first_field = Some((target, bottom, own_poc));
         }
@@ -102,6 +129,18 @@ impl Context {
     /// The (param, data) pairs of every slice, data cut to the slice's range.
     fn slices<P: crate::va::abi::VaPod>(picture: &PictureBuffers, range: impl Fn(&P) -> (u32, u32)) -> VaResult<Vec<(P, &[u8])>> {
         let mut out = Vec::with_capacity(picture.slice_params.len());
+        Self::slices_into(picture, range, &mut out, |param, data| (param, data))?;
+        Ok(out)
+    }
+
+    /// `make(param, data)` of every slice into `out` (cleared first), data cut to the slice's range.
+    fn slices_into<'p, P: crate::va::abi::VaPod, T>(
+        picture: &'p PictureBuffers,
+        range: impl Fn(&P) -> (u32, u32),
+        out: &mut Vec<T>,
+        make: impl Fn(P, &'p [u8]) -> T,
+    ) -> VaResult<()> {
+        out.clear();
         for &(pidx, count, data_idx) in &picture.slice_params {
             let bytes = picture.params(pidx);
             let data = picture.slice_data.get(data_idx);
@@ -113,26 +152,44 @@ impl Context {
                 let slice = data.get(start..end).ok_or_else(|| {
                     va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "slice data {start}..{end} outside a {}-byte buffer", data.len())
                 })?;
-                out.push((param, slice));
+                out.push(make(param, slice));
             }
         }
         if out.is_empty() {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "picture without slice data"));
         }
-        Ok(out)
+        Ok(())
     }
 
     pub(super) fn submit_mpeg2(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VAPictureParameterBufferMPEG2 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short MPEG-2 picture parameters"))?;
         let iq: Option<ffi::VAIQMatrixBufferMPEG2> = optional(picture.iq_matrix(), "MPEG-2 IQ matrix")?;
-        let pairs = Self::slices::<ffi::VASliceParameterBufferMPEG2>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
-        let slices: Vec<mpeg2::Mpeg2Slice> = pairs.iter().map(|(param, data)| mpeg2::Mpeg2Slice { param: *param, data }).collect();
+        let mut slices: Vec<mpeg2::Mpeg2Slice> = recycle(std::mem::take(&mut self.scratch.mpeg2_slices));
+        let filled = Self::slices_into::<ffi::VASliceParameterBufferMPEG2, _>(
+            picture,
+            |p| (p.slice_data_offset, p.slice_data_size),
+            &mut slices,
+            |param, data| mpeg2::Mpeg2Slice { param, data },
+        );
+        let result = filled.and_then(|()| self.submit_mpeg2_slices(&pic, iq.as_ref(), &slices, target));
+        self.scratch.mpeg2_slices = recycle(slices);
+        result
+    }
+
+    /// The MPEG-2 picture `pic` of `slices` into `target`.
+    fn submit_mpeg2_slices(
+        &mut self,
+        pic: &ffi::VAPictureParameterBufferMPEG2,
+        iq: Option<&ffi::VAIQMatrixBufferMPEG2>,
+        slices: &[mpeg2::Mpeg2Slice],
+        target: SurfaceKey,
+    ) -> VaResult<()> {
         let p = mpeg2::Mpeg2Picture {
-            pic: &pic,
-            picture_coding_extension: crate::va::abi::mpeg2_bitfields(&pic),
-            iq: iq.as_ref(),
-            slices: &slices,
+            pic,
+            picture_coding_extension: crate::va::abi::mpeg2_bitfields(pic),
+            iq,
+            slices,
             profile: self.config.profile,
         };
         let CodecState::Mpeg2(state) = &mut self.codec_state else {
@@ -143,7 +200,7 @@ impl Context {
         self.bitstream.clear();
         mpeg2::append_bitstream(&mut self.bitstream, &p);
         let refs = [pic.forward_reference_picture, pic.backward_reference_picture];
-        self.submit_single(target, &refs, ctrls.specs(), ctrls.hold_capture, ctrls.second_field)
+        self.submit_single(target, &refs, &ctrls.specs(), ctrls.hold_capture, ctrls.second_field)
     }
 
     pub(super) fn submit_vp8(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -174,7 +231,7 @@ impl Context {
         self.bitstream.clear();
         vp8::append_bitstream(&mut self.bitstream, &p);
         let refs = [pic.last_ref_frame, pic.golden_ref_frame, pic.alt_ref_frame];
-        self.submit_single(target, &refs, ctrls.specs(), false, false)
+        self.submit_single(target, &refs, &ctrls.specs(), false, false)
     }
 
     pub(super) fn submit_vp9(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -208,7 +265,7 @@ impl Context {
         }
         self.bitstream.clear();
         vp9::append_bitstream(&mut self.bitstream, &p);
-        self.submit_single(target, &pic.reference_frames, ctrls.specs(self.vp9_compressed_hdr), false, false)
+        self.submit_single(target, &pic.reference_frames, &ctrls.specs(self.vp9_compressed_hdr), false, false)
     }
 
     pub(super) fn submit_hevc(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -240,14 +297,15 @@ impl Context {
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
         let ref_surfaces: Vec<ffi::VASurfaceID> =
             pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0).map(|r| r.picture_id).collect();
-        let mut common = vec![
+        let mut specs = vec![
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SPS, &ctrls.sps),
             ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_PPS, &ctrls.pps),
         ];
         if ctrls.has_scaling_matrix {
-            common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
+            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
         }
-        common.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
+        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
+        let common = specs.len();
         let entry_points: Vec<u32> = if self.hevc_entry_points && !self.stream_mode.slice_based {
             ctrls.entry_point_offsets.iter().flatten().copied().collect()
         } else {
@@ -259,7 +317,8 @@ impl Context {
             for (i, s) in slices.iter().enumerate() {
                 let start = self.bitstream.len();
                 hevc::append_slice(&mut self.bitstream, s.data, annex_b);
-                let mut specs = common.clone();
+                let first = specs.len();
+                specs.extend_from_within(..common);
                 if let Some(sp) = ctrls.slice_params.get(i) {
                     specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, sp));
                 }
@@ -268,20 +327,19 @@ impl Context {
                         specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, ep));
                     }
                 }
-                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs });
+                parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
             }
         } else {
             for s in &slices {
                 hevc::append_slice(&mut self.bitstream, s.data, annex_b);
             }
-            let mut specs = common;
             specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, &ctrls.slice_params));
             if !entry_points.is_empty() {
                 specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, &entry_points));
             }
-            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs });
+            parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: 0..specs.len() });
         }
-        self.submit_parts(target, &ref_surfaces, &parts, false, false).map(|_| ())
+        self.submit_parts(target, &ref_surfaces, &specs, &parts, false, false).map(|_| ())
     }
 
     pub(super) fn submit_av1(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -356,7 +414,7 @@ impl Context {
             );
         }
         std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
-        let r = self.submit_single(d.target, &d.refs, d.ctrls.specs(), false, false);
+        let r = self.submit_single(d.target, &d.refs, &d.ctrls.specs(), false, false);
         std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
         if r.is_err() {
             self.states.insert(d.target, DecodeState::Failed);

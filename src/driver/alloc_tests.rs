@@ -1,0 +1,117 @@
+//! Heap allocations per frame in steady state: none.
+//!
+//! The library's test binary runs over a counting global allocator
+//! ([`crate::test_alloc`]), switched on only around the measured calls. Each codec decodes the same recorded
+//! picture again and again, as new frames into rotating surfaces, over the
+//! fake device ([`super::fake_device`]), as a client does: vaBeginPicture,
+//! vaRenderPicture, vaEndPicture, vaSyncSurface. Frames 10..N are measured;
+//! creating and destroying the VA buffers (the application's own
+//! allocations) is not.
+//!
+//! A unit test rather than a test of its own under `tests/`: the fake device
+//! and the recorded pictures are `cfg(test)` items of the library, and the
+//! counter, being per thread, is not disturbed by the other unit tests
+//! running in parallel.
+
+use super::context::Context;
+use super::fake_device::{FakeHandle, Script};
+use super::*;
+use crate::codec::{h264, mpeg2};
+use crate::test_alloc::count;
+use crate::v4l2::{V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MPEG2_SLICE};
+use crate::va::abi::pod_bytes;
+use std::time::Duration;
+
+const W: u32 = 176;
+const H: u32 = 144;
+const SURFACES: usize = 4;
+const WARM_UP: usize = 10;
+const FRAMES: usize = 60;
+/// Room in the fake's call and request logs for every frame's entries.
+const LOG: usize = 64 * FRAMES;
+
+/// A picture's buffers as a client renders them: (type, bytes).
+type Buffers = Vec<(ffi::VABufferType, Vec<u8>)>;
+
+fn driver(name: &str, script: Script, profile: ffi::VAProfile) -> (Driver, FakeHandle, u32, Vec<u32>) {
+    let coded = [V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_H264_SLICE];
+    let node = DecoderNode {
+        video_path: format!("/fake/{name}").into(),
+        media_path: None,
+        driver: "fake".into(),
+        card: "fake".into(),
+        coded_formats: coded.to_vec(),
+        multiplanar: true,
+        ten_bit_formats: vec![],
+        tiled_capture: vec![],
+    };
+    let fake = FakeHandle::new(script);
+    let d = Driver::with_opener(vec![node], fake.opener());
+    let cfg = d.create_config(profile, ffi::VAEntrypointVLD, &[]).unwrap();
+    let s = d.create_surfaces(W, H, ffi::VA_RT_FORMAT_YUV420, None, SURFACES).unwrap();
+    let ctx = d.create_context(cfg, W, H, &s).map_err(|e| e.msg).unwrap();
+    let c: Arc<Mutex<Context>> = d.context(ctx).unwrap();
+    lock(&c).set_timeouts(Duration::from_millis(40), Duration::from_millis(20));
+    (d, fake, ctx, s)
+}
+
+/// Decode `FRAMES` frames (the buffers `picture` gives for each target
+/// surface), syncing each; returns the allocations of each measured frame.
+fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl Fn(u32) -> Buffers) -> Vec<u64> {
+    let (d, _fake, ctx, s) = driver(name, script, profile);
+    let mut counts = Vec::with_capacity(FRAMES);
+    for n in 0..FRAMES {
+        let target = s[n % s.len()];
+        let ids: Vec<u32> =
+            picture(target).iter().map(|(t, bytes)| d.create_buffer(*t, bytes.len() as u32, 1, Some(bytes)).unwrap()).collect();
+        let ((), allocs) = count(|| {
+            d.begin_picture(ctx, target).unwrap();
+            d.render_picture(ctx, &ids).unwrap();
+            d.end_picture(ctx).unwrap();
+            d.sync_surface(target).unwrap();
+        });
+        for id in ids {
+            d.destroy_buffer(id).unwrap();
+        }
+        if n >= WARM_UP {
+            counts.push(allocs);
+        }
+    }
+    counts
+}
+
+fn mpeg2_i_frame(_target: u32) -> Buffers {
+    let p = mpeg2::tests::progressive_i_frame();
+    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&p.pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&p.iq))];
+    for (param, data) in &p.slices {
+        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
+        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
+    }
+    bufs
+}
+
+fn h264_four_slice_idr(target: u32) -> Buffers {
+    let (pic, iq, slices) = h264::tests::cavlc_idr_four_slices(target);
+    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&iq))];
+    for (param, data) in &slices {
+        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
+        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
+    }
+    bufs
+}
+
+#[test]
+fn mpeg2_frames_allocate_nothing_in_steady_state() {
+    let script = Script { log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-mpeg2", script, ffi::VAProfileMPEG2Main, mpeg2_i_frame);
+    println!("MPEG-2: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "MPEG-2 frames allocate: {counts:?}");
+}
+
+#[test]
+fn h264_slice_based_frames_allocate_nothing_in_steady_state() {
+    let script = Script { slice_based: true, frame_based_offered: false, log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-h264", script, ffi::VAProfileH264High, h264_four_slice_idr);
+    println!("H.264 (four slice requests): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "H.264 frames allocate: {counts:?}");
+}
