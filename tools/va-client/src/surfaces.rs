@@ -329,6 +329,23 @@ struct Setup {
     pictures: Vec<Rec>,
 }
 
+/// Replay `s` on `e`: its config, its surfaces, its context and its pictures; the
+/// surface the last picture decoded into.
+fn decode_setup(e: &mut Engine<'_>, s: &Setup) -> Res<u32> {
+    e.step(&s.config)?;
+    for r in &s.surfaces {
+        e.step(r)?;
+    }
+    e.step(&s.context)?;
+    let mut target = None;
+    for r in &s.pictures {
+        if let Some(t) = e.step(r)? {
+            target = Some(t);
+        }
+    }
+    Ok(target.ok_or("record's first picture decoded nothing")?)
+}
+
 fn setup_of(recs: &[Rec], frames: usize) -> Res<Setup> {
     let first_begin = recs.iter().position(|r| matches!(r, Rec::Begin { .. })).ok_or("record has no picture")?;
     let head = &recs[..first_begin];
@@ -692,18 +709,7 @@ pub fn put_image(args: &[String]) -> Res<()> {
         let s = setup_of(&recs, 1)?;
         let mut e = Engine::new(&va, false);
         let r = (|| -> Res<()> {
-            e.step(&s.config)?;
-            for r in &s.surfaces {
-                e.step(r)?;
-            }
-            e.step(&s.context)?;
-            let mut target = None;
-            for r in &s.pictures {
-                if let Some(t) = e.step(r)? {
-                    target = Some(t);
-                }
-            }
-            let t = target.ok_or("record's first picture decoded nothing")?;
+            let t = decode_setup(&mut e, &s)?;
             println!("{CMD} decoded one picture into surface {t:#x}");
             put_checks(&va, &mut rep, "decoded NV12", t, s.fourcc, s.width, s.height)?;
             total += 1;
@@ -880,18 +886,7 @@ pub fn image_bench(args: &[String]) -> Res<()> {
     let s = setup_of(&recs, 1)?;
     let mut e = Engine::new(&va, false);
     let r = (|| -> Res<()> {
-        e.step(&s.config)?;
-        for r in &s.surfaces {
-            e.step(r)?;
-        }
-        e.step(&s.context)?;
-        let mut target = None;
-        for r in &s.pictures {
-            if let Some(t) = e.step(r)? {
-                target = Some(t);
-            }
-        }
-        let t = target.ok_or("record's first picture decoded nothing")?;
+        let t = decode_setup(&mut e, &s)?;
         va.sync_surface(t)?;
         let image = va.create_image(s.fourcc, s.width, s.height)?;
         let bytes = image.data_size as usize;
