@@ -513,8 +513,9 @@ impl Context {
                 };
                 session.alloc_capture_frames(f, max_slots as u32).map_err(|e| v4l2_err("allocate CAPTURE buffers (DMABUF)", e))?
             }
-            // REQBUFS needs one buffer to set the queue up; the rest come with CREATE_BUFS.
-            None => session.alloc_capture(slots.clamp(1, max_slots as u32)).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
+            // MMAP: the queue is set up empty (REQBUFS 0); buffers come with
+            // CREATE_BUFS as the pool grows, the first with the first picture.
+            None => session.alloc_capture(slots.min(max_slots as u32)).map_err(|e| v4l2_err("allocate CAPTURE buffers", e))?,
         };
         // OUTPUT buffers come with the first picture (a context that never
         // decodes, or is created far bigger than its pictures, costs nothing);

@@ -20,7 +20,9 @@ use super::fake_device::{Call, Completion, FakeHandle, FakeOp, Order, Script};
 use super::*;
 use crate::codec::{h264, mpeg2};
 use crate::device::coded::FrameSizes;
-use crate::v4l2::{V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32};
+use crate::v4l2::{
+    CaptureMemory, V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32,
+};
 use crate::va::abi::pod_bytes;
 use nix::errno::Errno;
 use std::time::Duration;
@@ -435,6 +437,43 @@ fn a_failed_create_bufs_fails_the_picture_and_the_next_one_grows_the_pool() {
     assert_eq!(r.sync(r.s[0]), ffi::VA_STATUS_SUCCESS);
     assert_eq!(r.sync(r.s[1]), ffi::VA_STATUS_SUCCESS);
     r.assert_accounted();
+}
+
+#[test]
+fn mmap_contexts_allocate_capture_memory_with_the_first_picture() {
+    // Devices without DMABUF CAPTURE, and MM21 (two buffers per picture): the
+    // queue is set up empty at vaCreateContext, the first picture creates one buffer.
+    let mm21 = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() };
+    for (name, n, script) in [
+        ("mmap-deferred", node("mmap-deferred", None), Script { dmabuf: false, ..Script::default() }),
+        ("mm21-deferred", node("mm21-deferred", Some(V4L2_PIX_FMT_MM21)), mm21),
+    ] {
+        let r = Rig::on(n, script, ffi::VAProfileMPEG2Main, 2);
+        let allocs = |calls: &[Call]| -> Vec<(u32, CaptureMemory)> {
+            calls
+                .iter()
+                .filter_map(|c| match c {
+                    Call::AllocCapture { count, memory, .. } => Some((*count, *memory)),
+                    _ => None,
+                })
+                .collect()
+        };
+        let calls = r.fake.calls();
+        assert_eq!(allocs(&calls), vec![(0, CaptureMemory::Mmap)], "{name}");
+        assert!(!calls.iter().any(|c| matches!(c, Call::AddCapture { .. })), "{name}: a buffer before any picture");
+        r.picture(r.s[0]).unwrap();
+        assert_eq!(r.sync(r.s[0]), ffi::VA_STATUS_SUCCESS, "{name}");
+        let added: Vec<_> = r
+            .fake
+            .calls()
+            .into_iter()
+            .filter_map(|c| if let Call::AddCapture { indices, .. } = c { Some(indices) } else { None })
+            .collect();
+        assert_eq!(added, vec![0..1], "{name}: one buffer for the first picture");
+        r.picture(r.s[1]).unwrap();
+        assert_eq!(r.sync(r.s[1]), ffi::VA_STATUS_SUCCESS, "{name}");
+        r.assert_accounted();
+    }
 }
 
 #[test]

@@ -783,6 +783,11 @@ impl DecoderDevice for FakeDevice {
         if !self.output_allocated || self.capture_memory.is_none() {
             return Err(V4l2Error::State("stream on before both queues are allocated".into()));
         }
+        // vb2 refuses STREAMON on a queue without buffers (a DMABUF queue's
+        // indices count, memory or not).
+        if self.captures.is_empty() {
+            return Err(ioctl(Op::StreamOn, Errno::EINVAL));
+        }
         if !self.streaming {
             self.ioctls += 2;
             self.streaming = true;

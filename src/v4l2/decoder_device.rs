@@ -68,7 +68,8 @@ pub trait DecoderDevice: Send {
     /// The memory of free OUTPUT buffer `out_index`, to fill with bitstream.
     fn output_buffer_mut(&mut self, out_index: u32) -> Option<&mut [u8]>;
 
-    /// Allocate `count` MMAP CAPTURE buffers; returns how many exist.
+    /// Allocate `count` MMAP CAPTURE buffers (0: the queue set up for MMAP,
+    /// buffers to come with [`grow_capture`](Self::grow_capture)); returns how many exist.
     fn alloc_capture(&mut self, count: u32) -> Result<u32, V4l2Error>;
     /// Set the CAPTURE queue up for dma-bufs (`indices` indices) with `frames` at the first ones; returns the frames attached.
     fn alloc_capture_frames(&mut self, frames: Vec<Frame>, indices: u32) -> Result<u32, V4l2Error>;

@@ -493,13 +493,15 @@ impl DecoderSession {
     }
 
     /// REQBUFS (MMAP) on CAPTURE and mmap every plane. Returns the buffer count.
+    /// `count` 0 sets the queue up for MMAP without memory (REQBUFS 0); its
+    /// buffers then come with [`grow_capture`](Self::grow_capture) (CREATE_BUFS).
     pub fn alloc_capture(&mut self, count: u32) -> Result<u32, V4l2Error> {
         self.check_capture_unallocated()?;
-        let count = count.clamp(1, MAX_BUFFERS);
+        let count = count.min(MAX_BUFFERS);
         let rb = self.reqbufs_mem(self.cap_q, MemoryType::Mmap, count)?;
         self.capture_allocated = true;
         self.capture_memory = CaptureMemory::Mmap;
-        if rb.count == 0 {
+        if count > 0 && rb.count == 0 {
             self.free_capture();
             return Err(V4l2Error::Invalid("REQBUFS gave 0 CAPTURE buffers".into()));
         }
