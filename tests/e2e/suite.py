@@ -14,9 +14,11 @@ profile (V4L2RVA_VM_PROFILE, set by scripts/vm/run --profile). The `profile` cas
 the device really is that profile (kernel command line, CAPTURE formats and frame sizes per
 codec, HOLD_CAPTURE_BUF); the expectations follow it: a codec whose CAPTURE formats are all
 tiled (ST12, VT12, MM21) is decoded into the tiled format and its streams get the same driver
-cases (the `tiled-capture` cases check the driver's info line and the `tiled-export` case the
-export layout or its refusal), 10-bit profiles only with linear P010, and the `limits` cases
-compare the driver's size limits with the device's frame sizes.
+cases (the `tiled-capture` cases check the driver's info line, the `tiled-export` case the
+export layout or its refusal, `tiled-pixels` and `tiled-put-image` the detiled pixels against
+the pattern the test kernel's visl writes into tiled pictures, and vaPutImage into them),
+10-bit profiles only with linear P010, and the `limits` cases compare the driver's size
+limits with the device's frame sizes.
 """
 import argparse
 import glob
@@ -779,6 +781,58 @@ def not_advertised_cases(s, outdir, env, prof, fmts):
 
 
 DRM_FORMAT_MOD_ALLWINNER_TILED = 0x0900000000000001
+
+
+def visl_tiled_pattern(width, height):
+    """The linear NV12 picture of what the test kernel's visl writes into every tiled CAPTURE
+    buffer (scripts/vm/patches/0003-visl-tiled-pattern.patch): byte x of row y of plane p
+    (0 luma, 1 interleaved CbCr) is (x*3 + y*5 + (x>>4)*29 + (y>>3)*41 + p*101) & 0xff.
+    Returns the bytes of one width x height frame, rows packed."""
+    out = bytearray()
+    row_bytes = -(-width // 2) * 2
+    for p, rows, cols in ((0, height, width), (1, -(-height // 2), row_bytes)):
+        for y in range(rows):
+            out += bytes((x * 3 + y * 5 + (x >> 4) * 29 + (y >> 3) * 41 + p * 101) & 0xff for x in range(cols))
+    return bytes(out)
+
+
+def tiled_pixel_cases(s, outdir, env, prof, tiled, streams):
+    """`tiled-pixels`: the first plain stream of each codec decoded tiled here, through
+    ffmpeg (vaDeriveImage + map, the driver's detiling copy) into raw NV12; every frame must
+    equal visl's tiled test pattern (visl_tiled_pattern) byte for byte, so a tile, row or
+    plane the driver misplaces shows. The vaGetImage copy is checked by `tiled-put-image`."""
+    pdir = os.path.join(outdir, 'tiled')
+    os.makedirs(pdir, exist_ok=True)
+    for c in tiled:
+        st = next((st for st in streams if st['codec'] == c and st['name'] not in C.NEGATIVE
+                   and not re.search(r'reschange|resize', st['name'])), None)
+        if st is None:
+            continue
+        case = 'tiled-pixels %s %s' % (prof.name, st['name'])
+        w, h = (int(v) for v in st['size'].split('x'))
+        raw = os.path.join(pdir, 'pixels-%s.nv12' % st['name'])
+        dec = C.CODECS.get(c, {}).get('ffmpeg_decoder')
+        cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-y', '-hwaccel_device', RENDER, '-hwaccel', 'vaapi',
+               '-hwaccel_output_format', 'vaapi'] + (['-c:v', dec] if dec else []) + [
+            '-i', st['file'], '-vf', 'hwdownload,format=nv12', '-f', 'rawvideo', '-pix_fmt', 'nv12', raw]
+        rc, out, err, secs = run(cmd, os.path.join(pdir, 'pixels-' + st['name']), env)
+        frame = visl_tiled_pattern(w, h)
+        data = open(raw, 'rb').read() if os.path.exists(raw) else b''
+        frames = [data[i:i + len(frame)] for i in range(0, len(data), len(frame))]
+        bad = [i for i, f in enumerate(frames) if f != frame]
+        detail = []
+        if bad:
+            f = frames[bad[0]]
+            k = next((i for i in range(min(len(f), len(frame))) if f[i] != frame[i]), min(len(f), len(frame)))
+            plane, off = (0, k) if k < w * h else (1, k - w * h)
+            rb = w if plane == 0 else -(-w // 2) * 2
+            detail.append('frame %d: %d bytes differ, first at plane %d row %d byte %d (%d, expected %d)' % (
+                bad[0], sum(1 for a, b in zip(f, frame) if a != b) + abs(len(f) - len(frame)), plane, off // rb, off % rb,
+                f[k] if k < len(f) else -1, frame[k] if k < len(frame) else -1))
+        ok = rc == 0 and len(frames) == st['frames'] and not bad
+        s.report('PASS' if ok else 'FAIL', case, '%s %dx%d frames=%d/%d equal to the pattern=%d %s %.1fs' % (
+            prof.tiled(c), w, h, len(frames), st['frames'], len(frames) - len(bad), rc_text(rc), secs),
+            detail + ([] if ok else [l for l in err.splitlines() if l.strip()][-4:]))
 DRM_FORMAT_MOD_MTK_16L_32S_TILE = 0x0b00000000000001
 
 
@@ -802,6 +856,7 @@ def tiled_cases(s, outdir, env, prof, fmts, streams):
         lines = [l for l in err.splitlines() if '%s: CAPTURE is tiled only' % fourcc in l and 'decoding into %s' % t in l]
         s.report('PASS' if rc == 0 and len(lines) == 1 else 'FAIL', 'tiled-capture %s %s' % (prof.name, c),
                  '%s info lines=%d %s' % (t, len(lines), rc_text(rc)), lines)
+    tiled_pixel_cases(s, outdir, env, prof, tiled, streams)
     st = next((st for st in streams if st['codec'] in tiled and st['name'] not in C.NEGATIVE), None)
     if st is None:
         return
@@ -848,6 +903,22 @@ def tiled_cases(s, outdir, env, prof, fmts, streams):
         ok = rc != 0 and pics > 0 and not lays and len(lines) == 1 and status
         s.report('PASS' if ok else 'FAIL', case, '%s refused: exports=%d pictures=%d driver lines=%d %s %.1fs' % (
             t, len(lays), pics, len(lines), rc_text(rc), secs), lines + ([] if ok else [l for l in err.splitlines() if l.strip()][-4:]))
+    # `tiled-put-image`: the record's first picture decoded into the tiled layout, read
+    # with vaGetImage (the driver's detiling copy) and compared with visl's pattern, then
+    # vaPutImage into it (the driver's tiling copy) read back through vaGetImage and
+    # through the export (modifier layouts, addressed by va-client's own reference; the
+    # export is refused where the layout has no modifier).
+    case = 'tiled-put-image %s %s' % (prof.name, st['name'])
+    cmd = [proof.CLIENT, 'put-image', '--record', rec, '--visl-tiled-pattern'] + (['--export-refused'] if t == 'VT12' else [])
+    rc, out, err, secs = run(cmd, os.path.join(pdir, 'put-image-' + st['name']), dict(env, LIBVA_V4L2_REQUEST_LOG='warn'))
+    fails = [l for l in out.splitlines() if ': FAIL' in l]
+    pattern = [l for l in out.splitlines() if l.startswith('put-image decoded tiled picture vaGetImage: ok')]
+    decoded = [l for l in out.splitlines() if l.startswith('put-image decoded NV12 ') and ': ok' in l]
+    m = re.search(r'^put-image ok (\d+) surfaces (\d+) checks', out, re.M)
+    ok = rc == 0 and m is not None and not fails and len(pattern) == 1 and len(decoded) >= 3
+    s.report('PASS' if ok else 'FAIL', case, '%s pattern=%s decoded-surface checks ok=%d %s %s %.1fs' % (
+        t, 'equal' if pattern else 'no', len(decoded), m.group(0) if m else 'no summary', rc_text(rc), secs),
+        fails + ([] if ok else [l for l in err.splitlines() if l.strip()][-4:]))
 
 
 # VA profile number (va.h) per codec, for va-client limits.

@@ -19,6 +19,11 @@ const DRM_R16: u32 = 0x2036_3152;
 const DRM_GR1616: u32 = 0x3233_5247;
 const VA_FOURCC_YUY2: u32 = 0x3259_5559;
 const DRM_YUYV: u32 = 0x5659_5559;
+const DRM_FORMAT_MOD_LINEAR: u64 = 0;
+/// Allwinner's tiled NV12 (NV12_32L32): 32x32-byte tiles in both planes.
+const DRM_FORMAT_MOD_ALLWINNER_TILED: u64 = 0x0900_0000_0000_0001;
+/// MediaTek's MM21: 16x32-byte luma tiles, 16x16-byte chroma tiles.
+const DRM_FORMAT_MOD_MTK_16L_32S_TILE: u64 = 0x0b00_0000_0000_0001;
 
 /// Check lines and their failures.
 #[derive(Default)]
@@ -61,6 +66,11 @@ struct Planes {
     bps: usize,
     offsets: [usize; 2],
     pitches: [usize; 2],
+    /// Tiled layouts: the (bytes, rows) of a tile per plane. Tiles are stored whole, left
+    /// to right then top to bottom, so a tile row of a plane is `pitch * rows` bytes (the
+    /// DRM definitions of the modifiers above; written here as a plain reference, apart
+    /// from the driver's detiler).
+    tiles: Option<[(usize, usize); 2]>,
 }
 
 impl Planes {
@@ -74,24 +84,54 @@ impl Planes {
             bps: if img.format.fourcc == va::VA_FOURCC_P010 { 2 } else { 1 },
             offsets: [img.offsets[0] as usize, img.offsets[1] as usize],
             pitches: [img.pitches[0] as usize, img.pitches[1] as usize],
+            tiles: None,
         })
     }
 
-    /// From an export with one object (composed or separate layers).
+    /// From an export (composed or separate layers), linear or tiled. Offsets count from
+    /// the start of the objects' bytes laid end to end ([`read_all`] of [`Export::maps`]).
     fn from_prime(d: &DrmPrimeDescriptor) -> Res<Planes> {
         let bps = if d.fourcc == va::VA_FOURCC_P010 { 2 } else { 1 };
-        let (offsets, pitches) = match d.num_layers {
-            1 => ([d.layers[0].offset[0], d.layers[0].offset[1]], [d.layers[0].pitch[0], d.layers[0].pitch[1]]),
-            2 => ([d.layers[0].offset[0], d.layers[1].offset[0]], [d.layers[0].pitch[0], d.layers[1].pitch[0]]),
+        // (object, offset, pitch) of luma and chroma.
+        let planes = match d.num_layers {
+            1 => [0, 1].map(|p| (d.layers[0].object_index[p], d.layers[0].offset[p], d.layers[0].pitch[p])),
+            2 => [0, 1].map(|l| (d.layers[l].object_index[0], d.layers[l].offset[0], d.layers[l].pitch[0])),
             n => return Err(format!("{n} layers").into()),
+        };
+        let objects = (d.num_objects as usize).min(d.objects.len());
+        let base = |obj: u32| -> Res<usize> {
+            if obj as usize >= objects {
+                return Err(format!("plane in object {obj} of {objects}").into());
+            }
+            Ok(d.objects[..obj as usize].iter().map(|o| o.size as usize).sum())
+        };
+        let modifier = d.objects[planes[0].0 as usize % objects.max(1)].drm_format_modifier;
+        let tiles = match modifier {
+            DRM_FORMAT_MOD_LINEAR => None,
+            DRM_FORMAT_MOD_ALLWINNER_TILED => Some([(32, 32), (32, 32)]),
+            DRM_FORMAT_MOD_MTK_16L_32S_TILE => Some([(16, 32), (16, 16)]),
+            m => return Err(format!("modifier {m:#x} has no reference layout here").into()),
         };
         Ok(Planes {
             width: d.width as usize,
             height: d.height as usize,
             bps,
-            offsets: [offsets[0] as usize, offsets[1] as usize],
-            pitches: [pitches[0] as usize, pitches[1] as usize],
+            offsets: [base(planes[0].0)? + planes[0].1 as usize, base(planes[1].0)? + planes[1].1 as usize],
+            pitches: [planes[0].2 as usize, planes[1].2 as usize],
+            tiles,
         })
+    }
+
+    /// Where the byte of `plane` at `row`, byte column `col` lies in the buffer.
+    fn index(&self, plane: usize, row: usize, col: usize) -> usize {
+        let (base, pitch) = (self.offsets[plane], self.pitches[plane]);
+        match self.tiles {
+            None => base + row * pitch + col,
+            Some(t) => {
+                let (tw, th) = t[plane];
+                base + (row / th) * pitch * th + (col / tw) * tw * th + (row % th) * tw + col % tw
+            }
+        }
     }
 
     fn rows(&self, plane: usize) -> usize {
@@ -109,12 +149,16 @@ impl Planes {
 
     /// The byte of `plane` at `row`, byte column `col`.
     fn at(&self, buf: &[u8], plane: usize, row: usize, col: usize) -> Option<u8> {
-        buf.get(self.offsets[plane] + row * self.pitches[plane] + col).copied()
+        buf.get(self.index(plane, row, col)).copied()
     }
 
     /// Bytes a buffer needs to hold every visible row.
     fn end(&self) -> usize {
-        (0..2).map(|p| self.offsets[p] + (self.rows(p) - 1) * self.pitches[p] + self.row_bytes()).max().unwrap_or(0)
+        match self.tiles {
+            None => (0..2).map(|p| self.offsets[p] + (self.rows(p) - 1) * self.pitches[p] + self.row_bytes()).max().unwrap_or(0),
+            // Whole tile rows.
+            Some(t) => (0..2).map(|p| self.offsets[p] + self.rows(p).div_ceil(t[p].1) * t[p].1 * self.pitches[p]).max().unwrap_or(0),
+        }
     }
 }
 
@@ -147,7 +191,7 @@ fn fill_bytes(buf: &mut [u8], l: &Planes, value: impl Fn(usize, usize, usize) ->
     for p in 0..2 {
         for r in 0..l.rows(p) {
             for c in 0..l.row_bytes() {
-                if let Some(b) = buf.get_mut(l.offsets[p] + r * l.pitches[p] + c) {
+                if let Some(b) = buf.get_mut(l.index(p, r, c)) {
                     *b = value(p, r, c);
                 }
             }
@@ -212,6 +256,16 @@ impl Export {
     fn map(&self) -> Res<Mapping> {
         Ok(Mapping::new(self.fd()?, self.desc.objects[0].size as usize, false)?)
     }
+
+    /// Map every object (MM21: luma and chroma buffers), for [`read_all`].
+    fn maps(&self) -> Res<Vec<Mapping>> {
+        self.fds.iter().zip(&self.desc.objects).map(|(fd, o)| Ok(Mapping::new(fd.as_fd(), o.size as usize, false)?)).collect()
+    }
+}
+
+/// The bytes of every mapping, end to end (the buffer [`Planes::from_prime`] describes).
+fn read_all(maps: &[Mapping]) -> Vec<u8> {
+    maps.iter().flat_map(|m| m.read()).collect()
 }
 
 /// Validate an export of a `width`×`height` `fourcc` surface against the VA-API contract;
@@ -580,8 +634,11 @@ pub fn early_export(args: &[String]) -> Res<()> {
     Ok(())
 }
 
-/// vaPutImage checks on one surface of `fourcc`, `w`×`h`.
-fn put_checks(va: &Display, rep: &mut Report, tag: &str, surface: u32, fourcc: u32, w: u32, h: u32) -> Res<()> {
+/// vaPutImage checks on one surface of `fourcc`, `w`×`h`. `export_refused`: the surface's
+/// layout has no DRM modifier (NV12_4L4), so its export must fail with
+/// VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE (the export checks are then skipped).
+#[allow(clippy::too_many_arguments)]
+fn put_checks(va: &Display, rep: &mut Report, tag: &str, surface: u32, fourcc: u32, w: u32, h: u32, export_refused: bool) -> Res<()> {
     const CMD: &str = "put-image";
     let img1 = va.create_image(fourcc, w, h)?;
     let img2 = va.create_image(fourcc, w, h)?;
@@ -610,10 +667,19 @@ fn put_checks(va: &Display, rep: &mut Report, tag: &str, surface: u32, fourcc: u
         let export = va.export_surface(surface).map(Export::take).map_err(|e| e.to_string());
         let view = export.and_then(|e| {
             let pl = Planes::from_prime(&e.desc).map_err(|x| x.to_string())?;
-            let m = e.map().map_err(|x| x.to_string())?;
+            let m = e.maps().map_err(|x| x.to_string())?;
             Ok((e, m, pl))
         });
-        let r = view.as_ref().map_err(|e| e.clone()).and_then(|(_, m, pl)| check_bytes(&m.read(), pl, full));
+        let view = match (view, export_refused) {
+            // A layout without a DRM modifier (NV12_4L4): vaExportSurfaceHandle must refuse.
+            (Err(e), true) if e.contains("(0x24)") => {
+                rep.line(CMD, &format!("{tag} export refused (no DRM modifier for the layout)"), Ok(e));
+                return Ok(());
+            }
+            (Ok(_), true) => Err("export of a layout without DRM modifier succeeded".to_string()),
+            (v, _) => v,
+        };
+        let r = view.as_ref().map_err(|e| e.clone()).and_then(|(_, m, pl)| check_bytes(&read_all(m), pl, full));
         rep.line(CMD, &format!("{tag} full frame export mmap"), r.map(|_| "equal".into()));
 
         // A sub-rectangle of the second image at an even offset, no scaling.
@@ -643,7 +709,7 @@ fn put_checks(va: &Display, rep: &mut Report, tag: &str, surface: u32, fourcc: u
             .map_err(|e| e.to_string())
             .and_then(|_| va.read_image(&back).map_err(|e| e.to_string()));
         rep.line(CMD, &format!("{what} vaGetImage"), got.and_then(|b| check_bytes(&b, &lb, composite)).map(|_| "equal".into()));
-        let r = view.as_ref().map_err(|e| e.clone()).and_then(|(_, m, pl)| check_bytes(&m.read(), pl, composite));
+        let r = view.as_ref().map_err(|e| e.clone()).and_then(|(_, m, pl)| check_bytes(&read_all(m), pl, composite));
         rep.line(CMD, &format!("{what} export mmap (fd exported before the put)"), r.map(|_| "equal".into()));
         Ok(())
     })();
@@ -651,6 +717,31 @@ fn put_checks(va: &Display, rep: &mut Report, tag: &str, surface: u32, fourcc: u
         let _ = va.destroy_image(i);
     }
     r
+}
+
+/// The test kernel's visl writes this into every picture of a tiled CAPTURE format
+/// (scripts/vm/patches/0003-visl-tiled-pattern.patch): byte `col` of `row` of `plane`.
+fn visl_tiled_pattern(plane: usize, row: usize, col: usize) -> u8 {
+    (col * 3 + row * 5 + (col >> 4) * 29 + (row >> 3) * 41 + plane * 101) as u8
+}
+
+/// vaGetImage of a picture decoded into a tiled layout on the test kernel's visl: the
+/// driver's detiled copy must equal visl's pattern byte for byte.
+fn tiled_pattern_check(va: &Display, rep: &mut Report, surface: u32, w: u32, h: u32) -> Res<()> {
+    const CMD: &str = "put-image";
+    let img = va.create_image(va::VA_FOURCC_NV12, w, h)?;
+    let l = Planes::from_image(&img)?;
+    let got = va
+        .get_image(surface, 0, 0, w, h, img.image_id)
+        .map_err(|e| e.to_string())
+        .and_then(|_| va.read_image(&img).map_err(|e| e.to_string()));
+    rep.line(
+        CMD,
+        "decoded tiled picture vaGetImage",
+        got.and_then(|b| check_bytes(&b, &l, visl_tiled_pattern)).map(|_| "equal to visl's tiled pattern".into()),
+    );
+    let _ = va.destroy_image(img.image_id);
+    Ok(())
 }
 
 /// Calls that must fail with an error status (and return).
@@ -693,13 +784,18 @@ pub fn put_image(args: &[String]) -> Res<()> {
     const CMD: &str = "put-image";
     let record: Option<String> = arg_value(args, "--record")?;
     let device: String = arg_value(args, "--device")?.unwrap_or_else(|| DEFAULT_DEVICE.to_string());
+    // The record decodes into a tiled layout of the test kernel's visl, which writes a
+    // fixed pattern into every tiled picture; `--export-refused`: that layout has no DRM
+    // modifier.
+    let visl_tiled = args.iter().any(|a| a == "--visl-tiled-pattern");
+    let export_refused = args.iter().any(|a| a == "--export-refused");
     let va = Display::open(&device)?;
     let mut rep = Report::default();
     let (w, h) = (160u32, 96u32);
 
     // A surface without a context, created first (its own frame).
     let lone = va.create_surfaces(va::VA_RT_FORMAT_YUV420, w, h, va::VA_FOURCC_NV12, 1)?;
-    put_checks(&va, &mut rep, "no-context NV12", lone[0], va::VA_FOURCC_NV12, w, h)?;
+    put_checks(&va, &mut rep, "no-context NV12", lone[0], va::VA_FOURCC_NV12, w, h, false)?;
     put_errors(&va, &mut rep, lone[0], w, h)?;
 
     // A render target of a context, after decoding the record's first picture into it.
@@ -711,7 +807,10 @@ pub fn put_image(args: &[String]) -> Res<()> {
         let r = (|| -> Res<()> {
             let t = decode_setup(&mut e, &s)?;
             println!("{CMD} decoded one picture into surface {t:#x}");
-            put_checks(&va, &mut rep, "decoded NV12", t, s.fourcc, s.width, s.height)?;
+            if visl_tiled {
+                tiled_pattern_check(&va, &mut rep, t, s.width, s.height)?;
+            }
+            put_checks(&va, &mut rep, "decoded NV12", t, s.fourcc, s.width, s.height, export_refused)?;
             total += 1;
             Ok(())
         })();
@@ -724,7 +823,7 @@ pub fn put_image(args: &[String]) -> Res<()> {
 
     if p010_listed(&va) {
         let p = va.create_surfaces(va::VA_RT_FORMAT_YUV420_10, w, h, va::VA_FOURCC_P010, 1)?;
-        put_checks(&va, &mut rep, "no-context P010", p[0], va::VA_FOURCC_P010, w, h)?;
+        put_checks(&va, &mut rep, "no-context P010", p[0], va::VA_FOURCC_P010, w, h, false)?;
         va.destroy_surfaces(&p)?;
         total += 1;
     } else {
@@ -943,7 +1042,43 @@ mod tests {
     use super::*;
 
     fn nv12(width: usize, height: usize, pitch: usize) -> Planes {
-        Planes { width, height, bps: 1, offsets: [0, pitch * height], pitches: [pitch, pitch] }
+        Planes { width, height, bps: 1, offsets: [0, pitch * height], pitches: [pitch, pitch], tiles: None }
+    }
+
+    #[test]
+    fn tiled_exports_address_whole_tiles() {
+        // NV12_32L32 as the driver exports it: one object, chroma after whole luma tile rows.
+        let mut d = va::DrmPrimeDescriptor {
+            fourcc: va::VA_FOURCC_NV12,
+            width: 70,
+            height: 40,
+            num_objects: 1,
+            num_layers: 1,
+            ..Default::default()
+        };
+        d.objects[0] = va::DrmObject { fd: -1, size: 96 * 64 * 3 / 2, drm_format_modifier: DRM_FORMAT_MOD_ALLWINNER_TILED };
+        d.layers[0] =
+            va::DrmLayer { drm_format: DRM_NV12, num_planes: 2, object_index: [0; 4], offset: [0, 96 * 64, 0, 0], pitch: [96; 4] };
+        let l = Planes::from_prime(&d).unwrap();
+        // Row 33, byte 40: tile row 1 (96 * 32 bytes), tile 1 (1024), row 1 in it, byte 8.
+        assert_eq!(l.index(0, 33, 40), 96 * 32 + 1024 + 32 + 8);
+        assert_eq!(l.index(1, 0, 0), 96 * 64);
+        assert_eq!(l.end(), 96 * 64 + 96 * 32);
+        // MM21: two objects (luma, chroma at offset 0 of the second), 16x32 and 16x16 tiles.
+        let mut m = d;
+        m.num_objects = 2;
+        m.objects[0] = va::DrmObject { fd: -1, size: 80 * 64, drm_format_modifier: DRM_FORMAT_MOD_MTK_16L_32S_TILE };
+        m.objects[1] = va::DrmObject { fd: -1, size: 80 * 32, drm_format_modifier: DRM_FORMAT_MOD_MTK_16L_32S_TILE };
+        m.layers[0] = va::DrmLayer { drm_format: DRM_NV12, num_planes: 2, object_index: [0, 1, 0, 0], offset: [0; 4], pitch: [80; 4] };
+        let l = Planes::from_prime(&m).unwrap();
+        assert_eq!(l.index(0, 33, 17), 80 * 32 + 512 + 16 + 1);
+        assert_eq!(l.index(1, 17, 17), 80 * 64 + 80 * 16 + 256 + 16 + 1);
+        let mut buf = vec![0u8; l.end()];
+        fill_bytes(&mut buf, &l, visl_tiled_pattern);
+        assert!(check_bytes(&buf, &l, visl_tiled_pattern).is_ok());
+        // An unknown modifier has no reference layout.
+        m.objects[0].drm_format_modifier = 0x0100_0000_0000_0004;
+        assert!(Planes::from_prime(&m).is_err());
     }
 
     #[test]
