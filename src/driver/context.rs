@@ -15,11 +15,11 @@ use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 
 mod submit;
 use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
+use crate::driver::error::{VaError, VaResult};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, DeviceOpener};
 use crate::va::abi::read_pod;
 use crate::va::ffi;
-use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
 use nix::poll::PollFlags;
 use std::collections::{HashMap, VecDeque};

@@ -21,8 +21,8 @@
 //!   into is dropped with a warning (the early export then shows no pictures).
 
 use crate::device::DecoderNode;
+use crate::driver::error::{VaError, VaResult};
 use crate::v4l2::{CaptureFormat, DecoderDevice, DeviceOpener, Frame};
-use crate::va::guard::{VaError, VaResult};
 use crate::va_err;
 
 /// Smallest initial OUTPUT buffer size.

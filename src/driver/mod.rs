@@ -14,6 +14,7 @@ pub mod config;
 pub mod context;
 #[cfg(test)]
 mod decode_flow_tests;
+pub mod error;
 #[cfg(test)]
 pub mod fake_device;
 pub mod frames;
@@ -23,10 +24,10 @@ pub mod record;
 pub mod surface;
 
 use crate::device::DecoderNode;
+use crate::driver::error::VaResult;
 use crate::pool::SlotId;
 use crate::v4l2::{DeviceOpener, SessionOpener};
 use crate::va::ffi;
-use crate::va::guard::VaResult;
 use crate::va_err;
 use buffer::{Buffer, BufferStore};
 use config::Config;

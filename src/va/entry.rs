@@ -6,7 +6,8 @@
 //! the only places with `unsafe`.
 
 use super::ffi;
-use super::guard::{guard, VaResult};
+use super::guard::guard;
+use crate::driver::error::VaResult;
 use crate::driver::{lock, Driver};
 use crate::va_err;
 use std::ffi::{c_char, c_int, c_short, c_uint, c_void};
