@@ -77,7 +77,7 @@ fn main() {
          /// # Safety\n\
          /// `ctx` must be the driver context libva passes to the init symbol.\n\
          #[no_mangle]\n\
-         pub unsafe extern \"C\" fn __vaDriverInit_{major}_{minor}(ctx: crate::va::ffi::VADriverContextP) -> crate::va::ffi::VAStatus {{\n\
+         pub unsafe extern \"C\" fn __vaDriverInit_{major}_{minor}(ctx: crate::va_sys::ffi::VADriverContextP) -> crate::va_sys::ffi::VAStatus {{\n\
          \x20   // SAFETY: the caller's contract (above) is driver_init's.\n\
          \x20   unsafe {{ crate::va::entry::driver_init(ctx) }}\n\
          }}\n\

@@ -29,3 +29,4 @@ mod test_alloc;
 pub mod tiling;
 pub mod v4l2;
 pub mod va;
+pub mod va_sys;

@@ -33,7 +33,7 @@ use crate::device::{self, media, DecoderNode};
 use crate::driver::config;
 use crate::v4l2::controls::{codec_controls, compare_size, menu_values, query_ext_ctrl, SizeCheck};
 use crate::v4l2::fourcc_to_string;
-use crate::va::ffi;
+use crate::va_sys::ffi;
 
 /// The driver's name for libva (`LIBVA_DRIVER_NAME`).
 pub const DRIVER_NAME: &str = "v4l2_request";

@@ -2,7 +2,7 @@
 //! fallible operation of the safe driver and mapped to the status libva hands
 //! the application by the vtable guard ([`crate::va::guard`]).
 
-use crate::va::ffi;
+use crate::va_sys::ffi;
 
 /// An error that reaches the application as a `VAStatus`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +24,6 @@ pub type VaResult<T> = Result<T, VaError>;
 #[macro_export]
 macro_rules! va_err {
     ($status:ident, $($arg:tt)*) => {
-        $crate::driver::error::VaError::new($crate::va::ffi::$status, format!($($arg)*))
+        $crate::driver::error::VaError::new($crate::va_sys::ffi::$status, format!($($arg)*))
     };
 }

@@ -28,8 +28,8 @@ use crate::driver::error::VaResult;
 use crate::format::{FrameLayout, PixelFormat};
 use crate::tiling::{LinearPlane, TiledFormat, TiledLayout};
 use crate::v4l2::CaptureFormat;
-use crate::va::ffi;
 use crate::va_err;
+use crate::va_sys::ffi;
 use std::os::fd::IntoRawFd;
 use std::sync::Mutex;
 

@@ -2,18 +2,10 @@
 //! never unwind into C) and maps [`VaError`](crate::driver::error::VaError) (the driver's error type,
 //! [`crate::driver::error`]) to a `VAStatus`.
 
-use super::ffi;
 use crate::driver::error::VaResult;
+use crate::logging::panic_message;
+use crate::va_sys::ffi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-/// The message of a caught panic (`panic!` with a literal or a formatted string).
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
 
 /// Run `f`, catching panics. `entry` names the vtable entry for the log line.
 pub fn guard<F>(entry: &'static str, f: F) -> ffi::VAStatus

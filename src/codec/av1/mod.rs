@@ -67,7 +67,7 @@ use std::collections::HashMap;
 
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     VADecPictureParameterBufferAV1, VAProfile, VAProfileAV1Profile0, VASliceParameterBufferAV1, VASurfaceID, VA_INVALID_SURFACE,
 };
 use fields::{FilmGrainInfo, LoopFilterInfo, LoopRestorationInfo, ModeControl, PicInfo, QmatrixInfo, SegmentInfo, SeqInfo};

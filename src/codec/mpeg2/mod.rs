@@ -44,7 +44,7 @@ mod translate;
 
 pub use translate::{append_bitstream, build_controls, build_controls_with_state, va_profiles, Mpeg2State, PicExt};
 
-use crate::va::ffi::{VAIQMatrixBufferMPEG2, VAPictureParameterBufferMPEG2, VAProfile, VASliceParameterBufferMPEG2};
+use crate::va_sys::ffi::{VAIQMatrixBufferMPEG2, VAPictureParameterBufferMPEG2, VAProfile, VASliceParameterBufferMPEG2};
 use v4l2r::bindings::{
     v4l2_ctrl_mpeg2_picture, v4l2_ctrl_mpeg2_quantisation, v4l2_ctrl_mpeg2_sequence, V4L2_CID_STATELESS_MPEG2_PICTURE,
     V4L2_CID_STATELESS_MPEG2_QUANTISATION, V4L2_CID_STATELESS_MPEG2_SEQUENCE,

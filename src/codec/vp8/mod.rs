@@ -37,7 +37,7 @@ mod translate;
 
 pub use translate::{append_bitstream, build_controls, build_controls_with_state, va_profiles, PicFields, Vp8State};
 
-use crate::va::ffi::{VAIQMatrixBufferVP8, VAPictureParameterBufferVP8, VAProbabilityDataBufferVP8, VASliceParameterBufferVP8};
+use crate::va_sys::ffi::{VAIQMatrixBufferVP8, VAPictureParameterBufferVP8, VAProbabilityDataBufferVP8, VASliceParameterBufferVP8};
 use v4l2r::bindings::{v4l2_ctrl_vp8_frame, V4L2_CID_STATELESS_VP8_FRAME};
 
 pub use crate::codec::h264::RefResolver;

@@ -17,7 +17,7 @@
 use super::header::*;
 use super::*;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferVP8__bindgen_ty_1 as PicUnion, _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits,
     VASurfaceID, VA_INVALID_SURFACE,
 };
@@ -313,7 +313,7 @@ pub(super) fn va_for(frame: &[u8], key: bool) -> (VAPictureParameterBufferVP8, u
         y_mode_probs: [145, 156, 163, 128],
         uv_mode_probs: [142, 114, 183],
         mv_probs: [[7; 19], [9; 19]],
-        bool_coder_ctx: crate::va::ffi::VABoolCoderContextVPX { range: 200, value: 17, count: 3 },
+        bool_coder_ctx: crate::va_sys::ffi::VABoolCoderContextVPX { range: 200, value: 17, count: 3 },
         va_reserved: [0; 4],
     };
     let mut iq = VAIQMatrixBufferVP8::default();

@@ -51,7 +51,7 @@ pub mod header;
 
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VADecPictureParameterBufferVP9__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VADecPictureParameterBufferVP9,
     VAProfile, VAProfileVP9Profile0, VAProfileVP9Profile2, VASliceParameterBufferVP9, VA_INVALID_SURFACE,
 };

@@ -4,7 +4,7 @@
 use super::compressed::parse_compressed_header;
 use super::header::{parse_uncompressed_header, ParserState, UncompressedHeader};
 use super::*;
-use crate::va::ffi::VASurfaceID;
+use crate::va_sys::ffi::VASurfaceID;
 use std::collections::HashMap;
 use v4l2r::bindings::{v4l2_vp9_loop_filter, v4l2_vp9_quantization, v4l2_vp9_segmentation};
 
