@@ -16,10 +16,14 @@
 
 pub mod coded;
 pub mod media;
+pub mod opener;
 pub mod tenbit;
 pub mod traps;
 
+pub use opener::{DeviceOpener, SessionOpener};
+
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
@@ -171,16 +175,16 @@ pub fn decoder_video_nodes(media_path: &Path) -> Vec<PathBuf> {
             return Vec::new();
         }
     };
-    let info = match media::device_info(&fd, media_path) {
+    let info = match crate::v4l2::media::device_info(fd.as_fd(), media_path) {
         Ok(i) => i,
         Err(_) => return Vec::new(),
     };
-    let topo = match media::read_topology(&fd, media_path) {
+    let topo = match crate::v4l2::media::read_topology(fd.as_fd(), media_path) {
         Ok(t) => t,
         Err(_) => return Vec::new(),
     };
     let mut out = Vec::new();
-    for dn in topo.decoder_devnodes() {
+    for dn in media::decoder_devnodes(&topo) {
         match media::devnode_path(dn.major, dn.minor) {
             Some(p) => {
                 log::debug!(
@@ -217,8 +221,8 @@ pub fn media_path_for_video(video_path: &Path) -> Option<PathBuf> {
         let Ok(fd) = crate::v4l2::open_media(&mpath) else {
             continue;
         };
-        if let Ok(topo) = media::read_topology(&fd, &mpath) {
-            if topo.has_video_devnode(major, minor) {
+        if let Ok(topo) = crate::v4l2::media::read_topology(fd.as_fd(), &mpath) {
+            if media::has_video_devnode(&topo, major, minor) {
                 return Some(mpath);
             }
         }

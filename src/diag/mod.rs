@@ -18,6 +18,7 @@ pub mod libva;
 pub mod render;
 
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
@@ -253,7 +254,7 @@ fn inspect_media(path: &Path) -> MediaReport {
             return r;
         }
     };
-    match media::device_info(&fd, path) {
+    match crate::v4l2::media::device_info(fd.as_fd(), path) {
         Ok(i) => {
             r.driver = i.driver;
             r.model = i.model;
@@ -261,9 +262,9 @@ fn inspect_media(path: &Path) -> MediaReport {
         }
         Err(e) => r.error = Some(e.to_string()),
     }
-    match media::read_topology(&fd, path) {
+    match crate::v4l2::media::read_topology(fd.as_fd(), path) {
         Ok(t) => {
-            for dn in t.decoder_devnodes() {
+            for dn in media::decoder_devnodes(&t) {
                 match media::devnode_path(dn.major, dn.minor) {
                     Some(p) if !r.decoders.contains(&p) => r.decoders.push(p),
                     Some(_) => {}

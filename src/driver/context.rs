@@ -15,9 +15,10 @@ use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 
 mod submit;
 use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
+use crate::device::DeviceOpener;
 use crate::driver::error::{VaError, VaResult};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
-use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, DeviceOpener};
+use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture};
 use crate::va_err;
 use crate::va_sys::abi::read_pod;
 use crate::va_sys::ffi;

@@ -24,9 +24,9 @@ pub mod record;
 pub mod surface;
 
 use crate::device::DecoderNode;
+use crate::device::{DeviceOpener, SessionOpener};
 use crate::driver::error::VaResult;
 use crate::pool::SlotId;
-use crate::v4l2::{DeviceOpener, SessionOpener};
 use crate::va_err;
 use crate::va_sys::ffi;
 use buffer::{Buffer, BufferStore};
