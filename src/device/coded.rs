@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use nix::errno::Errno;
 use v4l2r::bindings as b;
 use v4l2r::ioctl::FrmSizeTypes;
-use v4l2r::{Format, PlaneLayout, QueueType};
+use v4l2r::QueueType;
 
 use crate::v4l2::error::{ioctl_err, ioctl_err_quiet};
 use crate::v4l2::{fourcc_to_string, Op, V4l2Error};
@@ -108,10 +108,9 @@ pub fn enum_frame_sizes(video: &File, video_path: &Path, coded_fourcc: u32) -> R
     let ctx = || format!("{}: {}", video_path.display(), fourcc_to_string(coded_fourcc));
     let mut discrete = Vec::new();
     for index in 0..MAX_DISCRETE {
-        let e: b::v4l2_frmsizeenum = match v4l2r::ioctl::enum_frame_sizes(video, index, coded_fourcc.into()) {
+        let e = match crate::v4l2::probe::enum_frame_size(video, coded_fourcc, index) {
             Ok(e) => e,
-            Err(err) => {
-                let errno = Errno::from(err);
+            Err(errno) => {
                 return match (errno, index) {
                     (Errno::ENOTTY, _) | (Errno::EINVAL, 0) => {
                         ioctl_err_quiet(Op::EnumFramesizes, errno, ctx());
@@ -160,14 +159,8 @@ pub fn capture_formats(video_path: &Path, multiplanar: bool, coded_fourcc: u32) 
     };
     let ctx = || format!("{}: {}", video_path.display(), fourcc_to_string(coded_fourcc));
     let mut video = crate::v4l2::open_video(video_path)?;
-    let fmt = Format {
-        width: PROBE_WIDTH,
-        height: PROBE_HEIGHT,
-        pixelformat: coded_fourcc.into(),
-        plane_fmt: vec![PlaneLayout { sizeimage: 1 << 20, bytesperline: 0 }],
-    };
-    let got: Format =
-        v4l2r::ioctl::s_fmt(&mut video, (out_q, &fmt)).map_err(|e| ioctl_err(Op::SFmt, Errno::from(e), format!("{} OUTPUT", ctx())))?;
+    let got = crate::v4l2::probe::set_coded_format(&mut video, out_q, coded_fourcc, PROBE_WIDTH, PROBE_HEIGHT)
+        .map_err(|e| ioctl_err(Op::SFmt, e, format!("{} OUTPUT", ctx())))?;
     if u32::from(got.pixelformat) != coded_fourcc {
         return Err(V4l2Error::Unsupported(format!(
             "{}: OUTPUT format refused (device chose {})",

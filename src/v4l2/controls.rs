@@ -188,6 +188,11 @@ pub(crate) fn query_ext_ctrl(fd: &impl AsRawFd, id: u32) -> Result<CtrlInfo, Err
     })
 }
 
+/// VIDIOC_G_CTRL: the current value of a plain control.
+pub(crate) fn g_ctrl(fd: &impl AsRawFd, id: u32) -> Result<i32, Errno> {
+    v4l2r::ioctl::g_ctrl(fd, id).map_err(Errno::from)
+}
+
 /// Largest menu we walk with QUERYMENU.
 const MAX_MENU_ITEMS: i64 = 256;
 

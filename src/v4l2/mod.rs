@@ -13,6 +13,7 @@ pub mod error;
 pub mod fourcc;
 pub mod frame;
 pub mod media;
+pub mod probe;
 pub mod remove_bufs;
 pub mod request;
 pub mod session;
