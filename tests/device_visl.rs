@@ -79,11 +79,11 @@ impl H264Ctrls {
 
     fn specs(&self) -> Vec<ControlSpec<'_>> {
         vec![
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &self.sps),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_PPS, &self.pps),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &self.scaling),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &self.decode),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SLICE_PARAMS, &self.slice),
+            ControlSpec::new(&self.sps),
+            ControlSpec::new(&self.pps),
+            ControlSpec::new(&self.scaling),
+            ControlSpec::new(&self.decode),
+            ControlSpec::new(&self.slice),
         ]
     }
 }
@@ -93,7 +93,7 @@ fn streaming_session(node: &DecoderNode, captures: u32, outputs: u32) -> Decoder
     let mut s = node.open_session().expect("open session");
     let c = H264Ctrls::new();
     s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024).expect("S_FMT OUTPUT");
-    s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)]).expect("SPS without request");
+    s.set_controls(&[ControlSpec::new(&c.sps)]).expect("SPS without request");
     let cf = s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE NV12");
     assert_eq!(cf.fourcc, V4L2_PIX_FMT_NV12);
     assert_eq!(s.alloc_capture(captures).expect("alloc CAPTURE"), captures);
@@ -221,7 +221,7 @@ fn decodes_into_frames_from_a_second_handle() {
     let c = H264Ctrls::new();
     let negotiate = |s: &mut DecoderSession| {
         s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024).expect("S_FMT OUTPUT");
-        s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)]).expect("SPS without request");
+        s.set_controls(&[ControlSpec::new(&c.sps)]).expect("SPS without request");
         s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE")
     };
     let mut alloc = node.open_session().expect("open allocation handle");

@@ -103,9 +103,9 @@ impl TrialControl {
     /// The control payload for S_EXT_CTRLS.
     pub fn spec(&self) -> ControlSpec<'_> {
         match self {
-            TrialControl::Hevc(s) => ControlSpec::new(b::V4L2_CID_STATELESS_HEVC_SPS, s),
-            TrialControl::Vp9(f) => ControlSpec::new(b::V4L2_CID_STATELESS_VP9_FRAME, f),
-            TrialControl::Av1(s) => ControlSpec::new(b::V4L2_CID_STATELESS_AV1_SEQUENCE, s),
+            TrialControl::Hevc(s) => ControlSpec::new(s),
+            TrialControl::Vp9(f) => ControlSpec::new(f),
+            TrialControl::Av1(s) => ControlSpec::new(s),
         }
     }
 }

@@ -19,7 +19,7 @@ pub mod request;
 pub mod session;
 pub mod time;
 
-pub use controls::{as_bytes, codec_controls, slice_as_bytes, CodecControl, ControlSpec, CtrlInfo};
+pub use controls::{codec_controls, CodecControl, ControlPayload, ControlSpec, CtrlInfo};
 pub use decoder_device::DecoderDevice;
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;

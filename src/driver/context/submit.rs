@@ -77,12 +77,12 @@ impl Context {
         // The controls every request of the picture carries, then each slice
         // request's own; every part's controls are a range of `specs`.
         let mut specs: Vec<ControlSpec> = recycle(std::mem::take(&mut self.scratch.specs));
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps));
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps));
+        specs.push(ControlSpec::new(&ctrls.sps));
+        specs.push(ControlSpec::new(&ctrls.pps));
         if ctrls.has_scaling_matrix {
-            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+            specs.push(ControlSpec::new(&ctrls.scaling_matrix));
         }
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+        specs.push(ControlSpec::new(&ctrls.decode_params));
         let common = specs.len();
         let mut parts = std::mem::take(&mut self.scratch.parts);
         parts.clear();
@@ -95,10 +95,10 @@ impl Context {
                 let first = specs.len();
                 specs.extend_from_within(..common);
                 if let Some(sp) = ctrls.slice_params.get(i) {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SLICE_PARAMS, sp));
+                    specs.push(ControlSpec::new(sp));
                 }
                 if let Some(pw) = ctrls.pred_weights.get(i) {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, pw));
+                    specs.push(ControlSpec::new(pw));
                 }
                 parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
             }
@@ -297,14 +297,11 @@ impl Context {
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
         let ref_surfaces: Vec<ffi::VASurfaceID> =
             pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0).map(|r| r.picture_id).collect();
-        let mut specs = vec![
-            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SPS, &ctrls.sps),
-            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_PPS, &ctrls.pps),
-        ];
+        let mut specs = vec![ControlSpec::new(&ctrls.sps), ControlSpec::new(&ctrls.pps)];
         if ctrls.has_scaling_matrix {
-            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
+            specs.push(ControlSpec::new(&ctrls.scaling_matrix));
         }
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
+        specs.push(ControlSpec::new(&ctrls.decode_params));
         let common = specs.len();
         let entry_points: Vec<u32> = if self.hevc_entry_points && !self.stream_mode.slice_based {
             ctrls.entry_point_offsets.iter().flatten().copied().collect()
@@ -320,11 +317,11 @@ impl Context {
                 let first = specs.len();
                 specs.extend_from_within(..common);
                 if let Some(sp) = ctrls.slice_params.get(i) {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, sp));
+                    specs.push(ControlSpec::new(sp));
                 }
                 if self.hevc_entry_points {
                     if let Some(ep) = ctrls.entry_point_offsets.get(i).filter(|e| !e.is_empty()) {
-                        specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, ep));
+                        specs.push(ControlSpec::from_slice(ep));
                     }
                 }
                 parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
@@ -333,9 +330,9 @@ impl Context {
             for s in &slices {
                 hevc::append_slice(&mut self.bitstream, s.data, annex_b);
             }
-            specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, &ctrls.slice_params));
+            specs.push(ControlSpec::from_slice(&ctrls.slice_params));
             if !entry_points.is_empty() {
-                specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, &entry_points));
+                specs.push(ControlSpec::from_slice(&entry_points));
             }
             parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: 0..specs.len() });
         }
