@@ -53,10 +53,10 @@ pub struct FrameSizes {
 impl FrameSizes {
     /// The driver's own bounds, for nodes that report no frame sizes.
     pub const UNREPORTED: FrameSizes =
-        FrameSizes { min_width: 16, max_width: crate::driver::MAX_WIDTH, min_height: 16, max_height: crate::driver::MAX_HEIGHT };
+        FrameSizes { min_width: 16, max_width: crate::format::MAX_WIDTH, min_height: 16, max_height: crate::format::MAX_HEIGHT };
 
     /// The range capped at the driver's own surface bounds (surfaces larger than
-    /// [`crate::driver::MAX_WIDTH`]×[`crate::driver::MAX_HEIGHT`] cannot be created, so a
+    /// [`crate::format::MAX_WIDTH`]×[`crate::format::MAX_HEIGHT`] cannot be created, so a
     /// larger device maximum, e.g. visl's 16383x16383 for VP8, is not advertised).
     pub fn within_driver_bounds(self) -> FrameSizes {
         let u = FrameSizes::UNREPORTED;
@@ -175,9 +175,14 @@ pub fn capture_formats(video_path: &Path, multiplanar: bool, coded_fourcc: u32) 
 /// Frame sizes per (node, coded format), filled at discovery.
 static FRAME_SIZES: Mutex<Vec<(PathBuf, u32, FrameSizes)>> = Mutex::new(Vec::new());
 
+/// The table, ignoring poisoning (every update is a complete retain + push).
+fn lock_frame_sizes() -> std::sync::MutexGuard<'static, Vec<(PathBuf, u32, FrameSizes)>> {
+    FRAME_SIZES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Remember the frame sizes of `coded_fourcc` on the node at `video_path`.
 pub fn record(video_path: &Path, coded_fourcc: u32, sizes: FrameSizes) {
-    let mut t = crate::driver::lock(&FRAME_SIZES);
+    let mut t = lock_frame_sizes();
     t.retain(|(p, f, _)| !(p == video_path && *f == coded_fourcc));
     t.push((video_path.to_path_buf(), coded_fourcc, sizes));
 }
@@ -186,10 +191,7 @@ pub fn record(video_path: &Path, coded_fourcc: u32, sizes: FrameSizes) {
 /// [`FrameSizes::UNREPORTED`] for nodes not probed (built by hand) or that
 /// report none.
 pub fn frame_sizes(video_path: &Path, coded_fourcc: u32) -> FrameSizes {
-    crate::driver::lock(&FRAME_SIZES)
-        .iter()
-        .find(|(p, f, _)| p == video_path && *f == coded_fourcc)
-        .map_or(FrameSizes::UNREPORTED, |&(_, _, s)| s)
+    lock_frame_sizes().iter().find(|(p, f, _)| p == video_path && *f == coded_fourcc).map_or(FrameSizes::UNREPORTED, |&(_, _, s)| s)
 }
 
 #[cfg(test)]

@@ -38,8 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use surface::Surface;
 
 /// Largest picture we accept (the device may refuse less).
-pub const MAX_WIDTH: u32 = 8192;
-pub const MAX_HEIGHT: u32 = 8192;
+pub use crate::format::{MAX_HEIGHT, MAX_WIDTH};
 /// Upper bound on a single VA buffer the application may create.
 pub const MAX_BUFFER_BYTES: usize = 256 << 20;
 
