@@ -70,6 +70,30 @@ fn main() {
         .expect("bindgen failed on libva headers");
     bindings.write_to_file(out.join("va_bindings.rs")).expect("write va_bindings.rs");
 
+    // The media controller uAPI (`linux/media.h`): the structs and constants of
+    // `MEDIA_IOC_DEVICE_INFO` / `MEDIA_IOC_G_TOPOLOGY` (src/v4l2/media.rs), from the
+    // same uAPI headers v4l2r's bindgen reads videodev2.h from (.cargo/config.toml;
+    // the system's headers when that is unset).
+    println!("cargo:rerun-if-env-changed=V4L2R_VIDEODEV2_H_PATH");
+    let mut media = bindgen::Builder::default().header_contents("media_wrapper.h", "#include <linux/media.h>\n");
+    if let Ok(dir) = env::var("V4L2R_VIDEODEV2_H_PATH") {
+        println!("cargo:rerun-if-changed={dir}/linux/media.h");
+        media = media.clang_arg(format!("-I{dir}"));
+    }
+    let media = media
+        .allowlist_type("media_device_info")
+        .allowlist_type("media_v2_.*")
+        .allowlist_var("MEDIA_ENT_F_.*")
+        .allowlist_var("MEDIA_INTF_T_.*")
+        .allowlist_var("MEDIA_LNK_FL_.*")
+        .derive_default(true)
+        .derive_debug(true)
+        .layout_tests(false)
+        .generate_comments(false)
+        .generate()
+        .expect("bindgen failed on linux/media.h");
+    media.write_to_file(out.join("media_bindings.rs")).expect("write media_bindings.rs");
+
     let init = format!(
         "/// Entry point libva looks up by name (`__vaDriverInit_<major>_<minor>` of the\n\
          /// libva headers this driver was built against).\n\
@@ -77,7 +101,7 @@ fn main() {
          /// # Safety\n\
          /// `ctx` must be the driver context libva passes to the init symbol.\n\
          #[no_mangle]\n\
-         pub unsafe extern \"C\" fn __vaDriverInit_{major}_{minor}(ctx: crate::va::ffi::VADriverContextP) -> crate::va::ffi::VAStatus {{\n\
+         pub unsafe extern \"C\" fn __vaDriverInit_{major}_{minor}(ctx: crate::va_sys::ffi::VADriverContextP) -> crate::va_sys::ffi::VAStatus {{\n\
          \x20   // SAFETY: the caller's contract (above) is driver_init's.\n\
          \x20   unsafe {{ crate::va::entry::driver_init(ctx) }}\n\
          }}\n\

@@ -37,6 +37,11 @@
 use drm_fourcc::DrmFourcc;
 use std::fmt;
 
+/// Largest picture the driver accepts (the device may refuse less); the
+/// driver's own bounds for nodes that report no frame sizes.
+pub const MAX_WIDTH: u32 = 8192;
+pub const MAX_HEIGHT: u32 = 8192;
+
 /// A little-endian fourcc code from four ASCII characters (VA and V4L2 convention).
 pub const fn fourcc(code: &[u8; 4]) -> u32 {
     (code[0] as u32) | ((code[1] as u32) << 8) | ((code[2] as u32) << 16) | ((code[3] as u32) << 24)

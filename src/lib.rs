@@ -7,8 +7,10 @@
 //!   surfaces, buffers, images) and the decode flow.
 //! - [`pool`]: the decoupled CAPTURE buffer pool (pure state machine).
 //! - [`codec`]: VA buffers → V4L2 stateless controls, bitstream re-parsers (pure).
-//! - [`device`] and [`v4l2`]: decoder discovery (media controller) and the V4L2
-//!   queues, requests and controls (the ioctl edge, over v4l2r).
+//! - [`device`]: decoder discovery (media topology walk, probing) and opening.
+//! - [`v4l2`]: every ioctl: the V4L2 queues, requests, controls and the media
+//!   controller (the ioctl edge, over v4l2r). Imports nothing from the layers above.
+//! - [`va_sys`]: the libva bindings and POD views of VA buffers (a leaf).
 //! - [`format`]: image layout math, DRM modifiers and plane copies (pure).
 //! - [`tiling`]: tiled CAPTURE layouts (`NV12_4L4`, `NV12_32L32`, `MM21`) and
 //!   the detiling copy to linear NV12 (pure).
@@ -29,3 +31,4 @@ mod test_alloc;
 pub mod tiling;
 pub mod v4l2;
 pub mod va;
+pub mod va_sys;

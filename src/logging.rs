@@ -24,3 +24,12 @@ pub fn init() {
 pub fn enabled() -> bool {
     std::env::var_os(LOG_ENV).is_some()
 }
+
+/// The message of a caught panic (`panic!` with a literal or a formatted string).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "unknown panic".into())
+}

@@ -79,21 +79,21 @@ impl H264Ctrls {
 
     fn specs(&self) -> Vec<ControlSpec<'_>> {
         vec![
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &self.sps),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_PPS, &self.pps),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &self.scaling),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &self.decode),
-            ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SLICE_PARAMS, &self.slice),
+            ControlSpec::new(&self.sps),
+            ControlSpec::new(&self.pps),
+            ControlSpec::new(&self.scaling),
+            ControlSpec::new(&self.decode),
+            ControlSpec::new(&self.slice),
         ]
     }
 }
 
 /// Open + formats + buffers + STREAMON, as the driver does it.
 fn streaming_session(node: &DecoderNode, captures: u32, outputs: u32) -> DecoderSession {
-    let mut s = DecoderSession::open(node).expect("open session");
+    let mut s = node.open_session().expect("open session");
     let c = H264Ctrls::new();
     s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024).expect("S_FMT OUTPUT");
-    s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)]).expect("SPS without request");
+    s.set_controls(&[ControlSpec::new(&c.sps)]).expect("SPS without request");
     let cf = s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE NV12");
     assert_eq!(cf.fourcc, V4L2_PIX_FMT_NV12);
     assert_eq!(s.alloc_capture(captures).expect("alloc CAPTURE"), captures);
@@ -134,7 +134,7 @@ fn discovers_visl_with_matching_h264_controls() {
     assert!(node.coded_formats.len() >= 6, "{:?}", node.coded_formats);
 
     // Element sizes as the kernel reports them, one by one.
-    let s = DecoderSession::open(&node).expect("open");
+    let s = node.open_session().expect("open");
     for c in codec_controls(V4L2_PIX_FMT_H264_SLICE) {
         let info = s.query_control(c.id).unwrap_or_else(|e| panic!("{}: {e}", c.name));
         assert_eq!(info.elem_size as usize, c.size, "{} size: kernel {} vs ours {}", c.name, info.elem_size, c.size);
@@ -160,7 +160,7 @@ fn negotiates_nv12_allocates_and_exports() {
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let node = visl();
-    let mut s = DecoderSession::open(&node).expect("open");
+    let mut s = node.open_session().expect("open");
     s.set_control_values(&[(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE, 1), (bindings::V4L2_CID_STATELESS_H264_START_CODE, 1)])
         .expect("decode mode / start code");
     assert_eq!(s.get_control(bindings::V4L2_CID_STATELESS_H264_DECODE_MODE).unwrap(), 1);
@@ -221,10 +221,10 @@ fn decodes_into_frames_from_a_second_handle() {
     let c = H264Ctrls::new();
     let negotiate = |s: &mut DecoderSession| {
         s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 256 * 1024).expect("S_FMT OUTPUT");
-        s.set_controls(&[ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &c.sps)]).expect("SPS without request");
+        s.set_controls(&[ControlSpec::new(&c.sps)]).expect("SPS without request");
         s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE")
     };
-    let mut alloc = DecoderSession::open(&node).expect("open allocation handle");
+    let mut alloc = node.open_session().expect("open allocation handle");
     let cf = negotiate(&mut alloc);
     let frames = alloc.allocate_frames(3).expect("allocate frames");
     assert_eq!(frames.len(), 3);
@@ -235,7 +235,7 @@ fn decodes_into_frames_from_a_second_handle() {
         assert!(f.len() >= cf.sizeimage[0] as usize);
         assert!(f.bytes().is_some(), "frame is mapped");
     }
-    let mut s = DecoderSession::open(&node).expect("open session");
+    let mut s = node.open_session().expect("open session");
     assert_eq!(negotiate(&mut s), cf);
     assert!(s.capture_supports_dmabuf(), "visl takes dma-bufs on CAPTURE");
     assert_eq!(s.alloc_capture_frames(frames, 8).expect("REQBUFS DMABUF"), 3);
@@ -272,7 +272,7 @@ fn decodes_into_frames_from_a_second_handle() {
     let out = s.next_output().unwrap();
     fill_bitstream(&mut s, out, 100, 10);
     assert!(s.queue_decode(out, 100, 98_000, &c.specs(), 1, true, false).is_err(), "a hole takes no decode");
-    let mut alloc = DecoderSession::open(&node).expect("open allocation handle again");
+    let mut alloc = node.open_session().expect("open allocation handle again");
     negotiate(&mut alloc);
     let frame = alloc.allocate_frames(1).expect("one more frame").pop().expect("a frame");
     drop(alloc);
@@ -381,7 +381,7 @@ fn grows_output_buffers_when_a_frame_does_not_fit() {
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let node = visl();
-    let mut s = DecoderSession::open(&node).expect("open");
+    let mut s = node.open_session().expect("open");
     let c = H264Ctrls::new();
     s.set_output_format(V4L2_PIX_FMT_H264_SLICE, W, H, 32 * 1024).unwrap();
     s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).unwrap();
@@ -421,7 +421,7 @@ fn errors_are_reported_not_panics() {
     }
     let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let node = visl();
-    let mut s = DecoderSession::open(&node).expect("open");
+    let mut s = node.open_session().expect("open");
     // Wrong order of calls: typed state errors.
     assert!(s.alloc_output(2).is_err(), "no OUTPUT format yet");
     assert!(s.alloc_capture(2).is_err(), "no CAPTURE format yet");

@@ -31,8 +31,8 @@
 //! execution alone (same seed).
 
 use crate::codec::h264::RefResolver;
-use crate::va::abi::{read_pod, VaPod};
-use crate::va::ffi::VASurfaceID;
+use crate::va_sys::abi::{read_pod, VaPod};
+use crate::va_sys::ffi::VASurfaceID;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Instant;
 
@@ -144,7 +144,7 @@ macro_rules! tweak_one_field {
 }
 pub(crate) use tweak_one_field;
 
-impl Tweak for crate::va::ffi::VAPictureH264 {
+impl Tweak for crate::va_sys::ffi::VAPictureH264 {
     fn tweak(mut self, r: &mut Rng) -> Self {
         if r.chance(1, 4) {
             self.picture_id = surface(r);
@@ -155,7 +155,7 @@ impl Tweak for crate::va::ffi::VAPictureH264 {
     }
 }
 
-impl Tweak for crate::va::ffi::VAPictureHEVC {
+impl Tweak for crate::va_sys::ffi::VAPictureHEVC {
     fn tweak(mut self, r: &mut Rng) -> Self {
         if r.chance(1, 4) {
             self.picture_id = surface(r);
@@ -252,7 +252,7 @@ impl RefResolver for FuzzRefs {
 /// A surface id for a parameter struct: mostly one the resolver may know.
 pub fn surface(r: &mut Rng) -> VASurfaceID {
     match r.below(8) {
-        0 => crate::va::ffi::VA_INVALID_SURFACE,
+        0 => crate::va_sys::ffi::VA_INVALID_SURFACE,
         1 => r.next_u64() as u32,
         _ => r.below(64) as u32,
     }
@@ -336,7 +336,7 @@ pub fn run_with(name: &str, iters: u64, seed: u64, only: Option<u64>, mut one: i
         let mut r = Rng::new(seed ^ name_hash ^ i.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         executions += 1;
         if let Err(p) = catch_unwind(AssertUnwindSafe(|| one(&mut r, &mut total))) {
-            crashes.push((i, crate::va::guard::panic_message(p.as_ref())));
+            crashes.push((i, crate::logging::panic_message(p.as_ref())));
         }
     }
     let secs = start.elapsed().as_secs_f64();
@@ -377,7 +377,7 @@ mod tests {
     #[test]
     fn a_panicking_target_fails_with_its_index() {
         let r = catch_unwind(|| run_with("self-test", 10, 1, None, |r, _| assert!(r.below(4) != 0, "boom")));
-        let msg = crate::va::guard::panic_message(r.unwrap_err().as_ref());
+        let msg = crate::logging::panic_message(r.unwrap_err().as_ref());
         assert!(msg.contains("panicked") && msg.contains("boom"), "{msg}");
     }
 

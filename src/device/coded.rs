@@ -28,7 +28,7 @@ use std::sync::Mutex;
 use nix::errno::Errno;
 use v4l2r::bindings as b;
 use v4l2r::ioctl::FrmSizeTypes;
-use v4l2r::{Format, PlaneLayout, QueueType};
+use v4l2r::QueueType;
 
 use crate::v4l2::error::{ioctl_err, ioctl_err_quiet};
 use crate::v4l2::{fourcc_to_string, Op, V4l2Error};
@@ -53,10 +53,10 @@ pub struct FrameSizes {
 impl FrameSizes {
     /// The driver's own bounds, for nodes that report no frame sizes.
     pub const UNREPORTED: FrameSizes =
-        FrameSizes { min_width: 16, max_width: crate::driver::MAX_WIDTH, min_height: 16, max_height: crate::driver::MAX_HEIGHT };
+        FrameSizes { min_width: 16, max_width: crate::format::MAX_WIDTH, min_height: 16, max_height: crate::format::MAX_HEIGHT };
 
     /// The range capped at the driver's own surface bounds (surfaces larger than
-    /// [`crate::driver::MAX_WIDTH`]×[`crate::driver::MAX_HEIGHT`] cannot be created, so a
+    /// [`crate::format::MAX_WIDTH`]×[`crate::format::MAX_HEIGHT`] cannot be created, so a
     /// larger device maximum, e.g. visl's 16383x16383 for VP8, is not advertised).
     pub fn within_driver_bounds(self) -> FrameSizes {
         let u = FrameSizes::UNREPORTED;
@@ -108,10 +108,9 @@ pub fn enum_frame_sizes(video: &File, video_path: &Path, coded_fourcc: u32) -> R
     let ctx = || format!("{}: {}", video_path.display(), fourcc_to_string(coded_fourcc));
     let mut discrete = Vec::new();
     for index in 0..MAX_DISCRETE {
-        let e: b::v4l2_frmsizeenum = match v4l2r::ioctl::enum_frame_sizes(video, index, coded_fourcc.into()) {
+        let e = match crate::v4l2::probe::enum_frame_size(video, coded_fourcc, index) {
             Ok(e) => e,
-            Err(err) => {
-                let errno = Errno::from(err);
+            Err(errno) => {
                 return match (errno, index) {
                     (Errno::ENOTTY, _) | (Errno::EINVAL, 0) => {
                         ioctl_err_quiet(Op::EnumFramesizes, errno, ctx());
@@ -160,14 +159,8 @@ pub fn capture_formats(video_path: &Path, multiplanar: bool, coded_fourcc: u32) 
     };
     let ctx = || format!("{}: {}", video_path.display(), fourcc_to_string(coded_fourcc));
     let mut video = crate::v4l2::open_video(video_path)?;
-    let fmt = Format {
-        width: PROBE_WIDTH,
-        height: PROBE_HEIGHT,
-        pixelformat: coded_fourcc.into(),
-        plane_fmt: vec![PlaneLayout { sizeimage: 1 << 20, bytesperline: 0 }],
-    };
-    let got: Format =
-        v4l2r::ioctl::s_fmt(&mut video, (out_q, &fmt)).map_err(|e| ioctl_err(Op::SFmt, Errno::from(e), format!("{} OUTPUT", ctx())))?;
+    let got = crate::v4l2::probe::set_coded_format(&mut video, out_q, coded_fourcc, PROBE_WIDTH, PROBE_HEIGHT)
+        .map_err(|e| ioctl_err(Op::SFmt, e, format!("{} OUTPUT", ctx())))?;
     if u32::from(got.pixelformat) != coded_fourcc {
         return Err(V4l2Error::Unsupported(format!(
             "{}: OUTPUT format refused (device chose {})",
@@ -182,9 +175,14 @@ pub fn capture_formats(video_path: &Path, multiplanar: bool, coded_fourcc: u32) 
 /// Frame sizes per (node, coded format), filled at discovery.
 static FRAME_SIZES: Mutex<Vec<(PathBuf, u32, FrameSizes)>> = Mutex::new(Vec::new());
 
+/// The table, ignoring poisoning (every update is a complete retain + push).
+fn lock_frame_sizes() -> std::sync::MutexGuard<'static, Vec<(PathBuf, u32, FrameSizes)>> {
+    FRAME_SIZES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 /// Remember the frame sizes of `coded_fourcc` on the node at `video_path`.
 pub fn record(video_path: &Path, coded_fourcc: u32, sizes: FrameSizes) {
-    let mut t = crate::driver::lock(&FRAME_SIZES);
+    let mut t = lock_frame_sizes();
     t.retain(|(p, f, _)| !(p == video_path && *f == coded_fourcc));
     t.push((video_path.to_path_buf(), coded_fourcc, sizes));
 }
@@ -193,10 +191,7 @@ pub fn record(video_path: &Path, coded_fourcc: u32, sizes: FrameSizes) {
 /// [`FrameSizes::UNREPORTED`] for nodes not probed (built by hand) or that
 /// report none.
 pub fn frame_sizes(video_path: &Path, coded_fourcc: u32) -> FrameSizes {
-    crate::driver::lock(&FRAME_SIZES)
-        .iter()
-        .find(|(p, f, _)| p == video_path && *f == coded_fourcc)
-        .map_or(FrameSizes::UNREPORTED, |&(_, _, s)| s)
+    lock_frame_sizes().iter().find(|(p, f, _)| p == video_path && *f == coded_fourcc).map_or(FrameSizes::UNREPORTED, |&(_, _, s)| s)
 }
 
 #[cfg(test)]

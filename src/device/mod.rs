@@ -16,21 +16,25 @@
 
 pub mod coded;
 pub mod media;
+pub mod opener;
 pub mod tenbit;
 pub mod traps;
 
+pub use opener::{DeviceOpener, SessionOpener};
+
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
-use v4l2r::ioctl::{BufferCapabilities, Capabilities, Capability, MemoryConsistency, RequestBuffers};
-use v4l2r::memory::MemoryType;
+use v4l2r::ioctl::{BufferCapabilities, Capabilities};
 use v4l2r::QueueType;
 
 use crate::v4l2::controls::{compare_size, query_ext_ctrl, SizeCheck};
 use crate::v4l2::error::{ioctl_err, ioctl_err_quiet};
+use crate::v4l2::probe;
 use crate::v4l2::{codec_controls, fourcc_to_string, Op, V4l2Error};
 
 /// Most media devices walked.
@@ -171,16 +175,16 @@ pub fn decoder_video_nodes(media_path: &Path) -> Vec<PathBuf> {
             return Vec::new();
         }
     };
-    let info = match media::device_info(&fd, media_path) {
+    let info = match crate::v4l2::media::device_info(fd.as_fd(), media_path) {
         Ok(i) => i,
         Err(_) => return Vec::new(),
     };
-    let topo = match media::read_topology(&fd, media_path) {
+    let topo = match crate::v4l2::media::read_topology(fd.as_fd(), media_path) {
         Ok(t) => t,
         Err(_) => return Vec::new(),
     };
     let mut out = Vec::new();
-    for dn in topo.decoder_devnodes() {
+    for dn in media::decoder_devnodes(&topo) {
         match media::devnode_path(dn.major, dn.minor) {
             Some(p) => {
                 log::debug!(
@@ -217,8 +221,8 @@ pub fn media_path_for_video(video_path: &Path) -> Option<PathBuf> {
         let Ok(fd) = crate::v4l2::open_media(&mpath) else {
             continue;
         };
-        if let Ok(topo) = media::read_topology(&fd, &mpath) {
-            if topo.has_video_devnode(major, minor) {
+        if let Ok(topo) = crate::v4l2::media::read_topology(fd.as_fd(), &mpath) {
+            if media::has_video_devnode(&topo, major, minor) {
                 return Some(mpath);
             }
         }
@@ -254,7 +258,7 @@ pub fn probe_node(video_path: &Path, media_path: Option<&Path>) -> Option<Decode
 fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode, V4l2Error> {
     let video = crate::v4l2::open_video(video_path)?;
     let ctx = |w: &str| format!("{}: {w}", video_path.display());
-    let cap: Capability = v4l2r::ioctl::querycap(&video).map_err(|e| ioctl_err(Op::QueryCap, Errno::from(e), ctx("probe")))?;
+    let cap = probe::querycap(&video).map_err(|e| ioctl_err(Op::QueryCap, e, ctx("probe")))?;
     let caps = cap.device_caps.unwrap_or(cap.capabilities);
     let multiplanar = match classify_caps(caps) {
         Some(m) => m,
@@ -263,9 +267,8 @@ fn try_probe(video_path: &Path, media_path: Option<&Path>) -> Result<DecoderNode
     let out_q = if multiplanar { QueueType::VideoOutputMplane } else { QueueType::VideoOutput };
     let counter = AtomicU64::new(0);
     let formats = crate::v4l2::session::enum_formats(&video, out_q, &counter).map_err(|e| ioctl_err(Op::EnumFmt, e, ctx("OUTPUT")))?;
-    let rb: RequestBuffers = v4l2r::ioctl::reqbufs(&video, out_q, MemoryType::Mmap, 0, MemoryConsistency::empty())
-        .map_err(|e| ioctl_err_quiet(Op::ReqBufs, Errno::from(e), ctx("OUTPUT count 0")))?;
-    if !rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
+    let out_caps = probe::queue_capabilities(&video, out_q).map_err(|e| ioctl_err_quiet(Op::ReqBufs, e, ctx("OUTPUT count 0")))?;
+    if !out_caps.contains(BufferCapabilities::SUPPORTS_REQUESTS) {
         return Err(V4l2Error::Unsupported(format!("{}: OUTPUT queue has no request support", video_path.display())));
     }
     let coded_formats = filter_by_control_sizes(&video, video_path, &formats);

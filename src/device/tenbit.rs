@@ -28,7 +28,7 @@ use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
 use v4l2r::bindings as b;
-use v4l2r::{Format, PlaneLayout, QueueType};
+use v4l2r::QueueType;
 
 use crate::v4l2::controls::{s_ext_ctrls, ControlSpec, CtrlScratch, Which};
 use crate::v4l2::fourcc_to_string;
@@ -103,9 +103,9 @@ impl TrialControl {
     /// The control payload for S_EXT_CTRLS.
     pub fn spec(&self) -> ControlSpec<'_> {
         match self {
-            TrialControl::Hevc(s) => ControlSpec::new(b::V4L2_CID_STATELESS_HEVC_SPS, s),
-            TrialControl::Vp9(f) => ControlSpec::new(b::V4L2_CID_STATELESS_VP9_FRAME, f),
-            TrialControl::Av1(s) => ControlSpec::new(b::V4L2_CID_STATELESS_AV1_SEQUENCE, s),
+            TrialControl::Hevc(s) => ControlSpec::new(s),
+            TrialControl::Vp9(f) => ControlSpec::new(f),
+            TrialControl::Av1(s) => ControlSpec::new(s),
         }
     }
 }
@@ -175,15 +175,9 @@ fn run_probe(video_path: &Path, multiplanar: bool, coded_fourcc: u32) -> TenBit 
         Ok(f) => f,
         Err(e) => return TenBit::ProbeFailed(e.to_string()),
     };
-    let fmt = Format {
-        width: PROBE_WIDTH,
-        height: PROBE_HEIGHT,
-        pixelformat: coded_fourcc.into(),
-        plane_fmt: vec![PlaneLayout { sizeimage: 1 << 20, bytesperline: 0 }],
-    };
-    let got: Format = match v4l2r::ioctl::s_fmt(&mut video, (out_q, &fmt)) {
+    let got = match crate::v4l2::probe::set_coded_format(&mut video, out_q, coded_fourcc, PROBE_WIDTH, PROBE_HEIGHT) {
         Ok(f) => f,
-        Err(e) => return TenBit::ProbeFailed(format!("VIDIOC_S_FMT OUTPUT: {}", Errno::from(e))),
+        Err(e) => return TenBit::ProbeFailed(format!("VIDIOC_S_FMT OUTPUT: {e}")),
     };
     if u32::from(got.pixelformat) != coded_fourcc {
         return TenBit::ProbeFailed(format!("OUTPUT format refused (device chose {})", fourcc_to_string(got.pixelformat.into())));

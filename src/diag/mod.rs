@@ -18,22 +18,23 @@ pub mod libva;
 pub mod render;
 
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 
 use nix::errno::Errno;
 use v4l2r::bindings as b;
-use v4l2r::ioctl::{BufferCapabilities, Capability, MemoryConsistency, RequestBuffers};
-use v4l2r::memory::MemoryType;
-use v4l2r::{Format, PixelFormat, PlaneLayout, QueueType};
+use v4l2r::ioctl::BufferCapabilities;
+use v4l2r::QueueType;
 
 use crate::device::tenbit::{self, TenBit};
 use crate::device::traps::{Caller, NodeAccess};
 use crate::device::{self, media, DecoderNode};
 use crate::driver::config;
-use crate::v4l2::controls::{codec_controls, compare_size, menu_values, query_ext_ctrl, SizeCheck};
+use crate::v4l2::controls::{codec_controls, compare_size, g_ctrl, menu_values, query_ext_ctrl, SizeCheck};
 use crate::v4l2::fourcc_to_string;
-use crate::va::ffi;
+use crate::v4l2::probe;
+use crate::va_sys::ffi;
 
 /// The driver's name for libva (`LIBVA_DRIVER_NAME`).
 pub const DRIVER_NAME: &str = "v4l2_request";
@@ -253,7 +254,7 @@ fn inspect_media(path: &Path) -> MediaReport {
             return r;
         }
     };
-    match media::device_info(&fd, path) {
+    match crate::v4l2::media::device_info(fd.as_fd(), path) {
         Ok(i) => {
             r.driver = i.driver;
             r.model = i.model;
@@ -261,9 +262,9 @@ fn inspect_media(path: &Path) -> MediaReport {
         }
         Err(e) => r.error = Some(e.to_string()),
     }
-    match media::read_topology(&fd, path) {
+    match crate::v4l2::media::read_topology(fd.as_fd(), path) {
         Ok(t) => {
-            for dn in t.decoder_devnodes() {
+            for dn in media::decoder_devnodes(&t) {
                 match media::devnode_path(dn.major, dn.minor) {
                     Some(p) if !r.decoders.contains(&p) => r.decoders.push(p),
                     Some(_) => {}
@@ -296,10 +297,10 @@ fn inspect_decoder(video: &Path, media_path: Option<&Path>) -> DecoderReport {
             return r;
         }
     };
-    let cap: Capability = match v4l2r::ioctl::querycap(&fd) {
+    let cap = match probe::querycap(&fd) {
         Ok(c) => c,
         Err(e) => {
-            r.error = Some(format!("VIDIOC_QUERYCAP: {}", Errno::from(e).desc()));
+            r.error = Some(format!("VIDIOC_QUERYCAP: {}", e.desc()));
             return r;
         }
     };
@@ -320,12 +321,12 @@ fn inspect_decoder(video: &Path, media_path: Option<&Path>) -> DecoderReport {
             return r;
         }
     };
-    match v4l2r::ioctl::reqbufs::<RequestBuffers>(&fd, out_q, MemoryType::Mmap, 0, MemoryConsistency::empty()) {
-        Ok(rb) => {
-            r.requests = rb.capabilities.contains(BufferCapabilities::SUPPORTS_REQUESTS);
-            r.hold_capture_buf = rb.capabilities.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF);
+    match probe::queue_capabilities(&fd, out_q) {
+        Ok(caps) => {
+            r.requests = caps.contains(BufferCapabilities::SUPPORTS_REQUESTS);
+            r.hold_capture_buf = caps.contains(BufferCapabilities::SUPPORTS_M2M_HOLD_CAPTURE_BUF);
         }
-        Err(e) => r.error = Some(format!("VIDIOC_REQBUFS OUTPUT: {}", Errno::from(e).desc())),
+        Err(e) => r.error = Some(format!("VIDIOC_REQBUFS OUTPUT: {}", e.desc())),
     }
     for &f in &formats {
         let known = config::codec_table().iter().any(|row| row.coded_fourcc == f);
@@ -397,13 +398,8 @@ fn check_controls(fd: &File, coded_fourcc: u32) -> Result<(), String> {
 /// CAPTURE formats after `S_FMT` OUTPUT to the coded format (what drivers
 /// offer depends on it).
 fn capture_formats(fd: &mut File, out_q: QueueType, cap_q: QueueType, coded_fourcc: u32) -> Result<Vec<u32>, String> {
-    let fmt = Format {
-        width: tenbit::PROBE_WIDTH,
-        height: tenbit::PROBE_HEIGHT,
-        pixelformat: coded_fourcc.into(),
-        plane_fmt: vec![PlaneLayout { sizeimage: 1 << 20, bytesperline: 0 }],
-    };
-    let got: Format = v4l2r::ioctl::s_fmt(fd, (out_q, &fmt)).map_err(|e| format!("VIDIOC_S_FMT OUTPUT: {}", Errno::from(e).desc()))?;
+    let got = probe::set_coded_format(fd, out_q, coded_fourcc, tenbit::PROBE_WIDTH, tenbit::PROBE_HEIGHT)
+        .map_err(|e| format!("VIDIOC_S_FMT OUTPUT: {}", e.desc()))?;
     if u32::from(got.pixelformat) != coded_fourcc {
         return Err(format!("OUTPUT format refused (device chose {})", fourcc_to_string(got.pixelformat.into())));
     }
@@ -417,10 +413,9 @@ const MAX_FRAME_SIZES: u32 = 64;
 fn frame_sizes(fd: &File, fourcc: u32) -> Result<FrameSizes, String> {
     let mut discrete = Vec::new();
     for index in 0..MAX_FRAME_SIZES {
-        let e: b::v4l2_frmsizeenum = match v4l2r::ioctl::enum_frame_sizes(fd, index, PixelFormat::from(fourcc)) {
+        let e = match probe::enum_frame_size(fd, fourcc, index) {
             Ok(e) => e,
-            Err(e) => {
-                let errno = Errno::from(e);
+            Err(errno) => {
                 if errno == Errno::EINVAL && index > 0 {
                     break;
                 }
@@ -471,7 +466,7 @@ fn modes(fd: &File, coded_fourcc: u32) -> Vec<ModeReport> {
     };
     let mut out = Vec::new();
     for (what, id, name) in [("decode mode", mode_id, &mode_name as &dyn Fn(u32) -> &'static str), ("start code", start_id, &start_name)] {
-        let current = v4l2r::ioctl::g_ctrl(fd, id).ok().map(|v| name(v as u32));
+        let current = g_ctrl(fd, id).ok().map(|v| name(v as u32));
         let offered = menu_values(fd, id).map(|v| v.into_iter().map(name).collect()).unwrap_or_default();
         out.push(ModeReport { what, current, offered });
     }

@@ -19,7 +19,7 @@ use super::*;
 use crate::codec::{h264, mpeg2};
 use crate::test_alloc::count;
 use crate::v4l2::{V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MPEG2_SLICE};
-use crate::va::abi::pod_bytes;
+use crate::va_sys::abi::pod_bytes;
 use std::time::Duration;
 
 const W: u32 = 176;

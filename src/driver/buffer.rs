@@ -3,7 +3,7 @@
 
 use super::context::Context;
 use crate::pool::SlotId;
-use crate::va::ffi;
+use crate::va_sys::ffi;
 use std::sync::{Arc, Mutex};
 
 /// Where a buffer's bytes live.

@@ -18,7 +18,7 @@
 
 use crate::device::coded::FrameSizes;
 use crate::device::DecoderNode;
-use crate::va::ffi;
+use crate::va_sys::ffi;
 
 /// Codecs the driver implements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,12 +15,13 @@ use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
 
 mod submit;
 use super::frames::{frame_fits, negotiate_formats, FrameSource, OwnFrame};
+use crate::device::DeviceOpener;
+use crate::driver::error::{VaError, VaResult};
 use crate::pool::{CapturePool, FrameId, PinMode, PoolError, SlotId, SurfaceKey};
-use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, DeviceOpener};
-use crate::va::abi::read_pod;
-use crate::va::ffi;
-use crate::va::guard::{VaError, VaResult};
+use crate::v4l2::{CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture};
 use crate::va_err;
+use crate::va_sys::abi::read_pod;
+use crate::va_sys::ffi;
 use nix::poll::PollFlags;
 use std::collections::{HashMap, VecDeque};
 use std::os::fd::OwnedFd;
@@ -419,7 +420,7 @@ fn settle_picture(
     outcome: std::thread::Result<VaResult<()>>,
 ) -> VaResult<()> {
     let result = outcome.unwrap_or_else(|panic| {
-        let what = crate::va::guard::panic_message(panic.as_ref());
+        let what = crate::logging::panic_message(panic.as_ref());
         log::error!("surface {target:#x}: internal error while translating the picture (panic caught): {what}");
         Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {target:#x}: internal error while translating the picture: {what}"))
     });

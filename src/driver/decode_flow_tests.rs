@@ -23,7 +23,7 @@ use crate::device::coded::FrameSizes;
 use crate::v4l2::{
     CaptureMemory, V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32,
 };
-use crate::va::abi::pod_bytes;
+use crate::va_sys::abi::pod_bytes;
 use nix::errno::Errno;
 use std::time::Duration;
 

@@ -41,10 +41,10 @@ use std::time::Duration;
 use nix::errno::Errno;
 use nix::sys::eventfd::EventFd;
 
-use crate::device::DecoderNode;
+use crate::device::{DecoderNode, DeviceOpener};
 use crate::v4l2::{
-    CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, DeviceOpener, Frame, Op, V4l2Error, V4L2_PIX_FMT_MM21,
-    V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12_32L32, V4L2_PIX_FMT_NV12_4L4,
+    CaptureFormat, CaptureMemory, ControlSpec, DecoderDevice, DequeuedCapture, Frame, Op, V4l2Error, V4L2_PIX_FMT_MM21, V4L2_PIX_FMT_NV12,
+    V4L2_PIX_FMT_NV12_32L32, V4L2_PIX_FMT_NV12_4L4,
 };
 use v4l2r::bindings as b;
 

@@ -20,9 +20,9 @@
 //!   the surface's pictures. A frame whose layout the context cannot decode
 //!   into is dropped with a warning (the early export then shows no pictures).
 
-use crate::device::DecoderNode;
-use crate::v4l2::{CaptureFormat, DecoderDevice, DeviceOpener, Frame};
-use crate::va::guard::{VaError, VaResult};
+use crate::device::{DecoderNode, DeviceOpener};
+use crate::driver::error::{VaError, VaResult};
+use crate::v4l2::{CaptureFormat, DecoderDevice, Frame};
 use crate::va_err;
 
 /// Smallest initial OUTPUT buffer size.

@@ -24,12 +24,12 @@
 
 use super::buffer::{Buffer, BufferStore};
 use super::{lock, Driver};
+use crate::driver::error::VaResult;
 use crate::format::{FrameLayout, PixelFormat};
 use crate::tiling::{LinearPlane, TiledFormat, TiledLayout};
 use crate::v4l2::CaptureFormat;
-use crate::va::ffi;
-use crate::va::guard::VaResult;
 use crate::va_err;
+use crate::va_sys::ffi;
 use std::os::fd::IntoRawFd;
 use std::sync::Mutex;
 

@@ -14,6 +14,7 @@ pub mod config;
 pub mod context;
 #[cfg(test)]
 mod decode_flow_tests;
+pub mod error;
 #[cfg(test)]
 pub mod fake_device;
 pub mod frames;
@@ -23,11 +24,11 @@ pub mod record;
 pub mod surface;
 
 use crate::device::DecoderNode;
+use crate::device::{DeviceOpener, SessionOpener};
+use crate::driver::error::VaResult;
 use crate::pool::SlotId;
-use crate::v4l2::{DeviceOpener, SessionOpener};
-use crate::va::ffi;
-use crate::va::guard::VaResult;
 use crate::va_err;
+use crate::va_sys::ffi;
 use buffer::{Buffer, BufferStore};
 use config::Config;
 use context::{Context, DecodeState};
@@ -37,8 +38,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use surface::Surface;
 
 /// Largest picture we accept (the device may refuse less).
-pub const MAX_WIDTH: u32 = 8192;
-pub const MAX_HEIGHT: u32 = 8192;
+pub use crate::format::{MAX_HEIGHT, MAX_WIDTH};
 /// Upper bound on a single VA buffer the application may create.
 pub const MAX_BUFFER_BYTES: usize = 256 << 20;
 

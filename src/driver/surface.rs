@@ -7,7 +7,7 @@
 
 use super::context::Context;
 use super::frames::OwnFrame;
-use crate::va::ffi;
+use crate::va_sys::ffi;
 use std::sync::{Arc, Mutex};
 
 pub struct Surface {

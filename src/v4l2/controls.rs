@@ -10,9 +10,10 @@ use v4l2r::ioctl::{CtrlId, CtrlWhich, QueryCtrlFlags};
 
 use super::fourcc::*;
 
-/// One compound control payload: the bytes of a `#[repr(C)]` v4l2 control
-/// struct (or an array of them). Build it with [`ControlSpec::new`] /
-/// [`ControlSpec::from_slice`], or from bytes you already have.
+/// One compound control payload: the control ID and the bytes of its
+/// `#[repr(C)]` uAPI struct (or an array of them). Build it with
+/// [`ControlSpec::new`] / [`ControlSpec::from_slice`], which take the ID from
+/// the payload's type ([`ControlPayload`]), or from bytes you already have.
 #[derive(Clone, Copy, Debug)]
 pub struct ControlSpec<'a> {
     pub id: u32,
@@ -20,40 +21,83 @@ pub struct ControlSpec<'a> {
 }
 
 impl<'a> ControlSpec<'a> {
-    /// A control whose payload is one struct (e.g. `v4l2_ctrl_h264_sps`).
-    pub fn new<T: Copy>(id: u32, value: &'a T) -> Self {
-        ControlSpec { id, data: as_bytes(value) }
+    /// The control whose payload is one `T` (e.g. `v4l2_ctrl_h264_sps`: H264_SPS).
+    pub fn new<T: ControlPayload>(value: &'a T) -> Self {
+        Self::from_slice(std::slice::from_ref(value))
     }
 
-    /// A control whose payload is an array (e.g. H.264 slice params for several slices).
-    pub fn from_slice<T: Copy>(id: u32, values: &'a [T]) -> Self {
-        ControlSpec { id, data: slice_as_bytes(values) }
-    }
-}
-
-/// The one raw-byte view of control structs.
-mod raw {
-    /// # Contract
-    /// `T` is a plain-old-data uAPI struct (bindgen'd from videodev2.h / v4l2-controls.h):
-    /// integers and arrays of integers only, no references, no implicit padding.
-    pub fn slice_as_bytes<T: Copy>(v: &[T]) -> &[u8] {
-        // SAFETY: the pointer and length describe exactly the memory of `v`, which stays
-        // borrowed for the returned lifetime; u8 has alignment 1. The v4l2 control structs
-        // are plain-old-data whose padding is explicit (`reserved`/`padding` members), so
-        // every byte is initialised.
-        unsafe { std::slice::from_raw_parts(v.as_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
+    /// The control whose payload is an array of `T` (e.g. HEVC slice params for several slices).
+    pub fn from_slice<T: ControlPayload>(values: &'a [T]) -> Self {
+        // SAFETY: `T: ControlPayload` has no implicit padding and only integer
+        // fields (the trait's contract), so every byte of `values` is initialised;
+        // pointer and length describe exactly the memory of `values`, which stays
+        // borrowed for the returned lifetime, and u8 has alignment 1.
+        let data = unsafe { std::slice::from_raw_parts(values.as_ptr().cast::<u8>(), std::mem::size_of_val(values)) };
+        ControlSpec { id: T::ID, data }
     }
 }
 
-/// Bytes of one plain-old-data v4l2 struct (see the contract on [`slice_as_bytes`]).
-pub fn as_bytes<T: Copy>(v: &T) -> &[u8] {
-    raw::slice_as_bytes(std::slice::from_ref(v))
+mod sealed {
+    /// Only this module implements [`super::ControlPayload`].
+    pub trait Sealed {}
 }
 
-/// Bytes of a slice of plain-old-data v4l2 structs. Only use with the uAPI
-/// control structs of `v4l2r::bindings` (integers, arrays, explicit padding).
-pub fn slice_as_bytes<T: Copy>(v: &[T]) -> &[u8] {
-    raw::slice_as_bytes(v)
+/// The payload type of one stateless control, tied to the control's ID: a wrong
+/// ID/payload pair cannot be written, and only these types are ever viewed as bytes.
+///
+/// ```compile_fail
+/// // A type with padding (or any type not listed here) is no control payload.
+/// let v = (1u8, 2u32);
+/// let _ = v4l2_request_va::v4l2::ControlSpec::new(&v);
+/// ```
+///
+/// # Safety
+/// Implemented (here only: the trait is sealed) for the uAPI control structs of
+/// `v4l2r::bindings` (bindgen'd from v4l2-controls.h), whose members are
+/// integers, integer arrays and nested structs of the same kind, with every
+/// gap spelled out as a `reserved`/`padding` member (the uAPI's rule for
+/// compound controls): no implicit padding, so all bytes are initialised.
+pub unsafe trait ControlPayload: sealed::Sealed + Copy {
+    /// `V4L2_CID_STATELESS_*` of the control whose payload this is.
+    const ID: u32;
+}
+
+macro_rules! control_payloads {
+    ($($ty:ty => $id:ident,)*) => {$(
+        impl sealed::Sealed for $ty {}
+        // SAFETY: a uAPI control struct (or `u32`): integers only, no implicit
+        // padding (see the trait's contract).
+        unsafe impl ControlPayload for $ty {
+            const ID: u32 = bindings::$id;
+        }
+    )*};
+}
+
+control_payloads! {
+    bindings::v4l2_ctrl_h264_sps => V4L2_CID_STATELESS_H264_SPS,
+    bindings::v4l2_ctrl_h264_pps => V4L2_CID_STATELESS_H264_PPS,
+    bindings::v4l2_ctrl_h264_scaling_matrix => V4L2_CID_STATELESS_H264_SCALING_MATRIX,
+    bindings::v4l2_ctrl_h264_pred_weights => V4L2_CID_STATELESS_H264_PRED_WEIGHTS,
+    bindings::v4l2_ctrl_h264_slice_params => V4L2_CID_STATELESS_H264_SLICE_PARAMS,
+    bindings::v4l2_ctrl_h264_decode_params => V4L2_CID_STATELESS_H264_DECODE_PARAMS,
+    bindings::v4l2_ctrl_hevc_sps => V4L2_CID_STATELESS_HEVC_SPS,
+    bindings::v4l2_ctrl_hevc_pps => V4L2_CID_STATELESS_HEVC_PPS,
+    bindings::v4l2_ctrl_hevc_slice_params => V4L2_CID_STATELESS_HEVC_SLICE_PARAMS,
+    bindings::v4l2_ctrl_hevc_scaling_matrix => V4L2_CID_STATELESS_HEVC_SCALING_MATRIX,
+    bindings::v4l2_ctrl_hevc_decode_params => V4L2_CID_STATELESS_HEVC_DECODE_PARAMS,
+    // The one control whose payload is a plain integer array: `u32` stands for it.
+    u32 => V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS,
+    bindings::v4l2_ctrl_mpeg2_sequence => V4L2_CID_STATELESS_MPEG2_SEQUENCE,
+    bindings::v4l2_ctrl_mpeg2_picture => V4L2_CID_STATELESS_MPEG2_PICTURE,
+    bindings::v4l2_ctrl_mpeg2_quantisation => V4L2_CID_STATELESS_MPEG2_QUANTISATION,
+    bindings::v4l2_ctrl_vp8_frame => V4L2_CID_STATELESS_VP8_FRAME,
+    bindings::v4l2_ctrl_vp9_frame => V4L2_CID_STATELESS_VP9_FRAME,
+    bindings::v4l2_ctrl_vp9_compressed_hdr => V4L2_CID_STATELESS_VP9_COMPRESSED_HDR,
+    bindings::v4l2_ctrl_av1_sequence => V4L2_CID_STATELESS_AV1_SEQUENCE,
+    bindings::v4l2_ctrl_av1_tile_group_entry => V4L2_CID_STATELESS_AV1_TILE_GROUP_ENTRY,
+    bindings::v4l2_ctrl_av1_frame => V4L2_CID_STATELESS_AV1_FRAME,
+    bindings::v4l2_ctrl_av1_film_grain => V4L2_CID_STATELESS_AV1_FILM_GRAIN,
+    bindings::v4l2_ctrl_fwht_params => V4L2_CID_STATELESS_FWHT_PARAMS,
 }
 
 /// Which control values an S_EXT_CTRLS targets.
@@ -188,6 +232,11 @@ pub(crate) fn query_ext_ctrl(fd: &impl AsRawFd, id: u32) -> Result<CtrlInfo, Err
     })
 }
 
+/// VIDIOC_G_CTRL: the current value of a plain control.
+pub(crate) fn g_ctrl(fd: &impl AsRawFd, id: u32) -> Result<i32, Errno> {
+    v4l2r::ioctl::g_ctrl(fd, id).map_err(Errno::from)
+}
+
 /// Largest menu we walk with QUERYMENU.
 const MAX_MENU_ITEMS: i64 = 256;
 
@@ -224,68 +273,50 @@ pub struct CodecControl {
     pub required: bool,
 }
 
-const fn cc(id: u32, name: &'static str, size: usize, required: bool) -> CodecControl {
-    CodecControl { id, name, size, required }
+/// The table row of the control whose payload is `T` (ID and size from the type).
+const fn cc<T: ControlPayload>(name: &'static str, required: bool) -> CodecControl {
+    CodecControl { id: T::ID, name, size: size_of::<T>(), required }
 }
 
 use std::mem::size_of;
 
 const H264_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_H264_SPS, "H264_SPS", size_of::<bindings::v4l2_ctrl_h264_sps>(), true),
-    cc(bindings::V4L2_CID_STATELESS_H264_PPS, "H264_PPS", size_of::<bindings::v4l2_ctrl_h264_pps>(), true),
-    cc(
-        bindings::V4L2_CID_STATELESS_H264_SCALING_MATRIX,
-        "H264_SCALING_MATRIX",
-        size_of::<bindings::v4l2_ctrl_h264_scaling_matrix>(),
-        false,
-    ),
-    cc(bindings::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, "H264_PRED_WEIGHTS", size_of::<bindings::v4l2_ctrl_h264_pred_weights>(), false),
-    cc(bindings::V4L2_CID_STATELESS_H264_SLICE_PARAMS, "H264_SLICE_PARAMS", size_of::<bindings::v4l2_ctrl_h264_slice_params>(), false),
-    cc(bindings::V4L2_CID_STATELESS_H264_DECODE_PARAMS, "H264_DECODE_PARAMS", size_of::<bindings::v4l2_ctrl_h264_decode_params>(), true),
+    cc::<bindings::v4l2_ctrl_h264_sps>("H264_SPS", true),
+    cc::<bindings::v4l2_ctrl_h264_pps>("H264_PPS", true),
+    cc::<bindings::v4l2_ctrl_h264_scaling_matrix>("H264_SCALING_MATRIX", false),
+    cc::<bindings::v4l2_ctrl_h264_pred_weights>("H264_PRED_WEIGHTS", false),
+    cc::<bindings::v4l2_ctrl_h264_slice_params>("H264_SLICE_PARAMS", false),
+    cc::<bindings::v4l2_ctrl_h264_decode_params>("H264_DECODE_PARAMS", true),
 ];
 
 const HEVC_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_HEVC_SPS, "HEVC_SPS", size_of::<bindings::v4l2_ctrl_hevc_sps>(), true),
-    cc(bindings::V4L2_CID_STATELESS_HEVC_PPS, "HEVC_PPS", size_of::<bindings::v4l2_ctrl_hevc_pps>(), true),
-    cc(bindings::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, "HEVC_SLICE_PARAMS", size_of::<bindings::v4l2_ctrl_hevc_slice_params>(), false),
-    cc(
-        bindings::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX,
-        "HEVC_SCALING_MATRIX",
-        size_of::<bindings::v4l2_ctrl_hevc_scaling_matrix>(),
-        false,
-    ),
-    cc(bindings::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, "HEVC_DECODE_PARAMS", size_of::<bindings::v4l2_ctrl_hevc_decode_params>(), true),
-    cc(bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, "HEVC_ENTRY_POINT_OFFSETS", size_of::<u32>(), false),
+    cc::<bindings::v4l2_ctrl_hevc_sps>("HEVC_SPS", true),
+    cc::<bindings::v4l2_ctrl_hevc_pps>("HEVC_PPS", true),
+    cc::<bindings::v4l2_ctrl_hevc_slice_params>("HEVC_SLICE_PARAMS", false),
+    cc::<bindings::v4l2_ctrl_hevc_scaling_matrix>("HEVC_SCALING_MATRIX", false),
+    cc::<bindings::v4l2_ctrl_hevc_decode_params>("HEVC_DECODE_PARAMS", true),
+    cc::<u32>("HEVC_ENTRY_POINT_OFFSETS", false),
 ];
 
 const MPEG2_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_MPEG2_SEQUENCE, "MPEG2_SEQUENCE", size_of::<bindings::v4l2_ctrl_mpeg2_sequence>(), true),
-    cc(bindings::V4L2_CID_STATELESS_MPEG2_PICTURE, "MPEG2_PICTURE", size_of::<bindings::v4l2_ctrl_mpeg2_picture>(), true),
-    cc(bindings::V4L2_CID_STATELESS_MPEG2_QUANTISATION, "MPEG2_QUANTISATION", size_of::<bindings::v4l2_ctrl_mpeg2_quantisation>(), false),
+    cc::<bindings::v4l2_ctrl_mpeg2_sequence>("MPEG2_SEQUENCE", true),
+    cc::<bindings::v4l2_ctrl_mpeg2_picture>("MPEG2_PICTURE", true),
+    cc::<bindings::v4l2_ctrl_mpeg2_quantisation>("MPEG2_QUANTISATION", false),
 ];
 
-const VP8_CONTROLS: &[CodecControl] =
-    &[cc(bindings::V4L2_CID_STATELESS_VP8_FRAME, "VP8_FRAME", size_of::<bindings::v4l2_ctrl_vp8_frame>(), true)];
+const VP8_CONTROLS: &[CodecControl] = &[cc::<bindings::v4l2_ctrl_vp8_frame>("VP8_FRAME", true)];
 
-const VP9_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_VP9_FRAME, "VP9_FRAME", size_of::<bindings::v4l2_ctrl_vp9_frame>(), true),
-    cc(bindings::V4L2_CID_STATELESS_VP9_COMPRESSED_HDR, "VP9_COMPRESSED_HDR", size_of::<bindings::v4l2_ctrl_vp9_compressed_hdr>(), false),
-];
+const VP9_CONTROLS: &[CodecControl] =
+    &[cc::<bindings::v4l2_ctrl_vp9_frame>("VP9_FRAME", true), cc::<bindings::v4l2_ctrl_vp9_compressed_hdr>("VP9_COMPRESSED_HDR", false)];
 
 const AV1_CONTROLS: &[CodecControl] = &[
-    cc(bindings::V4L2_CID_STATELESS_AV1_SEQUENCE, "AV1_SEQUENCE", size_of::<bindings::v4l2_ctrl_av1_sequence>(), true),
-    cc(
-        bindings::V4L2_CID_STATELESS_AV1_TILE_GROUP_ENTRY,
-        "AV1_TILE_GROUP_ENTRY",
-        size_of::<bindings::v4l2_ctrl_av1_tile_group_entry>(),
-        false,
-    ),
-    cc(bindings::V4L2_CID_STATELESS_AV1_FRAME, "AV1_FRAME", size_of::<bindings::v4l2_ctrl_av1_frame>(), true),
-    cc(bindings::V4L2_CID_STATELESS_AV1_FILM_GRAIN, "AV1_FILM_GRAIN", size_of::<bindings::v4l2_ctrl_av1_film_grain>(), false),
+    cc::<bindings::v4l2_ctrl_av1_sequence>("AV1_SEQUENCE", true),
+    cc::<bindings::v4l2_ctrl_av1_tile_group_entry>("AV1_TILE_GROUP_ENTRY", false),
+    cc::<bindings::v4l2_ctrl_av1_frame>("AV1_FRAME", true),
+    cc::<bindings::v4l2_ctrl_av1_film_grain>("AV1_FILM_GRAIN", false),
 ];
 
-const FWHT_CONTROLS: &[CodecControl] =
-    &[cc(bindings::V4L2_CID_STATELESS_FWHT_PARAMS, "FWHT_PARAMS", size_of::<bindings::v4l2_ctrl_fwht_params>(), true)];
+const FWHT_CONTROLS: &[CodecControl] = &[cc::<bindings::v4l2_ctrl_fwht_params>("FWHT_PARAMS", true)];
 
 /// The stateless controls of a coded (OUTPUT) format; empty for formats we do not know.
 pub fn codec_controls(coded_fourcc: u32) -> &'static [CodecControl] {
@@ -331,18 +362,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn as_bytes_covers_the_struct() {
+    fn payload_bytes_cover_the_struct() {
         let sps = bindings::v4l2_ctrl_h264_sps { profile_idc: 100, level_idc: 40, ..Default::default() };
-        let b = as_bytes(&sps);
-        assert_eq!(b.len(), size_of::<bindings::v4l2_ctrl_h264_sps>());
-        assert_eq!(b[0], 100);
-        assert_eq!(b[2], 40);
-        let arr = [1u32, 2, 3];
-        assert_eq!(slice_as_bytes(&arr), &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
-        let spec = ControlSpec::from_slice(7, &arr);
-        assert_eq!(spec.data.len(), 12);
-        let spec = ControlSpec::new(bindings::V4L2_CID_STATELESS_H264_SPS, &sps);
+        let spec = ControlSpec::new(&sps);
+        assert_eq!(spec.id, bindings::V4L2_CID_STATELESS_H264_SPS);
+        assert_eq!(spec.data.len(), size_of::<bindings::v4l2_ctrl_h264_sps>());
         assert_eq!(spec.data.len(), 1048);
+        assert_eq!(spec.data[0], 100);
+        assert_eq!(spec.data[2], 40);
+        let arr = [1u32, 2, 3];
+        let spec = ControlSpec::from_slice(&arr);
+        assert_eq!(spec.id, bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS);
+        assert_eq!(spec.data, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);
     }
 
     #[test]

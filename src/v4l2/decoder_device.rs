@@ -13,8 +13,9 @@
 //! (`crate::driver::fake_device`, tests only) in seconds, instead of only in
 //! a guest with the kernel's visl driver, which only ever behaves well.
 //!
-//! Devices are opened through a [`DeviceOpener`], so that a `Driver` (and the
-//! contexts and frame sources it creates) can be handed another one in tests.
+//! Devices are opened through a `crate::device::DeviceOpener`, so that a
+//! `Driver` (and the contexts and frame sources it creates) can be handed
+//! another one in tests.
 
 use std::ops::Range;
 use std::os::fd::BorrowedFd;
@@ -25,7 +26,6 @@ use super::controls::ControlSpec;
 use super::error::V4l2Error;
 use super::frame::Frame;
 use super::session::{CaptureFormat, CaptureMemory, DecoderSession, DequeuedCapture};
-use crate::device::DecoderNode;
 
 /// What the decode flow needs from one open handle on a stateless decoder.
 /// See the module documentation; [`DecoderSession`] documents each operation's ioctls.
@@ -141,22 +141,6 @@ pub trait DecoderDevice: Send {
     /// The dma-buf of memory plane `plane` of CAPTURE buffer `index` if the buffer was ever
     /// handed out (to poll for reader fences; MM21 has two planes).
     fn exported_capture_dmabuf(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>>;
-}
-
-/// Opens decoder handles: the real device ([`SessionOpener`]) or, in tests, a fake.
-pub trait DeviceOpener: Send + Sync {
-    /// A new handle on `node`.
-    fn open(&self, node: &DecoderNode) -> Result<Box<dyn DecoderDevice>, V4l2Error>;
-}
-
-/// Opens [`DecoderSession`]s: the V4L2 device itself.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SessionOpener;
-
-impl DeviceOpener for SessionOpener {
-    fn open(&self, node: &DecoderNode) -> Result<Box<dyn DecoderDevice>, V4l2Error> {
-        Ok(Box::new(DecoderSession::open(node)?))
-    }
 }
 
 impl DecoderDevice for DecoderSession {

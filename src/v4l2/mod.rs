@@ -1,22 +1,26 @@
 //! The V4L2 edge: one decoder session per VA context (both queues, the request
-//! ring, mmaps), extended controls, media requests, fourccs and timestamps.
+//! ring, mmaps), extended controls, media requests, the media controller,
+//! fourccs and timestamps. Every ioctl of the crate is issued here (the layers
+//! above call these functions); this module imports nothing from them.
 //!
 //! `unsafe` lives only in the private ioctl modules of [`request`],
-//! [`remove_bufs`], [`controls`] (the byte view of control structs) and `device::media`;
-//! everything else goes through v4l2r's safe ioctl wrappers.
+//! [`remove_bufs`], [`media`] and [`controls`] (the byte view of control
+//! structs); everything else goes through v4l2r's safe ioctl wrappers.
 
 pub mod controls;
 pub mod decoder_device;
 pub mod error;
 pub mod fourcc;
 pub mod frame;
+pub mod media;
+pub mod probe;
 pub mod remove_bufs;
 pub mod request;
 pub mod session;
 pub mod time;
 
-pub use controls::{as_bytes, codec_controls, slice_as_bytes, CodecControl, ControlSpec, CtrlInfo};
-pub use decoder_device::{DecoderDevice, DeviceOpener, SessionOpener};
+pub use controls::{codec_controls, CodecControl, ControlPayload, ControlSpec, CtrlInfo};
+pub use decoder_device::DecoderDevice;
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;
 pub use frame::Frame;

@@ -13,17 +13,18 @@ use nix::poll::{PollFd, PollFlags, PollTimeout};
 
 /// The ioctl edge of media requests.
 mod ioctl {
-    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
     nix::ioctl_read!(media_ioc_request_alloc, b'|', 0x05, libc::c_int);
     nix::ioctl_none!(media_request_ioc_queue, b'|', 0x80);
     nix::ioctl_none!(media_request_ioc_reinit, b'|', 0x81);
 
-    pub fn alloc(media_fd: i32) -> nix::Result<OwnedFd> {
+    pub fn alloc(media: BorrowedFd<'_>) -> nix::Result<OwnedFd> {
         let mut fd: libc::c_int = -1;
         // SAFETY: `fd` is a valid, writable c_int, the argument type of
-        // MEDIA_IOC_REQUEST_ALLOC; the kernel writes only that int.
-        unsafe { media_ioc_request_alloc(media_fd, &mut fd) }?;
+        // MEDIA_IOC_REQUEST_ALLOC; the kernel writes only that int. `media` is an
+        // open fd for the duration of the call.
+        unsafe { media_ioc_request_alloc(media.as_raw_fd(), &mut fd) }?;
         if fd < 0 {
             return Err(nix::errno::Errno::EBADF);
         }
@@ -33,16 +34,16 @@ mod ioctl {
         Ok(unsafe { OwnedFd::from_raw_fd(fd) })
     }
 
-    pub fn queue(request_fd: i32) -> nix::Result<()> {
-        // SAFETY: MEDIA_REQUEST_IOC_QUEUE takes no argument; `request_fd` is a
-        // live request fd borrowed from its owner for the call.
-        unsafe { media_request_ioc_queue(request_fd) }.map(|_| ())
+    pub fn queue(request: BorrowedFd<'_>) -> nix::Result<()> {
+        // SAFETY: MEDIA_REQUEST_IOC_QUEUE takes no argument; `request` is a live
+        // fd borrowed from its owner for the call.
+        unsafe { media_request_ioc_queue(request.as_raw_fd()) }.map(|_| ())
     }
 
-    pub fn reinit(request_fd: i32) -> nix::Result<()> {
-        // SAFETY: MEDIA_REQUEST_IOC_REINIT takes no argument; `request_fd` is a
-        // live request fd borrowed from its owner for the call.
-        unsafe { media_request_ioc_reinit(request_fd) }.map(|_| ())
+    pub fn reinit(request: BorrowedFd<'_>) -> nix::Result<()> {
+        // SAFETY: MEDIA_REQUEST_IOC_REINIT takes no argument; `request` is a live
+        // fd borrowed from its owner for the call.
+        unsafe { media_request_ioc_reinit(request.as_raw_fd()) }.map(|_| ())
     }
 }
 
@@ -55,17 +56,17 @@ pub struct Request {
 impl Request {
     /// `MEDIA_IOC_REQUEST_ALLOC` on the media device.
     pub fn alloc(media_fd: BorrowedFd<'_>) -> Result<Self, Errno> {
-        ioctl::alloc(media_fd.as_raw_fd()).map(|fd| Request { fd })
+        ioctl::alloc(media_fd).map(|fd| Request { fd })
     }
 
     /// `MEDIA_REQUEST_IOC_QUEUE`
     pub fn queue(&self) -> Result<(), Errno> {
-        ioctl::queue(self.fd.as_raw_fd())
+        ioctl::queue(self.fd.as_fd())
     }
 
     /// `MEDIA_REQUEST_IOC_REINIT`
     pub fn reinit(&self) -> Result<(), Errno> {
-        ioctl::reinit(self.fd.as_raw_fd())
+        ioctl::reinit(self.fd.as_fd())
     }
 
     /// Wait up to `timeout` for the request to complete (POLLPRI).

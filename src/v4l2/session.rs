@@ -36,7 +36,6 @@ use super::fourcc::fourcc_to_string;
 use super::frame::Frame;
 use super::request::{poll_fd, Request};
 use super::time::{ns_to_timeval, timeval_to_ns};
-use crate::device::DecoderNode;
 
 /// Most planes a CAPTURE format may have here.
 pub const MAX_PLANES: usize = 3;
@@ -212,34 +211,31 @@ fn queue_name(q: QueueType) -> &'static str {
 }
 
 impl DecoderSession {
-    /// Open the node's video device (O_RDWR|O_NONBLOCK|O_CLOEXEC) and its media
-    /// device (found through the topology when the node does not name it).
-    pub fn open(node: &DecoderNode) -> Result<Self, V4l2Error> {
-        let video = super::open_video(&node.video_path)?;
-        let media_path = match &node.media_path {
-            Some(p) => Some(p.clone()),
-            None => crate::device::media_path_for_video(&node.video_path),
-        };
-        let media = match &media_path {
+    /// Open the video device at `video_path` (O_RDWR|O_NONBLOCK|O_CLOEXEC) and the
+    /// media device at `media_path` (`None`: no requests, so no decoding), with
+    /// multi-planar (`multiplanar`) or single-planar queues.
+    pub fn open(video_path: &Path, media_path: Option<&Path>, multiplanar: bool) -> Result<Self, V4l2Error> {
+        let video = super::open_video(video_path)?;
+        let media = match media_path {
             Some(p) => Some(super::open_media(p)?),
             None => {
-                log::warn!("{}: no media device found: requests (and so decoding) are unavailable", node.video_path.display());
+                log::warn!("{}: no media device found: requests (and so decoding) are unavailable", video_path.display());
                 None
             }
         };
-        let (out_q, cap_q) = if node.multiplanar {
+        let (out_q, cap_q) = if multiplanar {
             (QueueType::VideoOutputMplane, QueueType::VideoCaptureMplane)
         } else {
             (QueueType::VideoOutput, QueueType::VideoCapture)
         };
         log::debug!(
             "session: opened {} (media {:?}, {})",
-            node.video_path.display(),
+            video_path.display(),
             media_path,
-            if node.multiplanar { "multi-planar" } else { "single-planar" }
+            if multiplanar { "multi-planar" } else { "single-planar" }
         );
         Ok(DecoderSession {
-            video_path: node.video_path.clone(),
+            video_path: video_path.to_path_buf(),
             video,
             media,
             out_q,
@@ -1547,17 +1543,7 @@ mod tests {
 
     #[test]
     fn open_missing_node_fails_with_enoent() {
-        let node = DecoderNode {
-            video_path: "/nonexistent/video99".into(),
-            media_path: None,
-            driver: "x".into(),
-            card: "x".into(),
-            coded_formats: vec![],
-            multiplanar: true,
-            ten_bit_formats: vec![],
-            tiled_capture: vec![],
-        };
-        let e = DecoderSession::open(&node).err().unwrap();
+        let e = DecoderSession::open(Path::new("/nonexistent/video99"), None, true).err().unwrap();
         assert_eq!(e.errno(), Some(Errno::ENOENT));
         assert_eq!(e.op(), Some(Op::Open));
     }

@@ -5,10 +5,11 @@
 //! panics and maps errors to a `VAStatus`. This file and the ioctl modules are
 //! the only places with `unsafe`.
 
-use super::ffi;
-use super::guard::{guard, VaResult};
+use super::guard::guard;
+use crate::driver::error::VaResult;
 use crate::driver::{lock, Driver};
 use crate::va_err;
+use crate::va_sys::ffi;
 use std::ffi::{c_char, c_int, c_short, c_uint, c_void};
 
 const MAGIC: u64 = 0x7634_6c32_7271_7661; // "v4l2rqva"

@@ -1,41 +1,11 @@
 //! The one guard every vtable entry goes through: catches panics (a panic must
-//! never unwind into C) and maps [`VaError`] to a `VAStatus`.
+//! never unwind into C) and maps [`VaError`](crate::driver::error::VaError) (the driver's error type,
+//! [`crate::driver::error`]) to a `VAStatus`.
 
-use super::ffi;
+use crate::driver::error::VaResult;
+use crate::logging::panic_message;
+use crate::va_sys::ffi;
 use std::panic::{catch_unwind, AssertUnwindSafe};
-
-/// An error that reaches the application as a `VAStatus`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VaError {
-    pub status: ffi::VAStatus,
-    pub msg: String,
-}
-
-impl VaError {
-    pub fn new(status: u32, msg: impl Into<String>) -> Self {
-        VaError { status: status as ffi::VAStatus, msg: msg.into() }
-    }
-}
-
-/// Result type of the safe driver layer.
-pub type VaResult<T> = Result<T, VaError>;
-
-/// Shorthand constructors, one per VA status the driver returns.
-#[macro_export]
-macro_rules! va_err {
-    ($status:ident, $($arg:tt)*) => {
-        $crate::va::guard::VaError::new($crate::va::ffi::$status, format!($($arg)*))
-    };
-}
-
-/// The message of a caught panic (`panic!` with a literal or a formatted string).
-pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "unknown panic".into())
-}
 
 /// Run `f`, catching panics. `entry` names the vtable entry for the log line.
 pub fn guard<F>(entry: &'static str, f: F) -> ffi::VAStatus

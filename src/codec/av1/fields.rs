@@ -1,11 +1,11 @@
 //! The VA-API AV1 bitfield unions, decoded from their `.value` words.
 //!
-//! Reading a union is `unsafe`, so the VA edge (`src/va/abi.rs`) reads each
+//! Reading a union is `unsafe`, so the VA edge (`src/va_sys/abi.rs`) reads each
 //! union's `.value` and this module turns the words back into named fields
 //! with bindgen's own accessors (i.e. with the bit layout of the libva headers
 //! the crate was built against, not a hand-written copy of it).
 
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VADecPictureParameterBufferAV1__bindgen_ty_1__bindgen_ty_1 as SeqBits,
     _VADecPictureParameterBufferAV1__bindgen_ty_2__bindgen_ty_1 as PicBits,
     _VADecPictureParameterBufferAV1__bindgen_ty_3__bindgen_ty_1 as LfBits,

@@ -10,7 +10,7 @@ use super::tests::{
 };
 use super::*;
 use crate::codec::fuzz::{havoc, mutate_bytes, random_pod, run, surface, tweak_one_field, FuzzRefs, Rng, Tweak};
-use crate::va::ffi::{VAFilmGrainStructAV1, VASegmentationStructAV1, VASliceParameterBufferAV1, VAWarpedMotionParamsAV1};
+use crate::va_sys::ffi::{VAFilmGrainStructAV1, VASegmentationStructAV1, VASliceParameterBufferAV1, VAWarpedMotionParamsAV1};
 
 /// Executions of the bounded run in `cargo test`.
 const ITERS: u64 = 50_000;

@@ -67,7 +67,7 @@ use std::collections::HashMap;
 
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     VADecPictureParameterBufferAV1, VAProfile, VAProfileAV1Profile0, VASliceParameterBufferAV1, VASurfaceID, VA_INVALID_SURFACE,
 };
 use fields::{FilmGrainInfo, LoopFilterInfo, LoopRestorationInfo, ModeControl, PicInfo, QmatrixInfo, SegmentInfo, SeqInfo};
@@ -159,12 +159,12 @@ impl Av1Controls {
     /// The payloads: SEQUENCE, FRAME, TILE_GROUP_ENTRY (array), FILM_GRAIN.
     pub fn specs(&self) -> Vec<crate::v4l2::ControlSpec<'_>> {
         let mut v = vec![
-            crate::v4l2::ControlSpec::new(b::V4L2_CID_STATELESS_AV1_SEQUENCE, &self.sequence),
-            crate::v4l2::ControlSpec::new(b::V4L2_CID_STATELESS_AV1_FRAME, &self.frame),
-            crate::v4l2::ControlSpec::from_slice(b::V4L2_CID_STATELESS_AV1_TILE_GROUP_ENTRY, &self.tile_group_entries),
+            crate::v4l2::ControlSpec::new(&self.sequence),
+            crate::v4l2::ControlSpec::new(&self.frame),
+            crate::v4l2::ControlSpec::from_slice(&self.tile_group_entries),
         ];
         if let Some(fg) = &self.film_grain {
-            v.push(crate::v4l2::ControlSpec::new(b::V4L2_CID_STATELESS_AV1_FILM_GRAIN, fg));
+            v.push(crate::v4l2::ControlSpec::new(fg));
         }
         v
     }

@@ -7,7 +7,7 @@
 use super::tests::{cabac_pic_param, flat_iq, slices_of, va_pic, BASELINE_POC2, CABAC_BFRAMES_WP, CAVLC_SLICES, MBAFF};
 use super::*;
 use crate::codec::fuzz::{havoc, mutate_bytes, random_pod, run, surface, tweak_one_field, FuzzRefs, Rng, Tweak};
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     VAProfileH264ConstrainedBaseline, VAProfileH264High, VAProfileH264Main, VA_PICTURE_H264_BOTTOM_FIELD, VA_PICTURE_H264_INVALID,
     VA_PICTURE_H264_LONG_TERM_REFERENCE, VA_PICTURE_H264_SHORT_TERM_REFERENCE, VA_PICTURE_H264_TOP_FIELD,
 };

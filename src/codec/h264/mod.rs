@@ -30,7 +30,7 @@ pub mod translate;
 
 pub use translate::{append_slice, build_controls, build_controls_with_state, va_profiles, H264State};
 
-use crate::va::ffi::{VAIQMatrixBufferH264, VAPictureParameterBufferH264, VAProfile, VASliceParameterBufferH264, VASurfaceID};
+use crate::va_sys::ffi::{VAIQMatrixBufferH264, VAPictureParameterBufferH264, VAProfile, VASliceParameterBufferH264, VASurfaceID};
 use v4l2r::bindings::{
     v4l2_ctrl_h264_decode_params, v4l2_ctrl_h264_pps, v4l2_ctrl_h264_pred_weights, v4l2_ctrl_h264_scaling_matrix,
     v4l2_ctrl_h264_slice_params, v4l2_ctrl_h264_sps,

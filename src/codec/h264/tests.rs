@@ -16,7 +16,7 @@ use super::slice_header::*;
 use super::translate::{PicFields, SeqFields};
 use super::*;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferH264__bindgen_ty_1 as SeqUnion, _VAPictureParameterBufferH264__bindgen_ty_1__bindgen_ty_1 as SeqBits,
     _VAPictureParameterBufferH264__bindgen_ty_2 as PicUnion, _VAPictureParameterBufferH264__bindgen_ty_2__bindgen_ty_1 as PicBits,
     VAPictureH264, VAProfileH264ConstrainedBaseline, VAProfileH264High, VAProfileH264Main, VA_INVALID_SURFACE,

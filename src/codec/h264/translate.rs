@@ -25,7 +25,7 @@
 use super::slice_header::{parse_slice_header, SliceHeader, SliceHeaderContext, SLICE_B, SLICE_P};
 use super::{H264Controls, H264Picture, RefResolver};
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferH264__bindgen_ty_1__bindgen_ty_1 as SeqBits,
     _VAPictureParameterBufferH264__bindgen_ty_2__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VAIQMatrixBufferH264, VAPictureH264,
     VAProfile, VAProfileH264Baseline, VAProfileH264ConstrainedBaseline, VAProfileH264High, VAProfileH264Main, VAProfileH264MultiviewHigh,

@@ -7,7 +7,7 @@
 use super::tests::{bframes_wp_pic, bframes_wp_words, main10_iq, slice_param, slices_of, va_pic, BFRAMES_WP, MAIN10_SCALING, SLICES};
 use super::*;
 use crate::codec::fuzz::{havoc, mutate_bytes, random_pod, run, surface, tweak_one_field, FuzzRefs, Rng, Tweak};
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     VA_PICTURE_HEVC_BOTTOM_FIELD, VA_PICTURE_HEVC_FIELD_PIC, VA_PICTURE_HEVC_INVALID, VA_PICTURE_HEVC_LONG_TERM_REFERENCE,
     VA_PICTURE_HEVC_RPS_LT_CURR, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE,
 };

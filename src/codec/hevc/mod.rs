@@ -46,7 +46,7 @@ pub mod translate;
 pub use crate::codec::h264::RefResolver;
 pub use translate::{append_slice, build_controls, build_controls_with_state, va_profiles, HevcState};
 
-use crate::va::ffi::{VAIQMatrixBufferHEVC, VAPictureParameterBufferHEVC, VAProfile, VASliceParameterBufferHEVC};
+use crate::va_sys::ffi::{VAIQMatrixBufferHEVC, VAPictureParameterBufferHEVC, VAProfile, VASliceParameterBufferHEVC};
 use v4l2r::bindings::{
     v4l2_ctrl_hevc_decode_params, v4l2_ctrl_hevc_pps, v4l2_ctrl_hevc_scaling_matrix, v4l2_ctrl_hevc_slice_params, v4l2_ctrl_hevc_sps,
 };

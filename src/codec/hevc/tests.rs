@@ -19,7 +19,7 @@ use super::slice_header::*;
 use super::translate::{LongSliceFlags, PicFields, SliceParsingFields};
 use super::*;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferHEVC__bindgen_ty_1 as PicUnion, _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
     _VAPictureParameterBufferHEVC__bindgen_ty_2 as SliceParsingUnion,
     _VAPictureParameterBufferHEVC__bindgen_ty_2__bindgen_ty_1 as SliceParsingBits,

@@ -17,7 +17,7 @@
 use super::slice_header::{parse_slice_header, start_code_len, SliceHeader, SliceHeaderContext, SLICE_B, SLICE_I};
 use super::{HevcControls, HevcPicture, RefResolver};
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
     _VAPictureParameterBufferHEVC__bindgen_ty_2__bindgen_ty_1 as SliceParsingBits,
     _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits, __BindgenBitfieldUnit, VAPictureHEVC, VAProfile,

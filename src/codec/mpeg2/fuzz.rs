@@ -7,7 +7,7 @@
 use super::tests::{ext_value, ffmpeg_default_iq, pic_param, INTERLACED, PROGRESSIVE};
 use super::*;
 use crate::codec::fuzz::{havoc, mutate_bytes, random_pod, run, start_code_units, surface, tweak_one_field, FuzzRefs, Rng, Tweak};
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     VAIQMatrixBufferMPEG2, VAPictureParameterBufferMPEG2, VAProfileMPEG2Main, VAProfileMPEG2Simple, VASliceParameterBufferMPEG2,
 };
 

@@ -44,11 +44,8 @@ mod translate;
 
 pub use translate::{append_bitstream, build_controls, build_controls_with_state, va_profiles, Mpeg2State, PicExt};
 
-use crate::va::ffi::{VAIQMatrixBufferMPEG2, VAPictureParameterBufferMPEG2, VAProfile, VASliceParameterBufferMPEG2};
-use v4l2r::bindings::{
-    v4l2_ctrl_mpeg2_picture, v4l2_ctrl_mpeg2_quantisation, v4l2_ctrl_mpeg2_sequence, V4L2_CID_STATELESS_MPEG2_PICTURE,
-    V4L2_CID_STATELESS_MPEG2_QUANTISATION, V4L2_CID_STATELESS_MPEG2_SEQUENCE,
-};
+use crate::va_sys::ffi::{VAIQMatrixBufferMPEG2, VAPictureParameterBufferMPEG2, VAProfile, VASliceParameterBufferMPEG2};
+use v4l2r::bindings::{v4l2_ctrl_mpeg2_picture, v4l2_ctrl_mpeg2_quantisation, v4l2_ctrl_mpeg2_sequence};
 
 /// One slice: its VA parameters and its bytes.
 #[derive(Clone, Copy)]
@@ -103,11 +100,7 @@ impl Mpeg2Controls {
     /// QUANTISATION when unchanged; the values in force are the same).
     pub fn specs(&self) -> [crate::v4l2::ControlSpec<'_>; 3] {
         use crate::v4l2::ControlSpec;
-        [
-            ControlSpec::new(V4L2_CID_STATELESS_MPEG2_SEQUENCE, &self.sequence),
-            ControlSpec::new(V4L2_CID_STATELESS_MPEG2_PICTURE, &self.picture),
-            ControlSpec::new(V4L2_CID_STATELESS_MPEG2_QUANTISATION, &self.quantisation),
-        ]
+        [ControlSpec::new(&self.sequence), ControlSpec::new(&self.picture), ControlSpec::new(&self.quantisation)]
     }
 }
 

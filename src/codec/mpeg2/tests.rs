@@ -11,7 +11,7 @@
 use super::translate::{default_intra_zigzag, ZIGZAG};
 use super::*;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferMPEG2__bindgen_ty_1 as PicExtUnion, _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits,
     VAPictureParameterBufferMPEG2, VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID, VA_INVALID_SURFACE,
 };

@@ -9,7 +9,7 @@
 
 use super::{Mpeg2Controls, Mpeg2Picture, RefResolver};
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits, __BindgenBitfieldUnit, VAIQMatrixBufferMPEG2, VAProfile,
     VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID, VA_INVALID_SURFACE,
 };

@@ -37,8 +37,8 @@ mod translate;
 
 pub use translate::{append_bitstream, build_controls, build_controls_with_state, va_profiles, PicFields, Vp8State};
 
-use crate::va::ffi::{VAIQMatrixBufferVP8, VAPictureParameterBufferVP8, VAProbabilityDataBufferVP8, VASliceParameterBufferVP8};
-use v4l2r::bindings::{v4l2_ctrl_vp8_frame, V4L2_CID_STATELESS_VP8_FRAME};
+use crate::va_sys::ffi::{VAIQMatrixBufferVP8, VAPictureParameterBufferVP8, VAProbabilityDataBufferVP8, VASliceParameterBufferVP8};
+use v4l2r::bindings::v4l2_ctrl_vp8_frame;
 
 pub use crate::codec::h264::RefResolver;
 
@@ -70,7 +70,7 @@ pub struct Vp8Controls {
 impl Vp8Controls {
     /// The one control of the request.
     pub fn specs(&self) -> Vec<crate::v4l2::ControlSpec<'_>> {
-        vec![crate::v4l2::ControlSpec::new(V4L2_CID_STATELESS_VP8_FRAME, &self.frame)]
+        vec![crate::v4l2::ControlSpec::new(&self.frame)]
     }
 }
 

@@ -17,7 +17,7 @@
 use super::header::*;
 use super::*;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferVP8__bindgen_ty_1 as PicUnion, _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits,
     VASurfaceID, VA_INVALID_SURFACE,
 };
@@ -313,7 +313,7 @@ pub(super) fn va_for(frame: &[u8], key: bool) -> (VAPictureParameterBufferVP8, u
         y_mode_probs: [145, 156, 163, 128],
         uv_mode_probs: [142, 114, 183],
         mv_probs: [[7; 19], [9; 19]],
-        bool_coder_ctx: crate::va::ffi::VABoolCoderContextVPX { range: 200, value: 17, count: 3 },
+        bool_coder_ctx: crate::va_sys::ffi::VABoolCoderContextVPX { range: 200, value: 17, count: 3 },
         va_reserved: [0; 4],
     };
     let mut iq = VAIQMatrixBufferVP8::default();
@@ -377,7 +377,7 @@ fn key_frame_translation_ffmpeg_and_gstreamer_layouts() {
     gslice.slice_data_size = f.len() as u32;
     let gst = Vp8Picture { slice: gslice, data: f, ..ffmpeg };
     let g = build_controls(&gst, &refs).unwrap().frame;
-    assert_eq!(crate::v4l2::as_bytes(&g), crate::v4l2::as_bytes(&c));
+    assert_eq!(crate::v4l2::ControlSpec::new(&g).data, crate::v4l2::ControlSpec::new(&c).data);
     let mut out2 = Vec::new();
     append_bitstream(&mut out2, &gst);
     assert_eq!(out2, f);

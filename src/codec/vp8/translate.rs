@@ -10,7 +10,7 @@
 use super::header::{parse_first_partition, FirstPartHeader, FrameTag};
 use super::{RefResolver, Vp8Controls, Vp8Picture};
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VAProfile, VAProfileVP8Version0_3,
     VASurfaceID, VA_INVALID_SURFACE,
 };

@@ -7,7 +7,7 @@
 use super::tests::{ivf_frames, pic_fields_value, P0, P2};
 use super::*;
 use crate::codec::fuzz::{havoc, mutate_bytes, random_pod, run, surface, tweak_one_field, FuzzRefs, Rng, Tweak};
-use crate::va::ffi::{VASegmentParameterVP9, VASliceParameterBufferVP9};
+use crate::va_sys::ffi::{VASegmentParameterVP9, VASliceParameterBufferVP9};
 
 /// Executions of the bounded run in `cargo test`.
 const ITERS: u64 = 50_000;

@@ -51,21 +51,20 @@ pub mod header;
 
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
-use crate::va::ffi::{
+use crate::va_sys::ffi::{
     _VADecPictureParameterBufferVP9__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VADecPictureParameterBufferVP9,
     VAProfile, VAProfileVP9Profile0, VAProfileVP9Profile2, VASliceParameterBufferVP9, VA_INVALID_SURFACE,
 };
 use compressed::parse_compressed_header;
 use header::{parse_uncompressed_header, ParserState, UncompressedHeader};
 use v4l2r::bindings::{
-    v4l2_ctrl_vp9_compressed_hdr, v4l2_ctrl_vp9_frame, V4L2_CID_STATELESS_VP9_COMPRESSED_HDR, V4L2_CID_STATELESS_VP9_FRAME,
-    V4L2_VP9_FRAME_FLAG_ALLOW_HIGH_PREC_MV, V4L2_VP9_FRAME_FLAG_COLOR_RANGE_FULL_SWING, V4L2_VP9_FRAME_FLAG_ERROR_RESILIENT,
-    V4L2_VP9_FRAME_FLAG_INTRA_ONLY, V4L2_VP9_FRAME_FLAG_KEY_FRAME, V4L2_VP9_FRAME_FLAG_PARALLEL_DEC_MODE,
-    V4L2_VP9_FRAME_FLAG_REFRESH_FRAME_CTX, V4L2_VP9_FRAME_FLAG_SHOW_FRAME, V4L2_VP9_FRAME_FLAG_X_SUBSAMPLING,
-    V4L2_VP9_FRAME_FLAG_Y_SUBSAMPLING, V4L2_VP9_LOOP_FILTER_FLAG_DELTA_ENABLED, V4L2_VP9_LOOP_FILTER_FLAG_DELTA_UPDATE,
-    V4L2_VP9_SEGMENTATION_FLAG_ABS_OR_DELTA_UPDATE, V4L2_VP9_SEGMENTATION_FLAG_ENABLED, V4L2_VP9_SEGMENTATION_FLAG_TEMPORAL_UPDATE,
-    V4L2_VP9_SEGMENTATION_FLAG_UPDATE_DATA, V4L2_VP9_SEGMENTATION_FLAG_UPDATE_MAP, V4L2_VP9_SIGN_BIAS_ALT, V4L2_VP9_SIGN_BIAS_GOLDEN,
-    V4L2_VP9_SIGN_BIAS_LAST,
+    v4l2_ctrl_vp9_compressed_hdr, v4l2_ctrl_vp9_frame, V4L2_VP9_FRAME_FLAG_ALLOW_HIGH_PREC_MV, V4L2_VP9_FRAME_FLAG_COLOR_RANGE_FULL_SWING,
+    V4L2_VP9_FRAME_FLAG_ERROR_RESILIENT, V4L2_VP9_FRAME_FLAG_INTRA_ONLY, V4L2_VP9_FRAME_FLAG_KEY_FRAME,
+    V4L2_VP9_FRAME_FLAG_PARALLEL_DEC_MODE, V4L2_VP9_FRAME_FLAG_REFRESH_FRAME_CTX, V4L2_VP9_FRAME_FLAG_SHOW_FRAME,
+    V4L2_VP9_FRAME_FLAG_X_SUBSAMPLING, V4L2_VP9_FRAME_FLAG_Y_SUBSAMPLING, V4L2_VP9_LOOP_FILTER_FLAG_DELTA_ENABLED,
+    V4L2_VP9_LOOP_FILTER_FLAG_DELTA_UPDATE, V4L2_VP9_SEGMENTATION_FLAG_ABS_OR_DELTA_UPDATE, V4L2_VP9_SEGMENTATION_FLAG_ENABLED,
+    V4L2_VP9_SEGMENTATION_FLAG_TEMPORAL_UPDATE, V4L2_VP9_SEGMENTATION_FLAG_UPDATE_DATA, V4L2_VP9_SEGMENTATION_FLAG_UPDATE_MAP,
+    V4L2_VP9_SIGN_BIAS_ALT, V4L2_VP9_SIGN_BIAS_GOLDEN, V4L2_VP9_SIGN_BIAS_LAST,
 };
 
 /// VA profiles to advertise: Profile0, plus Profile2 when the device has a
@@ -151,9 +150,9 @@ pub struct Vp9Controls {
 impl Vp9Controls {
     /// The control payloads: FRAME, then COMPRESSED_HDR if the device has it.
     pub fn specs(&self, with_compressed_hdr: bool) -> Vec<crate::v4l2::ControlSpec<'_>> {
-        let mut v = vec![crate::v4l2::ControlSpec::new(V4L2_CID_STATELESS_VP9_FRAME, &self.frame)];
+        let mut v = vec![crate::v4l2::ControlSpec::new(&self.frame)];
         if with_compressed_hdr {
-            v.push(crate::v4l2::ControlSpec::new(V4L2_CID_STATELESS_VP9_COMPRESSED_HDR, &self.compressed_hdr));
+            v.push(crate::v4l2::ControlSpec::new(&self.compressed_hdr));
         }
         v
     }

@@ -4,7 +4,7 @@
 use super::compressed::parse_compressed_header;
 use super::header::{parse_uncompressed_header, ParserState, UncompressedHeader};
 use super::*;
-use crate::va::ffi::VASurfaceID;
+use crate::va_sys::ffi::VASurfaceID;
 use std::collections::HashMap;
 use v4l2r::bindings::{v4l2_vp9_loop_filter, v4l2_vp9_quantization, v4l2_vp9_segmentation};
 
@@ -321,7 +321,7 @@ fn build_controls_p0_frame2() {
 
     let specs = c.specs(true);
     assert_eq!(specs.len(), 2);
-    assert_eq!(specs[0].id, V4L2_CID_STATELESS_VP9_FRAME);
+    assert_eq!(specs[0].id, v4l2r::bindings::V4L2_CID_STATELESS_VP9_FRAME);
     assert_eq!(specs[0].data.len(), std::mem::size_of::<v4l2_ctrl_vp9_frame>());
     assert_eq!(specs[1].data.len(), 2040);
     assert_eq!(c.specs(false).len(), 1);

@@ -6,7 +6,7 @@
 use super::*;
 
 /// An optional parameter buffer (IQ matrix, probabilities): absent is fine, short is an error.
-fn optional<T: crate::va::abi::VaPod>(bytes: Option<&[u8]>, what: &str) -> VaResult<Option<T>> {
+fn optional<T: crate::va_sys::abi::VaPod>(bytes: Option<&[u8]>, what: &str) -> VaResult<Option<T>> {
     bytes.map(|b| read_pod(b, 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short {what} buffer"))).transpose()
 }
 
@@ -35,7 +35,7 @@ impl Context {
         iq: Option<&ffi::VAIQMatrixBufferH264>,
         slices: &[h264::SliceInput],
     ) -> VaResult<()> {
-        let (seq_fields, pic_fields) = crate::va::abi::h264_bitfields(pic);
+        let (seq_fields, pic_fields) = crate::va_sys::abi::h264_bitfields(pic);
         let mut ctrls = h264::build_controls_with_state(
             &h264::H264Picture { pic, seq_fields, pic_fields, iq, slices, profile: self.config.profile },
             &PoolRefs { pool: &self.pool, field_coded: &self.field_coded },
@@ -77,12 +77,12 @@ impl Context {
         // The controls every request of the picture carries, then each slice
         // request's own; every part's controls are a range of `specs`.
         let mut specs: Vec<ControlSpec> = recycle(std::mem::take(&mut self.scratch.specs));
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SPS, &ctrls.sps));
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PPS, &ctrls.pps));
+        specs.push(ControlSpec::new(&ctrls.sps));
+        specs.push(ControlSpec::new(&ctrls.pps));
         if ctrls.has_scaling_matrix {
-            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SCALING_MATRIX, &ctrls.scaling_matrix));
+            specs.push(ControlSpec::new(&ctrls.scaling_matrix));
         }
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_DECODE_PARAMS, &ctrls.decode_params));
+        specs.push(ControlSpec::new(&ctrls.decode_params));
         let common = specs.len();
         let mut parts = std::mem::take(&mut self.scratch.parts);
         parts.clear();
@@ -95,10 +95,10 @@ impl Context {
                 let first = specs.len();
                 specs.extend_from_within(..common);
                 if let Some(sp) = ctrls.slice_params.get(i) {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_SLICE_PARAMS, sp));
+                    specs.push(ControlSpec::new(sp));
                 }
                 if let Some(pw) = ctrls.pred_weights.get(i) {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_H264_PRED_WEIGHTS, pw));
+                    specs.push(ControlSpec::new(pw));
                 }
                 parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
             }
@@ -127,14 +127,14 @@ impl Context {
     }
 
     /// The (param, data) pairs of every slice, data cut to the slice's range.
-    fn slices<P: crate::va::abi::VaPod>(picture: &PictureBuffers, range: impl Fn(&P) -> (u32, u32)) -> VaResult<Vec<(P, &[u8])>> {
+    fn slices<P: crate::va_sys::abi::VaPod>(picture: &PictureBuffers, range: impl Fn(&P) -> (u32, u32)) -> VaResult<Vec<(P, &[u8])>> {
         let mut out = Vec::with_capacity(picture.slice_params.len());
         Self::slices_into(picture, range, &mut out, |param, data| (param, data))?;
         Ok(out)
     }
 
     /// `make(param, data)` of every slice into `out` (cleared first), data cut to the slice's range.
-    fn slices_into<'p, P: crate::va::abi::VaPod, T>(
+    fn slices_into<'p, P: crate::va_sys::abi::VaPod, T>(
         picture: &'p PictureBuffers,
         range: impl Fn(&P) -> (u32, u32),
         out: &mut Vec<T>,
@@ -187,7 +187,7 @@ impl Context {
     ) -> VaResult<()> {
         let p = mpeg2::Mpeg2Picture {
             pic,
-            picture_coding_extension: crate::va::abi::mpeg2_bitfields(pic),
+            picture_coding_extension: crate::va_sys::abi::mpeg2_bitfields(pic),
             iq,
             slices,
             profile: self.config.profile,
@@ -217,7 +217,7 @@ impl Context {
             read_pod(picture.params(pidx), 0).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "short VP8 slice parameters"))?;
         let p = vp8::Vp8Picture {
             pic: &pic,
-            pic_fields: crate::va::abi::vp8_bitfields(&pic),
+            pic_fields: crate::va_sys::abi::vp8_bitfields(&pic),
             iq: &iq,
             probs: probs.as_ref(),
             slice,
@@ -239,7 +239,7 @@ impl Context {
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP9 picture parameters"))?;
         let pairs = Self::slices::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
         let (slice, data) = pairs[0];
-        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va::abi::vp9_bitfields(&pic), slice, data };
+        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va_sys::abi::vp9_bitfields(&pic), slice, data };
         let CodecState::Vp9(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
         };
@@ -277,9 +277,9 @@ impl Context {
         let pairs = Self::slices::<ffi::VASliceParameterBufferHEVC>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
         let slices: Vec<hevc::HevcSlice> = pairs
             .iter()
-            .map(|(param, data)| hevc::HevcSlice { param: *param, long_slice_flags: crate::va::abi::hevc_slice_flags(param), data })
+            .map(|(param, data)| hevc::HevcSlice { param: *param, long_slice_flags: crate::va_sys::abi::hevc_slice_flags(param), data })
             .collect();
-        let (pic_fields, slice_parsing_fields) = crate::va::abi::hevc_bitfields(&pic);
+        let (pic_fields, slice_parsing_fields) = crate::va_sys::abi::hevc_bitfields(&pic);
         let p = hevc::HevcPicture {
             pic: &pic,
             pic_fields,
@@ -297,14 +297,11 @@ impl Context {
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
         let ref_surfaces: Vec<ffi::VASurfaceID> =
             pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0).map(|r| r.picture_id).collect();
-        let mut specs = vec![
-            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SPS, &ctrls.sps),
-            ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_PPS, &ctrls.pps),
-        ];
+        let mut specs = vec![ControlSpec::new(&ctrls.sps), ControlSpec::new(&ctrls.pps)];
         if ctrls.has_scaling_matrix {
-            specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SCALING_MATRIX, &ctrls.scaling_matrix));
+            specs.push(ControlSpec::new(&ctrls.scaling_matrix));
         }
-        specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_DECODE_PARAMS, &ctrls.decode_params));
+        specs.push(ControlSpec::new(&ctrls.decode_params));
         let common = specs.len();
         let entry_points: Vec<u32> = if self.hevc_entry_points && !self.stream_mode.slice_based {
             ctrls.entry_point_offsets.iter().flatten().copied().collect()
@@ -320,11 +317,11 @@ impl Context {
                 let first = specs.len();
                 specs.extend_from_within(..common);
                 if let Some(sp) = ctrls.slice_params.get(i) {
-                    specs.push(ControlSpec::new(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, sp));
+                    specs.push(ControlSpec::new(sp));
                 }
                 if self.hevc_entry_points {
                     if let Some(ep) = ctrls.entry_point_offsets.get(i).filter(|e| !e.is_empty()) {
-                        specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, ep));
+                        specs.push(ControlSpec::from_slice(ep));
                     }
                 }
                 parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
@@ -333,9 +330,9 @@ impl Context {
             for s in &slices {
                 hevc::append_slice(&mut self.bitstream, s.data, annex_b);
             }
-            specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_SLICE_PARAMS, &ctrls.slice_params));
+            specs.push(ControlSpec::from_slice(&ctrls.slice_params));
             if !entry_points.is_empty() {
-                specs.push(ControlSpec::from_slice(v4l2::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS, &entry_points));
+                specs.push(ControlSpec::from_slice(&entry_points));
             }
             parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: 0..specs.len() });
         }
@@ -363,7 +360,7 @@ impl Context {
                 tiles.push(av1::Av1Tile { param, data: picture.slice_data.get(data_idx) });
             }
         }
-        let (seq, pinfo, lf, qm, mode, lr, seg, fg) = crate::va::abi::av1_bitfields(&pic);
+        let (seq, pinfo, lf, qm, mode, lr, seg, fg) = crate::va_sys::abi::av1_bitfields(&pic);
         let p = av1::Av1Picture {
             pic: &pic,
             seq_info_fields: seq,
