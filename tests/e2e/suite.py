@@ -814,7 +814,7 @@ def tiled_pixel_cases(s, outdir, env, prof, tiled, streams):
         dec = C.CODECS.get(c, {}).get('ffmpeg_decoder')
         cmd = ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-y', '-hwaccel_device', RENDER, '-hwaccel', 'vaapi',
                '-hwaccel_output_format', 'vaapi'] + (['-c:v', dec] if dec else []) + [
-            '-i', st['file'], '-vf', 'hwdownload,format=nv12', '-f', 'rawvideo', '-pix_fmt', 'nv12', raw]
+            '-i', stream_path(st), '-vf', 'hwdownload,format=nv12', '-f', 'rawvideo', '-pix_fmt', 'nv12', raw]
         rc, out, err, secs = run(cmd, os.path.join(pdir, 'pixels-' + st['name']), env)
         frame = visl_tiled_pattern(w, h)
         data = open(raw, 'rb').read() if os.path.exists(raw) else b''
@@ -909,7 +909,10 @@ def tiled_cases(s, outdir, env, prof, fmts, streams):
     # through the export (modifier layouts, addressed by va-client's own reference; the
     # export is refused where the layout has no modifier).
     case = 'tiled-put-image %s %s' % (prof.name, st['name'])
-    cmd = [proof.CLIENT, 'put-image', '--record', rec, '--visl-tiled-pattern'] + (['--export-refused'] if t == 'VT12' else [])
+    # MM21 (two buffers per picture) gives a surface memory only from a context on
+    # (README "Tiled CAPTURE formats"): vaPutImage into a surface without one must fail.
+    cmd = [proof.CLIENT, 'put-image', '--record', rec, '--visl-tiled-pattern'] + (
+        ['--export-refused'] if t == 'VT12' else ['--lone-refused'] if t == 'MM21' else [])
     rc, out, err, secs = run(cmd, os.path.join(pdir, 'put-image-' + st['name']), dict(env, LIBVA_V4L2_REQUEST_LOG='warn'))
     fails = [l for l in out.splitlines() if ': FAIL' in l]
     pattern = [l for l in out.splitlines() if l.startswith('put-image decoded tiled picture vaGetImage: ok')]

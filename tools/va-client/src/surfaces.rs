@@ -789,13 +789,31 @@ pub fn put_image(args: &[String]) -> Res<()> {
     // modifier.
     let visl_tiled = args.iter().any(|a| a == "--visl-tiled-pattern");
     let export_refused = args.iter().any(|a| a == "--export-refused");
+    // `--lone-refused`: the device's layout has no memory for a surface without a context
+    // (MM21, two buffers per picture): vaPutImage into one must fail.
+    let lone_refused = args.iter().any(|a| a == "--lone-refused");
     let va = Display::open(&device)?;
     let mut rep = Report::default();
     let (w, h) = (160u32, 96u32);
 
     // A surface without a context, created first (its own frame).
     let lone = va.create_surfaces(va::VA_RT_FORMAT_YUV420, w, h, va::VA_FOURCC_NV12, 1)?;
-    put_checks(&va, &mut rep, "no-context NV12", lone[0], va::VA_FOURCC_NV12, w, h, false)?;
+    if lone_refused {
+        // Multi-buffer layouts (MM21): a surface has memory only from a context on.
+        let img = va.create_image(va::VA_FOURCC_NV12, w, h)?;
+        let put = va.put_image(lone[0], img.image_id, (0, 0, w, h), (0, 0, w, h));
+        rep.line(
+            CMD,
+            "no-context NV12 vaPutImage refused (no surface memory before a context here)",
+            match put {
+                Ok(()) => Err("succeeded, expected an error status".into()),
+                Err(e) => Ok(e.to_string()),
+            },
+        );
+        let _ = va.destroy_image(img.image_id);
+    } else {
+        put_checks(&va, &mut rep, "no-context NV12", lone[0], va::VA_FOURCC_NV12, w, h, false)?;
+    }
     put_errors(&va, &mut rep, lone[0], w, h)?;
 
     // A render target of a context, after decoding the record's first picture into it.
