@@ -262,18 +262,13 @@ impl DecoderDevice for DecoderSession {
         DecoderSession::output_in_flight(self, out_index)
     }
     fn wait_decode(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
-        into.extend(DecoderSession::wait_decode(self, out_index, timeout)?);
-        Ok(())
+        DecoderSession::wait_decode_into(self, out_index, timeout, into)
     }
     fn poll_decode(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
-        let got = DecoderSession::poll_decode(self, out_index)?;
-        let done = got.is_some();
-        into.extend(got.into_iter().flatten());
-        Ok(done)
+        DecoderSession::poll_decode_into(self, out_index, into)
     }
     fn dequeue_capture(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
-        into.extend(DecoderSession::dequeue_capture(self, timeout)?);
-        Ok(())
+        DecoderSession::dequeue_capture_into(self, timeout, into)
     }
     fn flush_held_capture(&mut self) -> Result<(), V4l2Error> {
         DecoderSession::flush_held_capture(self)

@@ -1176,18 +1176,33 @@ impl DecoderSession {
     /// then dequeue finished OUTPUT buffers, re-initialise their requests and
     /// dequeue every finished CAPTURE buffer. An already completed slot returns
     /// whatever CAPTURE buffers are ready. `Timeout` leaves the decode in flight.
+    /// Collects into a new vector; the decode flow uses [`Self::wait_decode_into`].
     pub fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        self.complete(out_index, Some(timeout))?
-            .ok_or_else(|| V4l2Error::Timeout {
-                op: Op::Poll,
-                context: self.ctx(format_args!("request of OUTPUT {out_index} after {timeout:?}")),
-            })
-            .inspect_err(|e| log::warn!("{e}"))
+        let mut out = Vec::new();
+        self.wait_decode_into(out_index, timeout, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::wait_decode`], appending the dequeued CAPTURE buffers to `into`
+    /// (no allocation once `into` has room).
+    pub fn wait_decode_into(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
+        if self.complete(out_index, Some(timeout), into)? {
+            return Ok(());
+        }
+        let e = V4l2Error::Timeout { op: Op::Poll, context: self.ctx(format_args!("request of OUTPUT {out_index} after {timeout:?}")) };
+        log::warn!("{e}");
+        Err(e)
     }
 
     /// Non-blocking `wait_decode`: `None` while the request is still running.
     pub fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
-        self.complete(out_index, None)
+        let mut out = Vec::new();
+        Ok(self.poll_decode_into(out_index, &mut out)?.then_some(out))
+    }
+
+    /// [`Self::poll_decode`] appending to `into`: `false` (nothing appended) while the request runs.
+    pub fn poll_decode_into(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
+        self.complete(out_index, None, into)
     }
 
     /// Whether the request of `out_index` is in flight (queued, not reaped).
@@ -1198,17 +1213,25 @@ impl DecoderSession {
     /// Dequeue finished CAPTURE buffers, waiting up to `timeout` for the first
     /// one when some are queued. Empty when nothing is queued.
     pub fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        let mut out = self.drain_capture()?;
-        if !out.is_empty() || !self.captures.iter().any(|b| b.queued) {
-            return Ok(out);
+        let mut out = Vec::new();
+        self.dequeue_capture_into(timeout, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::dequeue_capture`] appending to `into`.
+    pub fn dequeue_capture_into(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
+        let n = into.len();
+        self.drain_capture(into)?;
+        if into.len() > n || !self.captures.iter().any(|b| b.queued) {
+            return Ok(());
         }
         let deadline = deadline_after(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let ready = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
-            out.extend(self.drain_capture()?);
-            if !out.is_empty() {
-                return Ok(out);
+            self.drain_capture(into)?;
+            if into.len() > n {
+                return Ok(());
             }
             if ready.is_none() || Instant::now() >= deadline {
                 return Err(V4l2Error::Timeout { op: Op::Poll, context: self.ctx("CAPTURE") }).inspect_err(|e| log::warn!("{e}"));
@@ -1345,11 +1368,10 @@ impl DecoderSession {
         Ok(())
     }
 
-    /// Dequeue every finished CAPTURE buffer (non-blocking).
-    fn drain_capture(&mut self) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        let mut out = Vec::new();
+    /// Dequeue every finished CAPTURE buffer (non-blocking), appending to `out`.
+    fn drain_capture(&mut self, out: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         if !self.captures.iter().any(|b| b.queued) {
-            return Ok(out);
+            return Ok(());
         }
         for _ in 0..=self.captures.len() {
             self.count();
@@ -1382,18 +1404,19 @@ impl DecoderSession {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Shared body of wait/poll: `timeout` None = do not block on the request.
-    fn complete(&mut self, out_index: u32, timeout: Option<Duration>) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+    /// `false` while the request runs; CAPTURE buffers dequeued are appended to `into`.
+    fn complete(&mut self, out_index: u32, timeout: Option<Duration>, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
         let i = out_index as usize;
         let Some(slot) = self.outputs.get(i) else {
             return Err(V4l2Error::State(format!("no OUTPUT buffer {out_index}")));
         };
         if slot.state != SlotState::InFlight {
             // Already reaped (possibly while waiting for another slot).
-            return self.drain_capture().map(Some);
+            return self.drain_capture(into).map(|()| true);
         }
         let start = Instant::now();
         let budget = timeout.unwrap_or(Duration::ZERO);
@@ -1402,7 +1425,7 @@ impl DecoderSession {
         };
         let done = req.wait(budget).map_err(|e| ioctl_err(Op::Poll, e, self.ctx(format_args!("request of OUTPUT {out_index}"))))?;
         if !done {
-            return Ok(None);
+            return Ok(false);
         }
         // The request is complete, so its OUTPUT buffer is done.
         self.drain_output()?;
@@ -1433,20 +1456,20 @@ impl DecoderSession {
                 self.reinit_slot(k);
             }
         }
-        let mut caps = self.drain_capture()?;
+        self.drain_capture(into)?;
         if let Some(c) = expect {
             let deadline = deadline_after(CAPTURE_GRACE);
             while self.capture_queued(c) && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let r = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
-                let n = caps.len();
-                caps.extend(self.drain_capture()?);
-                if r.is_some() && caps.len() == n {
+                let n = into.len();
+                self.drain_capture(into)?;
+                if r.is_some() && into.len() == n {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
         }
-        Ok(Some(caps))
+        Ok(true)
     }
 
     fn free_output(&mut self) {
