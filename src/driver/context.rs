@@ -1249,9 +1249,11 @@ impl Context {
     }
 
     /// A dma-buf fd for `slot`, owned by the caller (a duplicate of the slot's
-    /// one dma-buf), and the buffer's size. The QUERYBUF first names the index
-    /// in ioctl traces (strace does not decode VIDIOC_EXPBUF), which the
-    /// re-queue analysis relies on.
+    /// one dma-buf: F_DUPFD_CLOEXEC), and the buffer's size. The first export
+    /// of a buffer queries its size (VIDIOC_QUERYBUF, which also names the
+    /// index in ioctl traces, where the re-queue analyses bind the duplicated
+    /// fd to it) and exports it (MMAP: VIDIOC_EXPBUF); later exports of the
+    /// buffer are the duplicate alone.
     pub fn export_slot(&mut self, slot: SlotId) -> VaResult<(OwnedFd, u32)> {
         let queried = self.session.capture_plane_length(slot.0, 0).map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
         let size = match self.session.capture_memory() {

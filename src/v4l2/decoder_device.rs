@@ -129,8 +129,9 @@ pub trait DecoderDevice: Send {
     fn capture_planes(&self, index: u32) -> Option<Vec<&[u8]>>;
     /// Every memory plane of CAPTURE buffer `index`, writable (`None` while queued).
     fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>>;
-    /// Length in bytes of plane `plane` of CAPTURE buffer `index`, as the device reports it.
-    fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error>;
+    /// Length in bytes of plane `plane` of CAPTURE buffer `index`, as the device reports it
+    /// (asked once per buffer, on its first export, and remembered).
+    fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error>;
     /// Size of CAPTURE buffer `index`'s memory (plane 0).
     fn capture_buffer_size(&self, index: u32) -> Option<usize>;
     /// The one dma-buf of CAPTURE buffer `index` (exported once), for consumers.
@@ -288,7 +289,7 @@ impl DecoderDevice for DecoderSession {
     fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>> {
         DecoderSession::capture_planes_mut(self, index)
     }
-    fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+    fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
         DecoderSession::capture_plane_length(self, index, plane)
     }
     fn capture_buffer_size(&self, index: u32) -> Option<usize> {

@@ -127,6 +127,9 @@ struct CaptureBuffer {
     more_exports: Vec<OwnedFd>,
     /// Handed out to a consumer at least once.
     exported: bool,
+    /// Length of each memory plane, as the first VIDIOC_QUERYBUF of an export
+    /// learned it (empty until then, and again once the memory is given back).
+    lengths: Vec<u32>,
     /// Queued in the kernel (between QBUF and DQBUF).
     queued: bool,
     /// DMABUF: given back with VIDIOC_REMOVE_BUFS; the index is a hole until
@@ -136,7 +139,16 @@ struct CaptureBuffer {
 
 impl CaptureBuffer {
     fn mapped(planes: Vec<PlaneMapping>) -> Self {
-        CaptureBuffer { planes, frame: None, export: None, more_exports: Vec::new(), exported: false, queued: false, removed: false }
+        CaptureBuffer {
+            planes,
+            frame: None,
+            export: None,
+            more_exports: Vec::new(),
+            exported: false,
+            lengths: Vec::new(),
+            queued: false,
+            removed: false,
+        }
     }
 
     /// The buffer's bytes (plane `plane`; a frame has one).
@@ -629,6 +641,7 @@ impl DecoderSession {
         buf.frame = None;
         buf.removed = true;
         buf.exported = false;
+        buf.lengths.clear();
         Ok(())
     }
 
@@ -816,15 +829,30 @@ impl DecoderSession {
         self.captures.get(index as usize).is_some_and(|b| b.queued)
     }
 
-    /// VIDIOC_QUERYBUF of a CAPTURE buffer: the length of `plane` in bytes.
-    /// Exports call it every time: it gives the dma-buf object size, and it
-    /// names the buffer index in ioctl traces (strace does not decode
-    /// VIDIOC_EXPBUF), which the re-queue analysis relies on.
-    pub fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
-        self.count();
-        let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
-            .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))?;
-        qb.planes.get(plane).map(|p| p.length).ok_or_else(|| V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}")))
+    /// The length of `plane` of CAPTURE buffer `index` in bytes (the dma-buf
+    /// object size), from a VIDIOC_QUERYBUF the first time it is asked for a
+    /// buffer (its first export) and remembered after that, so that exporting a
+    /// buffer again costs no ioctl. That one QUERYBUF names the index in ioctl
+    /// traces (strace does not decode VIDIOC_EXPBUF): the re-queue analyses
+    /// attribute the dma-buf fd duplicated next to it, and later duplicates of
+    /// that fd, to the index.
+    pub fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+        let Some(buf) = self.captures.get(index as usize) else {
+            return Err(V4l2Error::Invalid(format!("CAPTURE index {index} out of range")));
+        };
+        if buf.lengths.is_empty() {
+            self.count();
+            let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
+                .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))?;
+            let buf = &mut self.captures[index as usize];
+            // Only memory that stays: a DMABUF index without its frame reports nothing to keep.
+            if buf.frame.is_some() || !buf.planes.is_empty() {
+                buf.lengths = qb.planes.iter().map(|p| p.length).collect();
+            } else {
+                return qb.planes.get(plane).map(|p| p.length).ok_or_else(|| no_plane(index, plane));
+            }
+        }
+        self.captures[index as usize].lengths.get(plane).copied().ok_or_else(|| no_plane(index, plane))
     }
 
     /// The one dma-buf of CAPTURE buffer `index` (plane 0), for a consumer:
@@ -1492,6 +1520,10 @@ impl DecoderSession {
             self.capture_allocated = false;
         }
     }
+}
+
+fn no_plane(index: u32, plane: usize) -> V4l2Error {
+    V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}"))
 }
 
 /// ENUM_FMT until EINVAL (bounded).
