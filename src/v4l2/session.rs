@@ -590,13 +590,15 @@ impl DecoderSession {
         let mut frames = Vec::with_capacity(rb.count as usize);
         let mut result = Ok(());
         for index in 0..rb.count {
-            let len = match self.capture_plane_length(index, 0) {
-                Ok(l) => l,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
+            let len =
+                match self.query_capture_planes(index).and_then(|qb| qb.planes.first().map(|p| p.length).ok_or_else(|| no_plane(index, 0)))
+                {
+                    Ok(l) => l,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
             self.count();
             match v4l2r::ioctl::expbuf::<OwnedFd>(&self.video, self.cap_q, index as usize, 0, ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC) {
                 Ok(fd) => frames.push(Frame::new(fd, len as usize)),
@@ -841,9 +843,7 @@ impl DecoderSession {
             return Err(V4l2Error::Invalid(format!("CAPTURE index {index} out of range")));
         };
         if buf.lengths.is_empty() {
-            self.count();
-            let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
-                .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))?;
+            let qb = self.query_capture_planes(index)?;
             let buf = &mut self.captures[index as usize];
             // Only memory that stays: a DMABUF index without its frame reports nothing to keep.
             if buf.frame.is_some() || !buf.planes.is_empty() {
@@ -853,6 +853,13 @@ impl DecoderSession {
             }
         }
         self.captures[index as usize].lengths.get(plane).copied().ok_or_else(|| no_plane(index, plane))
+    }
+
+    /// VIDIOC_QUERYBUF of CAPTURE buffer `index`.
+    fn query_capture_planes(&self, index: u32) -> Result<QueryBuffer, V4l2Error> {
+        self.count();
+        v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
+            .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))
     }
 
     /// The one dma-buf of CAPTURE buffer `index` (plane 0), for a consumer:
