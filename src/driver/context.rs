@@ -87,6 +87,10 @@ struct Scratch {
     outputs: Vec<Vec<u32>>,
     mpeg2_slices: Vec<mpeg2::Mpeg2Slice<'static>>,
     h264_slices: Vec<h264::SliceInput<'static>>,
+    hevc_slices: Vec<hevc::HevcSlice<'static>>,
+    av1_tiles: Vec<av1::Av1Tile<'static>>,
+    /// HEVC frame-based requests: the entry point offsets of all slices.
+    entry_points: Vec<u32>,
 }
 
 /// Byte buffers reused from picture to picture: in steady state, copying the

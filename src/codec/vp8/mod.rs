@@ -69,12 +69,12 @@ pub struct Vp8Controls {
 
 impl Vp8Controls {
     /// The one control of the request.
-    pub fn specs(&self) -> Vec<crate::v4l2::ControlSpec<'_>> {
-        vec![crate::v4l2::ControlSpec::new(V4L2_CID_STATELESS_VP8_FRAME, &self.frame)]
+    pub fn specs(&self) -> [crate::v4l2::ControlSpec<'_>; 1] {
+        [crate::v4l2::ControlSpec::new(V4L2_CID_STATELESS_VP8_FRAME, &self.frame)]
     }
 }
 
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
