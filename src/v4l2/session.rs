@@ -24,10 +24,9 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 use v4l2r::bindings;
 use v4l2r::ioctl::{
-    BufferCapabilities, BufferFlags, ExpbufFlags, IoctlConvertError, MemoryConsistency, PlaneMapping, QBufPlane, QBuffer, QueryBuffer,
-    RequestBuffers, UncheckedV4l2Buffer,
+    BufferCapabilities, ExpbufFlags, IoctlConvertError, MemoryConsistency, PlaneMapping, QueryBuffer, RequestBuffers, UncheckedV4l2Buffer,
 };
-use v4l2r::memory::{DmaBufHandle, MemoryType, MmapHandle};
+use v4l2r::memory::MemoryType;
 use v4l2r::{Format, PlaneLayout, QueueType};
 
 use super::controls::{self, ControlSpec, CtrlScratch, Which};
@@ -1135,11 +1134,15 @@ impl DecoderSession {
 
         // 2. The bitstream buffer into the request.
         let (sec, usec) = ns_to_timeval(timestamp_ns);
-        let mut qb = QBuffer::<MmapHandle>::new(self.out_q, out_index).set_timestamp(sec, usec).set_request(req_fd);
+        let mut qb = qbuf_buffer(self.out_q, out_index, MemoryType::Mmap, 1);
+        qb.0.flags = bindings::V4L2_BUF_FLAG_REQUEST_FD;
         if hold_capture {
-            qb.flags |= BufferFlags::from_bits_retain(bindings::V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF);
+            qb.0.flags |= bindings::V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF;
         }
-        qb.planes = vec![QBufPlane::new(bytes)];
+        qb.0.timestamp.tv_sec = sec;
+        qb.0.timestamp.tv_usec = usec;
+        qb.0.__bindgen_anon_1.request_fd = req_fd;
+        set_plane(&mut qb, bytes as u32, 0, None);
         self.count();
         if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
             let e = ioctl_err(Op::QBuf, convert_errno(e), self.ctx(format_args!("OUTPUT {out_index} ({bytes} bytes, ts {timestamp_ns})")));
@@ -1189,18 +1192,11 @@ impl DecoderSession {
             Some(frame) => {
                 // DMABUF: always the same frame at this index (vb2 keeps
                 // the attachment, nothing is re-mapped per frame).
-                let mut plane = QBufPlane::new(0);
-                plane.0.m.fd = frame.raw_fd();
-                plane.0.length = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-                let mut qb = QBuffer::<DmaBufHandle<File>>::new(self.cap_q, cap_index);
-                qb.planes = vec![plane];
+                let mut qb = qbuf_buffer(self.cap_q, cap_index, MemoryType::DmaBuf, 1);
+                set_plane(&mut qb, 0, u32::try_from(frame.len()).unwrap_or(u32::MAX), Some(frame.raw_fd()));
                 v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
             }
-            None => {
-                let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
-                qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
-                v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
-            }
+            None => v4l2r::ioctl::qbuf::<_, ()>(&self.video, qbuf_buffer(self.cap_q, cap_index, MemoryType::Mmap, cap_planes)),
         };
         queued.map_err(convert_errno)?;
         self.captures[cap_index as usize].queued = true;
@@ -1525,6 +1521,38 @@ impl DecoderSession {
             };
             let _ = self.reqbufs_mem(self.cap_q, memory, 0);
             self.capture_allocated = false;
+        }
+    }
+}
+
+/// A `v4l2_buffer` to queue buffer `index` of `queue` (`memory`, `planes`
+/// zeroed planes; single-planar queues: the buffer's own fields), built inline:
+/// v4l2r's `QBuffer` collects its planes in a vector, an allocation per QBUF.
+fn qbuf_buffer(queue: QueueType, index: u32, memory: MemoryType, planes: usize) -> UncheckedV4l2Buffer {
+    let mut b = UncheckedV4l2Buffer::new_for_querybuf(queue, Some(index));
+    b.0.memory = memory as u32;
+    b.0.length = if b.1.is_some() { planes.min(bindings::VIDEO_MAX_PLANES as usize) as u32 } else { 0 };
+    b
+}
+
+/// Plane 0 of `b`: bytes used, length and (DMABUF) the dma-buf fd, in the
+/// first entry of the planes array of a multi-planar buffer, or in the
+/// buffer's own fields of a single-planar one (as v4l2r fills them).
+fn set_plane(b: &mut UncheckedV4l2Buffer, bytesused: u32, length: u32, fd: Option<i32>) {
+    match &mut b.1 {
+        Some(planes) => {
+            planes[0].bytesused = bytesused;
+            planes[0].length = length;
+            if let Some(fd) = fd {
+                planes[0].m.fd = fd;
+            }
+        }
+        None => {
+            b.0.bytesused = bytesused;
+            b.0.length = length;
+            if let Some(fd) = fd {
+                b.0.m.fd = fd;
+            }
         }
     }
 }
