@@ -626,6 +626,8 @@ pub struct CapturePool {
     fence_waits: u64,
     fence_wait_total: Duration,
     fence_wait_max: Duration,
+    /// Reference lists of completed decodes, for the next ones (no allocation per decode).
+    spare_refs: Vec<Vec<SlotId>>,
 }
 
 /// Upper bound on slot indices we can name with a `u32`.
@@ -661,6 +663,7 @@ impl CapturePool {
             fence_waits: 0,
             fence_wait_total: Duration::ZERO,
             fence_wait_max: Duration::ZERO,
+            spare_refs: Vec::new(),
         };
         pool.reset(slots);
         pool
@@ -887,8 +890,14 @@ impl CapturePool {
     /// are an error; slots that hold no picture (free, reserved) have nothing
     /// to protect and are dropped (a broken stream may name a never-decoded
     /// surface; decoding it anyway is what other drivers do).
+    #[cfg(test)]
     fn check_refs(&self, refs: &[SlotId]) -> Result<Vec<SlotId>, PoolError> {
-        let mut out: Vec<SlotId> = Vec::with_capacity(refs.len());
+        self.check_refs_into(refs, Vec::new())
+    }
+
+    /// [`Self::check_refs`] into `out` (cleared first; a spare list).
+    fn check_refs_into(&self, refs: &[SlotId], mut out: Vec<SlotId>) -> Result<Vec<SlotId>, PoolError> {
+        out.clear();
         for &r in refs {
             let s = self.slot(r)?;
             if matches!(s.state, SlotState::Free | SlotState::Reserved { .. }) {
@@ -922,7 +931,8 @@ impl CapturePool {
     /// pins refs until [`complete_decode`](Self::complete_decode) or
     /// [`abort_decode`](Self::abort_decode).
     pub fn begin_decode(&mut self, surface: SurfaceKey, frame: FrameId, refs: &[SlotId]) -> Result<SlotId, PoolError> {
-        let refs = self.check_refs(refs)?;
+        let spare = self.spare_refs.pop().unwrap_or_default();
+        let refs = self.check_refs_into(refs, spare)?;
         let chosen = self.choose(surface, &refs)?;
         let idle = (0..self.slots.len()).filter(|&i| i != chosen.index() && self.idle(i, &refs)).count();
         self.window_min_idle = self.window_min_idle.min(idle);
@@ -982,7 +992,7 @@ impl CapturePool {
         let SlotState::Queued { frame, surface } = s.state else {
             return Err(PoolError::InvalidState { slot, state: s.state.name(), op });
         };
-        let Some(pending) = s.pending.take() else {
+        let Some(mut pending) = s.pending.take() else {
             return Err(PoolError::InvalidState { slot, state: "queued without a pending frame", op });
         };
         for r in &pending.refs {
@@ -990,6 +1000,7 @@ impl CapturePool {
                 rs.dpb_refs = rs.dpb_refs.saturating_sub(1);
             }
         }
+        self.spare_refs.push(std::mem::take(&mut pending.refs));
         Ok((frame, surface, pending))
     }
 

@@ -198,6 +198,14 @@ fn negotiates_nv12_allocates_and_exports() {
     let flags = nix::fcntl::fcntl(fd.as_raw_fd(), nix::fcntl::FcntlArg::F_GETFD).unwrap();
     assert!(flags & libc::FD_CLOEXEC != 0, "exported fd is CLOEXEC");
     assert!(s.capture_dmabuf(99).is_err());
+    // The plane length is queried once per buffer (its first export), then
+    // remembered: exporting a buffer again costs no ioctl.
+    let before = s.ioctl_count();
+    let len = s.capture_plane_length(0, 0).expect("QUERYBUF");
+    assert!(len as usize >= cf.sizeimage[0] as usize);
+    assert_eq!(s.capture_plane_length(0, 0).unwrap(), len);
+    s.capture_dmabuf(0).expect("export again");
+    assert_eq!(s.ioctl_count(), before + 1, "one QUERYBUF, then nothing");
 
     let range = s.grow_capture(2).expect("CREATE_BUFS CAPTURE");
     assert_eq!(range, 4..6);

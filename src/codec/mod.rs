@@ -39,6 +39,34 @@ pub mod vp9;
 
 use std::fmt;
 
+/// The controls of one request, up to `N`, kept inline (no allocation per
+/// picture); reads as a slice of [`crate::v4l2::ControlSpec`].
+#[derive(Clone, Copy, Debug)]
+pub struct Specs<'a, const N: usize> {
+    items: [crate::v4l2::ControlSpec<'a>; N],
+    len: usize,
+}
+
+impl<'a, const N: usize> Specs<'a, N> {
+    /// A list holding `first`.
+    pub fn new(first: crate::v4l2::ControlSpec<'a>) -> Self {
+        Specs { items: [first; N], len: 1 }
+    }
+
+    /// Append `spec`; the list holds at most `N` (a bigger list is a bug of the caller).
+    pub fn push(&mut self, spec: crate::v4l2::ControlSpec<'a>) {
+        self.items[self.len] = spec;
+        self.len += 1;
+    }
+}
+
+impl<'a, const N: usize> std::ops::Deref for Specs<'a, N> {
+    type Target = [crate::v4l2::ControlSpec<'a>];
+    fn deref(&self) -> &Self::Target {
+        &self.items[..self.len]
+    }
+}
+
 /// Errors of the codec layer. Every one of them means "this picture cannot be
 /// translated"; the driver maps them to `VA_STATUS_ERROR_INVALID_PARAMETER` or
 /// `VA_STATUS_ERROR_DECODING_ERROR`.

@@ -6,7 +6,8 @@
 //! fake device ([`super::fake_device`]), as a client does: vaBeginPicture,
 //! vaRenderPicture, vaEndPicture, vaSyncSurface. Frames 10..N are measured;
 //! creating and destroying the VA buffers (the application's own
-//! allocations) is not.
+//! allocations) is not. `V4L2RVA_ALLOC_TRACE=1` prints the call stack of
+//! each allocation of the first measured frame.
 //!
 //! A unit test rather than a test of its own under `tests/`: the fake device
 //! and the recorded pictures are `cfg(test)` items of the library, and the
@@ -16,9 +17,12 @@
 use super::context::Context;
 use super::fake_device::{FakeHandle, Script};
 use super::*;
-use crate::codec::{h264, mpeg2};
-use crate::test_alloc::count;
-use crate::v4l2::{V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_MPEG2_SLICE};
+use crate::codec::{av1, h264, hevc, mpeg2, vp8, vp9};
+use crate::test_alloc::{count, count_traced};
+use crate::v4l2::{
+    V4L2_PIX_FMT_AV1_FRAME, V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_HEVC_SLICE, V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_VP8_FRAME,
+    V4L2_PIX_FMT_VP9_FRAME,
+};
 use crate::va_sys::abi::pod_bytes;
 use std::time::Duration;
 
@@ -34,7 +38,14 @@ const LOG: usize = 64 * FRAMES;
 type Buffers = Vec<(ffi::VABufferType, Vec<u8>)>;
 
 fn driver(name: &str, script: Script, profile: ffi::VAProfile) -> (Driver, FakeHandle, u32, Vec<u32>) {
-    let coded = [V4L2_PIX_FMT_MPEG2_SLICE, V4L2_PIX_FMT_H264_SLICE];
+    let coded = [
+        V4L2_PIX_FMT_MPEG2_SLICE,
+        V4L2_PIX_FMT_H264_SLICE,
+        V4L2_PIX_FMT_HEVC_SLICE,
+        V4L2_PIX_FMT_VP8_FRAME,
+        V4L2_PIX_FMT_VP9_FRAME,
+        V4L2_PIX_FMT_AV1_FRAME,
+    ];
     let node = DecoderNode {
         video_path: format!("/fake/{name}").into(),
         media_path: None,
@@ -56,20 +67,25 @@ fn driver(name: &str, script: Script, profile: ffi::VAProfile) -> (Driver, FakeH
 }
 
 /// Decode `FRAMES` frames (the buffers `picture` gives for each target
-/// surface), syncing each; returns the allocations of each measured frame.
-fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl Fn(u32) -> Buffers) -> Vec<u64> {
+/// surface and the previous frame's surface), syncing each; returns the
+/// allocations of each measured frame.
+fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl Fn(u32, u32) -> Buffers) -> Vec<u64> {
     let (d, _fake, ctx, s) = driver(name, script, profile);
     let mut counts = Vec::with_capacity(FRAMES);
+    let trace = std::env::var_os("V4L2RVA_ALLOC_TRACE").is_some();
     for n in 0..FRAMES {
         let target = s[n % s.len()];
+        let previous = s[(n + s.len() - 1) % s.len()];
         let ids: Vec<u32> =
-            picture(target).iter().map(|(t, bytes)| d.create_buffer(*t, bytes.len() as u32, 1, Some(bytes)).unwrap()).collect();
-        let ((), allocs) = count(|| {
+            picture(target, previous).iter().map(|(t, bytes)| d.create_buffer(*t, bytes.len() as u32, 1, Some(bytes)).unwrap()).collect();
+        let frame = || {
             d.begin_picture(ctx, target).unwrap();
             d.render_picture(ctx, &ids).unwrap();
             d.end_picture(ctx).unwrap();
             d.sync_surface(target).unwrap();
-        });
+        };
+        // V4L2RVA_ALLOC_TRACE=1: the call stack of each allocation of the first measured frame.
+        let ((), allocs) = if n == WARM_UP && trace { count_traced(frame) } else { count(frame) };
         for id in ids {
             d.destroy_buffer(id).unwrap();
         }
@@ -80,7 +96,7 @@ fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl 
     counts
 }
 
-fn mpeg2_i_frame(_target: u32) -> Buffers {
+fn mpeg2_i_frame(_target: u32, _previous: u32) -> Buffers {
     let p = mpeg2::tests::progressive_i_frame();
     let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&p.pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&p.iq))];
     for (param, data) in &p.slices {
@@ -90,7 +106,7 @@ fn mpeg2_i_frame(_target: u32) -> Buffers {
     bufs
 }
 
-fn h264_four_slice_idr(target: u32) -> Buffers {
+fn h264_four_slice_idr(target: u32, _previous: u32) -> Buffers {
     let (pic, iq, slices) = h264::tests::cavlc_idr_four_slices(target);
     let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&iq))];
     for (param, data) in &slices {
@@ -114,4 +130,85 @@ fn h264_slice_based_frames_allocate_nothing_in_steady_state() {
     let counts = per_frame("alloc-h264", script, ffi::VAProfileH264High, h264_four_slice_idr);
     println!("H.264 (four slice requests): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
     assert!(counts.iter().all(|&n| n == 0), "H.264 frames allocate: {counts:?}");
+}
+
+/// The two-slice P picture of slices.hevc, referencing the previous frame.
+fn hevc_two_slice_p(target: u32, previous: u32) -> Buffers {
+    let (pic, slices) = hevc::tests::two_slice_p_picture(target, previous);
+    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic))];
+    for (param, data) in &slices {
+        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
+        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
+    }
+    bufs
+}
+
+fn vp8_key_frame(_target: u32, _previous: u32) -> Buffers {
+    let (pic, iq, slice, data) = vp8::tests::key_frame();
+    vec![
+        (ffi::VAPictureParameterBufferType, pod_bytes(&pic)),
+        (ffi::VAIQMatrixBufferType, pod_bytes(&iq)),
+        (ffi::VAProbabilityBufferType, pod_bytes(&ffi::VAProbabilityDataBufferVP8::default())),
+        (ffi::VASliceParameterBufferType, pod_bytes(&slice)),
+        (ffi::VASliceDataBufferType, data.to_vec()),
+    ]
+}
+
+fn vp9_key_frame(_target: u32, _previous: u32) -> Buffers {
+    let (pic, slice, data) = vp9::tests::p0_key_frame();
+    vec![
+        (ffi::VAPictureParameterBufferType, pod_bytes(&pic)),
+        (ffi::VASliceParameterBufferType, pod_bytes(&slice)),
+        (ffi::VASliceDataBufferType, data),
+    ]
+}
+
+fn av1_key_frame(target: u32, _previous: u32) -> Buffers {
+    let (pic, tiles) = av1::tests::key_frame(target);
+    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic))];
+    for (param, data) in &tiles {
+        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
+        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
+    }
+    bufs
+}
+
+#[test]
+fn hevc_frame_based_frames_allocate_nothing_in_steady_state() {
+    let script = Script { log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-hevc", script, ffi::VAProfileHEVCMain, hevc_two_slice_p);
+    println!("HEVC (two slices, one request): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "HEVC frames allocate: {counts:?}");
+}
+
+#[test]
+fn hevc_slice_based_frames_allocate_nothing_in_steady_state() {
+    let script = Script { slice_based: true, frame_based_offered: false, log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-hevc-slices", script, ffi::VAProfileHEVCMain, hevc_two_slice_p);
+    println!("HEVC (two slice requests): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "HEVC frames allocate: {counts:?}");
+}
+
+#[test]
+fn vp8_frames_allocate_nothing_in_steady_state() {
+    let script = Script { log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-vp8", script, ffi::VAProfileVP8Version0_3, vp8_key_frame);
+    println!("VP8: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "VP8 frames allocate: {counts:?}");
+}
+
+#[test]
+fn vp9_frames_allocate_nothing_in_steady_state() {
+    let script = Script { log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-vp9", script, ffi::VAProfileVP9Profile0, vp9_key_frame);
+    println!("VP9: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "VP9 frames allocate: {counts:?}");
+}
+
+#[test]
+fn av1_frames_allocate_nothing_in_steady_state() {
+    let script = Script { log_capacity: LOG, ..Script::default() };
+    let counts = per_frame("alloc-av1", script, ffi::VAProfileAV1Profile0, av1_key_frame);
+    println!("AV1 (two tiles): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "AV1 frames allocate: {counts:?}");
 }

@@ -88,6 +88,10 @@ struct Scratch {
     outputs: Vec<Vec<u32>>,
     mpeg2_slices: Vec<mpeg2::Mpeg2Slice<'static>>,
     h264_slices: Vec<h264::SliceInput<'static>>,
+    hevc_slices: Vec<hevc::HevcSlice<'static>>,
+    av1_tiles: Vec<av1::Av1Tile<'static>>,
+    /// HEVC frame-based requests: the entry point offsets of all slices.
+    entry_points: Vec<u32>,
 }
 
 /// Byte buffers reused from picture to picture: in steady state, copying the
@@ -1251,9 +1255,11 @@ impl Context {
     }
 
     /// A dma-buf fd for `slot`, owned by the caller (a duplicate of the slot's
-    /// one dma-buf), and the buffer's size. The QUERYBUF first names the index
-    /// in ioctl traces (strace does not decode VIDIOC_EXPBUF), which the
-    /// re-queue analysis relies on.
+    /// one dma-buf: F_DUPFD_CLOEXEC), and the buffer's size. The first export
+    /// of a buffer queries its size (VIDIOC_QUERYBUF, which also names the
+    /// index in ioctl traces, where the re-queue analyses bind the duplicated
+    /// fd to it) and exports it (MMAP: VIDIOC_EXPBUF); later exports of the
+    /// buffer are the duplicate alone.
     pub fn export_slot(&mut self, slot: SlotId) -> VaResult<(OwnedFd, u32)> {
         let queried = self.session.capture_plane_length(slot.0, 0).map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
         let size = match self.session.capture_memory() {

@@ -933,7 +933,7 @@ impl DecoderDevice for FakeDevice {
             Memory::Frame(f) => Some(vec![f.as_mut()?.bytes_mut()?]),
         }
     }
-    fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+    fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
         let c = self.captures.get(index as usize).ok_or_else(|| ioctl(Op::QueryBuf, Errno::EINVAL))?;
         match &c.memory {
             Memory::Planes(p) => p.get(plane).map(|v| v.len() as u32).ok_or_else(|| ioctl(Op::QueryBuf, Errno::EINVAL)),

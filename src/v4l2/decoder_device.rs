@@ -130,8 +130,9 @@ pub trait DecoderDevice: Send {
     fn capture_planes(&self, index: u32) -> Option<Vec<&[u8]>>;
     /// Every memory plane of CAPTURE buffer `index`, writable (`None` while queued).
     fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>>;
-    /// Length in bytes of plane `plane` of CAPTURE buffer `index`, as the device reports it.
-    fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error>;
+    /// Length in bytes of plane `plane` of CAPTURE buffer `index`, as the device reports it
+    /// (asked once per buffer, on its first export, and remembered).
+    fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error>;
     /// Size of CAPTURE buffer `index`'s memory (plane 0).
     fn capture_buffer_size(&self, index: u32) -> Option<usize>;
     /// The one dma-buf of CAPTURE buffer `index` (exported once), for consumers.
@@ -247,18 +248,13 @@ impl DecoderDevice for DecoderSession {
         DecoderSession::output_in_flight(self, out_index)
     }
     fn wait_decode(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
-        into.extend(DecoderSession::wait_decode(self, out_index, timeout)?);
-        Ok(())
+        DecoderSession::wait_decode_into(self, out_index, timeout, into)
     }
     fn poll_decode(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
-        let got = DecoderSession::poll_decode(self, out_index)?;
-        let done = got.is_some();
-        into.extend(got.into_iter().flatten());
-        Ok(done)
+        DecoderSession::poll_decode_into(self, out_index, into)
     }
     fn dequeue_capture(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
-        into.extend(DecoderSession::dequeue_capture(self, timeout)?);
-        Ok(())
+        DecoderSession::dequeue_capture_into(self, timeout, into)
     }
     fn flush_held_capture(&mut self) -> Result<(), V4l2Error> {
         DecoderSession::flush_held_capture(self)
@@ -278,7 +274,7 @@ impl DecoderDevice for DecoderSession {
     fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>> {
         DecoderSession::capture_planes_mut(self, index)
     }
-    fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+    fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
         DecoderSession::capture_plane_length(self, index, plane)
     }
     fn capture_buffer_size(&self, index: u32) -> Option<usize> {

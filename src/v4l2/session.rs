@@ -24,10 +24,9 @@ use nix::errno::Errno;
 use nix::poll::PollFlags;
 use v4l2r::bindings;
 use v4l2r::ioctl::{
-    BufferCapabilities, BufferFlags, ExpbufFlags, IoctlConvertError, MemoryConsistency, PlaneMapping, QBufPlane, QBuffer, QueryBuffer,
-    RequestBuffers, UncheckedV4l2Buffer,
+    BufferCapabilities, ExpbufFlags, IoctlConvertError, MemoryConsistency, PlaneMapping, QueryBuffer, RequestBuffers, UncheckedV4l2Buffer,
 };
-use v4l2r::memory::{DmaBufHandle, MemoryType, MmapHandle};
+use v4l2r::memory::MemoryType;
 use v4l2r::{Format, PlaneLayout, QueueType};
 
 use super::controls::{self, ControlSpec, CtrlScratch, Which};
@@ -126,6 +125,9 @@ struct CaptureBuffer {
     more_exports: Vec<OwnedFd>,
     /// Handed out to a consumer at least once.
     exported: bool,
+    /// Length of each memory plane, as the first VIDIOC_QUERYBUF of an export
+    /// learned it (empty until then, and again once the memory is given back).
+    lengths: Vec<u32>,
     /// Queued in the kernel (between QBUF and DQBUF).
     queued: bool,
     /// DMABUF: given back with VIDIOC_REMOVE_BUFS; the index is a hole until
@@ -135,7 +137,16 @@ struct CaptureBuffer {
 
 impl CaptureBuffer {
     fn mapped(planes: Vec<PlaneMapping>) -> Self {
-        CaptureBuffer { planes, frame: None, export: None, more_exports: Vec::new(), exported: false, queued: false, removed: false }
+        CaptureBuffer {
+            planes,
+            frame: None,
+            export: None,
+            more_exports: Vec::new(),
+            exported: false,
+            lengths: Vec::new(),
+            queued: false,
+            removed: false,
+        }
     }
 
     /// The buffer's bytes (plane `plane`; a frame has one).
@@ -576,13 +587,15 @@ impl DecoderSession {
         let mut frames = Vec::with_capacity(rb.count as usize);
         let mut result = Ok(());
         for index in 0..rb.count {
-            let len = match self.capture_plane_length(index, 0) {
-                Ok(l) => l,
-                Err(e) => {
-                    result = Err(e);
-                    break;
-                }
-            };
+            let len =
+                match self.query_capture_planes(index).and_then(|qb| qb.planes.first().map(|p| p.length).ok_or_else(|| no_plane(index, 0)))
+                {
+                    Ok(l) => l,
+                    Err(e) => {
+                        result = Err(e);
+                        break;
+                    }
+                };
             self.count();
             match v4l2r::ioctl::expbuf::<OwnedFd>(&self.video, self.cap_q, index as usize, 0, ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC) {
                 Ok(fd) => frames.push(Frame::new(fd, len as usize)),
@@ -627,6 +640,7 @@ impl DecoderSession {
         buf.frame = None;
         buf.removed = true;
         buf.exported = false;
+        buf.lengths.clear();
         Ok(())
     }
 
@@ -814,15 +828,35 @@ impl DecoderSession {
         self.captures.get(index as usize).is_some_and(|b| b.queued)
     }
 
-    /// VIDIOC_QUERYBUF of a CAPTURE buffer: the length of `plane` in bytes.
-    /// Exports call it every time: it gives the dma-buf object size, and it
-    /// names the buffer index in ioctl traces (strace does not decode
-    /// VIDIOC_EXPBUF), which the re-queue analysis relies on.
-    pub fn capture_plane_length(&self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+    /// The length of `plane` of CAPTURE buffer `index` in bytes (the dma-buf
+    /// object size), from a VIDIOC_QUERYBUF the first time it is asked for a
+    /// buffer (its first export) and remembered after that, so that exporting a
+    /// buffer again costs no ioctl. That one QUERYBUF names the index in ioctl
+    /// traces (strace does not decode VIDIOC_EXPBUF): the re-queue analyses
+    /// attribute the dma-buf fd duplicated next to it, and later duplicates of
+    /// that fd, to the index.
+    pub fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
+        let Some(buf) = self.captures.get(index as usize) else {
+            return Err(V4l2Error::Invalid(format!("CAPTURE index {index} out of range")));
+        };
+        if buf.lengths.is_empty() {
+            let qb = self.query_capture_planes(index)?;
+            let buf = &mut self.captures[index as usize];
+            // Only memory that stays: a DMABUF index without its frame reports nothing to keep.
+            if buf.frame.is_some() || !buf.planes.is_empty() {
+                buf.lengths = qb.planes.iter().map(|p| p.length).collect();
+            } else {
+                return qb.planes.get(plane).map(|p| p.length).ok_or_else(|| no_plane(index, plane));
+            }
+        }
+        self.captures[index as usize].lengths.get(plane).copied().ok_or_else(|| no_plane(index, plane))
+    }
+
+    /// VIDIOC_QUERYBUF of CAPTURE buffer `index`.
+    fn query_capture_planes(&self, index: u32) -> Result<QueryBuffer, V4l2Error> {
         self.count();
-        let qb: QueryBuffer = v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
-            .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))?;
-        qb.planes.get(plane).map(|p| p.length).ok_or_else(|| V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}")))
+        v4l2r::ioctl::querybuf(&self.video, self.cap_q, index as usize)
+            .map_err(|e| ioctl_err(Op::QueryBuf, convert_errno(e), self.ctx(format_args!("CAPTURE {index}"))))
     }
 
     /// The one dma-buf of CAPTURE buffer `index` (plane 0), for a consumer:
@@ -1098,11 +1132,15 @@ impl DecoderSession {
 
         // 2. The bitstream buffer into the request.
         let (sec, usec) = ns_to_timeval(timestamp_ns);
-        let mut qb = QBuffer::<MmapHandle>::new(self.out_q, out_index).set_timestamp(sec, usec).set_request(req_fd);
+        let mut qb = qbuf_buffer(self.out_q, out_index, MemoryType::Mmap, 1);
+        qb.0.flags = bindings::V4L2_BUF_FLAG_REQUEST_FD;
         if hold_capture {
-            qb.flags |= BufferFlags::from_bits_retain(bindings::V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF);
+            qb.0.flags |= bindings::V4L2_BUF_FLAG_M2M_HOLD_CAPTURE_BUF;
         }
-        qb.planes = vec![QBufPlane::new(bytes)];
+        qb.0.timestamp.tv_sec = sec;
+        qb.0.timestamp.tv_usec = usec;
+        qb.0.__bindgen_anon_1.request_fd = req_fd;
+        set_plane(&mut qb, bytes as u32, 0, None);
         self.count();
         if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
             let e = ioctl_err(Op::QBuf, convert_errno(e), self.ctx(format_args!("OUTPUT {out_index} ({bytes} bytes, ts {timestamp_ns})")));
@@ -1152,18 +1190,11 @@ impl DecoderSession {
             Some(frame) => {
                 // DMABUF: always the same frame at this index (vb2 keeps
                 // the attachment, nothing is re-mapped per frame).
-                let mut plane = QBufPlane::new(0);
-                plane.0.m.fd = frame.raw_fd();
-                plane.0.length = u32::try_from(frame.len()).unwrap_or(u32::MAX);
-                let mut qb = QBuffer::<DmaBufHandle<File>>::new(self.cap_q, cap_index);
-                qb.planes = vec![plane];
+                let mut qb = qbuf_buffer(self.cap_q, cap_index, MemoryType::DmaBuf, 1);
+                set_plane(&mut qb, 0, u32::try_from(frame.len()).unwrap_or(u32::MAX), Some(frame.raw_fd()));
                 v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
             }
-            None => {
-                let mut qb = QBuffer::<MmapHandle>::new(self.cap_q, cap_index);
-                qb.planes = (0..cap_planes).map(|_| QBufPlane::new(0)).collect();
-                v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
-            }
+            None => v4l2r::ioctl::qbuf::<_, ()>(&self.video, qbuf_buffer(self.cap_q, cap_index, MemoryType::Mmap, cap_planes)),
         };
         queued.map_err(convert_errno)?;
         self.captures[cap_index as usize].queued = true;
@@ -1174,18 +1205,33 @@ impl DecoderSession {
     /// then dequeue finished OUTPUT buffers, re-initialise their requests and
     /// dequeue every finished CAPTURE buffer. An already completed slot returns
     /// whatever CAPTURE buffers are ready. `Timeout` leaves the decode in flight.
+    /// Collects into a new vector; the decode flow uses [`Self::wait_decode_into`].
     pub fn wait_decode(&mut self, out_index: u32, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        self.complete(out_index, Some(timeout))?
-            .ok_or_else(|| V4l2Error::Timeout {
-                op: Op::Poll,
-                context: self.ctx(format_args!("request of OUTPUT {out_index} after {timeout:?}")),
-            })
-            .inspect_err(|e| log::warn!("{e}"))
+        let mut out = Vec::new();
+        self.wait_decode_into(out_index, timeout, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::wait_decode`], appending the dequeued CAPTURE buffers to `into`
+    /// (no allocation once `into` has room).
+    pub fn wait_decode_into(&mut self, out_index: u32, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
+        if self.complete(out_index, Some(timeout), into)? {
+            return Ok(());
+        }
+        let e = V4l2Error::Timeout { op: Op::Poll, context: self.ctx(format_args!("request of OUTPUT {out_index} after {timeout:?}")) };
+        log::warn!("{e}");
+        Err(e)
     }
 
     /// Non-blocking `wait_decode`: `None` while the request is still running.
     pub fn poll_decode(&mut self, out_index: u32) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
-        self.complete(out_index, None)
+        let mut out = Vec::new();
+        Ok(self.poll_decode_into(out_index, &mut out)?.then_some(out))
+    }
+
+    /// [`Self::poll_decode`] appending to `into`: `false` (nothing appended) while the request runs.
+    pub fn poll_decode_into(&mut self, out_index: u32, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
+        self.complete(out_index, None, into)
     }
 
     /// Whether the request of `out_index` is in flight (queued, not reaped).
@@ -1196,17 +1242,25 @@ impl DecoderSession {
     /// Dequeue finished CAPTURE buffers, waiting up to `timeout` for the first
     /// one when some are queued. Empty when nothing is queued.
     pub fn dequeue_capture(&mut self, timeout: Duration) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        let mut out = self.drain_capture()?;
-        if !out.is_empty() || !self.captures.iter().any(|b| b.queued) {
-            return Ok(out);
+        let mut out = Vec::new();
+        self.dequeue_capture_into(timeout, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`Self::dequeue_capture`] appending to `into`.
+    pub fn dequeue_capture_into(&mut self, timeout: Duration, into: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
+        let n = into.len();
+        self.drain_capture(into)?;
+        if into.len() > n || !self.captures.iter().any(|b| b.queued) {
+            return Ok(());
         }
         let deadline = deadline_after(timeout);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let ready = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
-            out.extend(self.drain_capture()?);
-            if !out.is_empty() {
-                return Ok(out);
+            self.drain_capture(into)?;
+            if into.len() > n {
+                return Ok(());
             }
             if ready.is_none() || Instant::now() >= deadline {
                 return Err(V4l2Error::Timeout { op: Op::Poll, context: self.ctx("CAPTURE") }).inspect_err(|e| log::warn!("{e}"));
@@ -1343,11 +1397,10 @@ impl DecoderSession {
         Ok(())
     }
 
-    /// Dequeue every finished CAPTURE buffer (non-blocking).
-    fn drain_capture(&mut self) -> Result<Vec<DequeuedCapture>, V4l2Error> {
-        let mut out = Vec::new();
+    /// Dequeue every finished CAPTURE buffer (non-blocking), appending to `out`.
+    fn drain_capture(&mut self, out: &mut Vec<DequeuedCapture>) -> Result<(), V4l2Error> {
         if !self.captures.iter().any(|b| b.queued) {
-            return Ok(out);
+            return Ok(());
         }
         for _ in 0..=self.captures.len() {
             self.count();
@@ -1380,18 +1433,19 @@ impl DecoderSession {
                 break;
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Shared body of wait/poll: `timeout` None = do not block on the request.
-    fn complete(&mut self, out_index: u32, timeout: Option<Duration>) -> Result<Option<Vec<DequeuedCapture>>, V4l2Error> {
+    /// `false` while the request runs; CAPTURE buffers dequeued are appended to `into`.
+    fn complete(&mut self, out_index: u32, timeout: Option<Duration>, into: &mut Vec<DequeuedCapture>) -> Result<bool, V4l2Error> {
         let i = out_index as usize;
         let Some(slot) = self.outputs.get(i) else {
             return Err(V4l2Error::State(format!("no OUTPUT buffer {out_index}")));
         };
         if slot.state != SlotState::InFlight {
             // Already reaped (possibly while waiting for another slot).
-            return self.drain_capture().map(Some);
+            return self.drain_capture(into).map(|()| true);
         }
         let start = Instant::now();
         let budget = timeout.unwrap_or(Duration::ZERO);
@@ -1400,7 +1454,7 @@ impl DecoderSession {
         };
         let done = req.wait(budget).map_err(|e| ioctl_err(Op::Poll, e, self.ctx(format_args!("request of OUTPUT {out_index}"))))?;
         if !done {
-            return Ok(None);
+            return Ok(false);
         }
         // The request is complete, so its OUTPUT buffer is done.
         self.drain_output()?;
@@ -1431,20 +1485,20 @@ impl DecoderSession {
                 self.reinit_slot(k);
             }
         }
-        let mut caps = self.drain_capture()?;
+        self.drain_capture(into)?;
         if let Some(c) = expect {
             let deadline = deadline_after(CAPTURE_GRACE);
             while self.capture_queued(c) && Instant::now() < deadline {
                 let left = deadline.saturating_duration_since(Instant::now());
                 let r = poll_fd(self.video.as_fd(), PollFlags::POLLIN, left).map_err(|e| ioctl_err(Op::Poll, e, self.ctx("CAPTURE")))?;
-                let n = caps.len();
-                caps.extend(self.drain_capture()?);
-                if r.is_some() && caps.len() == n {
+                let n = into.len();
+                self.drain_capture(into)?;
+                if r.is_some() && into.len() == n {
                     std::thread::sleep(Duration::from_millis(1));
                 }
             }
         }
-        Ok(Some(caps))
+        Ok(true)
     }
 
     fn free_output(&mut self) {
@@ -1467,6 +1521,42 @@ impl DecoderSession {
             self.capture_allocated = false;
         }
     }
+}
+
+/// A `v4l2_buffer` to queue buffer `index` of `queue` (`memory`, `planes`
+/// zeroed planes; single-planar queues: the buffer's own fields), built inline:
+/// v4l2r's `QBuffer` collects its planes in a vector, an allocation per QBUF.
+fn qbuf_buffer(queue: QueueType, index: u32, memory: MemoryType, planes: usize) -> UncheckedV4l2Buffer {
+    let mut b = UncheckedV4l2Buffer::new_for_querybuf(queue, Some(index));
+    b.0.memory = memory as u32;
+    b.0.length = if b.1.is_some() { planes.min(bindings::VIDEO_MAX_PLANES as usize) as u32 } else { 0 };
+    b
+}
+
+/// Plane 0 of `b`: bytes used, length and (DMABUF) the dma-buf fd, in the
+/// first entry of the planes array of a multi-planar buffer, or in the
+/// buffer's own fields of a single-planar one (as v4l2r fills them).
+fn set_plane(b: &mut UncheckedV4l2Buffer, bytesused: u32, length: u32, fd: Option<i32>) {
+    match &mut b.1 {
+        Some(planes) => {
+            planes[0].bytesused = bytesused;
+            planes[0].length = length;
+            if let Some(fd) = fd {
+                planes[0].m.fd = fd;
+            }
+        }
+        None => {
+            b.0.bytesused = bytesused;
+            b.0.length = length;
+            if let Some(fd) = fd {
+                b.0.m.fd = fd;
+            }
+        }
+    }
+}
+
+fn no_plane(index: u32, plane: usize) -> V4l2Error {
+    V4l2Error::Invalid(format!("CAPTURE buffer {index} has no plane {plane}"))
 }
 
 /// ENUM_FMT until EINVAL (bounded).

@@ -30,8 +30,9 @@ ratios to a memcpy of the same bytes (va-client image-bench).
 
 Exit status 1 when a single-slice H.264 stream costs the driver (replay) more than 7
 request-path ioctls per frame, the request API's floor (issue 12), or when exporting every
-frame costs ioctls per frame beyond the replay's (an export needs an EXPBUF only the first
-time for each buffer), so a change that adds one shows.
+frame costs ioctls per frame beyond the replay's (an export needs a QUERYBUF and an EXPBUF
+only the first time for each buffer; later ones are an fcntl F_DUPFD_CLOEXEC), so a change
+that adds one shows.
 """
 import argparse
 import ctypes

@@ -13,9 +13,10 @@ Cases, with tools/va-client (a Rust client of the real libva on /dev/dri/renderD
 - `proof fences <setup> h264-long`: `va-client replay` of that record under
   `strace -f -ttt -e trace=ioctl,fcntl -X verbose`, exporting every decoded frame (DRM PRIME,
   composed layers, read-only) and attaching a sw_sync fence to each export as a reader
-  (DMA_BUF_IOCTL_IMPORT_SYNC_FILE), signalled later. From the strace (exports = a CAPTURE
-  VIDIOC_QUERYBUF followed by EXPBUF or fcntl F_DUPFD_CLOEXEC in the same thread, as
-  scripts/strace-requeue attributes them; the k-th export is the client's frame k): no CAPTURE
+  (DMA_BUF_IOCTL_IMPORT_SYNC_FILE), signalled later. From the strace (exports attributed
+  as scripts/strace-requeue does: a buffer's first export is a CAPTURE VIDIOC_QUERYBUF
+  followed by EXPBUF or fcntl F_DUPFD_CLOEXEC in the same thread, later ones the
+  F_DUPFD_CLOEXEC of the same dma-buf fd; the k-th export is the client's frame k): no CAPTURE
   QBUF of an index may fall between the attach and the signal of a fence on that index's
   export. From the driver's teardown pool summary (LIBVA_V4L2_REQUEST_LOG=info): fence waits.
     * `lru`: the default LRU pool (LIBVA_V4L2_REQUEST_PIN=never, so the client's repeated
@@ -139,29 +140,27 @@ def pool_stats(err):
 
 def strace_events(path):
     """CAPTURE exports [(t, index, decodes)] and CAPTURE QBUFs {index: [(t, decodes)]} from an
-    strace log, attributing exports as scripts/strace-requeue does (CAPTURE QUERYBUF followed
-    by EXPBUF or F_DUPFD in the same thread). A QUERYBUF + EXPBUF on a handle that never
-    queues a CAPTURE buffer is the driver allocating frames (DMABUF mode), not an export."""
+    strace log, attributing exports as scripts/strace-requeue does (its Exports: a buffer's
+    first export is a CAPTURE QUERYBUF followed by EXPBUF or F_DUPFD in the same thread,
+    which binds the dma-buf fd duplicated to the index; later exports are F_DUPFDs of that
+    fd). A QUERYBUF + EXPBUF on a handle that never queues a CAPTURE buffer is the driver
+    allocating frames (DMABUF mode), not an export."""
     candidates, qbufs, decodes = [], {}, 0
-    queried = {}
     capture_fds = set()
+    driver = SR.Exports()
     with open(path, errors='replace') as f:
         for ev in SR.parse(f):
-            last = queried.pop(ev['pid'], None)
+            att = driver.see(ev)
             op = ev['op']
-            if op == 'QUERYBUF' and ev['type'] in SR.CAPTURE_TYPES and ev['index'] is not None:
-                queried[ev['pid']] = (ev['index'], ev['fd'])
-            elif op in ('DUPFD', 'EXPBUF') and last is not None:
-                # DUPFD: a duplicate of the buffer's dma-buf (always an export); EXPBUF: on
-                # the handle of the QUERYBUF.
-                candidates.append((ev['t'], last[0], decodes, None if op == 'DUPFD' else last[1]))
+            if att is not None and att[0] == 'export':
+                candidates.append((ev['t'], att[2], decodes, att[1]))
             elif op == 'QBUF':
                 if ev['type'] in SR.OUTPUT_TYPES:
                     decodes += 1
                 elif ev['type'] in SR.CAPTURE_TYPES and ev['index'] is not None:
                     capture_fds.add(ev['fd'])
                     qbufs.setdefault(ev['index'], []).append((ev['t'], decodes))
-    exports = [(t, i, d) for t, i, d, fd in candidates if fd is None or fd in capture_fds]
+    exports = [(t, i, d) for t, i, d, fd in candidates if fd in capture_fds]
     return exports, qbufs
 
 

@@ -5,6 +5,8 @@ import importlib.util
 import os
 import unittest
 
+from driver_exports import without_repeat_querybufs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 _loader = importlib.machinery.SourceFileLoader('strace_hold', os.path.join(ROOT, 'scripts', 'strace-hold'))
@@ -57,6 +59,23 @@ class Synthetic(unittest.TestCase):
         self.assertEqual(e1['requeued_while_held'], 1)
         self.assertEqual(e1['release_to_requeue_decodes'], 1)
         self.assertEqual((e2['index'], e2['consumer_fds'], e2['held_at_exit']), (1, [26], True))
+
+    def test_later_export_without_querybuf(self):
+        # The driver now queries a buffer on its first export only: the third export is the
+        # dup of the buffer's dma-buf (fd 23, bound by the second export) alone.
+        trace = without_repeat_querybufs(data('strace-hold-synthetic.txt'))
+        self.assertEqual(len(trace), len(data('strace-hold-synthetic.txt')) - 1)
+        r = sh.analyse(trace)
+        self.assertEqual(r['exports'], 3)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual([(e['index'], e['consumer_fds']) for e in r['rows']], [(0, [21, 22]), (1, [24, 25, 30]), (1, [26])])
+        self.assertEqual(r['requeued_while_held'], self.r['requeued_while_held'])
+
+    def test_dup_of_a_closed_driver_fd_is_no_export(self):
+        trace = data('strace-hold-synthetic.txt')[:-1] + [
+            '11    1000.910000 close(23) = 0\n',
+            '11    1000.920000 fcntl(23, 0x406 /* F_DUPFD_CLOEXEC */, 3) = 27\n']
+        self.assertEqual(sh.analyse(trace)['exports'], 3)
 
     def test_wayland_display_window(self):
         r = sh.analyse(data('strace-hold-synthetic.txt'), data('wayland-debug-synthetic.txt'))
@@ -155,6 +174,20 @@ class RecordedMpvEgl(unittest.TestCase):
         self.assertEqual(r['min_release_to_requeue_decodes'], 22)
         e = r['rows'][1]
         self.assertEqual((e['video_fd'], e['index'], e['consumer_fds'], e['mmaps']), (14, 3, [56, 57, 60], 2))
+
+    def test_mpv_holds_one_querybuf_per_buffer(self):
+        # As the driver exports now: QUERYBUF + dup for a buffer's first export, the dup alone after.
+        trace = without_repeat_querybufs(data('strace-hold-mpv-egl.txt.gz'))
+        self.assertEqual(len(data('strace-hold-mpv-egl.txt.gz')) - len(trace), 43)   # 30 QUERYBUFs (13 split in two lines)
+        r = sh.analyse(trace)
+        full = sh.analyse(data('strace-hold-mpv-egl.txt.gz'))
+        self.assertEqual(r['exports'], 60)
+        self.assertEqual(r['unattributed_exports'], 0)
+        # Seconds differ: a later export's time is its dup's now (the QUERYBUF is gone).
+        strip = lambda rep: {k: v for k, v in rep.items() if k not in ('rows', 'median_hold_s')}  # noqa: E731
+        self.assertEqual(strip(r), strip(full))
+        self.assertEqual([(x['index'], x['consumer_fds'], x['hold_decodes']) for x in r['rows']],
+                         [(x['index'], x['consumer_fds'], x['hold_decodes']) for x in full['rows']])
 
 
 if __name__ == '__main__':

@@ -5,6 +5,8 @@ import importlib.util
 import os
 import unittest
 
+from driver_exports import without_repeat_querybufs
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 _loader = importlib.machinery.SourceFileLoader('strace_requeue', os.path.join(ROOT, 'scripts', 'strace-requeue'))
@@ -13,13 +15,17 @@ sr = importlib.util.module_from_spec(_spec)
 _loader.exec_module(sr)
 
 
-def analyse(name):
+def lines(name):
     path = os.path.join(HERE, 'data', name)
     if name.endswith('.gz'):
         with gzip.open(path, 'rt') as f:
-            return sr.analyse(f)
+            return f.readlines()
     with open(path) as f:
-        return sr.analyse(f)
+        return f.readlines()
+
+
+def analyse(name):
+    return sr.analyse(lines(name))
 
 
 class RecordedGstreamer(unittest.TestCase):
@@ -76,6 +82,47 @@ class RecordedDriverExports(unittest.TestCase):
         self.assertEqual(r['unattributed_exports'], 0)
         self.assertEqual(r['min_export_distance'], 25)   # >= 31 slots - 23 surfaces
         self.assertEqual(r['min_requeue_decodes'], 27)
+
+
+class RecordedDriverExportsOneQuerybufPerBuffer(unittest.TestCase):
+    """The same recording as the driver exports now: a CAPTURE QUERYBUF for the first
+    export of each buffer only (with its EXPBUF and F_DUPFD_CLOEXEC); later exports are the
+    F_DUPFD_CLOEXEC of the buffer's dma-buf alone, attributed by that fd."""
+
+    def test_every_export_attributed_by_fd(self):
+        trace = without_repeat_querybufs(lines('strace-driver-lru.txt.gz'))
+        self.assertEqual(sum('QUERYBUF' in l and 'CAPTURE' in l for l in trace), 31 + 31)  # mapping + first exports
+        r = sr.analyse(trace)
+        self.assertEqual(r, analyse('strace-driver-lru.txt.gz'))
+        self.assertEqual(r['exports'], 96)
+        self.assertEqual(r['unattributed_exports'], 0)
+        self.assertEqual(r['min_export_distance'], 25)
+
+
+class DmaBufFdAttribution(unittest.TestCase):
+    """Bindings of dma-buf fds to CAPTURE indices: a later export is a dup of the bound fd;
+    the application's dups of what it was handed are not exports; a CAPTURE REQBUFS on the
+    video fd forgets its bindings (the fd number may then be anything)."""
+
+    def test_bindings(self):
+        q = 'ioctl(5, VIDIOC_QUERYBUF, {type=V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, index=%d, memory=V4L2_MEMORY_MMAP, ...}) = 0'
+        qbuf = 'ioctl(5, VIDIOC_QBUF, {type=V4L2_BUF_TYPE_VIDEO_%s_MPLANE, index=%d, memory=V4L2_MEMORY_MMAP, ...}) = 0'
+        trace = ['1 1.00 ioctl(5, VIDIOC_REQBUFS, {type=V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, memory=V4L2_MEMORY_MMAP, count=2 => 2}) = 0',
+                 '1 1.01 ' + qbuf % ('OUTPUT', 0), '1 1.02 ' + qbuf % ('CAPTURE', 0),
+                 '2 1.10 ' + q % 0, '2 1.11 ioctl(5, VIDIOC_EXPBUF, 0x7ffd0000) = 0',
+                 '2 1.12 fcntl(20, F_DUPFD_CLOEXEC, 3) = 21',
+                 '2 1.13 fcntl(21, F_DUPFD_CLOEXEC, 0) = 22',          # the application's copy
+                 '1 1.20 ' + qbuf % ('OUTPUT', 1), '1 1.21 ' + qbuf % ('CAPTURE', 1),
+                 '2 1.30 fcntl(20, F_DUPFD_CLOEXEC, 3) = 23',          # a later export of index 0
+                 '2 1.31 fcntl(23, F_DUPFD_CLOEXEC, 0) = 24',          # the application's copy
+                 '1 1.40 ' + qbuf % ('OUTPUT', 0), '1 1.41 ' + qbuf % ('CAPTURE', 0),
+                 '1 1.50 ioctl(5, VIDIOC_REQBUFS, {type=V4L2_BUF_TYPE_VIDEO_CAPTURE_MPLANE, memory=V4L2_MEMORY_MMAP, count=0 => 0}) = 0',
+                 '2 1.60 fcntl(20, F_DUPFD_CLOEXEC, 3) = 25']          # fd 20 is no driver dma-buf any more
+        r = sr.analyse(trace)
+        self.assertEqual(r['exports'], 2)
+        self.assertEqual(r['buffers'][0]['exports'], 2)
+        self.assertEqual(r['buffers'][0]['export_to_qbuf_decodes'], [2, 1])
+        self.assertEqual(r['unattributed_exports'], 0)
 
 
 class FrameAllocation(unittest.TestCase):

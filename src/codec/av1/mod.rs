@@ -157,12 +157,10 @@ pub struct Av1Controls {
 
 impl Av1Controls {
     /// The payloads: SEQUENCE, FRAME, TILE_GROUP_ENTRY (array), FILM_GRAIN.
-    pub fn specs(&self) -> Vec<crate::v4l2::ControlSpec<'_>> {
-        let mut v = vec![
-            crate::v4l2::ControlSpec::new(&self.sequence),
-            crate::v4l2::ControlSpec::new(&self.frame),
-            crate::v4l2::ControlSpec::from_slice(&self.tile_group_entries),
-        ];
+    pub fn specs(&self) -> crate::codec::Specs<'_, 4> {
+        let mut v = crate::codec::Specs::new(crate::v4l2::ControlSpec::new(&self.sequence));
+        v.push(crate::v4l2::ControlSpec::new(&self.frame));
+        v.push(crate::v4l2::ControlSpec::from_slice(&self.tile_group_entries));
         if let Some(fg) = &self.film_grain {
             v.push(crate::v4l2::ControlSpec::new(fg));
         }
@@ -196,6 +194,21 @@ pub struct Av1State {
     previous_surface: Option<VASurfaceID>,
     /// Refresh prediction for pictures whose flags are not known yet ([`RefreshPredictor`]).
     refresh: RefreshPredictor,
+    /// The map of the state before the last picture: the next picture's
+    /// working copy is cloned into it (no allocation per picture).
+    spare_surfaces: HashMap<VASurfaceID, SurfaceInfo>,
+    /// The tile list of a submitted picture's controls ([`Av1State::reuse`]).
+    spare_tiles: Vec<v4l2_ctrl_av1_tile_group_entry>,
+}
+
+impl Av1State {
+    /// Take back the tile list of a picture's controls once they were
+    /// submitted: the next picture fills it again.
+    pub fn reuse(&mut self, ctrls: Av1Controls) {
+        let mut tiles = ctrls.tile_group_entries;
+        tiles.clear();
+        self.spare_tiles = tiles;
+    }
 }
 
 /// Predicts `refresh_frame_flags` of a picture that must be queued before the next
@@ -375,7 +388,15 @@ pub fn build_controls_with_state(p: &Av1Picture, refs: &dyn RefResolver, state: 
         return Err(CodecError::Invalid("AV1: more tiles than tile_cols * tile_rows"));
     }
 
+    // The picture works on a copy (the state is unchanged when it fails); its
+    // map and list are the kept ones, not fresh allocations.
+    let saved_surfaces = std::mem::take(&mut state.surfaces);
+    let spare_tiles = std::mem::take(&mut state.spare_tiles);
+    let mut surfaces = std::mem::take(&mut state.spare_surfaces);
     let mut st = state.clone();
+    state.surfaces = saved_surfaces;
+    surfaces.clone_from(&state.surfaces);
+    st.surfaces = surfaces;
     let key = (pic.profile, pic.bit_depth_idx, p.seq_info_fields, pic.order_hint_bits_minus_1);
     if st.sequence_key != Some(key) {
         st.sequence_key = Some(key);
@@ -610,7 +631,8 @@ pub fn build_controls_with_state(p: &Av1Picture, refs: &dyn RefResolver, state: 
     f.refresh_frame_flags = refresh_frame_flags;
 
     // TILE_GROUP_ENTRY: offsets into the concatenated payloads.
-    let mut tile_group_entries = Vec::with_capacity(p.tiles.len());
+    let mut tile_group_entries = spare_tiles;
+    tile_group_entries.clear();
     let mut offset = 0u32;
     for t in p.tiles {
         let payload = t.payload().ok_or(CodecError::Invalid("AV1 tile outside its slice data buffer"))?;
@@ -631,7 +653,8 @@ pub fn build_controls_with_state(p: &Av1Picture, refs: &dyn RefResolver, state: 
 
     st.surfaces.insert(pic.current_frame, SurfaceInfo { order_hint: pic.order_hint });
     st.previous_surface = Some(pic.current_frame);
-    *state = st;
+    let before = std::mem::replace(state, st);
+    state.spare_surfaces = before.surfaces;
     Ok(Av1Controls { sequence, frame: f, tile_group_entries, film_grain, refresh_frame_flags_exact, previous_refresh_frame_flags })
 }
 
@@ -755,4 +778,4 @@ pub fn append_bitstream(out: &mut Vec<u8>, p: &Av1Picture) {
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

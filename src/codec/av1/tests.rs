@@ -135,6 +135,22 @@ pub(super) fn key_pic() -> VADecPictureParameterBufferAV1 {
     p.cdef_uv_strengths[0] = 2;
     p
 }
+/// The VA buffers of tiles.ivf's key frame (two tiles) as FFmpeg 5.x renders
+/// them (see `key_frame_controls`) into surface `target`, for host tests of
+/// the decode flow (`crate::driver::alloc_tests`): picture parameters, and per
+/// tile its parameters and the whole tile data.
+pub(crate) fn key_frame(target: VASurfaceID) -> (VADecPictureParameterBufferAV1, Vec<(VASliceParameterBufferAV1, &'static [u8])>) {
+    let mut pic = key_pic();
+    pic.current_frame = target;
+    pic.current_display_picture = target;
+    pic.seq_info_fields.value = SEQ_FIELDS;
+    pic.pic_info_fields.value = KEY_PIC_FIELDS;
+    pic.loop_filter_info_fields.value = KEY_LF_FIELDS;
+    pic.mode_control_fields.value = KEY_MODE_FIELDS;
+    let tiles = tiles_of(&frames(TILES)[0][11..], 2).into_iter().map(|t| (t.param, t.data)).collect();
+    (pic, tiles)
+}
+
 pub(super) const KEY_PIC_FIELDS: u32 = (1 << 2) | (1 << 6) | (1 << 14); // show_frame, allow_screen_content_tools, uniform
 pub(super) const KEY_LF_FIELDS: u8 = 1 << 3; // mode_ref_delta_enabled
 pub(super) const KEY_MODE_FIELDS: u32 = 2 << 7; // tx_mode SELECT

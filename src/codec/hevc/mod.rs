@@ -108,6 +108,6 @@ mod fuzz;
 #[cfg(test)]
 mod oracle;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
 #[cfg(test)]
 pub(crate) use tests::wild_default_list_size as translate_wild_default_list_size;

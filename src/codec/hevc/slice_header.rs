@@ -286,6 +286,17 @@ fn bits_since(r: &BitReader, start: u64) -> u32 {
 /// slice segment of the same picture: a dependent slice segment takes its
 /// values from it (7.4.7.1); without it a dependent segment is an error.
 pub fn parse_slice_header(nal: &[u8], ctx: &SliceHeaderContext, prev: Option<&SliceHeader>) -> Result<SliceHeader, CodecError> {
+    parse_slice_header_reusing(nal, ctx, prev, Vec::new())
+}
+
+/// [`parse_slice_header`], reading the entry point offsets into `spare`
+/// (cleared first): a list kept from picture to picture allocates nothing.
+pub fn parse_slice_header_reusing(
+    nal: &[u8],
+    ctx: &SliceHeaderContext,
+    prev: Option<&SliceHeader>,
+    mut spare: Vec<u32>,
+) -> Result<SliceHeader, CodecError> {
     let nal = nal.get(start_code_len(nal)..).unwrap_or(&[]);
     let mut r = BitReader::new(nal);
     if r.read_bit()? {
@@ -353,11 +364,12 @@ pub fn parse_slice_header(nal: &[u8], ctx: &SliceHeaderContext, prev: Option<&Sl
         if h.num_entry_point_offsets > 0 {
             h.offset_len_minus1 = r.read_ue_max(31, "offset_len_minus1")? as u8;
             let n = h.num_entry_point_offsets as usize;
-            let mut v = Vec::with_capacity(n.min(1024));
+            spare.clear();
+            spare.reserve(n.min(1024));
             for _ in 0..n {
-                v.push(r.read_bits(u32::from(h.offset_len_minus1) + 1)?);
+                spare.push(r.read_bits(u32::from(h.offset_len_minus1) + 1)?);
             }
-            h.entry_point_offset_minus1 = v;
+            h.entry_point_offset_minus1 = spare;
         }
     }
     if ctx.slice_segment_header_extension_present {

@@ -568,17 +568,13 @@ pub(super) fn slice_param(nal: &[u8], l0: &[u8], l1: &[u8]) -> VASliceParameterB
     sp
 }
 
-/// Second picture of `slices.hevc`: P, POC 3, two slices (CTB address 0 and
-/// 44), one reference (POC 0); PPS deblocking offsets 1 / -1 inherited by the
-/// slices. Slice-based use: one SLICE_PARAMS per slice.
-#[test]
-fn translates_two_slice_p_picture_exactly() {
-    let all = slices_of(SLICES);
-    let (s0, s1) = (all[2], all[3]);
+/// Picture parameters of the second picture of `slices.hevc` (P, POC 3) into
+/// surface `target`, its one reference (POC 0) in surface `reference`.
+fn two_slice_p_pic(target: VASurfaceID, reference: VASurfaceID) -> VAPictureParameterBufferHEVC {
     let mut pp = VAPictureParameterBufferHEVC::default();
-    pp.CurrPic = va_pic(21, 3, 0);
+    pp.CurrPic = va_pic(target, 3, 0);
     pp.ReferenceFrames = [invalid_pic(); 15];
-    pp.ReferenceFrames[0] = va_pic(10, 0, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    pp.ReferenceFrames[0] = va_pic(reference, 0, VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
     pp.pic_width_in_luma_samples = 176;
     pp.pic_height_in_luma_samples = 144;
     pp.sps_max_dec_pic_buffering_minus1 = 4;
@@ -587,17 +583,50 @@ fn translates_two_slice_p_picture_exactly() {
     pp.pps_beta_offset_div2 = 1;
     pp.pps_tc_offset_div2 = -1;
     pp.log2_max_pic_order_cnt_lsb_minus4 = 4;
-    let pic_fields = pic_value(|b| {
-        b.set_chroma_format_idc(1);
-        b.set_strong_intra_smoothing_enabled_flag(1);
-        b.set_sign_data_hiding_enabled_flag(1);
-        b.set_cu_qp_delta_enabled_flag(1);
-        b.set_weighted_pred_flag(1);
-        b.set_entropy_coding_sync_enabled_flag(1);
-    });
-    let slice_parsing_fields = slice_parsing_value(|b| b.set_sps_temporal_mvp_enabled_flag(1));
-    pp.pic_fields = PicUnion { value: pic_fields };
-    pp.slice_parsing_fields = SliceParsingUnion { value: slice_parsing_fields };
+    pp.pic_fields = PicUnion {
+        value: pic_value(|b| {
+            b.set_chroma_format_idc(1);
+            b.set_strong_intra_smoothing_enabled_flag(1);
+            b.set_sign_data_hiding_enabled_flag(1);
+            b.set_cu_qp_delta_enabled_flag(1);
+            b.set_weighted_pred_flag(1);
+            b.set_entropy_coding_sync_enabled_flag(1);
+        }),
+    };
+    pp.slice_parsing_fields = SliceParsingUnion { value: slice_parsing_value(|b| b.set_sps_temporal_mvp_enabled_flag(1)) };
+    pp
+}
+
+/// The VA buffers of the second picture of `slices.hevc` (P, two slices with
+/// entry points) as in `translates_two_slice_p_picture_exactly`, decoded into
+/// surface `target` with its reference in `reference`, for host tests of the
+/// decode flow (`crate::driver::alloc_tests`): picture parameters, and each
+/// slice's parameters (offset 0 into its own data buffer) and data.
+pub(crate) fn two_slice_p_picture(
+    target: VASurfaceID,
+    reference: VASurfaceID,
+) -> (VAPictureParameterBufferHEVC, Vec<(VASliceParameterBufferHEVC, &'static [u8])>) {
+    let lsf = long_slice_value(|b| b.set_slice_type(1));
+    let slices = slices_of(SLICES)[2..4]
+        .iter()
+        .map(|&nal| {
+            let mut param = slice_param(nal, &[0], &[]);
+            param.LongSliceFlags.value = lsf;
+            (param, nal)
+        })
+        .collect();
+    (two_slice_p_pic(target, reference), slices)
+}
+
+/// Second picture of `slices.hevc`: P, POC 3, two slices (CTB address 0 and
+/// 44), one reference (POC 0); PPS deblocking offsets 1 / -1 inherited by the
+/// slices. Slice-based use: one SLICE_PARAMS per slice.
+#[test]
+fn translates_two_slice_p_picture_exactly() {
+    let all = slices_of(SLICES);
+    let (s0, s1) = (all[2], all[3]);
+    let pp = two_slice_p_pic(21, 10);
+    let (pic_fields, slice_parsing_fields) = crate::va_sys::abi::hevc_bitfields(&pp);
     let lsf = long_slice_value(|b| b.set_slice_type(1));
     let slices = [
         HevcSlice { param: slice_param(s0, &[0], &[]), long_slice_flags: lsf, data: s0 },

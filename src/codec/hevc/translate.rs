@@ -14,7 +14,7 @@
 //!   lists from VA's `RefPicList` (indices into `ReferenceFrames`) mapped to
 //!   DPB indices.
 
-use super::slice_header::{parse_slice_header, start_code_len, SliceHeader, SliceHeaderContext, SLICE_B, SLICE_I};
+use super::slice_header::{parse_slice_header_reusing, start_code_len, SliceHeader, SliceHeaderContext, SLICE_B, SLICE_I};
 use super::{HevcControls, HevcPicture, RefResolver};
 use crate::codec::CodecError;
 use crate::va_sys::ffi::{
@@ -179,6 +179,12 @@ impl LongSliceFlags {
 #[derive(Clone, Debug, Default)]
 pub struct HevcState {
     annex_b: bool,
+    /// The last picture's slice headers (their entry point lists are reused).
+    headers: Vec<SliceHeader>,
+    dpb_refs: Vec<(usize, u64)>,
+    /// The lists of the last picture's controls, given back by [`HevcState::reuse`].
+    slice_params: Vec<v4l2_ctrl_hevc_slice_params>,
+    entry_point_offsets: Vec<Vec<u32>>,
 }
 
 impl HevcState {
@@ -197,6 +203,15 @@ impl HevcState {
     /// See [`HevcState::set_annex_b`].
     pub fn annex_b(&self) -> bool {
         self.annex_b
+    }
+
+    /// Take back the per-slice lists of a picture's controls once they were
+    /// submitted: the next picture fills them again (no allocation per picture).
+    pub fn reuse(&mut self, ctrls: HevcControls) {
+        let HevcControls { mut slice_params, entry_point_offsets, .. } = ctrls;
+        slice_params.clear();
+        self.slice_params = slice_params;
+        self.entry_point_offsets = entry_point_offsets;
     }
 }
 
@@ -373,16 +388,23 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
 
     // --- slice headers -----------------------------------------------------------
     let ctx = header_context(p);
-    let mut headers: Vec<SliceHeader> = Vec::with_capacity(p.slices.len());
-    for s in p.slices {
-        let prev = headers.iter().rev().find(|h| !h.dependent_slice_segment_flag);
-        let h = parse_slice_header(s.data, &ctx, prev)?;
+    // The last picture's headers: each slot's entry point list is parsed into again.
+    let mut headers = std::mem::take(&mut state.headers);
+    for (i, s) in p.slices.iter().enumerate() {
+        let spare = headers.get_mut(i).map(|h| std::mem::take(&mut h.entry_point_offset_minus1)).unwrap_or_default();
+        let prev = headers[..i.min(headers.len())].iter().rev().find(|h| !h.dependent_slice_segment_flag);
+        let h = parse_slice_header_reusing(s.data, &ctx, prev, spare)?;
         let lf = LongSliceFlags::from_value(s.long_slice_flags);
         if lf.slice_type != h.slice_type {
             log::debug!("hevc: VA slice_type {} differs from the bitstream's {}", lf.slice_type, h.slice_type);
         }
-        headers.push(h);
+        if i < headers.len() {
+            headers[i] = h;
+        } else {
+            headers.push(h);
+        }
     }
+    headers.truncate(p.slices.len());
     let h0 = &headers[0];
 
     // --- SPS -------------------------------------------------------------------
@@ -490,7 +512,8 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
 
     // --- DPB ---------------------------------------------------------------------
     // (VA index, timestamp) of every usable reference.
-    let mut dpb_refs: Vec<(usize, u64)> = Vec::with_capacity(16);
+    let mut dpb_refs = std::mem::take(&mut state.dpb_refs);
+    dpb_refs.clear();
     for (i, va) in pic.ReferenceFrames.iter().enumerate() {
         if !valid(va) || dpb_refs.iter().any(|&(j, _)| pic.ReferenceFrames[j].picture_id == va.picture_id) {
             continue;
@@ -537,24 +560,29 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
         };
     }
     // The RPS lists as DPB indices: (dpb index, poc) per class.
-    let class = |f: u32| -> Vec<(u8, i32)> {
-        dpb_refs
-            .iter()
-            .enumerate()
-            .filter(|(_, &(j, _))| pic.ReferenceFrames[j].flags & f != 0)
-            .map(|(k, &(j, _))| (k as u8, pic.ReferenceFrames[j].pic_order_cnt))
-            .collect()
+    // (at most 15 references: kept inline, no allocation)
+    let class = |f: u32| -> ([(u8, i32); 16], usize) {
+        let mut out = [(0u8, 0i32); 16];
+        let mut n = 0;
+        for (k, &(j, _)) in dpb_refs.iter().enumerate().filter(|(_, &(j, _))| pic.ReferenceFrames[j].flags & f != 0).take(16) {
+            out[n] = (k as u8, pic.ReferenceFrames[j].pic_order_cnt);
+            n += 1;
+        }
+        (out, n)
     };
-    let mut before = class(VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    let (mut before, n) = class(VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE);
+    let before = &mut before[..n];
     before.sort_by_key(|&(_, poc)| std::cmp::Reverse(poc));
-    let mut after = class(VA_PICTURE_HEVC_RPS_ST_CURR_AFTER);
+    let (mut after, n) = class(VA_PICTURE_HEVC_RPS_ST_CURR_AFTER);
+    let after = &mut after[..n];
     after.sort_by_key(|&(_, poc)| poc);
-    let mut lt = class(VA_PICTURE_HEVC_RPS_LT_CURR);
+    let (mut lt, n) = class(VA_PICTURE_HEVC_RPS_LT_CURR);
+    let lt = &mut lt[..n];
     lt.sort_by_key(|&(k, _)| dpb_refs.get(usize::from(k)).map_or(0, |&(j, _)| j));
     for (dst, src) in [
-        (&mut decode_params.poc_st_curr_before, &before),
-        (&mut decode_params.poc_st_curr_after, &after),
-        (&mut decode_params.poc_lt_curr, &lt),
+        (&mut decode_params.poc_st_curr_before, &*before),
+        (&mut decode_params.poc_st_curr_after, &*after),
+        (&mut decode_params.poc_lt_curr, &*lt),
     ] {
         for (d, &(k, _)) in dst.iter_mut().zip(src.iter()) {
             *d = k;
@@ -575,9 +603,11 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
             _ => 0xff,
         }
     };
-    let mut slice_params = Vec::with_capacity(headers.len());
-    let mut entry_point_offsets = Vec::with_capacity(headers.len());
-    for (h, s) in headers.iter().zip(p.slices) {
+    let mut slice_params = std::mem::take(&mut state.slice_params);
+    slice_params.clear();
+    let mut entry_point_offsets = std::mem::take(&mut state.entry_point_offsets);
+    entry_point_offsets.resize_with(headers.len(), Vec::new);
+    for ((h, s), offsets) in headers.iter().zip(p.slices).zip(entry_point_offsets.iter_mut()) {
         let nal_len = (s.data.len() - start_code_len(s.data)) as u64;
         let mut sp = v4l2_ctrl_hevc_slice_params {
             bit_size: u32::try_from((nal_len + u64::from(sc)) * 8).map_err(|_| CodecError::Invalid("slice size"))?,
@@ -639,8 +669,11 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
             w.chroma_offset_l1 = t.chroma_offset[1];
         }
         slice_params.push(sp);
-        entry_point_offsets.push(h.entry_point_offset_minus1.iter().map(|&o| o.saturating_add(1)).collect());
+        offsets.clear();
+        offsets.extend(h.entry_point_offset_minus1.iter().map(|&o| o.saturating_add(1)));
     }
+    state.headers = headers;
+    state.dpb_refs = dpb_refs;
 
     Ok(HevcControls { sps, pps, decode_params, scaling_matrix, has_scaling_matrix, slice_params, entry_point_offsets })
 }

@@ -154,14 +154,20 @@ impl FrameTag {
         Ok(f)
     }
 
-    /// Writes the chunk back (inverse of [`FrameTag::parse`]).
-    pub fn write(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    /// Whether the fields fit the chunk [`Self::write`] writes.
+    pub fn check(&self) -> Result<(), CodecError> {
         if self.first_part_size >= 1 << 19 || self.version > 7 {
             return Err(CodecError::Invalid("VP8 first_part_size"));
         }
         if self.key_frame && (self.width > 0x3fff || self.height > 0x3fff || self.horizontal_scale > 3 || self.vertical_scale > 3) {
             return Err(CodecError::Invalid("VP8 frame size"));
         }
+        Ok(())
+    }
+
+    /// Writes the chunk back (inverse of [`FrameTag::parse`]).
+    pub fn write(&self, out: &mut Vec<u8>) -> Result<(), CodecError> {
+        self.check()?;
         let tag = u32::from(!self.key_frame) | u32::from(self.version) << 1 | u32::from(self.show_frame) << 4 | self.first_part_size << 5;
         out.extend_from_slice(&tag.to_le_bytes()[..3]);
         if self.key_frame {

@@ -69,12 +69,12 @@ pub struct Vp8Controls {
 
 impl Vp8Controls {
     /// The one control of the request.
-    pub fn specs(&self) -> Vec<crate::v4l2::ControlSpec<'_>> {
-        vec![crate::v4l2::ControlSpec::new(&self.frame)]
+    pub fn specs(&self) -> [crate::v4l2::ControlSpec<'_>; 1] {
+        [crate::v4l2::ControlSpec::new(&self.frame)]
     }
 }
 
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

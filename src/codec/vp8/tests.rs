@@ -336,6 +336,17 @@ pub(super) fn va_for(frame: &[u8], key: bool) -> (VAPictureParameterBufferVP8, u
     (pic, fields, iq, slice)
 }
 
+/// The VA buffers of the key frame of testsrc.ivf as FFmpeg renders them (see
+/// `key_frame_translation_ffmpeg_and_gstreamer_layouts`), for host tests of
+/// the decode flow (`crate::driver::alloc_tests`): picture parameters, IQ
+/// matrix, slice parameters and the slice data (the frame after its 10-byte
+/// uncompressed chunk).
+pub(crate) fn key_frame() -> (VAPictureParameterBufferVP8, VAIQMatrixBufferVP8, VASliceParameterBufferVP8, &'static [u8]) {
+    let f = ivf_frames(IVF)[0];
+    let (pic, _, iq, slice) = va_for(f, true);
+    (pic, iq, slice, &f[10..])
+}
+
 #[test]
 fn key_frame_translation_ffmpeg_and_gstreamer_layouts() {
     let frames = ivf_frames(IVF);

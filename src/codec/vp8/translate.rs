@@ -151,8 +151,7 @@ fn locate<'a>(p: &Vp8Picture<'a>, pf: &PicFields) -> Result<Located<'a>, CodecEr
         height: if pf.key_frame { height } else { 0 },
         vertical_scale: 0,
     };
-    // Validates what the chunk must hold.
-    tag.write(&mut Vec::with_capacity(10))?;
+    tag.check()?;
     Ok(Located { tag, chunk: None, body })
 }
 
@@ -290,7 +289,10 @@ pub fn build_controls_with_state(p: &Vp8Picture, refs: &dyn RefResolver, state: 
 
     // --- entropy -----------------------------------------------------------------
     if let Some(probs) = p.probs {
-        state.coeff_probs = Some(Box::new(probs.dct_coeff_probs));
+        match &mut state.coeff_probs {
+            Some(kept) => **kept = probs.dct_coeff_probs,
+            None => state.coeff_probs = Some(Box::new(probs.dct_coeff_probs)),
+        }
     }
     let coeff_probs = **state.coeff_probs.as_ref().ok_or(CodecError::Invalid("VP8 frame without probability buffer"))?;
     let entropy = v4l2_vp8_entropy {

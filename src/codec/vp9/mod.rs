@@ -149,8 +149,8 @@ pub struct Vp9Controls {
 
 impl Vp9Controls {
     /// The control payloads: FRAME, then COMPRESSED_HDR if the device has it.
-    pub fn specs(&self, with_compressed_hdr: bool) -> Vec<crate::v4l2::ControlSpec<'_>> {
-        let mut v = vec![crate::v4l2::ControlSpec::new(&self.frame)];
+    pub fn specs(&self, with_compressed_hdr: bool) -> crate::codec::Specs<'_, 2> {
+        let mut v = crate::codec::Specs::new(crate::v4l2::ControlSpec::new(&self.frame));
         if with_compressed_hdr {
             v.push(crate::v4l2::ControlSpec::new(&self.compressed_hdr));
         }
@@ -372,4 +372,4 @@ fn frame_control(
 #[cfg(test)]
 mod fuzz;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

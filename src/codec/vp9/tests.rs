@@ -187,6 +187,23 @@ pub(super) fn pic_fields_value(f: impl FnOnce(&mut PicBits)) -> u32 {
     bits._bitfield_1.get(0, 32) as u32
 }
 
+/// The VA buffers of p0.ivf's key frame (frame 0) as FFmpeg's vaapi_vp9.c
+/// fills them (see `build_controls_p0_frame2`), for host tests of the decode
+/// flow (`crate::driver::alloc_tests`): picture parameters, slice parameters
+/// (the whole frame) and the frame.
+pub(crate) fn p0_key_frame() -> (VADecPictureParameterBufferVP9, VASliceParameterBufferVP9, Vec<u8>) {
+    let data = ivf_frames(P0).swap_remove(0);
+    let mut pic = VADecPictureParameterBufferVP9 { frame_width: 176, frame_height: 144, profile: 0, bit_depth: 8, ..Default::default() };
+    pic.reference_frames = [VA_INVALID_SURFACE; 8];
+    pic.pic_fields.value = pic_fields_value(|b| {
+        b.set_subsampling_x(1);
+        b.set_subsampling_y(1);
+        b.set_show_frame(1);
+    });
+    let slice = VASliceParameterBufferVP9 { slice_data_size: data.len() as u32, ..Default::default() };
+    (pic, slice, data)
+}
+
 /// What FFmpeg's vaapi_vp9.c fills for p0.ivf frame 2 (inter, shown), decoded
 /// after frame 0 (key, into surface 10 = all slots) and frame 1 (hidden ARF,
 /// surface 11 → slot 2). Surfaces map to V4L2 timestamps 1000, 2000.

@@ -126,11 +126,14 @@ impl Context {
         Ok(())
     }
 
-    /// The (param, data) pairs of every slice, data cut to the slice's range.
-    fn slices<P: crate::va_sys::abi::VaPod>(picture: &PictureBuffers, range: impl Fn(&P) -> (u32, u32)) -> VaResult<Vec<(P, &[u8])>> {
-        let mut out = Vec::with_capacity(picture.slice_params.len());
-        Self::slices_into(picture, range, &mut out, |param, data| (param, data))?;
-        Ok(out)
+    /// The first slice's (param, data), data cut to its range, once every
+    /// slice is checked as [`Self::slices_into`] does.
+    fn first_slice<P: crate::va_sys::abi::VaPod>(picture: &PictureBuffers, range: impl Fn(&P) -> (u32, u32)) -> VaResult<(P, &[u8])> {
+        let mut first = None;
+        Self::each_slice(picture, range, |param, data| {
+            first.get_or_insert((param, data));
+        })?;
+        first.ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "picture without slice data"))
     }
 
     /// `make(param, data)` of every slice into `out` (cleared first), data cut to the slice's range.
@@ -141,6 +144,17 @@ impl Context {
         make: impl Fn(P, &'p [u8]) -> T,
     ) -> VaResult<()> {
         out.clear();
+        Self::each_slice(picture, range, |param, data| out.push(make(param, data)))
+    }
+
+    /// `f(param, data)` for every slice, data cut to the slice's range; an error
+    /// for a short buffer, a range outside its data, or no slice at all.
+    fn each_slice<'p, P: crate::va_sys::abi::VaPod>(
+        picture: &'p PictureBuffers,
+        range: impl Fn(&P) -> (u32, u32),
+        mut f: impl FnMut(P, &'p [u8]),
+    ) -> VaResult<()> {
+        let mut n = 0usize;
         for &(pidx, count, data_idx) in &picture.slice_params {
             let bytes = picture.params(pidx);
             let data = picture.slice_data.get(data_idx);
@@ -152,10 +166,11 @@ impl Context {
                 let slice = data.get(start..end).ok_or_else(|| {
                     va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "slice data {start}..{end} outside a {}-byte buffer", data.len())
                 })?;
-                out.push(make(param, slice));
+                f(param, slice);
+                n += 1;
             }
         }
-        if out.is_empty() {
+        if n == 0 {
             return Err(va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "picture without slice data"));
         }
         Ok(())
@@ -237,8 +252,7 @@ impl Context {
     pub(super) fn submit_vp9(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VADecPictureParameterBufferVP9 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP9 picture parameters"))?;
-        let pairs = Self::slices::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
-        let (slice, data) = pairs[0];
+        let (slice, data) = Self::first_slice::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
         let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va_sys::abi::vp9_bitfields(&pic), slice, data };
         let CodecState::Vp9(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
@@ -274,20 +288,28 @@ impl Context {
         self.check_depth("HEVC luma", 8 + u32::from(pic.bit_depth_luma_minus8))?;
         self.check_depth("HEVC chroma", 8 + u32::from(pic.bit_depth_chroma_minus8))?;
         let iq: Option<ffi::VAIQMatrixBufferHEVC> = optional(picture.iq_matrix(), "HEVC IQ matrix")?;
-        let pairs = Self::slices::<ffi::VASliceParameterBufferHEVC>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
-        let slices: Vec<hevc::HevcSlice> = pairs
-            .iter()
-            .map(|(param, data)| hevc::HevcSlice { param: *param, long_slice_flags: crate::va_sys::abi::hevc_slice_flags(param), data })
-            .collect();
-        let (pic_fields, slice_parsing_fields) = crate::va_sys::abi::hevc_bitfields(&pic);
-        let p = hevc::HevcPicture {
-            pic: &pic,
-            pic_fields,
-            slice_parsing_fields,
-            iq: iq.as_ref(),
-            slices: &slices,
-            profile: self.config.profile,
-        };
+        let mut slices: Vec<hevc::HevcSlice> = recycle(std::mem::take(&mut self.scratch.hevc_slices));
+        let result = Self::slices_into::<ffi::VASliceParameterBufferHEVC, _>(
+            picture,
+            |p| (p.slice_data_offset, p.slice_data_size),
+            &mut slices,
+            |param, data| hevc::HevcSlice { param, long_slice_flags: crate::va_sys::abi::hevc_slice_flags(&param), data },
+        )
+        .and_then(|()| self.submit_hevc_slices(target, &pic, iq.as_ref(), &slices));
+        self.scratch.hevc_slices = recycle(slices);
+        result
+    }
+
+    /// The HEVC picture `pic` of `slices` into `target`.
+    fn submit_hevc_slices(
+        &mut self,
+        target: SurfaceKey,
+        pic: &ffi::VAPictureParameterBufferHEVC,
+        iq: Option<&ffi::VAIQMatrixBufferHEVC>,
+        slices: &[hevc::HevcSlice],
+    ) -> VaResult<()> {
+        let (pic_fields, slice_parsing_fields) = crate::va_sys::abi::hevc_bitfields(pic);
+        let p = hevc::HevcPicture { pic, pic_fields, slice_parsing_fields, iq, slices, profile: self.config.profile };
         let annex_b = self.stream_mode.annex_b;
         let CodecState::Hevc(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
@@ -295,21 +317,25 @@ impl Context {
         state.set_annex_b(annex_b);
         let ctrls = hevc::build_controls_with_state(&p, &PoolRefs { pool: &self.pool, field_coded: &self.field_coded }, state)
             .map_err(|e| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "HEVC translation: {e}"))?;
-        let ref_surfaces: Vec<ffi::VASurfaceID> =
-            pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0).map(|r| r.picture_id).collect();
-        let mut specs = vec![ControlSpec::new(&ctrls.sps), ControlSpec::new(&ctrls.pps)];
+        let mut ref_surfaces = std::mem::take(&mut self.scratch.ref_surfaces);
+        ref_surfaces.clear();
+        ref_surfaces.extend(pic.ReferenceFrames.iter().filter(|r| r.flags & ffi::VA_PICTURE_HEVC_INVALID == 0).map(|r| r.picture_id));
+        let mut specs: Vec<ControlSpec> = recycle(std::mem::take(&mut self.scratch.specs));
+        specs.push(ControlSpec::new(&ctrls.sps));
+        specs.push(ControlSpec::new(&ctrls.pps));
         if ctrls.has_scaling_matrix {
             specs.push(ControlSpec::new(&ctrls.scaling_matrix));
         }
         specs.push(ControlSpec::new(&ctrls.decode_params));
         let common = specs.len();
-        let entry_points: Vec<u32> = if self.hevc_entry_points && !self.stream_mode.slice_based {
-            ctrls.entry_point_offsets.iter().flatten().copied().collect()
-        } else {
-            Vec::new()
-        };
+        let mut entry_points = std::mem::take(&mut self.scratch.entry_points);
+        entry_points.clear();
+        if self.hevc_entry_points && !self.stream_mode.slice_based {
+            entry_points.extend(ctrls.entry_point_offsets.iter().flatten().copied());
+        }
         self.bitstream.clear();
-        let mut parts = Vec::with_capacity(slices.len());
+        let mut parts = std::mem::take(&mut self.scratch.parts);
+        parts.clear();
         if self.stream_mode.slice_based {
             for (i, s) in slices.iter().enumerate() {
                 let start = self.bitstream.len();
@@ -327,7 +353,7 @@ impl Context {
                 parts.push(RequestPart { bytes: start..self.bitstream.len(), specs: first..specs.len() });
             }
         } else {
-            for s in &slices {
+            for s in slices {
                 hevc::append_slice(&mut self.bitstream, s.data, annex_b);
             }
             specs.push(ControlSpec::from_slice(&ctrls.slice_params));
@@ -336,7 +362,15 @@ impl Context {
             }
             parts.push(RequestPart { bytes: 0..self.bitstream.len(), specs: 0..specs.len() });
         }
-        self.submit_parts(target, &ref_surfaces, &specs, &parts, false, false).map(|_| ())
+        let submitted = self.submit_parts(target, &ref_surfaces, &specs, &parts, false, false).map(|_| ());
+        self.scratch.specs = recycle(specs);
+        self.scratch.parts = parts;
+        self.scratch.ref_surfaces = ref_surfaces;
+        self.scratch.entry_points = entry_points;
+        if let CodecState::Hevc(st) = &mut self.codec_state {
+            st.reuse(ctrls);
+        }
+        submitted
     }
 
     pub(super) fn submit_av1(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
@@ -352,7 +386,15 @@ impl Context {
         self.check_depth("AV1", if pic.bit_depth_idx == 1 { 10 } else { 8 })?;
         // Each tile's parameters go with the whole data buffer they were rendered with
         // (FFmpeg 5.1 repeats the tile group's buffer per tile; newer ones batch tiles).
-        let mut tiles = Vec::with_capacity(picture.slice_params.len());
+        let mut tiles: Vec<av1::Av1Tile> = recycle(std::mem::take(&mut self.scratch.av1_tiles));
+        let result = Self::av1_tiles_into(picture, &mut tiles).and_then(|()| self.submit_av1_tiles(target, &pic, &tiles));
+        self.scratch.av1_tiles = recycle(tiles);
+        result
+    }
+
+    /// Each tile's parameters with the whole data buffer it was rendered with.
+    fn av1_tiles_into<'p>(picture: &'p PictureBuffers, tiles: &mut Vec<av1::Av1Tile<'p>>) -> VaResult<()> {
+        tiles.clear();
         for &(pidx, count, data_idx) in &picture.slice_params {
             for i in 0..count as usize {
                 let param: ffi::VASliceParameterBufferAV1 = read_pod(picture.params(pidx), i)
@@ -360,9 +402,14 @@ impl Context {
                 tiles.push(av1::Av1Tile { param, data: picture.slice_data.get(data_idx) });
             }
         }
-        let (seq, pinfo, lf, qm, mode, lr, seg, fg) = crate::va_sys::abi::av1_bitfields(&pic);
+        Ok(())
+    }
+
+    /// The AV1 picture `pic` of `tiles` into `target` (deferred, see below).
+    fn submit_av1_tiles(&mut self, target: SurfaceKey, pic: &ffi::VADecPictureParameterBufferAV1, tiles: &[av1::Av1Tile]) -> VaResult<()> {
+        let (seq, pinfo, lf, qm, mode, lr, seg, fg) = crate::va_sys::abi::av1_bitfields(pic);
         let p = av1::Av1Picture {
-            pic: &pic,
+            pic,
             seq_info_fields: seq,
             pic_info_fields: pinfo,
             loop_filter_info_fields: lf,
@@ -371,7 +418,7 @@ impl Context {
             loop_restoration_fields: lr,
             segment_info_fields: seg,
             film_grain_info_fields: fg,
-            tiles: &tiles,
+            tiles,
         };
         // The previous picture's refresh_frame_flags are the slots this picture's
         // ref_frame_map shows it in (FFmpeg leaves the map empty before a shown key
@@ -413,6 +460,9 @@ impl Context {
         std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
         let r = self.submit_single(d.target, &d.refs, &d.ctrls.specs(), false, false);
         std::mem::swap(&mut self.bitstream, &mut self.deferred_bits);
+        if let CodecState::Av1(st) = &mut self.codec_state {
+            st.reuse(d.ctrls);
+        }
         if r.is_err() {
             self.states.insert(d.target, DecodeState::Failed);
         }
