@@ -238,8 +238,8 @@ impl Context {
         let pic: ffi::VADecPictureParameterBufferVP9 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP9 picture parameters"))?;
         let pairs = Self::slices::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
-        let (slice, data) = pairs[0];
-        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va_sys::abi::vp9_bitfields(&pic), slice, data };
+        let (_, data) = pairs[0];
+        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va_sys::abi::vp9_bitfields(&pic), data };
         let CodecState::Vp9(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
         };
@@ -280,14 +280,7 @@ impl Context {
             .map(|(param, data)| hevc::HevcSlice { param: *param, long_slice_flags: crate::va_sys::abi::hevc_slice_flags(param), data })
             .collect();
         let (pic_fields, slice_parsing_fields) = crate::va_sys::abi::hevc_bitfields(&pic);
-        let p = hevc::HevcPicture {
-            pic: &pic,
-            pic_fields,
-            slice_parsing_fields,
-            iq: iq.as_ref(),
-            slices: &slices,
-            profile: self.config.profile,
-        };
+        let p = hevc::HevcPicture { pic: &pic, pic_fields, slice_parsing_fields, iq: iq.as_ref(), slices: &slices };
         let annex_b = self.stream_mode.annex_b;
         let CodecState::Hevc(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
