@@ -16,7 +16,7 @@
 
 use std::hint::black_box;
 use std::time::Instant;
-use v4l2_request_va::format::{copy_frame, FrameLayout, PixelFormat};
+use v4l2_request_va::testing::{copy_frame, FrameLayout, PixelFormat};
 
 /// A decoder CAPTURE buffer: `height` rows (coded height), chroma at `pitch * height`.
 fn capture(format: PixelFormat, width: u32, height: u32, pitch: u32) -> FrameLayout {

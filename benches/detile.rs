@@ -8,7 +8,7 @@
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use v4l2_request_va::tiling::{detile_nv12, nv12_planes, tile_nv12, TiledFormat, TiledLayout};
+use v4l2_request_va::testing::{detile_nv12, nv12_planes, tile_nv12, TiledFormat, TiledLayout};
 
 /// Runs `f` for at least `budget`, returns seconds per call.
 fn time(budget: Duration, mut f: impl FnMut()) -> f64 {

@@ -17,18 +17,25 @@
 //! - [`settings`]: every `LIBVA_V4L2_REQUEST_*` environment variable, read once.
 //! - [`diag`]: the `v4l2-request-va-info` diagnostic command (its own FFI
 //!   edge: `dlopen` of the installed driver).
+//! - [`testing`]: what the integration tests and benches use of the internals.
+//!
+//! Only [`diag`] (for the command) and [`testing`] are public; the rest is
+//! `pub(crate)`, so the compiler sees every dead item. The libva entry point
+//! (`__vaDriverInit_<major>_<minor>`, [`va`]) is `#[no_mangle]` and exported
+//! from the cdylib regardless.
 
-pub mod codec;
-pub mod device;
+pub(crate) mod codec;
+pub(crate) mod device;
 pub mod diag;
-pub mod driver;
-pub mod format;
-pub mod logging;
-pub mod pool;
-pub mod settings;
+pub(crate) mod driver;
+pub(crate) mod format;
+pub(crate) mod logging;
+pub(crate) mod pool;
+pub(crate) mod settings;
 #[cfg(test)]
 mod test_alloc;
-pub mod tiling;
-pub mod v4l2;
-pub mod va;
-pub mod va_sys;
+pub mod testing;
+pub(crate) mod tiling;
+pub(crate) mod v4l2;
+pub(crate) mod va;
+pub(crate) mod va_sys;

@@ -670,6 +670,7 @@ impl CapturePool {
     }
 
     /// Change the export margin (decodes; tests and measurements).
+    #[cfg(test)]
     pub fn set_margin(&mut self, decodes: u64) {
         self.margin = decodes;
     }
@@ -690,6 +691,7 @@ impl CapturePool {
     }
 
     /// Whether the pool has no slots.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
@@ -697,11 +699,6 @@ impl CapturePool {
     /// Maximum number of slots.
     pub fn max_slots(&self) -> usize {
         self.max_slots
-    }
-
-    /// The policy in force.
-    pub fn policy(&self) -> PoolPolicy {
-        self.policy
     }
 
     /// Append up to `n` free slots (fewer if that would pass the maximum) and
@@ -1133,6 +1130,7 @@ impl CapturePool {
     }
 
     /// The state of a slot.
+    #[cfg(test)]
     pub fn slot_state(&self, slot: SlotId) -> Option<SlotState> {
         self.slots.get(slot.index()).map(|s| s.state)
     }
@@ -1143,21 +1141,25 @@ impl CapturePool {
     }
 
     /// The slot holding or decoding `frame` (references are named by frame).
+    #[cfg(test)]
     pub fn frame_slot(&self, frame: FrameId) -> Option<SlotId> {
         self.slots.iter().position(|s| s.state.frame() == Some(frame)).map(|i| SlotId(i as u32))
     }
 
     /// Whether a decode into the slot is in flight.
+    #[cfg(test)]
     pub fn is_queued(&self, slot: SlotId) -> bool {
         matches!(self.slot_state(slot), Some(SlotState::Queued { .. }))
     }
 
     /// Whether the decode into the slot failed (`V4L2_BUF_FLAG_ERROR`).
+    #[cfg(test)]
     pub fn is_failed(&self, slot: SlotId) -> bool {
         matches!(self.slot_state(slot), Some(SlotState::Failed { .. }))
     }
 
     /// Number of pending frames whose DPB contains the slot.
+    #[cfg(test)]
     pub fn pending_refs(&self, slot: SlotId) -> u32 {
         self.slots.get(slot.index()).map_or(0, |s| s.dpb_refs)
     }
@@ -1175,6 +1177,7 @@ impl CapturePool {
     }
 
     /// Whether the slot was exported.
+    #[cfg(test)]
     pub fn is_exported(&self, slot: SlotId) -> bool {
         self.slots.get(slot.index()).is_some_and(|s| s.exported)
     }
@@ -1314,6 +1317,7 @@ impl CapturePool {
     /// DPB pin counts match the pending frames, pending data exactly on queued
     /// slots). For tests and debug assertions; returns a description of the
     /// first violation.
+    #[cfg(test)]
     pub fn check_invariants(&self) -> Result<(), String> {
         for (&sfc, &slot) in &self.bindings {
             let s = self.slot(slot).map_err(|e| format!("binding of {sfc:#x}: {e}"))?;

@@ -11,9 +11,10 @@ use std::os::fd::AsRawFd;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use v4l2_request_va::device::{self, DecoderNode};
-use v4l2_request_va::v4l2::fourcc::{V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_NV12};
-use v4l2_request_va::v4l2::{codec_controls, ControlSpec, DecoderSession};
+use v4l2_request_va::testing::{
+    codec_controls, discover, discover_at, fourcc, CaptureMemory, ControlSpec, DecoderNode, DecoderSession, Frame,
+};
+use v4l2_request_va::testing::{V4L2_PIX_FMT_H264_SLICE, V4L2_PIX_FMT_NV12};
 use v4l2r::bindings;
 
 /// The device is shared: run the tests one at a time even under the default harness.
@@ -34,7 +35,7 @@ fn init_log() {
 /// The visl node, or a panic (the env var says a device must be there).
 fn visl() -> DecoderNode {
     init_log();
-    let nodes = device::discover();
+    let nodes = discover();
     eprintln!("discovered: {nodes:#?}");
     nodes
         .into_iter()
@@ -147,7 +148,7 @@ fn discovers_visl_with_matching_h264_controls() {
     assert!(s.ioctl_count() > 0);
 
     // Naming the node (LIBVA_V4L2_REQUEST_VIDEO_PATH) selects the same node.
-    let again = device::discover_at(Some(&node.video_path), None);
+    let again = discover_at(Some(&node.video_path), None);
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].video_path, node.video_path);
     assert_eq!(again[0].media_path, node.media_path);
@@ -176,7 +177,7 @@ fn negotiates_nv12_allocates_and_exports() {
     assert!(cf.sizeimage[0] as usize >= (cf.bytesperline[0] * H * 3 / 2) as usize);
     assert_eq!(s.capture_format(), Some(&cf));
     // Unknown CAPTURE format is refused, not silently replaced.
-    assert!(s.set_capture_format(v4l2_request_va::v4l2::fourcc(b"XR24"), W, H).is_err());
+    assert!(s.set_capture_format(fourcc(b"XR24"), W, H).is_err());
     let cf = s.set_capture_format(V4L2_PIX_FMT_NV12, W, H).expect("S_FMT CAPTURE again");
 
     assert_eq!(s.alloc_capture(4).expect("REQBUFS CAPTURE"), 4);
@@ -247,7 +248,7 @@ fn decodes_into_frames_from_a_second_handle() {
     assert_eq!(negotiate(&mut s), cf);
     assert!(s.capture_supports_dmabuf(), "visl takes dma-bufs on CAPTURE");
     assert_eq!(s.alloc_capture_frames(frames, 8).expect("REQBUFS DMABUF"), 3);
-    assert_eq!(s.capture_memory(), v4l2_request_va::v4l2::CaptureMemory::DmaBuf);
+    assert_eq!(s.capture_memory(), CaptureMemory::DmaBuf);
     assert_eq!(s.alloc_output(2).expect("alloc OUTPUT"), 2);
     s.stream_on().expect("STREAMON");
     for i in 0..3u32 {
@@ -284,7 +285,7 @@ fn decodes_into_frames_from_a_second_handle() {
     negotiate(&mut alloc);
     let frame = alloc.allocate_frames(1).expect("one more frame").pop().expect("a frame");
     drop(alloc);
-    let dup = v4l2_request_va::v4l2::Frame::new(frame.fd().try_clone_to_owned().expect("dup"), frame.len());
+    let dup = Frame::new(frame.fd().try_clone_to_owned().expect("dup"), frame.len());
     assert!(s.restore_capture_frame(2, dup).is_err(), "index 2 is no hole");
     s.restore_capture_frame(1, frame).expect("CREATE_BUFS refills index 1");
     s.capture_plane_mut(1, 0).expect("new frame writable")[..64].fill(0x5a);
@@ -438,7 +439,7 @@ fn errors_are_reported_not_panics() {
     assert!(s.output_buffer_mut(0).is_none());
     assert!(s.wait_decode(0, Duration::from_millis(1)).is_err());
     // Unsupported coded format.
-    assert!(s.set_output_format(v4l2_request_va::v4l2::fourcc(b"XVID"), W, H, 4096).is_err());
+    assert!(s.set_output_format(fourcc(b"XVID"), W, H, 4096).is_err());
     drop(s);
 
     let mut s = streaming_session(&node, 2, 2);

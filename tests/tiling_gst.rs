@@ -19,7 +19,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use v4l2_request_va::tiling::{detile_nv12, tile_nv12, LinearPlane, TiledFormat, TiledLayout};
+use v4l2_request_va::testing::{detile_nv12, tile_nv12, LinearPlane, TiledFormat, TiledLayout};
 
 /// Sizes: tile-aligned for every format, aligned for some, odd, and 1080p.
 const SIZES: [(u32, u32); 8] = [(64, 64), (72, 40), (176, 144), (1920, 1080), (98, 62), (33, 17), (100, 50), (352, 288)];

@@ -28,7 +28,7 @@ fn main() {
             }
         }
     }
-    v4l2_request_va::logging::init();
+    diag::init_logging();
     let report = diag::collect(diag::Environment::read());
     if as_json {
         println!("{}", diag::render::json(&report).pretty());

@@ -149,6 +149,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// Skips to the next byte boundary (no-op when aligned); returns the bits skipped.
+    #[cfg(test)]
     pub fn byte_align(&mut self) -> u32 {
         let n = u32::from(self.bits_left);
         self.rbsp_bits += u64::from(self.bits_left);
@@ -167,11 +168,6 @@ impl<'a> BitReader<'a> {
         self.next as u64 * 8 - u64::from(self.bits_left)
     }
 
-    /// Raw bytes loaded so far (including skipped EPBs and a partially read byte).
-    pub fn raw_bytes_consumed(&self) -> usize {
-        self.next
-    }
-
     /// Emulation-prevention bytes skipped so far.
     pub fn epb_count(&self) -> usize {
         self.epb
@@ -179,6 +175,7 @@ impl<'a> BitReader<'a> {
 
     /// more_rbsp_data() of the standard: true if RBSP data remains before the
     /// `rbsp_stop_one_bit` (the last bit equal to 1 of the NAL unit).
+    #[cfg(test)]
     pub fn more_rbsp_data(&self) -> bool {
         let mut probe = self.clone();
         // Position (in RBSP bits) of the last 1 bit at or after the current position.
@@ -196,6 +193,7 @@ impl<'a> BitReader<'a> {
     }
 
     /// True when no bit at all is left.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.bits_left == 0 && self.clone().load().is_err()
     }

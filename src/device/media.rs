@@ -88,7 +88,8 @@ pub fn devnode_path(major: u32, minor: u32) -> Option<std::path::PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::v4l2::media::{Entity, Interface, Link, Pad, MEDIA_ENT_F_IO_V4L, MEDIA_ENT_F_PROC_VIDEO_ENCODER};
+    use crate::v4l2::media::sys::{MEDIA_ENT_F_IO_V4L, MEDIA_ENT_F_PROC_VIDEO_ENCODER};
+    use crate::v4l2::media::{Entity, Interface, Link, Pad};
 
     #[test]
     fn uevent_devname() {

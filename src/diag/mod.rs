@@ -13,9 +13,12 @@
 //! DRM render node. [`render`] prints it as text (one line per problem, with
 //! its remedy) or JSON (`--json`, for bug reports).
 
-pub mod json;
-pub mod libva;
+pub(crate) mod json;
+pub(crate) mod libva;
 pub mod render;
+
+/// The driver's logging setup (`LIBVA_V4L2_REQUEST_LOG`), for the command.
+pub use crate::logging::init as init_logging;
 
 use std::fs::File;
 use std::os::fd::AsFd;

@@ -13,7 +13,7 @@ pub enum BufferStore {
     /// A view of CAPTURE slot `slot` of `context` (plane 0 mapping, which holds
     /// every plane for single-planar formats). Holding the context keeps the
     /// mapping alive as long as the buffer exists.
-    Derived { context: Arc<Mutex<Context>>, slot: SlotId, size: usize },
+    Derived { context: Arc<Mutex<Context>>, slot: SlotId },
 }
 
 pub struct Buffer {
@@ -34,13 +34,6 @@ impl Buffer {
         match &self.store {
             BufferStore::Owned(v) => Some(v),
             BufferStore::Derived { .. } => None,
-        }
-    }
-
-    pub fn total_size(&self) -> usize {
-        match &self.store {
-            BufferStore::Owned(v) => v.len(),
-            BufferStore::Derived { size, .. } => *size,
         }
     }
 }

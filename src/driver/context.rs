@@ -406,6 +406,7 @@ pub fn frame_timestamp(frame: FrameId) -> u64 {
     frame * 1000
 }
 
+#[cfg(test)]
 pub use super::frames::capture_fourcc_for;
 
 /// Whether a picture of `bit_depth` bits decodes on a context that is (or is

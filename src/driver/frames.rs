@@ -139,11 +139,6 @@ impl FrameSource {
     pub fn allocate(&mut self, count: u32) -> VaResult<Vec<Frame>> {
         self.session.allocate_frames(count).map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "allocate CAPTURE frames: {e}"))
     }
-
-    /// Ioctls issued (for the context's per-decode figure).
-    pub fn ioctl_count(&self) -> u64 {
-        self.session.ioctl_count()
-    }
 }
 
 /// Memory a surface owns before a context decodes into it.

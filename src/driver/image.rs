@@ -386,7 +386,7 @@ impl Driver {
             buf_type: ffi::VAImageBufferType,
             element_size: image.data_size,
             num_elements: 1,
-            store: BufferStore::Derived { context: ctx, slot, size },
+            store: BufferStore::Derived { context: ctx, slot },
             map_count: 0,
         };
         let buf_id = self.buffers.insert(Mutex::new(buf)).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))?;

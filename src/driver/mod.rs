@@ -197,7 +197,7 @@ impl Driver {
         let fourcc = surface_fourcc(rt_format, fourcc, self.any_ten_bit())?;
         let mut ids = Vec::with_capacity(count);
         for _ in 0..count {
-            match self.surfaces.insert(Mutex::new(Surface::new(width, height, rt_format, fourcc))) {
+            match self.surfaces.insert(Mutex::new(Surface::new(width, height, fourcc))) {
                 Some(id) => ids.push(id),
                 None => {
                     for id in ids {
@@ -216,7 +216,7 @@ impl Driver {
         if width == 0 || height == 0 || width > MAX_WIDTH || height > MAX_HEIGHT {
             return Err(va_err!(VA_STATUS_ERROR_RESOLUTION_NOT_SUPPORTED, "surface size {width}x{height}"));
         }
-        let mut surface = Surface::new(width, height, rt_format, fourcc);
+        let mut surface = Surface::new(width, height, fourcc);
         surface.own_frame = Some(own);
         let id =
             self.surfaces.insert(Mutex::new(surface)).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many surfaces"))?;

@@ -85,10 +85,12 @@ impl<T> ObjectTable<T> {
         self.lock().objects.remove(&id)
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lock().objects.len()
     }
 
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -81,11 +81,6 @@ fn recorder() -> Option<&'static Mutex<File>> {
     RECORDER.get_or_init(|| crate::settings::settings().record_path.as_deref().and_then(open)).as_ref()
 }
 
-/// Whether recording is on.
-pub fn enabled() -> bool {
-    recorder().is_some()
-}
-
 /// Encodes one record: tag, payload length, payload.
 pub fn encode(tag: u32, words: &[u32], bytes: &[u8]) -> Vec<u8> {
     let len = words.len() * 4 + bytes.len();

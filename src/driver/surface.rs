@@ -13,7 +13,6 @@ use std::sync::{Arc, Mutex};
 pub struct Surface {
     pub width: u32,
     pub height: u32,
-    pub rt_format: u32,
     /// VA fourcc of the picture (NV12 for 8-bit 4:2:0).
     pub fourcc: u32,
     /// The context that decodes into this surface (render target or last decode).
@@ -27,9 +26,9 @@ pub struct Surface {
 }
 
 impl Surface {
-    pub fn new(width: u32, height: u32, rt_format: u32, fourcc: u32) -> Self {
+    pub fn new(width: u32, height: u32, fourcc: u32) -> Self {
         let mut mb_errors: Box<[ffi::VASurfaceDecodeMBErrors; 2]> = Box::default();
         mb_errors[1].status = -1;
-        Surface { width, height, rt_format, fourcc, context: None, own_frame: None, mb_errors }
+        Surface { width, height, fourcc, context: None, own_frame: None, mb_errors }
     }
 }

@@ -48,7 +48,7 @@ mod sealed {
 /// ```compile_fail
 /// // A type with padding (or any type not listed here) is no control payload.
 /// let v = (1u8, 2u32);
-/// let _ = v4l2_request_va::v4l2::ControlSpec::new(&v);
+/// let _ = v4l2_request_va::testing::ControlSpec::new(&v);
 /// ```
 ///
 /// # Safety

@@ -120,6 +120,7 @@ pub trait DecoderDevice: Send {
     /// Release a CAPTURE buffer held for a second field that will not come.
     fn flush_held_capture(&mut self) -> Result<(), V4l2Error>;
     /// Whether CAPTURE buffer `index` is queued in the device.
+    #[cfg(test)]
     fn capture_queued(&self, index: u32) -> bool;
 
     /// Plane `plane` of CAPTURE buffer `index` (`None` while queued or not mappable).
@@ -259,6 +260,7 @@ impl DecoderDevice for DecoderSession {
     fn flush_held_capture(&mut self) -> Result<(), V4l2Error> {
         DecoderSession::flush_held_capture(self)
     }
+    #[cfg(test)]
     fn capture_queued(&self, index: u32) -> bool {
         DecoderSession::capture_queued(self, index)
     }

@@ -6,6 +6,7 @@ pub const fn fourcc(code: &[u8; 4]) -> u32 {
 }
 
 /// Parse a 4-character code ("S264"); `None` unless exactly 4 ASCII bytes.
+#[cfg(test)]
 pub fn parse_fourcc(s: &str) -> Option<u32> {
     let b = s.as_bytes();
     if b.len() != 4 || !b.iter().all(|c| c.is_ascii() && !c.is_ascii_control()) {
@@ -37,12 +38,10 @@ pub const V4L2_PIX_FMT_FWHT_STATELESS: u32 = fourcc(b"SFWH");
 
 // Decoded (CAPTURE queue) formats.
 pub const V4L2_PIX_FMT_NV12: u32 = fourcc(b"NV12");
-pub const V4L2_PIX_FMT_NV12M: u32 = fourcc(b"NM12");
-pub const V4L2_PIX_FMT_NV21: u32 = fourcc(b"NV21");
-pub const V4L2_PIX_FMT_NV16: u32 = fourcc(b"NV16");
+#[cfg(test)]
 pub const V4L2_PIX_FMT_YUV420: u32 = fourcc(b"YU12");
-pub const V4L2_PIX_FMT_YUV420M: u32 = fourcc(b"YM12");
 pub const V4L2_PIX_FMT_P010: u32 = fourcc(b"P010");
+#[cfg(test)]
 pub const V4L2_PIX_FMT_NV15: u32 = fourcc(b"NV15");
 /// Allwinner tiled NV12 (cedrus).
 pub const V4L2_PIX_FMT_NV12_32L32: u32 = fourcc(b"ST12");

@@ -19,13 +19,12 @@ pub mod request;
 pub mod session;
 pub mod time;
 
-pub use controls::{codec_controls, CodecControl, ControlPayload, ControlSpec, CtrlInfo};
+pub use controls::{codec_controls, ControlSpec};
 pub use decoder_device::DecoderDevice;
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;
 pub use frame::Frame;
 pub use session::{CaptureFormat, CaptureMemory, DecoderSession, DequeuedCapture};
-pub use time::{ns_to_timeval, timeval_to_ns};
 
 use std::fs::File;
 use std::os::unix::fs::OpenOptionsExt;

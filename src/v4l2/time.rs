@@ -17,6 +17,7 @@ pub fn timeval_to_ns(sec: i64, usec: i64) -> u64 {
 }
 
 /// Whether `ns` survives the round trip through a timeval unchanged.
+#[cfg(test)]
 pub fn is_exact(ns: u64) -> bool {
     timeval_to_ns(ns_to_timeval(ns).0, ns_to_timeval(ns).1) == ns
 }

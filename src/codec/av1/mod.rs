@@ -67,9 +67,9 @@ use std::collections::HashMap;
 
 use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
-use crate::va_sys::ffi::{
-    VADecPictureParameterBufferAV1, VAProfile, VAProfileAV1Profile0, VASliceParameterBufferAV1, VASurfaceID, VA_INVALID_SURFACE,
-};
+use crate::va_sys::ffi::{VADecPictureParameterBufferAV1, VASliceParameterBufferAV1, VASurfaceID, VA_INVALID_SURFACE};
+#[cfg(test)]
+use crate::va_sys::ffi::{VAProfile, VAProfileAV1Profile0};
 use fields::{FilmGrainInfo, LoopFilterInfo, LoopRestorationInfo, ModeControl, PicInfo, QmatrixInfo, SegmentInfo, SeqInfo};
 use v4l2r::bindings as b;
 use v4l2r::bindings::{v4l2_ctrl_av1_film_grain, v4l2_ctrl_av1_frame, v4l2_ctrl_av1_sequence, v4l2_ctrl_av1_tile_group_entry};
@@ -82,6 +82,7 @@ const SWITCH_FRAME: u8 = 3;
 /// VA profiles to advertise. AV1 Main (Profile0) covers 8- and 10-bit 4:2:0;
 /// `ten_bit` only decides whether 10-bit streams are accepted (see
 /// [`accepts_bit_depth`]), the profile list is the same.
+#[cfg(test)]
 pub fn va_profiles(_ten_bit: bool) -> Vec<VAProfile> {
     vec![VAProfileAV1Profile0]
 }
@@ -152,6 +153,7 @@ pub struct Av1Controls {
     pub refresh_frame_flags_exact: bool,
     /// The true `refresh_frame_flags` of the previous frame, as this frame's
     /// `ref_frame_map` reveals it (None after a key frame or at the start).
+    #[cfg(test)]
     pub previous_refresh_frame_flags: Option<u8>,
 }
 
@@ -264,6 +266,7 @@ impl RefreshPredictor {
 
 impl Av1State {
     /// The order hint `surface` was decoded with, if we decoded it.
+    #[cfg(test)]
     pub fn order_hint_of(&self, surface: VASurfaceID) -> Option<u8> {
         self.surfaces.get(&surface).map(|s| s.order_hint)
     }
@@ -271,6 +274,7 @@ impl Av1State {
 
 /// Stateless translation (fresh [`Av1State`]): exact only where nothing is
 /// learnt from earlier frames. Drivers use [`build_controls_with_state`].
+#[cfg(test)]
 pub fn build_controls(p: &Av1Picture, refs: &dyn RefResolver) -> Result<Av1Controls, CodecError> {
     build_controls_with_state(p, refs, &mut Av1State::default())
 }
@@ -655,7 +659,15 @@ pub fn build_controls_with_state(p: &Av1Picture, refs: &dyn RefResolver, state: 
     st.previous_surface = Some(pic.current_frame);
     let before = std::mem::replace(state, st);
     state.spare_surfaces = before.surfaces;
-    Ok(Av1Controls { sequence, frame: f, tile_group_entries, film_grain, refresh_frame_flags_exact, previous_refresh_frame_flags })
+    Ok(Av1Controls {
+        sequence,
+        frame: f,
+        tile_group_entries,
+        film_grain,
+        refresh_frame_flags_exact,
+        #[cfg(test)]
+        previous_refresh_frame_flags,
+    })
 }
 
 /// tile_info(): the V4L2 tile info (without `tile_size_bytes`) and TileSizeBytes.

@@ -28,7 +28,9 @@
 pub mod slice_header;
 pub mod translate;
 
-pub use translate::{append_slice, build_controls, build_controls_with_state, va_profiles, H264State};
+pub use translate::{append_slice, build_controls_with_state, H264State};
+#[cfg(test)]
+pub use translate::{build_controls, va_profiles};
 
 use crate::va_sys::ffi::{VAIQMatrixBufferH264, VAPictureParameterBufferH264, VAProfile, VASliceParameterBufferH264, VASurfaceID};
 use v4l2r::bindings::{

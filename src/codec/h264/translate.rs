@@ -221,6 +221,7 @@ pub fn profile_idc(profile: VAProfile) -> u8 {
 ///   1.17) would need a 10-bit CAPTURE format negotiation this driver does not
 ///   do. The `h264-high10` test stream is the negative test.
 /// - Not MultiviewHigh / StereoHigh: MVC NAL units (type 20) are outside the uAPI.
+#[cfg(test)]
 pub fn va_profiles() -> &'static [VAProfile] {
     const PROFILES: [VAProfile; 3] = [VAProfileH264ConstrainedBaseline, VAProfileH264Main, VAProfileH264High];
     &PROFILES
@@ -236,6 +237,7 @@ pub fn append_slice(out: &mut Vec<u8>, slice: &[u8], annex_b: bool) {
 
 /// Translates one picture with a throw-away [`H264State`]; see
 /// [`build_controls_with_state`].
+#[cfg(test)]
 pub fn build_controls(p: &H264Picture, refs: &dyn RefResolver) -> Result<H264Controls, CodecError> {
     build_controls_with_state(p, refs, &mut H264State::default())
 }

@@ -112,14 +112,7 @@ fn fuzz_translation() {
                     HevcSlice { param, long_slice_flags: if r.chance(1, 4) { r.next_u64() as u32 } else { 0 }, data: d }
                 })
                 .collect();
-            let p = HevcPicture {
-                pic: &pic,
-                pic_fields: words.0,
-                slice_parsing_fields: words.1,
-                iq: iq.as_ref(),
-                slices: &slices,
-                profile: *r.pick(&va_profiles(true)),
-            };
+            let p = HevcPicture { pic: &pic, pic_fields: words.0, slice_parsing_fields: words.1, iq: iq.as_ref(), slices: &slices };
             let res = build_controls_with_state(&p, &refs, &mut state);
             out.note(&res);
             if let Ok(c) = res {

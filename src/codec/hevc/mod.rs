@@ -44,9 +44,11 @@ pub mod slice_header;
 pub mod translate;
 
 pub use crate::codec::h264::RefResolver;
-pub use translate::{append_slice, build_controls, build_controls_with_state, va_profiles, HevcState};
+pub use translate::{append_slice, build_controls_with_state, HevcState};
+#[cfg(test)]
+pub use translate::{build_controls, va_profiles};
 
-use crate::va_sys::ffi::{VAIQMatrixBufferHEVC, VAPictureParameterBufferHEVC, VAProfile, VASliceParameterBufferHEVC};
+use crate::va_sys::ffi::{VAIQMatrixBufferHEVC, VAPictureParameterBufferHEVC, VASliceParameterBufferHEVC};
 use v4l2r::bindings::{
     v4l2_ctrl_hevc_decode_params, v4l2_ctrl_hevc_pps, v4l2_ctrl_hevc_scaling_matrix, v4l2_ctrl_hevc_slice_params, v4l2_ctrl_hevc_sps,
 };
@@ -77,8 +79,6 @@ pub struct HevcPicture<'a> {
     pub iq: Option<&'a VAIQMatrixBufferHEVC>,
     /// The slice segments, in bitstream order.
     pub slices: &'a [HevcSlice<'a>],
-    /// The VA profile of the config.
-    pub profile: VAProfile,
 }
 
 /// The V4L2 controls for one picture.

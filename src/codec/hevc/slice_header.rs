@@ -285,6 +285,8 @@ fn bits_since(r: &BitReader, start: u64) -> u32 {
 /// an Annex-B start code). `prev` is the header of the previous independent
 /// slice segment of the same picture: a dependent slice segment takes its
 /// values from it (7.4.7.1); without it a dependent segment is an error.
+/// (The decode path uses [`parse_slice_header_reusing`].)
+#[cfg(test)]
 pub fn parse_slice_header(nal: &[u8], ctx: &SliceHeaderContext, prev: Option<&SliceHeader>) -> Result<SliceHeader, CodecError> {
     parse_slice_header_reusing(nal, ctx, prev, Vec::new())
 }

@@ -481,7 +481,7 @@ fn translates_bframes_wp_b_picture_exactly() {
     sp.five_minus_max_num_merge_cand = 2;
     let slices = [HevcSlice { param: sp, long_slice_flags: lsf, data: nal }];
     let (pic_fields, slice_parsing_fields) = bframes_wp_words();
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices };
     let refs = Refs(HashMap::from([(10, 1_000), (11, 2_000)]));
     let mut state = HevcState::new();
     let c = build_controls_with_state(&p, &refs, &mut state).unwrap();
@@ -632,7 +632,7 @@ fn translates_two_slice_p_picture_exactly() {
         HevcSlice { param: slice_param(s0, &[0], &[]), long_slice_flags: lsf, data: s0 },
         HevcSlice { param: slice_param(s1, &[0], &[]), long_slice_flags: lsf, data: s1 },
     ];
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices };
     let refs = Refs(HashMap::from([(10, 1_000)]));
     let c = build_controls(&p, &refs).unwrap();
 
@@ -765,7 +765,7 @@ fn translates_main10_idr_with_scaling_matrix() {
     let lsf = long_slice_value(|b| b.set_slice_type(2));
     let slices = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: lsf, data: nal }];
     let iq = main10_iq();
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: Some(&iq), slices: &slices, profile: VAProfileHEVCMain10 };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: Some(&iq), slices: &slices };
     let c = build_controls(&p, &Refs(HashMap::new())).unwrap();
     assert_eq!((c.sps.bit_depth_luma_minus8, c.sps.bit_depth_chroma_minus8), (2, 2));
     assert_eq!(
@@ -821,7 +821,7 @@ fn dpb_long_term_unknown_and_duplicate_references() {
     let (pic_fields, slice_parsing_fields) = bframes_wp_words();
     let lsf = long_slice_value(|b| b.set_slice_type(1));
     let slices = [HevcSlice { param: slice_param(nal, &[2], &[]), long_slice_flags: lsf, data: nal }];
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices };
     let refs = Refs(HashMap::from([(12, 500), (10, 1_000), (13, 700)]));
     let c = build_controls(&p, &refs).unwrap();
     let dp = &c.decode_params;
@@ -847,7 +847,7 @@ fn st_curr_lists_follow_poc_order() {
     pp.ReferenceFrames[3] = va_pic(13, 10, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER);
     let (pic_fields, slice_parsing_fields) = bframes_wp_words();
     let slices = [HevcSlice { param: slice_param(nal, &[0], &[]), long_slice_flags: 0, data: nal }];
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices };
     let refs = Refs(HashMap::from([(10, 1), (11, 2), (12, 3), (13, 4)]));
     let dp = build_controls(&p, &refs).unwrap().decode_params;
     assert_eq!(dp.poc_st_curr_before[..3], [1, 0, 0xff]); // POC 6, then 2
@@ -860,7 +860,7 @@ fn bad_pictures_are_errors_not_panics() {
     let pp = bframes_wp_pic(0);
     let (pic_fields, slice_parsing_fields) = bframes_wp_words();
     let ok = [HevcSlice { param: slice_param(nal, &[], &[]), long_slice_flags: 0, data: nal }];
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &ok, profile: VAProfileHEVCMain };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &ok };
     let refs = Refs(HashMap::new());
     assert!(build_controls(&p, &refs).is_ok());
     assert_eq!(build_controls(&HevcPicture { slices: &[], ..p }, &refs).unwrap_err(), CodecError::NoSlices);
@@ -939,7 +939,7 @@ fn tile_sizes_and_uniform_spacing() {
         pp.num_tile_rows_minus1 = rows.len() as u8 - 1;
         pp.column_width_minus1[..cols.len()].copy_from_slice(cols);
         pp.row_height_minus1[..rows.len()].copy_from_slice(rows);
-        let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+        let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices };
         build_controls(&p, &Refs(HashMap::new())).unwrap().pps
     };
     let tiles = u64::from(V4L2_HEVC_PPS_FLAG_TILES_ENABLED | V4L2_HEVC_PPS_FLAG_LOOP_FILTER_ACROSS_TILES_ENABLED);
@@ -964,6 +964,6 @@ pub(crate) fn wild_default_list_size() -> Result<HevcControls, CodecError> {
     pp.num_ref_idx_l0_default_active_minus1 = 255;
     let (pic_fields, slice_parsing_fields) = bframes_wp_words();
     let slices = [HevcSlice { param: slice_param(nal, &[0], &[0]), long_slice_flags: 0, data: nal }];
-    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices, profile: VAProfileHEVCMain };
+    let p = HevcPicture { pic: &pp, pic_fields, slice_parsing_fields, iq: None, slices: &slices };
     build_controls(&p, &Refs(HashMap::new()))
 }

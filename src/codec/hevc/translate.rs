@@ -20,11 +20,13 @@ use crate::codec::CodecError;
 use crate::va_sys::ffi::{
     _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
     _VAPictureParameterBufferHEVC__bindgen_ty_2__bindgen_ty_1 as SliceParsingBits,
-    _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits, __BindgenBitfieldUnit, VAPictureHEVC, VAProfile,
-    VAProfileHEVCMain, VAProfileHEVCMain10, VASurfaceID, VA_INVALID_SURFACE, VA_PICTURE_HEVC_BOTTOM_FIELD, VA_PICTURE_HEVC_FIELD_PIC,
-    VA_PICTURE_HEVC_INVALID, VA_PICTURE_HEVC_LONG_TERM_REFERENCE, VA_PICTURE_HEVC_RPS_LT_CURR, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER,
+    _VASliceParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as LongSliceBits, __BindgenBitfieldUnit, VAPictureHEVC, VASurfaceID,
+    VA_INVALID_SURFACE, VA_PICTURE_HEVC_BOTTOM_FIELD, VA_PICTURE_HEVC_FIELD_PIC, VA_PICTURE_HEVC_INVALID,
+    VA_PICTURE_HEVC_LONG_TERM_REFERENCE, VA_PICTURE_HEVC_RPS_LT_CURR, VA_PICTURE_HEVC_RPS_ST_CURR_AFTER,
     VA_PICTURE_HEVC_RPS_ST_CURR_BEFORE,
 };
+#[cfg(test)]
+use crate::va_sys::ffi::{VAProfile, VAProfileHEVCMain, VAProfileHEVCMain10};
 use v4l2r::bindings::*;
 
 /// Decoded `pic_fields` of `VAPictureParameterBufferHEVC`.
@@ -200,11 +202,6 @@ impl HevcState {
         self.annex_b = annex_b;
     }
 
-    /// See [`HevcState::set_annex_b`].
-    pub fn annex_b(&self) -> bool {
-        self.annex_b
-    }
-
     /// Take back the per-slice lists of a picture's controls once they were
     /// submitted: the next picture fills them again (no allocation per picture).
     pub fn reuse(&mut self, ctrls: HevcControls) {
@@ -219,6 +216,7 @@ impl HevcState {
 /// Main always, Main10 when the device also takes a 10-bit SPS with P010
 /// output (`ten_bit`). Main Still Picture and the range extensions are not
 /// offered: the plain VA HEVC buffers cannot carry RExt syntax.
+#[cfg(test)]
 pub fn va_profiles(ten_bit: bool) -> Vec<VAProfile> {
     if ten_bit {
         vec![VAProfileHEVCMain, VAProfileHEVCMain10]
@@ -235,6 +233,7 @@ pub fn append_slice(out: &mut Vec<u8>, slice: &[u8], annex_b: bool) {
 }
 
 /// Translates one picture with a fresh [`HevcState`] (no start codes).
+#[cfg(test)]
 pub fn build_controls(p: &HevcPicture, refs: &dyn RefResolver) -> Result<HevcControls, CodecError> {
     build_controls_with_state(p, refs, &mut HevcState::default())
 }

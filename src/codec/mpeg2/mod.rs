@@ -42,7 +42,9 @@
 
 mod translate;
 
-pub use translate::{append_bitstream, build_controls, build_controls_with_state, va_profiles, Mpeg2State, PicExt};
+pub use translate::{append_bitstream, build_controls_with_state, Mpeg2State};
+#[cfg(test)]
+pub use translate::{build_controls, va_profiles, PicExt};
 
 use crate::va_sys::ffi::{VAIQMatrixBufferMPEG2, VAPictureParameterBufferMPEG2, VAProfile, VASliceParameterBufferMPEG2};
 use v4l2r::bindings::{v4l2_ctrl_mpeg2_picture, v4l2_ctrl_mpeg2_quantisation, v4l2_ctrl_mpeg2_sequence};

@@ -9,9 +9,11 @@
 
 use super::{Mpeg2Controls, Mpeg2Picture, RefResolver};
 use crate::codec::CodecError;
+#[cfg(test)]
+use crate::va_sys::ffi::VAProfileMPEG2Main;
 use crate::va_sys::ffi::{
     _VAPictureParameterBufferMPEG2__bindgen_ty_1__bindgen_ty_1 as PicExtBits, __BindgenBitfieldUnit, VAIQMatrixBufferMPEG2, VAProfile,
-    VAProfileMPEG2Main, VAProfileMPEG2Simple, VASurfaceID, VA_INVALID_SURFACE,
+    VAProfileMPEG2Simple, VASurfaceID, VA_INVALID_SURFACE,
 };
 use v4l2r::bindings::{
     v4l2_ctrl_mpeg2_picture, v4l2_ctrl_mpeg2_quantisation, v4l2_ctrl_mpeg2_sequence, V4L2_MPEG2_PIC_FLAG_ALT_SCAN,
@@ -158,6 +160,7 @@ impl Mpeg2State {
 /// `V4L2_PIX_FMT_MPEG2_SLICE`: Simple and Main, both 4:2:0 8-bit, which is
 /// all the V4L2 uAPI's decoders handle (4:2:2 profile streams are refused by
 /// every stateless MPEG-2 driver, and VA has no 4:2:2 MPEG-2 profile).
+#[cfg(test)]
 pub fn va_profiles() -> &'static [VAProfile] {
     const PROFILES: [VAProfile; 2] = [VAProfileMPEG2Simple, VAProfileMPEG2Main];
     &PROFILES
@@ -195,6 +198,7 @@ pub fn append_bitstream(out: &mut Vec<u8>, p: &Mpeg2Picture) {
 
 /// Translates one picture with a throw-away [`Mpeg2State`] (default matrices
 /// wherever the picture loads none); see [`build_controls_with_state`].
+#[cfg(test)]
 pub fn build_controls(p: &Mpeg2Picture, refs: &dyn RefResolver) -> Result<Mpeg2Controls, CodecError> {
     build_controls_with_state(p, refs, &mut Mpeg2State::default())
 }

@@ -120,6 +120,7 @@ pub struct FrameTag {
 impl FrameTag {
     /// Length of the uncompressed chunk: 10 for key frames, 3 otherwise.
     #[allow(clippy::len_without_is_empty)] // never empty
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         if self.key_frame {
             10

@@ -35,7 +35,9 @@
 pub mod header;
 mod translate;
 
-pub use translate::{append_bitstream, build_controls, build_controls_with_state, va_profiles, PicFields, Vp8State};
+pub use translate::{append_bitstream, build_controls_with_state, Vp8State};
+#[cfg(test)]
+pub use translate::{build_controls, va_profiles};
 
 use crate::va_sys::ffi::{VAIQMatrixBufferVP8, VAPictureParameterBufferVP8, VAProbabilityDataBufferVP8, VASliceParameterBufferVP8};
 use v4l2r::bindings::v4l2_ctrl_vp8_frame;

@@ -11,9 +11,10 @@ use super::header::{parse_first_partition, FirstPartHeader, FrameTag};
 use super::{RefResolver, Vp8Controls, Vp8Picture};
 use crate::codec::CodecError;
 use crate::va_sys::ffi::{
-    _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VAProfile, VAProfileVP8Version0_3,
-    VASurfaceID, VA_INVALID_SURFACE,
+    _VAPictureParameterBufferVP8__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VASurfaceID, VA_INVALID_SURFACE,
 };
+#[cfg(test)]
+use crate::va_sys::ffi::{VAProfile, VAProfileVP8Version0_3};
 use v4l2r::bindings::{
     v4l2_ctrl_vp8_frame, v4l2_vp8_entropy, v4l2_vp8_entropy_coder_state, v4l2_vp8_loop_filter, v4l2_vp8_quantization, v4l2_vp8_segment,
     V4L2_VP8_FRAME_FLAG_KEY_FRAME, V4L2_VP8_FRAME_FLAG_MB_NO_SKIP_COEFF, V4L2_VP8_FRAME_FLAG_SHOW_FRAME, V4L2_VP8_FRAME_FLAG_SIGN_BIAS_ALT,
@@ -107,6 +108,7 @@ impl Vp8State {
 
 /// VA profiles the driver may advertise when the device accepts
 /// `V4L2_PIX_FMT_VP8_FRAME`: VA has a single VP8 profile (versions 0-3).
+#[cfg(test)]
 pub fn va_profiles() -> &'static [VAProfile] {
     const PROFILES: [VAProfile; 1] = [VAProfileVP8Version0_3];
     &PROFILES
@@ -176,6 +178,7 @@ pub fn append_bitstream(out: &mut Vec<u8>, p: &Vp8Picture) {
 
 /// Translates one frame with a throw-away [`Vp8State`]; see
 /// [`build_controls_with_state`].
+#[cfg(test)]
 pub fn build_controls(p: &Vp8Picture, refs: &dyn RefResolver) -> Result<Vp8Controls, CodecError> {
     build_controls_with_state(p, refs, &mut Vp8State::default())
 }

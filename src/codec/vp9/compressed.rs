@@ -73,11 +73,6 @@ impl<'a> BoolDecoder<'a> {
         (0..n).fold(0, |v, _| (v << 1) | u32::from(self.read_bool(128)))
     }
 
-    /// Bits not yet shifted into the window.
-    pub fn bits_left(&self) -> usize {
-        (self.data.len() * 8).saturating_sub(self.pos)
-    }
-
     /// `exit_bool()`: the padding (everything not yet consumed) must be zero
     /// and the decoder must not have run past the end.
     pub fn exit(&self) -> Result<(), CodecError> {

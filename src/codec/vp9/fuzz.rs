@@ -7,7 +7,7 @@
 use super::tests::{ivf_frames, pic_fields_value, P0, P2};
 use super::*;
 use crate::codec::fuzz::{havoc, mutate_bytes, random_pod, run, surface, tweak_one_field, FuzzRefs, Rng, Tweak};
-use crate::va_sys::ffi::{VASegmentParameterVP9, VASliceParameterBufferVP9};
+use crate::va_sys::ffi::VASegmentParameterVP9;
 
 /// Executions of the bounded run in `cargo test`.
 const ITERS: u64 = 50_000;
@@ -25,10 +25,6 @@ impl Tweak for VASegmentParameterVP9 {
         tweak_one_field!(self, r; filter_level, luma_ac_quant_scale, luma_dc_quant_scale, chroma_ac_quant_scale, chroma_dc_quant_scale);
         self
     }
-}
-
-fn tweak_slice(s: &mut VASliceParameterBufferVP9, r: &mut Rng) {
-    tweak_one_field!(s, r; slice_data_size, slice_data_offset, slice_data_flag, seg_param);
 }
 
 #[test]
@@ -74,12 +70,8 @@ fn fuzz_translation() {
                 4..=7 => {}
                 _ => havoc(&mut pic, r, tweak_pic),
             }
-            let mut slice = VASliceParameterBufferVP9 { slice_data_size: frame.len() as u32, ..Default::default() };
-            if r.chance(1, 4) {
-                havoc(&mut slice, r, tweak_slice);
-            }
             let data = if r.chance(1, 3) { mutate_bytes(frame, r) } else { frame.clone() };
-            let p = Vp9Picture { pic: &pic, pic_fields: fields, slice, data: &data };
+            let p = Vp9Picture { pic: &pic, pic_fields: fields, data: &data };
             let res = build_controls_with_state(&p, &refs, &mut state);
             out.note(&res);
             if let Ok(c) = &res {

@@ -53,8 +53,10 @@ use crate::codec::h264::RefResolver;
 use crate::codec::CodecError;
 use crate::va_sys::ffi::{
     _VADecPictureParameterBufferVP9__bindgen_ty_1__bindgen_ty_1 as PicBits, __BindgenBitfieldUnit, VADecPictureParameterBufferVP9,
-    VAProfile, VAProfileVP9Profile0, VAProfileVP9Profile2, VASliceParameterBufferVP9, VA_INVALID_SURFACE,
+    VA_INVALID_SURFACE,
 };
+#[cfg(test)]
+use crate::va_sys::ffi::{VAProfile, VAProfileVP9Profile0, VAProfileVP9Profile2};
 use compressed::parse_compressed_header;
 use header::{parse_uncompressed_header, ParserState, UncompressedHeader};
 use v4l2r::bindings::{
@@ -69,6 +71,7 @@ use v4l2r::bindings::{
 
 /// VA profiles to advertise: Profile0, plus Profile2 when the device has a
 /// 10-bit CAPTURE format (P010 and friends).
+#[cfg(test)]
 pub fn va_profiles(ten_bit: bool) -> Vec<VAProfile> {
     let mut v = vec![VAProfileVP9Profile0];
     if ten_bit {
@@ -87,8 +90,6 @@ pub struct Vp9Picture<'a> {
     pub pic: &'a VADecPictureParameterBufferVP9,
     /// `pic.pic_fields.value`.
     pub pic_fields: u32,
-    /// The (single) slice parameter buffer.
-    pub slice: VASliceParameterBufferVP9,
     /// The frame's bytes: `slice_data_offset .. + slice_data_size` of the
     /// slice data buffer (uncompressed header first).
     pub data: &'a [u8],
@@ -141,6 +142,7 @@ pub struct Vp9Controls {
     /// V4L2_CID_STATELESS_VP9_COMPRESSED_HDR.
     pub compressed_hdr: v4l2_ctrl_vp9_compressed_hdr,
     /// refresh_frame_flags (0xff on key frames): which slots this frame replaces.
+    #[cfg(test)]
     pub refresh_frame_flags: u8,
     /// An inter frame whose size differs from one of its (known) references:
     /// the device must scale references (VP9 allows it, many decoders cannot).
@@ -178,6 +180,7 @@ impl Vp9State {
 
 /// A quick look at a frame without touching any state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg(test)]
 pub struct FrameInfo {
     /// profile (0..3).
     pub profile: u8,
@@ -191,6 +194,7 @@ pub struct FrameInfo {
 }
 
 /// Reads the first header bits of a frame.
+#[cfg(test)]
 pub fn frame_info(data: &[u8]) -> Result<FrameInfo, CodecError> {
     let mut r = header::BitReader::new(data);
     if r.f(2)? != 2 {
@@ -220,6 +224,7 @@ pub fn append_bitstream(out: &mut Vec<u8>, p: &Vp9Picture) {
 /// Stateless translation: exact for frames that do not depend on earlier
 /// headers (key frames, intra-only / error-resilient frames that code their
 /// loop filter deltas...). Drivers should use [`build_controls_with_state`].
+#[cfg(test)]
 pub fn build_controls(p: &Vp9Picture, refs: &dyn RefResolver) -> Result<Vp9Controls, CodecError> {
     build_controls_with_state(p, refs, &mut Vp9State::default())
 }
@@ -295,7 +300,13 @@ pub fn build_controls_with_state(p: &Vp9Picture, refs: &dyn RefResolver, state: 
 
     let frame = frame_control(&h, &ch, &color, [last_ts, golden_ts, alt_ts]);
     state.parser = parser;
-    Ok(Vp9Controls { frame, compressed_hdr: ch.probs, refresh_frame_flags: h.refresh_frame_flags, needs_reference_scaling })
+    Ok(Vp9Controls {
+        frame,
+        compressed_hdr: ch.probs,
+        #[cfg(test)]
+        refresh_frame_flags: h.refresh_frame_flags,
+        needs_reference_scaling,
+    })
 }
 
 fn frame_control(

@@ -4,7 +4,7 @@
 use super::compressed::parse_compressed_header;
 use super::header::{parse_uncompressed_header, ParserState, UncompressedHeader};
 use super::*;
-use crate::va_sys::ffi::VASurfaceID;
+use crate::va_sys::ffi::{VASliceParameterBufferVP9, VASurfaceID};
 use std::collections::HashMap;
 use v4l2r::bindings::{v4l2_vp9_loop_filter, v4l2_vp9_quantization, v4l2_vp9_segmentation};
 
@@ -220,12 +220,7 @@ fn build_controls_p0_frame2() {
         b.set_subsampling_y(1);
         b.set_show_frame(1);
     });
-    let k = build_controls_with_state(
-        &Vp9Picture { pic: &pic, pic_fields: key_fields, slice: Default::default(), data: &frames[0] },
-        &surfaces,
-        &mut state,
-    )
-    .unwrap();
+    let k = build_controls_with_state(&Vp9Picture { pic: &pic, pic_fields: key_fields, data: &frames[0] }, &surfaces, &mut state).unwrap();
     assert_eq!(k.frame.flags & V4L2_VP9_FRAME_FLAG_KEY_FRAME, V4L2_VP9_FRAME_FLAG_KEY_FRAME);
     assert_eq!((k.frame.last_frame_ts, k.frame.golden_frame_ts, k.frame.alt_frame_ts), (0, 0, 0));
     assert_eq!(k.refresh_frame_flags, 0xff);
@@ -246,12 +241,7 @@ fn build_controls_p0_frame2() {
         b.set_golden_ref_frame(1);
         b.set_alt_ref_frame(2);
     });
-    let a = build_controls_with_state(
-        &Vp9Picture { pic: &pic, pic_fields: arf_fields, slice: Default::default(), data: &frames[1] },
-        &surfaces,
-        &mut state,
-    )
-    .unwrap();
+    let a = build_controls_with_state(&Vp9Picture { pic: &pic, pic_fields: arf_fields, data: &frames[1] }, &surfaces, &mut state).unwrap();
     assert_eq!(a.frame.flags & V4L2_VP9_FRAME_FLAG_SHOW_FRAME, 0);
     assert_eq!(a.refresh_frame_flags, 4);
 
@@ -277,8 +267,7 @@ fn build_controls_p0_frame2() {
         b.set_alt_ref_frame_sign_bias(1);
     });
     assert_eq!(PicFields::from_value(fields).alt_ref_frame, 2);
-    let slice = VASliceParameterBufferVP9 { slice_data_size: frames[2].len() as u32, ..Default::default() };
-    let p = Vp9Picture { pic: &pic, pic_fields: fields, slice, data: &frames[2] };
+    let p = Vp9Picture { pic: &pic, pic_fields: fields, data: &frames[2] };
     let c = build_controls_with_state(&p, &surfaces, &mut state).unwrap();
 
     let mut seg_enabled = [0u8; 8];
@@ -352,7 +341,7 @@ fn build_controls_p0_frame2() {
 fn profile2_bit_depth_and_stateless_keyframe() {
     let frames = ivf_frames(P2);
     let pic = VADecPictureParameterBufferVP9 { frame_width: 176, frame_height: 144, profile: 2, bit_depth: 10, ..Default::default() };
-    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[0] };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, data: &frames[0] };
     let c = build_controls(&p, &Surfaces(HashMap::new())).unwrap();
     assert_eq!((c.frame.profile, c.frame.bit_depth), (2, 10));
     assert_eq!((c.frame.compressed_header_size, c.frame.uncompressed_header_size), (78, 18));
@@ -368,7 +357,7 @@ fn missing_reference_and_scaling() {
         ..Default::default()
     };
     let mut state = Vp9State::default();
-    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[2] };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, data: &frames[2] };
     assert_eq!(build_controls_with_state(&p, &Surfaces(HashMap::new()), &mut state).unwrap_err(), CodecError::MissingReference);
     assert_eq!(state.parser, ParserState::default(), "state untouched on error");
 
@@ -389,7 +378,7 @@ fn show_existing_frame() {
     let info = frame_info(&data).unwrap();
     assert_eq!(info.show_existing_frame, Some(1));
     let pic = VADecPictureParameterBufferVP9::default();
-    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &data };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, data: &data };
     assert!(matches!(build_controls(&p, &Surfaces(HashMap::new())), Err(CodecError::Unsupported(_))));
     let info = frame_info(&ivf_frames(P0)[1]).unwrap();
     assert_eq!(info, FrameInfo { profile: 0, show_existing_frame: None, key_frame: false, show_frame: false });
@@ -399,7 +388,7 @@ fn show_existing_frame() {
 fn empty_and_malformed_never_panic() {
     let pic = VADecPictureParameterBufferVP9 { frame_width: 176, frame_height: 144, reference_frames: [1; 8], ..Default::default() };
     let refs = Surfaces(HashMap::from([(1, 1)]));
-    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &[] };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, data: &[] };
     assert_eq!(build_controls(&p, &refs).unwrap_err(), CodecError::NoSlices);
     assert!(frame_info(&[]).is_err());
     for file in [P0, P2] {
@@ -459,7 +448,7 @@ fn refscale_stream_inter_frame_size_change() {
     for (i, data) in frames.iter().enumerate().take(6) {
         let (w, h) = size(i);
         let pic = VADecPictureParameterBufferVP9 { frame_width: w, frame_height: h, reference_frames: slots, ..Default::default() };
-        let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data };
+        let p = Vp9Picture { pic: &pic, pic_fields: 0, data };
         let c = build_controls_with_state(&p, &surfaces, &mut state).unwrap();
         assert_eq!((c.frame.frame_width_minus_1 + 1, c.frame.frame_height_minus_1 + 1), (w, h), "frame {i}");
         assert_eq!(c.needs_reference_scaling, i == 5, "frame {i}");
@@ -474,11 +463,11 @@ fn refscale_stream_inter_frame_size_change() {
     // reference, and surfaces of the old context that this one cannot resolve.
     let mut fresh = Vp9State::default();
     let pic = VADecPictureParameterBufferVP9 { frame_width: 128, frame_height: 96, reference_frames: slots, ..Default::default() };
-    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[5] };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, data: &frames[5] };
     assert_eq!(build_controls_with_state(&p, &Surfaces(HashMap::new()), &mut fresh).unwrap_err(), CodecError::MissingReference);
     assert!(fresh.has_no_references());
     // The key frame decodes in either state and resets every slot to 128x96.
-    let p = Vp9Picture { pic: &pic, pic_fields: 0, slice: Default::default(), data: &frames[10] };
+    let p = Vp9Picture { pic: &pic, pic_fields: 0, data: &frames[10] };
     let c = build_controls_with_state(&p, &Surfaces(HashMap::new()), &mut fresh).unwrap();
     assert_ne!(c.frame.flags & V4L2_VP9_FRAME_FLAG_KEY_FRAME, 0);
     assert_eq!(fresh.parser.ref_sizes, [Some((128, 96)); 8]);

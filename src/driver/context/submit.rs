@@ -252,8 +252,8 @@ impl Context {
     pub(super) fn submit_vp9(&mut self, picture: &PictureBuffers, target: SurfaceKey) -> VaResult<()> {
         let pic: ffi::VADecPictureParameterBufferVP9 = read_pod(&picture.pic_param, 0)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "missing or short VP9 picture parameters"))?;
-        let (slice, data) = Self::first_slice::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
-        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va_sys::abi::vp9_bitfields(&pic), slice, data };
+        let (_, data) = Self::first_slice::<ffi::VASliceParameterBufferVP9>(picture, |p| (p.slice_data_offset, p.slice_data_size))?;
+        let p = vp9::Vp9Picture { pic: &pic, pic_fields: crate::va_sys::abi::vp9_bitfields(&pic), data };
         let CodecState::Vp9(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
         };
@@ -309,7 +309,7 @@ impl Context {
         slices: &[hevc::HevcSlice],
     ) -> VaResult<()> {
         let (pic_fields, slice_parsing_fields) = crate::va_sys::abi::hevc_bitfields(pic);
-        let p = hevc::HevcPicture { pic, pic_fields, slice_parsing_fields, iq, slices, profile: self.config.profile };
+        let p = hevc::HevcPicture { pic, pic_fields, slice_parsing_fields, iq, slices };
         let annex_b = self.stream_mode.annex_b;
         let CodecState::Hevc(state) = &mut self.codec_state else {
             return Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "codec state mismatch"));
