@@ -96,51 +96,53 @@ fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl 
     counts
 }
 
-fn mpeg2_i_frame(_target: u32, _previous: u32) -> Buffers {
-    let p = mpeg2::tests::progressive_i_frame();
-    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&p.pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&p.iq))];
-    for (param, data) in &p.slices {
+/// `header` buffers, then a slice parameter and slice data buffer per slice.
+fn with_slices<P: crate::va_sys::abi::VaPod>(mut bufs: Buffers, slices: &[(P, &[u8])]) -> Buffers {
+    for (param, data) in slices {
         bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
         bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
     }
     bufs
+}
+
+/// Decode `picture` over the fake device scripted as `script` and assert that frames
+/// `WARM_UP..FRAMES` allocate nothing.
+fn assert_no_allocations(what: &str, name: &str, script: Script, profile: ffi::VAProfile, picture: impl Fn(u32, u32) -> Buffers) {
+    let counts = per_frame(name, Script { log_capacity: LOG, ..script }, profile, picture);
+    println!("{what}: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
+    assert!(counts.iter().all(|&n| n == 0), "{what} frames allocate: {counts:?}");
+}
+
+fn mpeg2_i_frame(_target: u32, _previous: u32) -> Buffers {
+    let p = mpeg2::tests::progressive_i_frame();
+    with_slices(vec![(ffi::VAPictureParameterBufferType, pod_bytes(&p.pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&p.iq))], &p.slices)
 }
 
 fn h264_four_slice_idr(target: u32, _previous: u32) -> Buffers {
     let (pic, iq, slices) = h264::tests::cavlc_idr_four_slices(target);
-    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&iq))];
-    for (param, data) in &slices {
-        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
-        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
-    }
-    bufs
+    with_slices(vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic)), (ffi::VAIQMatrixBufferType, pod_bytes(&iq))], &slices)
 }
 
 #[test]
 fn mpeg2_frames_allocate_nothing_in_steady_state() {
-    let script = Script { log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-mpeg2", script, ffi::VAProfileMPEG2Main, mpeg2_i_frame);
-    println!("MPEG-2: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "MPEG-2 frames allocate: {counts:?}");
+    assert_no_allocations("MPEG-2", "alloc-mpeg2", Script::default(), ffi::VAProfileMPEG2Main, mpeg2_i_frame);
 }
 
 #[test]
 fn h264_slice_based_frames_allocate_nothing_in_steady_state() {
-    let script = Script { slice_based: true, frame_based_offered: false, log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-h264", script, ffi::VAProfileH264High, h264_four_slice_idr);
-    println!("H.264 (four slice requests): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "H.264 frames allocate: {counts:?}");
+    assert_no_allocations(
+        "H.264 (four slice requests)",
+        "alloc-h264",
+        Script { slice_based: true, frame_based_offered: false, ..Script::default() },
+        ffi::VAProfileH264High,
+        h264_four_slice_idr,
+    );
 }
 
 /// The two-slice P picture of slices.hevc, referencing the previous frame.
 fn hevc_two_slice_p(target: u32, previous: u32) -> Buffers {
     let (pic, slices) = hevc::tests::two_slice_p_picture(target, previous);
-    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic))];
-    for (param, data) in &slices {
-        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
-        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
-    }
-    bufs
+    with_slices(vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic))], &slices)
 }
 
 fn vp8_key_frame(_target: u32, _previous: u32) -> Buffers {
@@ -165,50 +167,36 @@ fn vp9_key_frame(_target: u32, _previous: u32) -> Buffers {
 
 fn av1_key_frame(target: u32, _previous: u32) -> Buffers {
     let (pic, tiles) = av1::tests::key_frame(target);
-    let mut bufs = vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic))];
-    for (param, data) in &tiles {
-        bufs.push((ffi::VASliceParameterBufferType, pod_bytes(param)));
-        bufs.push((ffi::VASliceDataBufferType, data.to_vec()));
-    }
-    bufs
+    with_slices(vec![(ffi::VAPictureParameterBufferType, pod_bytes(&pic))], &tiles)
 }
 
 #[test]
 fn hevc_frame_based_frames_allocate_nothing_in_steady_state() {
-    let script = Script { log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-hevc", script, ffi::VAProfileHEVCMain, hevc_two_slice_p);
-    println!("HEVC (two slices, one request): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "HEVC frames allocate: {counts:?}");
+    assert_no_allocations("HEVC (two slices, one request)", "alloc-hevc", Script::default(), ffi::VAProfileHEVCMain, hevc_two_slice_p);
 }
 
 #[test]
 fn hevc_slice_based_frames_allocate_nothing_in_steady_state() {
-    let script = Script { slice_based: true, frame_based_offered: false, log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-hevc-slices", script, ffi::VAProfileHEVCMain, hevc_two_slice_p);
-    println!("HEVC (two slice requests): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "HEVC frames allocate: {counts:?}");
+    assert_no_allocations(
+        "HEVC (two slice requests)",
+        "alloc-hevc-slices",
+        Script { slice_based: true, frame_based_offered: false, ..Script::default() },
+        ffi::VAProfileHEVCMain,
+        hevc_two_slice_p,
+    );
 }
 
 #[test]
 fn vp8_frames_allocate_nothing_in_steady_state() {
-    let script = Script { log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-vp8", script, ffi::VAProfileVP8Version0_3, vp8_key_frame);
-    println!("VP8: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "VP8 frames allocate: {counts:?}");
+    assert_no_allocations("VP8", "alloc-vp8", Script::default(), ffi::VAProfileVP8Version0_3, vp8_key_frame);
 }
 
 #[test]
 fn vp9_frames_allocate_nothing_in_steady_state() {
-    let script = Script { log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-vp9", script, ffi::VAProfileVP9Profile0, vp9_key_frame);
-    println!("VP9: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "VP9 frames allocate: {counts:?}");
+    assert_no_allocations("VP9", "alloc-vp9", Script::default(), ffi::VAProfileVP9Profile0, vp9_key_frame);
 }
 
 #[test]
 fn av1_frames_allocate_nothing_in_steady_state() {
-    let script = Script { log_capacity: LOG, ..Script::default() };
-    let counts = per_frame("alloc-av1", script, ffi::VAProfileAV1Profile0, av1_key_frame);
-    println!("AV1 (two tiles): allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
-    assert!(counts.iter().all(|&n| n == 0), "AV1 frames allocate: {counts:?}");
+    assert_no_allocations("AV1 (two tiles)", "alloc-av1", Script::default(), ffi::VAProfileAV1Profile0, av1_key_frame);
 }
