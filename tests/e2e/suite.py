@@ -817,7 +817,10 @@ def tiled_pixel_cases(s, outdir, env, prof, tiled, streams):
             '-i', stream_path(st), '-vf', 'hwdownload,format=nv12', '-f', 'rawvideo', '-pix_fmt', 'nv12', raw]
         rc, out, err, secs = run(cmd, os.path.join(pdir, 'pixels-' + st['name']), env)
         frame = visl_tiled_pattern(w, h)
-        data = open(raw, 'rb').read() if os.path.exists(raw) else b''
+        data = b''
+        if os.path.exists(raw):
+            with open(raw, 'rb') as f:
+                data = f.read()
         frames = [data[i:i + len(frame)] for i in range(0, len(data), len(frame))]
         bad = [i for i, f in enumerate(frames) if f != frame]
         detail = []

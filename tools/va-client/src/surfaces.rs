@@ -105,8 +105,9 @@ impl Planes {
             }
             Ok(d.objects[..obj as usize].iter().map(|o| o.size as usize).sum())
         };
-        let modifier = d.objects[planes[0].0 as usize % objects.max(1)].drm_format_modifier;
-        let tiles = match modifier {
+        let offsets = [base(planes[0].0)? + planes[0].1 as usize, base(planes[1].0)? + planes[1].1 as usize];
+        // The luma plane's object (checked by `base` above) carries the layout's modifier.
+        let tiles = match d.objects[planes[0].0 as usize].drm_format_modifier {
             DRM_FORMAT_MOD_LINEAR => None,
             DRM_FORMAT_MOD_ALLWINNER_TILED => Some([(32, 32), (32, 32)]),
             DRM_FORMAT_MOD_MTK_16L_32S_TILE => Some([(16, 32), (16, 16)]),
@@ -116,7 +117,7 @@ impl Planes {
             width: d.width as usize,
             height: d.height as usize,
             bps,
-            offsets: [base(planes[0].0)? + planes[0].1 as usize, base(planes[1].0)? + planes[1].1 as usize],
+            offsets,
             pitches: [planes[0].2 as usize, planes[1].2 as usize],
             tiles,
         })
