@@ -9,7 +9,7 @@ use super::{
 use crate::codec::hevc;
 use crate::driver::error::VaResult;
 use crate::pool::SurfaceKey;
-use crate::v4l2::ControlSpec;
+use crate::v4l2::{ControlSpec, HevcEntryPointOffset};
 use crate::va_err;
 use crate::va_sys::abi::read_pod;
 use crate::va_sys::ffi;
@@ -35,7 +35,7 @@ pub struct HevcBackend {
     slices: Vec<hevc::HevcSlice<'static>>,
     lists: SliceRequestLists,
     /// Frame-based requests: the entry point offsets of all slices.
-    entry_points: Vec<u32>,
+    entry_points: Vec<HevcEntryPointOffset>,
 }
 
 pub fn new(setup: &BackendSetup) -> Box<dyn CodecBackend> {
