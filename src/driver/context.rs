@@ -12,7 +12,8 @@
 //!
 //! A context is split along what it does: picture assembly ([`picture`]),
 //! the device side of decoding, submission and in-flight reaping ([`queue`]),
-//! exports and imports of CAPTURE buffers ([`export`]) and setup ([`setup`]).
+//! exports and imports of CAPTURE buffers ([`export`]), setup ([`setup`]) and
+//! one record per surface ([`surfaces`], kept by the queue).
 //! Everything codec-specific is the codec's backend ([`crate::driver::backend`]).
 
 use super::backend::CodecBackend;
@@ -21,7 +22,6 @@ use crate::pool::{FrameId, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::CaptureFormat;
 use crate::va_err;
 use crate::va_sys::ffi;
-use std::collections::HashMap;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::time::Duration;
 
@@ -29,10 +29,12 @@ mod export;
 mod picture;
 mod queue;
 mod setup;
+mod surfaces;
 
 pub use picture::PictureBuffers;
 pub use queue::{PictureQueue, RequestPart};
 use setup::FrameOrigin;
+use surfaces::SurfaceRecords;
 
 /// Number of OUTPUT (bitstream) buffers, each with its permanent request.
 pub const OUTPUT_RING: u32 = 8;
@@ -59,15 +61,10 @@ pub struct Context {
     pub height: u32,
     /// The application's buffers of the picture being assembled.
     picture: PictureBuffers,
-    /// Session, CAPTURE pool, frames in flight, decode states.
+    /// Session, CAPTURE pool, frames in flight, surface records.
     queue: PictureQueue,
     /// The codec's state and the submission of its pictures.
     backend: Box<dyn CodecBackend>,
-    /// Composed-layer exports per surface (a consumer importing by surface id
-    /// exports the same surface again and again).
-    composed_exports: HashMap<SurfaceKey, u32>,
-    /// Surfaces whose slot is an application's buffer (import): retired with them.
-    imported: HashMap<SurfaceKey, SlotId>,
 }
 
 /// Upper bound of the wait for consumers' reader fences before an exported
@@ -94,25 +91,21 @@ pub fn depth_matches(ten_bit_context: bool, bit_depth: u32) -> bool {
 /// `outcome` (`Err` when it panicked): a panic becomes an error, and any error
 /// marks the target surface [`DecodeState::Failed`], so that vaSyncSurface
 /// reports it instead of the state of the surface's previous picture.
-fn settle_picture(
-    states: &mut HashMap<SurfaceKey, DecodeState>,
-    target: SurfaceKey,
-    outcome: std::thread::Result<VaResult<()>>,
-) -> VaResult<()> {
+fn settle_picture(surfaces: &mut SurfaceRecords, target: SurfaceKey, outcome: std::thread::Result<VaResult<()>>) -> VaResult<()> {
     let result = outcome.unwrap_or_else(|panic| {
         let what = crate::logging::panic_message(panic.as_ref());
         log::error!("surface {target:#x}: internal error while translating the picture (panic caught): {what}");
         Err(va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {target:#x}: internal error while translating the picture: {what}"))
     });
     if result.is_err() {
-        states.insert(target, DecodeState::Failed);
+        surfaces.set_state(target, DecodeState::Failed);
     }
     result
 }
 
 /// What vaSyncSurface reports for `surface` once nothing of it is in flight.
-fn settled_status(states: &HashMap<SurfaceKey, DecodeState>, surface: SurfaceKey) -> VaResult<()> {
-    match states.get(&surface) {
+fn settled_status(surfaces: &SurfaceRecords, surface: SurfaceKey) -> VaResult<()> {
+    match surfaces.state(surface) {
         Some(DecodeState::Failed) => Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "decode of surface {surface:#x} failed")),
         _ => Ok(()),
     }
@@ -176,7 +169,7 @@ impl Context {
         let outcome = catch_unwind(AssertUnwindSafe(|| self.backend.submit(&mut self.queue, &picture, target)));
         picture.clear();
         self.picture = picture;
-        settle_picture(&mut self.queue.states, target, outcome)
+        settle_picture(&mut self.queue.surfaces, target, outcome)
     }
 
     /// vaSyncSurface2: like [`sync`](Self::sync) when `timeout` covers the sync
@@ -201,7 +194,7 @@ impl Context {
     }
 
     pub fn state(&self, surface: SurfaceKey) -> Option<DecodeState> {
-        self.queue.states.get(&surface).copied()
+        self.queue.surfaces.state(surface)
     }
 
     /// The slot holding `surface`'s picture (after a sync).
@@ -219,14 +212,13 @@ impl Context {
         let pool = &mut self.queue.pool;
         pool.release_surface(surface);
         pool.unpin_surface(surface);
-        if let Some(slot) = self.imported.remove(&surface) {
+        let record = self.queue.surfaces.remove(surface);
+        if let Some(slot) = record.and_then(|r| r.imported_slot) {
             // The application's buffer: never decoded into again.
             if let Err(e) = pool.retire_slot(slot) {
                 log::warn!("retire slot {} of imported surface {surface:#x}: {e}", slot.0);
             }
         }
-        self.composed_exports.remove(&surface);
-        self.queue.states.remove(&surface);
     }
 
     /// Reap everything still in flight (bounded) before teardown.
@@ -310,7 +302,8 @@ mod settle_tests {
     #[test]
     fn a_failed_or_panicking_translation_fails_the_surface() {
         const SURFACE: SurfaceKey = 0x0400_0007;
-        let mut states = HashMap::from([(SURFACE, DecodeState::Ready)]);
+        let mut states = SurfaceRecords::default();
+        states.set_state(SURFACE, DecodeState::Ready);
         assert!(settled_status(&states, SURFACE).is_ok());
 
         let error = catch_unwind(|| -> VaResult<()> {
@@ -318,21 +311,21 @@ mod settle_tests {
         });
         let e = settle_picture(&mut states, SURFACE, error).unwrap_err();
         assert_eq!(e.status, ffi::VA_STATUS_ERROR_INVALID_BUFFER as ffi::VAStatus);
-        assert_eq!(states[&SURFACE], DecodeState::Failed);
+        assert_eq!(states.state(SURFACE).unwrap(), DecodeState::Failed);
         assert_eq!(settled_status(&states, SURFACE).unwrap_err().status, ffi::VA_STATUS_ERROR_DECODING_ERROR as ffi::VAStatus);
 
-        states.insert(SURFACE, DecodeState::Ready);
+        states.set_state(SURFACE, DecodeState::Ready);
         let panicked = catch_unwind(|| -> VaResult<()> { panic!("translator bug") });
         let e = settle_picture(&mut states, SURFACE, panicked).unwrap_err();
         assert_eq!(e.status, ffi::VA_STATUS_ERROR_OPERATION_FAILED as ffi::VAStatus);
         assert!(e.msg.contains("translator bug"), "{}", e.msg);
-        assert_eq!(states[&SURFACE], DecodeState::Failed);
+        assert_eq!(states.state(SURFACE).unwrap(), DecodeState::Failed);
         assert_eq!(settled_status(&states, SURFACE).unwrap_err().status, ffi::VA_STATUS_ERROR_DECODING_ERROR as ffi::VAStatus);
 
         // A picture that went through leaves the state submit_parts set.
-        states.insert(SURFACE, DecodeState::Pending);
+        states.set_state(SURFACE, DecodeState::Pending);
         assert!(settle_picture(&mut states, SURFACE, Ok(Ok(()))).is_ok());
-        assert_eq!(states[&SURFACE], DecodeState::Pending);
+        assert_eq!(states.state(SURFACE).unwrap(), DecodeState::Pending);
     }
 }
 

@@ -25,9 +25,9 @@ impl Context {
         if self.queue.pin_mode != PinMode::Auto || self.queue.pool.is_surface_pinned(surface) {
             return;
         }
-        let before_first_decode = !self.queue.states.contains_key(&surface);
+        let before_first_decode = self.queue.surfaces.state(surface).is_none();
         let repeats = if composed {
-            let n = self.composed_exports.entry(surface).or_insert(0);
+            let n = &mut self.queue.surfaces.record_mut(surface).composed_exports;
             *n += 1;
             *n >= 2
         } else {
@@ -122,7 +122,7 @@ impl Context {
         let slot = self.queue.pool.adopt_slot(surface).map_err(|e| Box::new((pool_err(e), None)))?;
         self.queue.field_coded.resize(self.queue.pool.len(), false);
         if imported {
-            self.imported.insert(surface, slot);
+            self.queue.surfaces.record_mut(surface).imported_slot = Some(slot);
         }
         log::info!(
             "surface {surface:#x}: its {} became CAPTURE slot {} (pinned)",

@@ -9,6 +9,7 @@
 //! [`PictureQueue::submit_parts`] / [`PictureQueue::submit_single`]; nothing in
 //! here knows a codec.
 
+use super::surfaces::SurfaceRecords;
 use super::{frame_timestamp, pool_err, settled_status, v4l2_err, DecodeState, FrameOrigin, OUTPUT_RING};
 use crate::codec::h264;
 use crate::driver::error::VaResult;
@@ -18,7 +19,7 @@ use crate::v4l2::{CaptureFormat, ControlSpec, DecoderDevice, DequeuedCapture};
 use crate::va_err;
 use crate::va_sys::ffi;
 use nix::poll::PollFlags;
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
@@ -67,7 +68,8 @@ pub struct PictureQueue {
     pub(super) pool: CapturePool,
     pub(super) capture: CaptureFormat,
     pub(super) in_flight: VecDeque<InFlight>,
-    pub(super) states: HashMap<SurfaceKey, DecodeState>,
+    /// Every surface's record (decode state, exports, import).
+    pub(super) surfaces: SurfaceRecords,
     /// The picture being queued: its bytes, the requests' ranges of it.
     bitstream: Vec<u8>,
     pub(super) decodes: u64,
@@ -114,7 +116,7 @@ impl PictureQueue {
             pool,
             capture,
             in_flight: VecDeque::new(),
-            states: HashMap::new(),
+            surfaces: SurfaceRecords::default(),
             bitstream: Vec::new(),
             decodes: 0,
             field_coded: vec![false; slots],
@@ -150,7 +152,7 @@ impl PictureQueue {
     /// Set `surface`'s decode state (a picture held back, or one that failed
     /// before it reached the device).
     pub fn set_state(&mut self, surface: SurfaceKey, state: DecodeState) {
-        self.states.insert(surface, state);
+        self.surfaces.set_state(surface, state);
     }
 
     /// Record whether the picture in `slot` was coded as fields.
@@ -220,8 +222,8 @@ impl PictureQueue {
             let mut refs = std::mem::take(&mut self.ref_slots);
             self.ref_slots(ref_surfaces, &mut refs);
             // A surface decoded again before it was synced: finish the old decode first.
-            let bound = match self.states.get(&target) {
-                Some(&DecodeState::Pending) => self.wait_surface(target),
+            let bound = match self.surfaces.state(target) {
+                Some(DecodeState::Pending) => self.wait_surface(target),
                 _ => Ok(()),
             };
             let bound = bound.and_then(|()| {
@@ -269,11 +271,11 @@ impl PictureQueue {
             None if outputs.is_empty() => {
                 // Nothing reached the device: the slot goes straight back.
                 let _ = self.pool.abort_decode(slot);
-                self.states.insert(target, DecodeState::Failed);
+                self.surfaces.set_state(target, DecodeState::Failed);
                 self.spare_outputs.push(outputs);
             }
             None => {
-                self.states.insert(target, DecodeState::Pending);
+                self.surfaces.set_state(target, DecodeState::Pending);
                 let held = hold_last && result.is_ok();
                 self.in_flight.push_back(InFlight { surface: target, slot, outputs, held });
                 self.decodes += 1;
@@ -539,7 +541,7 @@ impl PictureQueue {
                     Ok(()) => true,
                     Err(e) => {
                         log::error!("decode of surface {surface:#x} did not complete: {e}");
-                        self.states.insert(surface, DecodeState::Failed);
+                        self.surfaces.set_state(surface, DecodeState::Failed);
                         outcome = Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "waiting for decode: {e}"));
                         break;
                     }
@@ -603,7 +605,7 @@ impl PictureQueue {
                 }
                 // Only the surface's latest decode decides its state.
                 if self.pool.surface_slot(f.surface) == Some(slot) {
-                    self.states.insert(f.surface, state);
+                    self.surfaces.set_state(f.surface, state);
                 }
             }
         }
@@ -658,11 +660,11 @@ impl PictureQueue {
             // A completed request whose CAPTURE buffer never comes back makes no
             // progress: give up instead of spinning with the context locked.
             if !done || stalled > 2 || (self.in_flight.len() == before && Instant::now() >= deadline) {
-                self.states.insert(surface, DecodeState::Failed);
+                self.surfaces.set_state(surface, DecodeState::Failed);
                 return Err(va_err!(VA_STATUS_ERROR_DECODING_ERROR, "surface {surface:#x} not decoded within {:?}", self.sync_timeout));
             }
         }
-        settled_status(&self.states, surface)
+        settled_status(&self.surfaces, surface)
     }
 
     /// vaSyncSurface2: like [`wait_surface`](Self::wait_surface) when `timeout` covers the sync
@@ -680,14 +682,16 @@ impl PictureQueue {
             // The frame waited for is the oldest in flight: `surface`'s or one
             // queued before it (decodes complete in order).
             let front = self.in_flight.front().map(|f| f.surface);
-            let front_pending = front.is_some_and(|s| self.states.get(&s) == Some(&DecodeState::Pending));
+            let front_pending = front.is_some_and(|s| self.surfaces.state(s) == Some(DecodeState::Pending));
             let done = match self.reap_front_within(budget) {
                 Ok(d) => d,
                 // The wait ran out before the device finished: not a failure
                 // yet, neither for `surface` nor for a frame ahead of it.
-                Err(_) if budget.is_some() && front_pending && front.is_some_and(|s| self.states.get(&s) == Some(&DecodeState::Failed)) => {
+                Err(_)
+                    if budget.is_some() && front_pending && front.is_some_and(|s| self.surfaces.state(s) == Some(DecodeState::Failed)) =>
+                {
                     if let Some(s) = front {
-                        self.states.insert(s, DecodeState::Pending);
+                        self.surfaces.set_state(s, DecodeState::Pending);
                     }
                     false
                 }
@@ -697,7 +701,7 @@ impl PictureQueue {
                 return Err(va_err!(VA_STATUS_ERROR_TIMEDOUT, "surface {surface:#x} still decoding after {timeout:?}"));
             }
         }
-        settled_status(&self.states, surface)
+        settled_status(&self.surfaces, surface)
     }
 
     /// Non-blocking status for vaQuerySurfaceStatus.
@@ -707,6 +711,6 @@ impl PictureQueue {
                 return Ok(DecodeState::Pending);
             }
         }
-        Ok(self.states.get(&surface).copied().unwrap_or(DecodeState::Ready))
+        Ok(self.surfaces.state(surface).unwrap_or(DecodeState::Ready))
     }
 }

@@ -13,7 +13,6 @@ use crate::driver::frames::{negotiate_formats, FrameSource};
 use crate::pool::CapturePool;
 use crate::v4l2::{CaptureFormat, DecoderDevice};
 use crate::va_err;
-use std::collections::HashMap;
 use std::sync::Arc;
 
 /// What a context's frame allocation handle is opened with.
@@ -195,8 +194,6 @@ impl Context {
             picture: PictureBuffers::default(),
             queue: PictureQueue::new(session, pool, capture, got as usize, frames, frames_from, frame_bytes),
             backend,
-            composed_exports: HashMap::new(),
-            imported: HashMap::new(),
         })
     }
 }
