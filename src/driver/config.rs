@@ -16,6 +16,7 @@
 //! `VAConfigAttribMaxPictureWidth/Height`, its surface attributes' min/max
 //! width/height, and the range `vaCreateContext` accepts.
 
+use super::backend::{self, NewBackend, StreamModeControls};
 use crate::device::coded::FrameSizes;
 use crate::device::DecoderNode;
 use crate::va_sys::ffi;
@@ -52,10 +53,17 @@ pub struct CodecSupport {
     pub coded_fourcc: u32,
     /// VA profiles this coded format lets us decode, with their bit depths.
     pub profiles: &'static [(ffi::VAProfile, Depth)],
+    /// Decode-mode and start-code controls (H.264, HEVC), read and set at
+    /// context creation.
+    pub stream_mode_controls: Option<&'static StreamModeControls>,
+    /// The codec's backend, created with each context.
+    pub backend: NewBackend,
 }
 
-/// The capability table: one row per implemented codec (the profile lists
-/// equal the codec modules' `va_profiles(ten_bit = true)`: a unit test checks).
+/// The codec table: one row per implemented codec, with what the driver needs
+/// to advertise, route and decode it (the profile lists equal the codec
+/// modules' `va_profiles(ten_bit = true)`: a unit test checks). Adding a codec
+/// is its backend module plus a row here (see [`crate::driver::backend`]).
 pub fn codec_table() -> [CodecSupport; 6] {
     [
         CodecSupport {
@@ -66,31 +74,43 @@ pub fn codec_table() -> [CodecSupport; 6] {
                 (ffi::VAProfileH264Main, Depth::Eight),
                 (ffi::VAProfileH264High, Depth::Eight),
             ],
+            stream_mode_controls: Some(&backend::h264::STREAM_MODE_CONTROLS),
+            backend: backend::h264::new,
         },
         CodecSupport {
             codec: Codec::Mpeg2,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_MPEG2_SLICE,
             profiles: &[(ffi::VAProfileMPEG2Simple, Depth::Eight), (ffi::VAProfileMPEG2Main, Depth::Eight)],
+            stream_mode_controls: None,
+            backend: backend::mpeg2::new,
         },
         CodecSupport {
             codec: Codec::Vp8,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP8_FRAME,
             profiles: &[(ffi::VAProfileVP8Version0_3, Depth::Eight)],
+            stream_mode_controls: None,
+            backend: backend::vp8::new,
         },
         CodecSupport {
             codec: Codec::Vp9,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_VP9_FRAME,
             profiles: &[(ffi::VAProfileVP9Profile0, Depth::Eight), (ffi::VAProfileVP9Profile2, Depth::Ten)],
+            stream_mode_controls: None,
+            backend: backend::vp9::new,
         },
         CodecSupport {
             codec: Codec::Hevc,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_HEVC_SLICE,
             profiles: &[(ffi::VAProfileHEVCMain, Depth::Eight), (ffi::VAProfileHEVCMain10, Depth::Ten)],
+            stream_mode_controls: Some(&backend::hevc::STREAM_MODE_CONTROLS),
+            backend: backend::hevc::new,
         },
         CodecSupport {
             codec: Codec::Av1,
             coded_fourcc: crate::v4l2::V4L2_PIX_FMT_AV1_FRAME,
             profiles: &[(ffi::VAProfileAV1Profile0, Depth::Both)],
+            stream_mode_controls: None,
+            backend: backend::av1::new,
         },
     ]
 }

@@ -9,6 +9,7 @@
 
 #[cfg(test)]
 mod alloc_tests;
+pub mod backend;
 pub mod buffer;
 pub mod config;
 pub mod context;

@@ -37,6 +37,18 @@ impl<'a> ControlSpec<'a> {
     }
 }
 
+/// One value of V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS
+/// (`entry_point_offset_minus1[i] + 1`): the one control whose payload is a
+/// plain integer array, typed so that no other integer passes for it.
+///
+/// ```compile_fail
+/// // A bare `u32` array is no control payload.
+/// let _ = v4l2_request_va::testing::ControlSpec::from_slice(&[1u32, 2]);
+/// ```
+#[repr(transparent)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HevcEntryPointOffset(pub u32);
+
 mod sealed {
     /// Only this module implements [`super::ControlPayload`].
     pub trait Sealed {}
@@ -56,7 +68,8 @@ mod sealed {
 /// `v4l2r::bindings` (bindgen'd from v4l2-controls.h), whose members are
 /// integers, integer arrays and nested structs of the same kind, with every
 /// gap spelled out as a `reserved`/`padding` member (the uAPI's rule for
-/// compound controls): no implicit padding, so all bytes are initialised.
+/// compound controls), and for [`HevcEntryPointOffset`], a `repr(transparent)`
+/// `u32`: no implicit padding, so all bytes are initialised.
 pub unsafe trait ControlPayload: sealed::Sealed + Copy {
     /// `V4L2_CID_STATELESS_*` of the control whose payload this is.
     const ID: u32;
@@ -65,7 +78,7 @@ pub unsafe trait ControlPayload: sealed::Sealed + Copy {
 macro_rules! control_payloads {
     ($($ty:ty => $id:ident,)*) => {$(
         impl sealed::Sealed for $ty {}
-        // SAFETY: a uAPI control struct (or `u32`): integers only, no implicit
+        // SAFETY: a uAPI control struct (or a `u32` newtype): integers only, no implicit
         // padding (see the trait's contract).
         unsafe impl ControlPayload for $ty {
             const ID: u32 = bindings::$id;
@@ -85,8 +98,8 @@ control_payloads! {
     bindings::v4l2_ctrl_hevc_slice_params => V4L2_CID_STATELESS_HEVC_SLICE_PARAMS,
     bindings::v4l2_ctrl_hevc_scaling_matrix => V4L2_CID_STATELESS_HEVC_SCALING_MATRIX,
     bindings::v4l2_ctrl_hevc_decode_params => V4L2_CID_STATELESS_HEVC_DECODE_PARAMS,
-    // The one control whose payload is a plain integer array: `u32` stands for it.
-    u32 => V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS,
+    // The one control whose payload is a plain integer array (`repr(transparent)` over `u32`).
+    HevcEntryPointOffset => V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS,
     bindings::v4l2_ctrl_mpeg2_sequence => V4L2_CID_STATELESS_MPEG2_SEQUENCE,
     bindings::v4l2_ctrl_mpeg2_picture => V4L2_CID_STATELESS_MPEG2_PICTURE,
     bindings::v4l2_ctrl_mpeg2_quantisation => V4L2_CID_STATELESS_MPEG2_QUANTISATION,
@@ -295,7 +308,7 @@ const HEVC_CONTROLS: &[CodecControl] = &[
     cc::<bindings::v4l2_ctrl_hevc_slice_params>("HEVC_SLICE_PARAMS", false),
     cc::<bindings::v4l2_ctrl_hevc_scaling_matrix>("HEVC_SCALING_MATRIX", false),
     cc::<bindings::v4l2_ctrl_hevc_decode_params>("HEVC_DECODE_PARAMS", true),
-    cc::<u32>("HEVC_ENTRY_POINT_OFFSETS", false),
+    cc::<HevcEntryPointOffset>("HEVC_ENTRY_POINT_OFFSETS", false),
 ];
 
 const MPEG2_CONTROLS: &[CodecControl] = &[
@@ -370,7 +383,7 @@ mod tests {
         assert_eq!(spec.data.len(), 1048);
         assert_eq!(spec.data[0], 100);
         assert_eq!(spec.data[2], 40);
-        let arr = [1u32, 2, 3];
+        let arr = [HevcEntryPointOffset(1), HevcEntryPointOffset(2), HevcEntryPointOffset(3)];
         let spec = ControlSpec::from_slice(&arr);
         assert_eq!(spec.id, bindings::V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS);
         assert_eq!(spec.data, &[1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0]);

@@ -19,7 +19,7 @@ pub mod request;
 pub mod session;
 pub mod time;
 
-pub use controls::{codec_controls, ControlSpec};
+pub use controls::{codec_controls, ControlSpec, HevcEntryPointOffset};
 pub use decoder_device::DecoderDevice;
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;

@@ -117,7 +117,7 @@ fn fuzz_translation() {
             out.note(&res);
             if let Ok(c) = res {
                 assert_eq!(c.slice_params.len(), slices.len());
-                let _: Vec<u32> = c.entry_point_offsets.iter().flatten().copied().collect();
+                let _: Vec<crate::v4l2::HevcEntryPointOffset> = c.entry_point_offsets.iter().flatten().copied().collect();
             }
             let mut out = Vec::new();
             for s in &slices {

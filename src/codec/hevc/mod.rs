@@ -48,6 +48,7 @@ pub use translate::{append_slice, build_controls_with_state, HevcState};
 #[cfg(test)]
 pub use translate::{build_controls, va_profiles};
 
+use crate::v4l2::HevcEntryPointOffset;
 use crate::va_sys::ffi::{VAIQMatrixBufferHEVC, VAPictureParameterBufferHEVC, VASliceParameterBufferHEVC};
 use v4l2r::bindings::{
     v4l2_ctrl_hevc_decode_params, v4l2_ctrl_hevc_pps, v4l2_ctrl_hevc_scaling_matrix, v4l2_ctrl_hevc_slice_params, v4l2_ctrl_hevc_sps,
@@ -100,7 +101,7 @@ pub struct HevcControls {
     /// V4L2_CID_STATELESS_HEVC_ENTRY_POINT_OFFSETS values per slice segment
     /// (`entry_point_offset_minus1[i] + 1`, as GStreamer sends them); a device
     /// that takes the control gets the concatenation for the slices of a request.
-    pub entry_point_offsets: Vec<Vec<u32>>,
+    pub entry_point_offsets: Vec<Vec<HevcEntryPointOffset>>,
 }
 
 #[cfg(test)]

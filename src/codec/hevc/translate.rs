@@ -17,6 +17,7 @@
 use super::slice_header::{parse_slice_header_reusing, start_code_len, SliceHeader, SliceHeaderContext, SLICE_B, SLICE_I};
 use super::{HevcControls, HevcPicture, RefResolver};
 use crate::codec::CodecError;
+use crate::v4l2::HevcEntryPointOffset;
 use crate::va_sys::ffi::{
     _VAPictureParameterBufferHEVC__bindgen_ty_1__bindgen_ty_1 as PicBits,
     _VAPictureParameterBufferHEVC__bindgen_ty_2__bindgen_ty_1 as SliceParsingBits,
@@ -186,7 +187,7 @@ pub struct HevcState {
     dpb_refs: Vec<(usize, u64)>,
     /// The lists of the last picture's controls, given back by [`HevcState::reuse`].
     slice_params: Vec<v4l2_ctrl_hevc_slice_params>,
-    entry_point_offsets: Vec<Vec<u32>>,
+    entry_point_offsets: Vec<Vec<HevcEntryPointOffset>>,
 }
 
 impl HevcState {
@@ -669,7 +670,7 @@ pub fn build_controls_with_state(p: &HevcPicture, refs: &dyn RefResolver, state:
         }
         slice_params.push(sp);
         offsets.clear();
-        offsets.extend(h.entry_point_offset_minus1.iter().map(|&o| o.saturating_add(1)));
+        offsets.extend(h.entry_point_offset_minus1.iter().map(|&o| HevcEntryPointOffset(o.saturating_add(1))));
     }
     state.headers = headers;
     state.dpb_refs = dpb_refs;
