@@ -34,6 +34,11 @@
 
 #![forbid(unsafe_code)]
 
+use crate::v4l2::fourcc::{
+    fourcc_to_string, V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_NV12M, V4L2_PIX_FMT_P010, V4L2_PIX_FMT_YUV420, V4L2_PIX_FMT_YUV420M,
+    V4L2_PIX_FMT_YVU420, V4L2_PIX_FMT_YVU420M,
+};
+use crate::va_sys::ffi::{VA_FOURCC_I420, VA_FOURCC_NV12, VA_FOURCC_P010, VA_FOURCC_YV12};
 use drm_fourcc::DrmFourcc;
 use std::fmt;
 
@@ -42,43 +47,10 @@ use std::fmt;
 pub const MAX_WIDTH: u32 = 8192;
 pub const MAX_HEIGHT: u32 = 8192;
 
-/// A little-endian fourcc code from four ASCII characters (VA and V4L2 convention).
-pub const fn fourcc(code: &[u8; 4]) -> u32 {
-    (code[0] as u32) | ((code[1] as u32) << 8) | ((code[2] as u32) << 16) | ((code[3] as u32) << 24)
-}
-
-/// Render a fourcc code as text (non-printable bytes as `.`).
-pub fn fourcc_str(code: u32) -> String {
-    code.to_le_bytes().iter().map(|&b| if b.is_ascii_graphic() || b == b' ' { b as char } else { '.' }).collect()
-}
-
-/// `VA_FOURCC_NV12`.
-pub const VA_FOURCC_NV12: u32 = fourcc(b"NV12");
-/// `VA_FOURCC_P010`.
-pub const VA_FOURCC_P010: u32 = fourcc(b"P010");
-/// `VA_FOURCC_I420`.
-pub const VA_FOURCC_I420: u32 = fourcc(b"I420");
-/// `VA_FOURCC_YV12`.
-pub const VA_FOURCC_YV12: u32 = fourcc(b"YV12");
-
-/// `V4L2_PIX_FMT_NV12` (single-planar).
-pub const V4L2_PIX_FMT_NV12: u32 = fourcc(b"NV12");
-/// `V4L2_PIX_FMT_NV12M` (two buffers).
-pub const V4L2_PIX_FMT_NV12M: u32 = fourcc(b"NM12");
-/// `V4L2_PIX_FMT_P010` (single-planar).
-pub const V4L2_PIX_FMT_P010: u32 = fourcc(b"P010");
-/// `V4L2_PIX_FMT_YUV420` (single-planar).
-pub const V4L2_PIX_FMT_YUV420: u32 = fourcc(b"YU12");
-/// `V4L2_PIX_FMT_YUV420M` (three buffers).
-pub const V4L2_PIX_FMT_YUV420M: u32 = fourcc(b"YM12");
-/// `V4L2_PIX_FMT_YVU420` (single-planar).
-pub const V4L2_PIX_FMT_YVU420: u32 = fourcc(b"YV12");
-/// `V4L2_PIX_FMT_YVU420M` (three buffers).
-pub const V4L2_PIX_FMT_YVU420M: u32 = fourcc(b"YM21");
-
-/// `DRM_FORMAT_MOD_LINEAR`.
+/// `DRM_FORMAT_MOD_LINEAR` (`drm_fourcc::DrmModifier::Linear`, which has no
+/// const form; a test pins the two together).
 pub const DRM_FORMAT_MOD_LINEAR: u64 = 0;
-/// `DRM_FORMAT_MOD_INVALID`.
+/// `DRM_FORMAT_MOD_INVALID` (`drm_fourcc::DrmModifier::Invalid`, likewise).
 pub const DRM_FORMAT_MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
 /// Default consumer pitch alignment, in bytes: 1, every pitch is declared
 /// `DRM_FORMAT_MOD_LINEAR`. The buffers are linear and the descriptor carries
@@ -168,7 +140,7 @@ impl fmt::Display for FormatError {
                 write!(f, "invalid dimensions {width}x{height}")
             }
             Self::Unsupported(c) => {
-                write!(f, "unsupported fourcc {:?} ({c:#010x})", fourcc_str(*c))
+                write!(f, "unsupported fourcc {:?} ({c:#010x})", fourcc_to_string(*c))
             }
             Self::PitchTooSmall { pitch, row_bytes } => {
                 write!(f, "pitch {pitch} smaller than a row of {row_bytes} bytes")
@@ -771,12 +743,13 @@ pub fn copy_frame_buffers(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::v4l2::fourcc::fourcc;
 
     #[test]
     fn fourcc_codes() {
         assert_eq!(VA_FOURCC_NV12, 0x3231_564e);
-        assert_eq!(fourcc_str(VA_FOURCC_I420), "I420");
-        assert_eq!(fourcc_str(0x0000_0041), "A...");
+        assert_eq!(fourcc_to_string(VA_FOURCC_I420), "I420");
+        assert_eq!(fourcc_to_string(0x0000_0041), "A...");
         assert_eq!(PixelFormat::Nv12.drm_fourcc() as u32, fourcc(b"NV12"));
         assert_eq!(PixelFormat::P010.drm_fourcc(), DrmFourcc::P010);
         assert_eq!(PixelFormat::I420.drm_fourcc(), DrmFourcc::Yuv420);
@@ -801,6 +774,12 @@ mod tests {
         assert_eq!(PixelFormat::P010.plane_drm_fourcc(1), Some(DrmFourcc::Gr1616));
         assert_eq!(PixelFormat::I420.plane_drm_fourcc(2), Some(DrmFourcc::R8));
         assert_eq!(PixelFormat::P010.bits_per_pixel(), 24);
+    }
+
+    #[test]
+    fn modifiers_match_drm_fourcc() {
+        assert_eq!(DRM_FORMAT_MOD_LINEAR, u64::from(drm_fourcc::DrmModifier::Linear));
+        assert_eq!(DRM_FORMAT_MOD_INVALID, u64::from(drm_fourcc::DrmModifier::Invalid));
     }
 
     #[test]

@@ -802,9 +802,9 @@ mod tests {
     fn fourccs_and_modifiers() {
         for f in TiledFormat::ALL {
             assert_eq!(TiledFormat::from_v4l2_fourcc(f.v4l2_fourcc()), Some(f));
-            assert_eq!(crate::format::fourcc_str(f.v4l2_fourcc()), ["VT12", "ST12", "MM21"][f as usize], "{}", f.name());
+            assert_eq!(crate::v4l2::fourcc_to_string(f.v4l2_fourcc()), ["VT12", "ST12", "MM21"][f as usize], "{}", f.name());
         }
-        assert_eq!(TiledFormat::from_v4l2_fourcc(crate::format::V4L2_PIX_FMT_NV12), None);
+        assert_eq!(TiledFormat::from_v4l2_fourcc(crate::v4l2::V4L2_PIX_FMT_NV12), None);
         assert_eq!(DRM_FORMAT_MOD_ALLWINNER_TILED, u64::from(drm_fourcc::DrmModifier::Allwinner_tiled));
         assert_eq!(DRM_FORMAT_MOD_MTK_16L_32S_TILE, 0x0b00_0000_0000_0001);
         assert_eq!(TiledFormat::Nv12Tiled4x4.drm_modifier(), None);

@@ -226,7 +226,7 @@ mod tests {
         assert!(decide(Ok(()), Ok(&[V4L2_PIX_FMT_NV12, V4L2_PIX_FMT_P010])).capable());
         // rkvdec: NV15 (packed) only; tiled 10-bit ("T010" P010_4L4): not P010.
         assert!(!decide(Ok(()), Ok(&[V4L2_PIX_FMT_NV15])).capable());
-        let p010_4l4 = crate::format::fourcc(b"T010");
+        let p010_4l4 = crate::v4l2::fourcc(b"T010");
         assert!(!decide(Ok(()), Ok(&[V4L2_PIX_FMT_NV12_4L4, p010_4l4])).capable());
         assert!(!decide(Ok(()), Ok(&[])).capable());
     }

@@ -498,7 +498,7 @@ fn contexts_outside_the_device_frame_sizes_allocate_nothing() {
 #[test]
 fn tiled_capture_decodes_and_exports_with_its_modifier() {
     for (fourcc, objects) in [(V4L2_PIX_FMT_NV12_32L32, 1), (V4L2_PIX_FMT_MM21, 2)] {
-        let name = format!("tiled-{}", crate::format::fourcc_str(fourcc));
+        let name = format!("tiled-{}", crate::v4l2::fourcc_to_string(fourcc));
         let script = Script { capture_formats: vec![fourcc], ..Script::default() };
         let r = Rig::on(node(&name, Some(fourcc)), script, ffi::VAProfileMPEG2Main, 2);
         assert!(r.fake.calls().iter().any(|c| matches!(c, Call::SetCaptureFormat { fourcc: f, .. } if *f == fourcc)));

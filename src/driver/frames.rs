@@ -71,7 +71,7 @@ pub fn negotiate_formats(
         // of the sequence-level control: set a 10-bit one (as the discovery
         // probe did) before asking for P010. Each request then carries the real one.
         let trial = crate::device::tenbit::TrialControl::new(coded_fourcc, width, height).ok_or_else(|| {
-            va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "no 10-bit decoding for {}", crate::format::fourcc_str(coded_fourcc))
+            va_err!(VA_STATUS_ERROR_UNSUPPORTED_PROFILE, "no 10-bit decoding for {}", crate::v4l2::fourcc_to_string(coded_fourcc))
         })?;
         session
             .set_controls(&[trial.spec()])
@@ -185,9 +185,8 @@ pub struct ImportLayout {
 /// writes: linear, both planes one pitch apart in one buffer, luma at 0, chroma
 /// right after `height` (or more) luma rows.
 pub fn import_format(layout: &ImportLayout, width: u32, height: u32) -> Result<CaptureFormat, String> {
-    const MOD_LINEAR: u64 = 0;
-    const MOD_INVALID: u64 = 0x00ff_ffff_ffff_ffff;
-    if layout.modifier != MOD_LINEAR && layout.modifier != MOD_INVALID {
+    use crate::format::{DRM_FORMAT_MOD_INVALID, DRM_FORMAT_MOD_LINEAR};
+    if layout.modifier != DRM_FORMAT_MOD_LINEAR && layout.modifier != DRM_FORMAT_MOD_INVALID {
         return Err(format!("modifier {:#x} (only linear buffers are decoded into)", layout.modifier));
     }
     let bps = if layout.fourcc == crate::v4l2::V4L2_PIX_FMT_P010 { 2 } else { 1 };
@@ -256,7 +255,12 @@ mod tests {
     #[test]
     fn import_layouts() {
         let nv12 = crate::v4l2::V4L2_PIX_FMT_NV12;
-        let l = ImportLayout { fourcc: nv12, size: 192 * 216, planes: [(0, 192), (192 * 144, 192)], modifier: 0 };
+        let l = ImportLayout {
+            fourcc: nv12,
+            size: 192 * 216,
+            planes: [(0, 192), (192 * 144, 192)],
+            modifier: crate::format::DRM_FORMAT_MOD_LINEAR,
+        };
         let f = import_format(&l, 176, 144).unwrap();
         assert_eq!((f.bytesperline[0], f.height, f.width), (192, 144, 192));
         // It fits a context whose CAPTURE format has that pitch and height.
@@ -278,7 +282,7 @@ mod tests {
             fourcc: crate::v4l2::V4L2_PIX_FMT_P010,
             size: 384 * 216,
             planes: [(0, 384), (384 * 144, 384)],
-            modifier: 0x00ff_ffff_ffff_ffff,
+            modifier: crate::format::DRM_FORMAT_MOD_INVALID,
         };
         assert_eq!(import_format(&p, 176, 144).unwrap().width, 192);
     }

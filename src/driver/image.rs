@@ -72,7 +72,7 @@ pub fn slot_layout(cf: &CaptureFormat) -> VaResult<FrameLayout> {
             return Err(va_err!(
                 VA_STATUS_ERROR_UNSUPPORTED_MEMORY_TYPE,
                 "CAPTURE format {} with {} planes is not single-buffer NV12 or P010",
-                crate::format::fourcc_str(cf.fourcc),
+                crate::v4l2::fourcc_to_string(cf.fourcc),
                 cf.num_planes
             ))
         }
@@ -478,7 +478,7 @@ impl Driver {
                 VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
                 "vaGetImage of a {} picture into a {} image (no conversion)",
                 picture(),
-                crate::format::fourcc_str(image.format.fourcc)
+                crate::v4l2::fourcc_to_string(image.format.fourcc)
             ));
         }
         let buf = self.buffer(image.buf)?;
@@ -514,7 +514,7 @@ impl Driver {
         self.fill_image(
             image,
             fourcc,
-            || crate::format::fourcc_str(fourcc),
+            || crate::v4l2::fourcc_to_string(fourcc),
             |dst| {
                 let format = layout.format;
                 for (p, plane) in layout.planes().iter().enumerate() {
@@ -605,8 +605,8 @@ impl Driver {
             return Err(va_err!(
                 VA_STATUS_ERROR_INVALID_IMAGE_FORMAT,
                 "vaPutImage of a {} image into a {} surface (no conversion)",
-                crate::format::fourcc_str(image.format.fourcc),
-                crate::format::fourcc_str(layout.va_fourcc())
+                crate::v4l2::fourcc_to_string(image.format.fourcc),
+                crate::v4l2::fourcc_to_string(layout.va_fourcc())
             ));
         }
         let buf = self.buffer(image.buf)?;
@@ -648,8 +648,8 @@ impl Driver {
         if desc.fourcc != va_fourcc {
             return Err(bad(format!(
                 "descriptor fourcc {} for {} surfaces",
-                crate::format::fourcc_str(desc.fourcc),
-                crate::format::fourcc_str(va_fourcc)
+                crate::v4l2::fourcc_to_string(desc.fourcc),
+                crate::v4l2::fourcc_to_string(va_fourcc)
             )));
         }
         if desc.num_objects != 1 {

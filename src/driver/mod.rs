@@ -316,7 +316,7 @@ impl Driver {
     fn frame_origin(&self, fourcc: u32) -> VaResult<(&DecoderNode, u32)> {
         let ten_bit = fourcc == ffi::VA_FOURCC_P010;
         self.devices.iter().find_map(|n| frames::own_frame_coded_format(n, ten_bit).map(|c| (n, c))).ok_or_else(|| {
-            va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::format::fourcc_str(fourcc))
+            va_err!(VA_STATUS_ERROR_UNSUPPORTED_RT_FORMAT, "no decoder makes {} pictures", crate::v4l2::fourcc_to_string(fourcc))
         })
     }
 
@@ -347,7 +347,7 @@ impl Driver {
             "surface {surface:#x}: own frame of {} bytes ({:?}, as for {})",
             own.frame.len(),
             own.format,
-            crate::format::fourcc_str(coded)
+            crate::v4l2::fourcc_to_string(coded)
         );
         let mut g = lock(&s);
         if g.context.is_none() && g.own_frame.is_none() {
@@ -533,8 +533,8 @@ impl Driver {
             return Err(va_err!(
                 VA_STATUS_ERROR_INVALID_SURFACE,
                 "surface {target:#x} is {} but the context decodes {}",
-                crate::format::fourcc_str(fourcc),
-                crate::format::fourcc_str(want)
+                crate::v4l2::fourcc_to_string(fourcc),
+                crate::v4l2::fourcc_to_string(want)
             ));
         }
         self.bind_surface(target, &ctx)?;
@@ -629,8 +629,8 @@ pub fn context_ten_bit(cfg: &Config, fourccs: &[u32]) -> VaResult<bool> {
         return Err(va_err!(
             VA_STATUS_ERROR_INVALID_SURFACE,
             "render target of fourcc {} for a {} context",
-            crate::format::fourcc_str(*f),
-            crate::format::fourcc_str(want)
+            crate::v4l2::fourcc_to_string(*f),
+            crate::v4l2::fourcc_to_string(want)
         ));
     }
     Ok(ten_bit)

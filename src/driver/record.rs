@@ -8,167 +8,158 @@
 //! plugin scanner). The file is opened in append mode; each record is written
 //! with a single `write`, so a crash loses at most the record being written.
 //!
-//! # Format (version 1), all integers little-endian
-//!
-//! A file starts with the 8 bytes `V4L2RVAR` and a `u32` version (1); a file
-//! that already had content is appended to without a new header. Then
-//! records, each `u32 tag`, `u32 payload length`, payload:
-//!
-//! | tag | record | payload |
-//! |---|---|---|
-//! | 1 | INIT (driver instance created, vaInitialize) | `u32 pid` |
-//! | 2 | CONFIG created | `i32 profile, u32 entrypoint, u32 config id` |
-//! | 3 | SURFACES created | `u32 width, height, rt_format, fourcc (0: default), count`, `count x u32 surface id` |
-//! | 4 | CONTEXT created | `u32 config, width, height, context id, n`, `n x u32 render target` |
-//! | 5 | BEGIN picture | `u32 context, u32 target surface` |
-//! | 6 | BUFFER rendered | `u32 context, u32 buffer type, u32 element size, u32 num_elements, u32 byte count`, bytes |
-//! | 7 | END picture | `u32 context` |
-//! | 8 | CONFIG destroyed | `u32 config id` |
-//! | 9 | SURFACES destroyed | `u32 n`, `n x u32 surface id` |
-//! | 10 | CONTEXT destroyed | `u32 context id` |
-//!
-//! Creations are recorded only when they succeeded (with the IDs returned);
-//! BEGIN/BUFFER/END are recorded as called. Readers skip unknown tags. Object
-//! IDs are deterministic per driver instance (tagged counters from 1), so a
-//! replay that creates the same objects in the same order gets the same IDs
-//! and the surface IDs inside recorded parameter buffers stay valid.
+//! The format (magic `V4L2RVAR`, version, tags, record layouts) is defined
+//! once, with its table, in the `va-record` crate (`crates/va-record`), which
+//! `tools/va-client` parses it with. This module only opens the file and
+//! writes: each record is encoded into one buffer kept with the file (reused
+//! from record to record, so recording allocates nothing per record once the
+//! buffer holds the largest record so far) and written with one `write`.
 
 use crate::settings::RECORD_ENV;
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
+use va_record::{Record, HEADER};
 
-/// File magic and format version.
-pub const MAGIC: &[u8; 8] = b"V4L2RVAR";
-pub const VERSION: u32 = 1;
-
-pub const TAG_INIT: u32 = 1;
-pub const TAG_CONFIG: u32 = 2;
-pub const TAG_SURFACES: u32 = 3;
-pub const TAG_CONTEXT: u32 = 4;
-pub const TAG_BEGIN: u32 = 5;
-pub const TAG_BUFFER: u32 = 6;
-pub const TAG_END: u32 = 7;
-pub const TAG_DESTROY_CONFIG: u32 = 8;
-pub const TAG_DESTROY_SURFACES: u32 = 9;
-pub const TAG_DESTROY_CONTEXT: u32 = 10;
-
-static RECORDER: OnceLock<Option<Mutex<File>>> = OnceLock::new();
-
-fn open(path: &str) -> Option<Mutex<File>> {
-    let path = path.replace("%p", &std::process::id().to_string());
-    let mut f = match OpenOptions::new().create(true).append(true).open(&path) {
-        Ok(f) => f,
-        Err(e) => {
-            log::warn!("{RECORD_ENV}: cannot open {path}: {e}; not recording");
-            return None;
-        }
-    };
-    let empty = f.metadata().map(|m| m.len() == 0).unwrap_or(false);
-    if empty {
-        let mut head = MAGIC.to_vec();
-        head.extend_from_slice(&VERSION.to_le_bytes());
-        if let Err(e) = f.write_all(&head) {
-            log::warn!("{RECORD_ENV}: cannot write {path}: {e}; not recording");
-            return None;
-        }
-    }
-    log::info!("recording VA calls to {path}");
-    Some(Mutex::new(f))
+/// The open file and the buffer each record is encoded into.
+struct Recorder {
+    file: File,
+    buf: Vec<u8>,
 }
 
-fn recorder() -> Option<&'static Mutex<File>> {
+impl Recorder {
+    /// Opens `path` for appending (the header first when the file is empty).
+    fn open(path: &str) -> std::io::Result<Self> {
+        let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+        if file.metadata()?.len() == 0 {
+            file.write_all(&HEADER)?;
+        }
+        Ok(Self { file, buf: Vec::new() })
+    }
+
+    /// Encodes `rec` into the buffer and writes it with one `write`.
+    fn write(&mut self, rec: &Record<'_>) {
+        self.buf.clear();
+        if let Err(e) = rec.encode(&mut self.buf) {
+            log::warn!("{RECORD_ENV}: {:?} record not written: {e}", rec.tag());
+            return;
+        }
+        if let Err(e) = self.file.write_all(&self.buf) {
+            log::warn!("{RECORD_ENV}: write failed: {e}");
+        }
+    }
+}
+
+static RECORDER: OnceLock<Option<Mutex<Recorder>>> = OnceLock::new();
+
+fn open(path: &str) -> Option<Mutex<Recorder>> {
+    let path = path.replace("%p", &std::process::id().to_string());
+    match Recorder::open(&path) {
+        Ok(r) => {
+            log::info!("recording VA calls to {path}");
+            Some(Mutex::new(r))
+        }
+        Err(e) => {
+            log::warn!("{RECORD_ENV}: cannot open or write {path}: {e}; not recording");
+            None
+        }
+    }
+}
+
+fn recorder() -> Option<&'static Mutex<Recorder>> {
     RECORDER.get_or_init(|| crate::settings::settings().record_path.as_deref().and_then(open)).as_ref()
 }
 
-/// Encodes one record: tag, payload length, payload.
-pub fn encode(tag: u32, words: &[u32], bytes: &[u8]) -> Vec<u8> {
-    let len = words.len() * 4 + bytes.len();
-    let mut v = Vec::with_capacity(8 + len);
-    v.extend_from_slice(&tag.to_le_bytes());
-    v.extend_from_slice(&(len as u32).to_le_bytes());
-    for w in words {
-        v.extend_from_slice(&w.to_le_bytes());
-    }
-    v.extend_from_slice(bytes);
-    v
-}
-
-fn write(tag: u32, words: &[u32], bytes: &[u8]) {
+fn write(rec: Record<'_>) {
     let Some(r) = recorder() else { return };
-    let rec = encode(tag, words, bytes);
-    let mut f = super::lock(r);
-    if let Err(e) = f.write_all(&rec) {
-        log::warn!("{RECORD_ENV}: write failed: {e}");
-    }
+    super::lock(r).write(&rec);
 }
 
 pub fn init() {
-    write(TAG_INIT, &[std::process::id()], &[]);
+    write(Record::Init { pid: std::process::id() });
 }
 
 pub fn config(profile: i32, entrypoint: u32, id: u32) {
-    write(TAG_CONFIG, &[profile as u32, entrypoint, id], &[]);
+    write(Record::Config { profile, entrypoint, id });
 }
 
 pub fn surfaces(width: u32, height: u32, rt_format: u32, fourcc: Option<u32>, ids: &[u32]) {
-    if recorder().is_none() {
-        return;
-    }
-    let mut w = vec![width, height, rt_format, fourcc.unwrap_or(0), ids.len() as u32];
-    w.extend_from_slice(ids);
-    write(TAG_SURFACES, &w, &[]);
+    write(Record::Surfaces { width, height, rt_format, fourcc: fourcc.unwrap_or(0), ids: Cow::Borrowed(ids) });
 }
 
 pub fn context(config: u32, width: u32, height: u32, targets: &[u32], id: u32) {
-    if recorder().is_none() {
-        return;
-    }
-    let mut w = vec![config, width, height, id, targets.len() as u32];
-    w.extend_from_slice(targets);
-    write(TAG_CONTEXT, &w, &[]);
+    write(Record::Context { config, width, height, id, targets: Cow::Borrowed(targets) });
 }
 
 pub fn begin(context: u32, target: u32) {
-    write(TAG_BEGIN, &[context, target], &[]);
+    write(Record::Begin { context, target });
 }
 
 pub fn buffer(context: u32, buf_type: u32, element_size: u32, num_elements: u32, bytes: &[u8]) {
-    write(TAG_BUFFER, &[context, buf_type, element_size, num_elements, bytes.len() as u32], bytes);
+    write(Record::Buffer { context, buf_type, element_size, num_elements, bytes: Cow::Borrowed(bytes) });
 }
 
 pub fn end(context: u32) {
-    write(TAG_END, &[context], &[]);
+    write(Record::End { context });
 }
 
 pub fn destroy_config(id: u32) {
-    write(TAG_DESTROY_CONFIG, &[id], &[]);
+    write(Record::DestroyConfig { id });
 }
 
 pub fn destroy_surfaces(ids: &[u32]) {
-    if recorder().is_none() {
-        return;
-    }
-    let mut w = vec![ids.len() as u32];
-    w.extend_from_slice(ids);
-    write(TAG_DESTROY_SURFACES, &w, &[]);
+    write(Record::DestroySurfaces { ids: Cow::Borrowed(ids) });
 }
 
 pub fn destroy_context(id: u32) {
-    write(TAG_DESTROY_CONTEXT, &[id], &[]);
+    write(Record::DestroyContext { id });
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// A file of its own under the temp dir, removed on drop.
+    struct TempFile(std::path::PathBuf);
+
+    impl Drop for TempFile {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+
     #[test]
-    fn record_layout() {
-        let r = encode(TAG_BUFFER, &[0x0200_0001, 4, 2, 1, 3], &[1, 2, 3]);
-        assert_eq!(&r[..4], &TAG_BUFFER.to_le_bytes());
-        assert_eq!(u32::from_le_bytes(r[4..8].try_into().unwrap()), 23);
-        assert_eq!(r.len(), 8 + 23);
-        assert_eq!(&r[8..12], &0x0200_0001u32.to_le_bytes());
-        assert_eq!(&r[28..], &[1, 2, 3]);
+    fn writes_header_once_and_records_without_allocating() {
+        let t = TempFile(std::env::temp_dir().join(format!("v4l2rva-record-test-{}", std::process::id())));
+        let path = t.0.to_str().unwrap();
+        let _ = std::fs::remove_file(path);
+        let slice = vec![0xa5u8; 4096];
+        let recs = [
+            Record::Init { pid: 7 },
+            Record::Surfaces { width: 64, height: 64, rt_format: 1, fourcc: 0, ids: Cow::Borrowed(&[1, 2, 3]) },
+            Record::Begin { context: 9, target: 2 },
+            Record::Buffer { context: 9, buf_type: 5, element_size: 4096, num_elements: 1, bytes: Cow::Borrowed(&slice) },
+            Record::End { context: 9 },
+        ];
+        let mut r = Recorder::open(path).unwrap();
+        for rec in &recs {
+            r.write(rec);
+        }
+        // Once the buffer holds the largest record, recording allocates nothing.
+        let ((), n) = crate::test_alloc::count(|| {
+            for rec in &recs {
+                r.write(rec);
+            }
+        });
+        assert_eq!(n, 0, "allocations per round of records");
+        drop(r);
+        // Appending to a file with content writes no second header.
+        Recorder::open(path).unwrap().write(&Record::DestroyContext { id: 9 });
+        let data = std::fs::read(path).unwrap();
+        let back: Vec<Record<'_>> = va_record::records(&data).unwrap().collect::<Result<_, _>>().unwrap();
+        let mut want: Vec<Record<'_>> = recs.iter().chain(&recs).cloned().collect();
+        want.push(Record::DestroyContext { id: 9 });
+        assert_eq!(back, want);
     }
 }

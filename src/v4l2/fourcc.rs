@@ -1,8 +1,19 @@
-//! V4L2 fourccs (function-like macros in videodev2.h, so not in v4l2r's bindings).
+//! The crate's only definitions of V4L2 pixel formats (fourccs) and of fourcc
+//! rendering.
+//!
+//! `V4L2_PIX_FMT_*` are function-like macros in videodev2.h (`v4l2_fourcc(a, b,
+//! c, d)`), so bindgen leaves them out of v4l2r's bindings; v4l2r's
+//! [`PixelFormat::from_fourcc`] does the packing, and each format the crate
+//! names is one constant here. VA fourccs come from the libva bindings
+//! (`crate::va_sys::ffi::VA_FOURCC_*`), DRM fourccs from the `drm-fourcc`
+//! crate; [`fourcc_to_string`] renders all three (one little-endian packing).
 
-/// `v4l2_fourcc(a, b, c, d)`
+use v4l2r::PixelFormat;
+
+/// `v4l2_fourcc(a, b, c, d)` (v4l2r's packing): for codes the crate does not
+/// name (tests, probes of formats it refuses).
 pub const fn fourcc(code: &[u8; 4]) -> u32 {
-    (code[0] as u32) | ((code[1] as u32) << 8) | ((code[2] as u32) << 16) | ((code[3] as u32) << 24)
+    PixelFormat::from_fourcc(code).to_u32()
 }
 
 /// Parse a 4-character code ("S264"); `None` unless exactly 4 ASCII bytes.
@@ -15,8 +26,8 @@ pub fn parse_fourcc(s: &str) -> Option<u32> {
     Some(fourcc(&[b[0], b[1], b[2], b[3]]))
 }
 
-/// Printable form of a fourcc ("S264"; non-printable bytes as '.'); the
-/// big-endian flag (bit 31) is shown as a "-BE" suffix.
+/// Printable form of a fourcc ("S264"; non-printable bytes as '.'), V4L2, VA
+/// or DRM alike; the V4L2 big-endian flag (bit 31) is shown as a "-BE" suffix.
 pub fn fourcc_to_string(f: u32) -> String {
     let be = f & (1 << 31) != 0;
     let bytes = (f & !(1 << 31)).to_le_bytes();
@@ -36,11 +47,21 @@ pub const V4L2_PIX_FMT_VP9_FRAME: u32 = fourcc(b"VP9F");
 pub const V4L2_PIX_FMT_AV1_FRAME: u32 = fourcc(b"AV1F");
 pub const V4L2_PIX_FMT_FWHT_STATELESS: u32 = fourcc(b"SFWH");
 
-// Decoded (CAPTURE queue) formats.
+// Decoded (CAPTURE queue) formats, linear.
+/// `V4L2_PIX_FMT_NV12` (single-planar).
 pub const V4L2_PIX_FMT_NV12: u32 = fourcc(b"NV12");
-#[cfg(test)]
-pub const V4L2_PIX_FMT_YUV420: u32 = fourcc(b"YU12");
+/// `V4L2_PIX_FMT_NV12M` (two buffers).
+pub const V4L2_PIX_FMT_NV12M: u32 = fourcc(b"NM12");
+/// `V4L2_PIX_FMT_P010` (single-planar).
 pub const V4L2_PIX_FMT_P010: u32 = fourcc(b"P010");
+/// `V4L2_PIX_FMT_YUV420` (single-planar).
+pub const V4L2_PIX_FMT_YUV420: u32 = fourcc(b"YU12");
+/// `V4L2_PIX_FMT_YUV420M` (three buffers).
+pub const V4L2_PIX_FMT_YUV420M: u32 = fourcc(b"YM12");
+/// `V4L2_PIX_FMT_YVU420` (single-planar).
+pub const V4L2_PIX_FMT_YVU420: u32 = fourcc(b"YV12");
+/// `V4L2_PIX_FMT_YVU420M` (three buffers).
+pub const V4L2_PIX_FMT_YVU420M: u32 = fourcc(b"YM21");
 #[cfg(test)]
 pub const V4L2_PIX_FMT_NV15: u32 = fourcc(b"NV15");
 /// Allwinner tiled NV12 (cedrus).

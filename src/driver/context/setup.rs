@@ -171,7 +171,7 @@ impl Context {
             "context: {:?} {width}x{height} on {}: CAPTURE {} {}x{} pitch {} {:?}, {:?}; pool: slots={got} surfaces={num_surfaces} policy={} max={max_slots} budget={}MiB margin={}",
             config.codec,
             node.video_path.display(),
-            crate::format::fourcc_str(capture.fourcc),
+            crate::v4l2::fourcc_to_string(capture.fourcc),
             capture.width,
             capture.height,
             capture.bytesperline[0],

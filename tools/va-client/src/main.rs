@@ -178,10 +178,10 @@ impl<'a> Engine<'a> {
                 va.begin_picture(c, s)?;
                 self.target = Some(s);
             }
-            Rec::Buffer { context, type_, element_size, num_elements, bytes } => {
+            Rec::Buffer { context, buf_type, element_size, num_elements, bytes } => {
                 let c = Self::map(&self.contexts, "context", *context)?;
-                let data = self.remap_bytes(*type_, bytes);
-                let id = va.render_buffer(c, *type_, *element_size, *num_elements, &data)?;
+                let data = self.remap_bytes(*buf_type, bytes);
+                let id = va.render_buffer(c, *buf_type, *element_size, *num_elements, &data)?;
                 self.buffers.push(id);
             }
             Rec::End { context } => {
@@ -202,7 +202,7 @@ impl<'a> Engine<'a> {
             }
             Rec::DestroySurfaces { ids } => {
                 let mut v = Vec::new();
-                for id in ids {
+                for id in ids.iter() {
                     v.push(self.surfaces.remove(id).ok_or_else(|| format!("record destroys unknown surface {id:#x}"))?);
                 }
                 va.destroy_surfaces(&v)?;
@@ -500,8 +500,8 @@ fn churn(args: &[String]) -> Res<()> {
         None => (
             vec![
                 Rec::Config { profile: va::VA_PROFILE_H264_MAIN, entrypoint: va::VA_ENTRYPOINT_VLD, id: 1 },
-                Rec::Surfaces { width: 176, height: 144, rt_format: va::VA_RT_FORMAT_YUV420, fourcc: 0, ids: vec![11, 12, 13, 14] },
-                Rec::Context { config: 1, width: 176, height: 144, id: 21, targets: vec![11, 12, 13, 14] },
+                Rec::Surfaces { width: 176, height: 144, rt_format: va::VA_RT_FORMAT_YUV420, fourcc: 0, ids: vec![11, 12, 13, 14].into() },
+                Rec::Context { config: 1, width: 176, height: 144, id: 21, targets: vec![11, 12, 13, 14].into() },
             ],
             Vec::new(),
         ),
@@ -734,10 +734,11 @@ fn fuzz(args: &[String]) -> Res<()> {
                         }
                         note(res);
                     }
-                    Rec::Buffer { context, type_, element_size, num_elements, bytes } => {
-                        let mut b = bytes.clone();
+                    Rec::Buffer { context, buf_type, element_size, num_elements, bytes } => {
+                        let mut b = bytes.to_vec();
                         let (mut es, mut ne) = (*element_size, *num_elements);
-                        let param = matches!(*type_, va::VA_PICTURE_PARAMETER_BUFFER | va::VA_SLICE_PARAMETER_BUFFER | VA_IQ_MATRIX_BUFFER);
+                        let param =
+                            matches!(*buf_type, va::VA_PICTURE_PARAMETER_BUFFER | va::VA_SLICE_PARAMETER_BUFFER | VA_IQ_MATRIX_BUFFER);
                         match mode {
                             0 | 1 if param && !b.is_empty() => {
                                 for _ in 0..1 + rng.below(8) {
@@ -752,8 +753,8 @@ fn fuzz(args: &[String]) -> Res<()> {
                                 es = b.len() as u32;
                                 ne = 1;
                             }
-                            3 if *type_ == VA_SLICE_DATA_BUFFER => continue, // slice data dropped
-                            4 if *type_ == VA_SLICE_DATA_BUFFER && !b.is_empty() => {
+                            3 if *buf_type == VA_SLICE_DATA_BUFFER => continue, // slice data dropped
+                            4 if *buf_type == VA_SLICE_DATA_BUFFER && !b.is_empty() => {
                                 let n = b.len();
                                 for _ in 0..1 + rng.below(16) {
                                     b[rng.below(n)] = rng.next() as u8;
@@ -761,7 +762,8 @@ fn fuzz(args: &[String]) -> Res<()> {
                             }
                             _ => {}
                         }
-                        let rec = Rec::Buffer { context: *context, type_: *type_, element_size: es, num_elements: ne, bytes: b };
+                        let rec =
+                            Rec::Buffer { context: *context, buf_type: *buf_type, element_size: es, num_elements: ne, bytes: b.into() };
                         note(e.step(&rec).map(|_| ()));
                     }
                     Rec::End { .. } => {

@@ -427,14 +427,14 @@ fn setup_of(recs: &[Rec], frames: usize) -> Res<Setup> {
         match r {
             Rec::Surfaces { ids, .. } => live.extend(ids.iter().map(|&id| (id, i))),
             Rec::DestroySurfaces { ids } => {
-                for id in ids {
+                for id in ids.iter() {
                     live.remove(id);
                 }
             }
             _ => {}
         }
     }
-    let wanted: Vec<u32> = if targets.is_empty() { vec![*target] } else { targets.clone() };
+    let wanted: Vec<u32> = if targets.is_empty() { vec![*target] } else { targets.to_vec() };
     let mut which: Vec<usize> = Vec::new();
     for t in &wanted {
         let i = *live.get(t).ok_or_else(|| format!("record never creates surface {t:#x}"))?;
@@ -531,7 +531,7 @@ fn export_views(va: &Display, surfaces: &[u32], exports: &mut Vec<Export>) -> Re
 
 fn ids_of(r: &Rec) -> Vec<u32> {
     match r {
-        Rec::Surfaces { ids, .. } => ids.clone(),
+        Rec::Surfaces { ids, .. } => ids.to_vec(),
         _ => Vec::new(),
     }
 }
