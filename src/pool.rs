@@ -414,6 +414,16 @@ struct Pending {
     undo: Undo,
 }
 
+/// Whose memory a slot given by [`CapturePool::adopt_slot`] is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Adopted {
+    /// A frame the driver allocated for the surface before it had a context:
+    /// an ordinary slot once the surface is gone.
+    SurfaceFrame,
+    /// The application's buffer (vaCreateSurfaces2 import).
+    Imported,
+}
+
 #[derive(Clone, Debug)]
 struct Slot {
     state: SlotState,
@@ -429,6 +439,10 @@ struct Slot {
     last_queued: Option<u64>,
     /// Decode sequence number at the last export not yet followed by a queue.
     exported_at: Option<u64>,
+    /// The surface whose memory this is (an application's imported buffer):
+    /// only that surface decodes into it; when the surface is released the
+    /// slot is retired.
+    owner: Option<SurfaceKey>,
     /// Never chosen again: its memory belonged to an application (an imported
     /// buffer whose surface is gone).
     retired: bool,
@@ -447,6 +461,7 @@ impl Slot {
             stamp: 0,
             last_queued: None,
             exported_at: None,
+            owner: None,
             retired: false,
             removed: false,
             counters: SlotCounters::default(),
@@ -759,7 +774,7 @@ impl CapturePool {
         let Some(s) = self.slots.get(i) else {
             return false;
         };
-        if s.retired || s.removed || s.dpb_refs > 0 || refs.contains(&SlotId(i as u32)) {
+        if s.retired || s.removed || s.dpb_refs > 0 || refs.contains(&SlotId(i as u32)) || s.owner.is_some_and(|o| o != surface) {
             return false;
         }
         match s.state {
@@ -777,6 +792,7 @@ impl CapturePool {
     fn idle(&self, i: usize, refs: &[SlotId]) -> bool {
         self.slots.get(i).is_some_and(|s| {
             !s.retired
+                && s.owner.is_none()
                 && !s.removed
                 && s.dpb_refs == 0
                 && matches!(s.state, SlotState::Free | SlotState::Released { .. })
@@ -1086,8 +1102,10 @@ impl CapturePool {
 
     /// Add one slot reserved for `surface` and pin the surface to it: the
     /// surface brought its own buffer (a frame it owned before it had a
-    /// context). The surface's previous binding, if any, is released.
-    pub fn adopt_slot(&mut self, surface: SurfaceKey) -> Result<SlotId, PoolError> {
+    /// context). The surface's previous binding, if any, is released. An
+    /// [`Adopted::Imported`] slot is the application's memory: only `surface`
+    /// decodes into it, and it is retired when the surface is released.
+    pub fn adopt_slot(&mut self, surface: SurfaceKey, memory: Adopted) -> Result<SlotId, PoolError> {
         let range = self.add_slots(1)?;
         let slot = SlotId(range.start);
         let tick = self.next_tick();
@@ -1095,16 +1113,9 @@ impl CapturePool {
         let c = &mut self.slots[slot.index()];
         c.state = SlotState::Reserved { surface };
         c.stamp = tick;
+        c.owner = (memory == Adopted::Imported).then_some(surface);
         self.pinned.insert(surface);
         Ok(slot)
-    }
-
-    /// Never choose `slot` again (its memory goes back to the application that
-    /// imported it). A slot still queued or referenced keeps those duties; it
-    /// only stops being a candidate for new decodes.
-    pub fn retire_slot(&mut self, slot: SlotId) -> Result<(), PoolError> {
-        self.slot_mut(slot)?.retired = true;
-        Ok(())
     }
 
     /// Whether pinned `surface` cannot decode into its own slot right now only
@@ -1188,7 +1199,9 @@ impl CapturePool {
         self.pinned.insert(surface);
     }
 
-    /// Undo [`pin_surface`](Self::pin_surface).
+    /// Undo [`pin_surface`](Self::pin_surface) (the driver never does: a pin
+    /// lasts until [`release_surface`](Self::release_surface)).
+    #[cfg(test)]
     pub fn unpin_surface(&mut self, surface: SurfaceKey) {
         self.pinned.remove(&surface);
     }
@@ -1199,9 +1212,16 @@ impl CapturePool {
     }
 
     /// The surface was destroyed: drop its binding and pin. Its slot becomes
-    /// free (or stays held while queued or referenced by a pending frame).
+    /// free (or stays held while queued or referenced by a pending frame). A
+    /// slot it adopted ([`adopt_slot`](Self::adopt_slot)) is retired: never
+    /// chosen again, its memory goes back to the application. A retired slot
+    /// still queued or referenced keeps those duties.
     pub fn release_surface(&mut self, surface: SurfaceKey) {
         self.pinned.remove(&surface);
+        for s in self.slots.iter_mut().filter(|s| s.owner == Some(surface)) {
+            s.owner = None;
+            s.retired = true;
+        }
         if let Some(slot) = self.bindings.remove(&surface) {
             let tick = self.next_tick();
             if let Some(s) = self.slots.get_mut(slot.index()) {
@@ -1330,6 +1350,9 @@ impl CapturePool {
             if let Some(sfc) = s.state.surface() {
                 if self.bindings.get(&sfc) != Some(&SlotId(i as u32)) {
                     return Err(format!("slot {i} claims surface {sfc:#x} which is bound to {:?}", self.bindings.get(&sfc)));
+                }
+                if s.owner.is_some_and(|o| o != sfc) {
+                    return Err(format!("slot {i} is surface {:#x}'s memory but holds surface {sfc:#x}", s.owner.unwrap_or(0)));
                 }
             }
             let queued = matches!(s.state, SlotState::Queued { .. });
@@ -1757,7 +1780,7 @@ mod tests {
     fn adopted_slots_carry_their_surface_for_good() {
         let mut p = pool(4);
         // Surface 7 brings its own buffer: a new slot, reserved and pinned.
-        let own = p.adopt_slot(7).unwrap();
+        let own = p.adopt_slot(7, Adopted::Imported).unwrap();
         assert_eq!(own, SlotId(4));
         assert_eq!(p.len(), 5);
         assert_eq!(p.slot_state(own), Some(SlotState::Reserved { surface: 7 }));
@@ -1777,15 +1800,18 @@ mod tests {
         assert!(!p.pinned_slot_busy(7, &[]));
         assert_eq!(decode(&mut p, 7, 4, &[]), own);
         p.check_invariants().unwrap();
-        // A retired slot is never chosen again, even for its old surface.
+        // While surface 7 lives, no other surface decodes into its memory.
+        for f in 5..10 {
+            assert_ne!(decode(&mut p, (f % 3) as u32 + 20, f, &[]), own);
+        }
+        // Released, its slot is retired: never chosen again.
         p.release_surface(7);
-        p.retire_slot(own).unwrap();
         for f in 10..20 {
             assert_ne!(decode(&mut p, (f % 3) as u32 + 20, f, &[]), own);
         }
         // A full pool cannot adopt.
         let mut full = CapturePool::new(2, 2, PoolPolicy::Lru);
-        assert_eq!(full.adopt_slot(1), Err(PoolError::Exhausted));
+        assert_eq!(full.adopt_slot(1, Adopted::Imported), Err(PoolError::Exhausted));
     }
 
     #[test]
@@ -2239,8 +2265,12 @@ mod tests {
                     73..=80 => p.release_surface(sfc),
                     81..=84 => p.pin_surface(sfc),
                     85..=86 => p.unpin_surface(sfc),
-                    87..=90 => {
+                    87..=89 => {
                         let _ = p.reserve_slot(sfc);
+                    }
+                    90 => {
+                        let memory = if rng.below(2) == 0 { Adopted::Imported } else { Adopted::SurfaceFrame };
+                        let _ = p.adopt_slot(sfc, memory);
                     }
                     91..=93 => p.record_fence_wait(slot, Duration::from_micros(rng.below(1000))),
                     94..=96 => {

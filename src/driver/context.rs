@@ -209,16 +209,10 @@ impl Context {
         if let Err(e) = self.backend.flush(&mut self.queue, Some(surface)) {
             log::warn!("deferred picture of destroyed surface {surface:#x}: {}", e.msg);
         }
-        let pool = &mut self.queue.pool;
-        pool.release_surface(surface);
-        pool.unpin_surface(surface);
-        let record = self.queue.surfaces.remove(surface);
-        if let Some(slot) = record.and_then(|r| r.imported_slot) {
-            // The application's buffer: never decoded into again.
-            if let Err(e) = pool.retire_slot(slot) {
-                log::warn!("retire slot {} of imported surface {surface:#x}: {e}", slot.0);
-            }
-        }
+        // The pool drops the binding and pin, and retires an imported slot
+        // (the application's buffer is never decoded into again).
+        self.queue.pool.release_surface(surface);
+        self.queue.surfaces.remove(surface);
     }
 
     /// Reap everything still in flight (bounded) before teardown.

@@ -5,7 +5,7 @@
 use super::{pool_err, v4l2_err, Context};
 use crate::driver::error::{VaError, VaResult};
 use crate::driver::frames::{frame_fits, OwnFrame};
-use crate::pool::{PinMode, PoolError, SlotId, SurfaceKey};
+use crate::pool::{Adopted, PinMode, PoolError, SlotId, SurfaceKey};
 use crate::v4l2::CaptureMemory;
 use crate::va_err;
 use std::os::fd::OwnedFd;
@@ -119,11 +119,9 @@ impl Context {
             let e = va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "adopting a frame gave CAPTURE indices {range:?}");
             return Err(Box::new((e, None)));
         }
-        let slot = self.queue.pool.adopt_slot(surface).map_err(|e| Box::new((pool_err(e), None)))?;
+        let memory = if imported { Adopted::Imported } else { Adopted::SurfaceFrame };
+        let slot = self.queue.pool.adopt_slot(surface, memory).map_err(|e| Box::new((pool_err(e), None)))?;
         self.queue.field_coded.resize(self.queue.pool.len(), false);
-        if imported {
-            self.queue.surfaces.record_mut(surface).imported_slot = Some(slot);
-        }
         log::info!(
             "surface {surface:#x}: its {} became CAPTURE slot {} (pinned)",
             if imported { "imported buffer" } else { "own frame" },

@@ -1,10 +1,10 @@
 //! One record per surface a context knows: its latest decode's state, its
-//! composed-layer exports (the pinning rule) and the slot it brought along
-//! (an import). A destroyed surface is one removal; the CAPTURE pool keeps its
-//! own binding of the surface to a slot (see `crate::pool`).
+//! composed-layer exports (the pinning rule). A destroyed surface is one
+//! removal here and one `CapturePool::release_surface`: the pool owns the
+//! surface's slot binding, its pin and an imported slot's retirement.
 
 use super::DecodeState;
-use crate::pool::{SlotId, SurfaceKey};
+use crate::pool::SurfaceKey;
 use std::collections::HashMap;
 
 /// What a context knows about one surface (besides its pool binding).
@@ -14,8 +14,6 @@ pub struct SurfaceRecord {
     pub decode: Option<DecodeState>,
     /// Composed-layer exports of it so far (see `Context::note_export`).
     pub composed_exports: u32,
-    /// Its slot is the application's buffer (an import): retired with the surface.
-    pub imported_slot: Option<SlotId>,
 }
 
 /// The records of a context's surfaces.
