@@ -50,7 +50,6 @@ import importlib.machinery
 import importlib.util
 import os
 import re
-import struct
 import subprocess
 import sys
 
@@ -90,22 +89,13 @@ from suite import CAPTURE_PEAK_RE as PEAK_RE, run  # noqa: E402
 
 # ------------------------------------------------------------------------- parsing
 def record_pictures(path):
-    """Number of END records in a LIBVA_V4L2_REQUEST_RECORD file (first driver instance)."""
-    with open(path, 'rb') as f:
-        data = f.read()
-    if data[:8] != b'V4L2RVAR':
-        raise ValueError('bad magic')
-    at, ends, inits = 12, 0, 0
-    while at + 8 <= len(data):
-        tag, n = struct.unpack_from('<II', data, at)
-        if tag == 1:
-            inits += 1
-            if inits > 1:
-                break
-        elif tag == 7:
-            ends += 1
-        at += 8 + n
-    return ends
+    """Number of END records in a LIBVA_V4L2_REQUEST_RECORD file (first driver instance),
+    read by `va-client record-info` (the format has one parser: crates/va-record)."""
+    out = subprocess.run([CLIENT, 'record-info', path], capture_output=True, text=True, timeout=60)
+    m = re.search(r'^record-info pictures=(\d+) ', out.stdout, re.M)
+    if out.returncode != 0 or not m:
+        raise ValueError('va-client record-info %s: exit %d %s' % (path, out.returncode, out.stderr.strip()[-200:]))
+    return int(m.group(1))
 
 
 FRAME_RE = re.compile(r'^frame (\d+) surface (0x[0-9a-f]+) exported fd=(\d+) '

@@ -298,6 +298,19 @@ fn arg_value<T: std::str::FromStr>(args: &[String], name: &str) -> Res<Option<T>
     }
 }
 
+/// `record-info RECORD`: what the record holds, read with the shared
+/// `va-record` parser (the E2E scripts ask this instead of parsing the format
+/// again): pictures (END records) of the first driver instance, instances, and
+/// records of the first instance.
+fn record_info(args: &[String]) -> Res<()> {
+    let path = args.first().ok_or("record-info needs a RECORD")?;
+    let data = std::fs::read(path).map_err(|e| format!("read {path}: {e}"))?;
+    let (recs, instances) = record::first_instance(record::parse(&data)?);
+    let pictures = recs.iter().filter(|r| matches!(r, Rec::End { .. })).count();
+    println!("record-info pictures={pictures} instances={instances} records={}", recs.len());
+    Ok(())
+}
+
 fn load(path: &str) -> Res<Vec<Rec>> {
     let data = std::fs::read(path).map_err(|e| format!("read {path}: {e}"))?;
     let all = record::parse(&data)?;
@@ -866,6 +879,7 @@ fn main() {
         Some("import") => surfaces::import(&args[1..]),
         Some("limits") => limits(&args[1..]),
         Some("image-bench") => surfaces::image_bench(&args[1..]),
+        Some("record-info") => record_info(&args[1..]),
         _ => {
             eprintln!(
                 "usage: va-client replay RECORD [--export-every-frame | --export-frames A-B,...] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
@@ -875,7 +889,8 @@ fn main() {
                  \x20      va-client put-image [--record RECORD [--visl-tiled-pattern] [--export-refused]] [--lone-refused] [--device PATH]\n\
                  \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]\n\
                  \x20      va-client limits PROFILE [--device PATH]\n\
-                 \x20      va-client image-bench RECORD [--reps K] [--device PATH]"
+                 \x20      va-client image-bench RECORD [--reps K] [--device PATH]\n\
+                 \x20      va-client record-info RECORD"
             );
             std::process::exit(2);
         }
