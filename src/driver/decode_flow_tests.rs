@@ -441,9 +441,10 @@ fn a_failed_create_bufs_fails_the_picture_and_the_next_one_grows_the_pool() {
 
 #[test]
 fn mmap_contexts_allocate_capture_memory_with_the_first_picture() {
-    // Devices without DMABUF CAPTURE, and MM21 (two buffers per picture): the
-    // queue is set up empty at vaCreateContext, the first picture creates one buffer.
-    let mm21 = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() };
+    // Devices without DMABUF CAPTURE (linear, or MM21 with two buffers per
+    // picture): the queue is set up empty at vaCreateContext, the first
+    // picture creates one buffer.
+    let mm21 = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], dmabuf: false, ..Script::default() };
     for (name, n, script) in [
         ("mmap-deferred", node("mmap-deferred", None), Script { dmabuf: false, ..Script::default() }),
         ("mm21-deferred", node("mm21-deferred", Some(V4L2_PIX_FMT_MM21)), mm21),
