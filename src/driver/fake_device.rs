@@ -11,8 +11,9 @@
 //! - whether the OUTPUT queue has HOLD_CAPTURE_BUF; without it the fake does
 //!   what the kernel does: it ignores the flag and returns the CAPTURE buffer
 //!   after the first request;
-//! - the CAPTURE formats offered (linear NV12, tiled ones), whether the queue
-//!   takes dma-bufs (frames are memfds then) and VIDIOC_REMOVE_BUFS;
+//! - the CAPTURE formats offered (linear NV12, tiled ones: `MM21` has two
+//!   buffers per picture), whether the queue takes dma-bufs (frames are
+//!   memfds then, one per memory plane) and VIDIOC_REMOVE_BUFS;
 //! - the H.264/HEVC decode mode (slice- or frame-based) and whether the
 //!   frame-based value is offered;
 //! - per queued request, in queue order, how it completes ([`Completion`]):
@@ -21,7 +22,9 @@
 //! - the completion order: in order, or in pairs whose CAPTURE buffers come
 //!   back later one first;
 //! - one-shot errnos for chosen ioctls ([`FakeOp`]);
-//! - reader fences still pending on exported CAPTURE buffers.
+//! - reader fences still pending on exported CAPTURE buffers;
+//! - whether jobs stamp their timestamp into the CAPTURE memory they write
+//!   (to tell which dma-bufs a picture landed in).
 //!
 //! Every call is recorded ([`Call`]) so that tests can check what reached the
 //! device: which requests were queued with which timestamp and CAPTURE index,
@@ -109,6 +112,11 @@ pub struct Script {
     /// (CAPTURE index, memory plane): a pending reader fence on that plane's dma-buf only
     /// (MM21's chroma buffer read by a consumer after the luma one).
     pub pending_plane_fences: Vec<(u32, usize)>,
+    /// A job writes its request's timestamp (8 bytes, little-endian) at the
+    /// start of every memory plane of its CAPTURE buffer, so a test can see
+    /// which memory a picture landed in (a frame's dma-bufs: every export of
+    /// them sees it).
+    pub stamp_pictures: bool,
     /// Room reserved up front in the call log and in each device's request
     /// log (both grow with every frame): with enough, a run of frames
     /// allocates nothing in the fake.
@@ -129,6 +137,7 @@ impl Default for Script {
             failures: Vec::new(),
             pending_fences: Vec::new(),
             pending_plane_fences: Vec::new(),
+            stamp_pictures: false,
             log_capacity: 0,
         }
     }
@@ -499,6 +508,9 @@ impl FakeDevice {
             }
         };
         self.requests[k].completed = true;
+        if self.script(|s| s.stamp_pictures) {
+            self.stamp(capture, ts);
+        }
         if hold && hold_supported && !self.flush_requested {
             self.held = Some((capture, ts));
             return Some(None);
@@ -510,6 +522,21 @@ impl FakeDevice {
             _ => ts,
         };
         Some(Some(DequeuedCapture { index: capture, error: completion == Completion::DeviceError, timestamp_ns }))
+    }
+
+    /// [`Script::stamp_pictures`]: `timestamp_ns` at the start of every memory plane of CAPTURE `index`.
+    fn stamp(&mut self, index: u32, timestamp_ns: u64) {
+        let Some(c) = self.captures.get_mut(index as usize) else { return };
+        let bytes = timestamp_ns.to_le_bytes();
+        for plane in 0..crate::v4l2::MAX_FRAME_PLANES {
+            let dst = match &mut c.memory {
+                Memory::Planes(p) => p.get_mut(plane).map(|v| &mut v[..]),
+                Memory::Frame(f) => f.as_mut().and_then(|f| f.plane_bytes_mut(plane)),
+            };
+            if let Some(dst) = dst.and_then(|d| d.get_mut(..bytes.len())) {
+                dst.copy_from_slice(&bytes);
+            }
+        }
     }
 
     /// DQBUF every dequeueable CAPTURE buffer (and recycle finished requests).
