@@ -800,3 +800,42 @@ fn images_of_a_two_buffer_surface_without_a_context_use_both_buffers() {
         d.destroy_image(i.image_id).unwrap();
     }
 }
+
+/// Imports stay single-buffer and linear: on an MM21 device (two tiled
+/// buffers per picture) an application's buffer is refused with
+/// VA_STATUS_ERROR_INVALID_PARAMETER, one object or two.
+#[test]
+fn imports_into_a_two_buffer_device_are_refused() {
+    let fake = FakeHandle::new(Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() });
+    let d = Driver::with_opener(vec![node("import-mm21", Some(V4L2_PIX_FMT_MM21))], fake.opener());
+    let pitch = W.next_multiple_of(16);
+    let size = pitch * H * 3 / 2;
+    let mut desc = ffi::VADRMPRIMESurfaceDescriptor {
+        fourcc: ffi::VA_FOURCC_NV12,
+        width: W,
+        height: H,
+        num_objects: 1,
+        num_layers: 1,
+        ..Default::default()
+    };
+    desc.objects[0].size = size;
+    desc.objects[0].drm_format_modifier = crate::format::DRM_FORMAT_MOD_LINEAR;
+    desc.layers[0].drm_format = drm_fourcc::DrmFourcc::Nv12 as u32;
+    desc.layers[0].num_planes = 2;
+    desc.layers[0].offset[1] = pitch * H;
+    desc.layers[0].pitch = [pitch, pitch, 0, 0];
+    let memfd = || {
+        let fd = nix::sys::memfd::memfd_create(c"import", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC).unwrap();
+        nix::unistd::ftruncate(&fd, size as i64).unwrap();
+        fd
+    };
+    let linear = d.import_surface(W, H, ffi::VA_RT_FORMAT_YUV420, None, &desc, memfd());
+    let e = linear.expect_err("a linear import into an MM21 device");
+    assert_eq!(e.status as u32, ffi::VA_STATUS_ERROR_INVALID_PARAMETER);
+    assert!(e.msg.contains("MM21"), "{}", e.msg);
+    desc.num_objects = 2;
+    desc.layers[0].object_index[1] = 1;
+    desc.layers[0].offset[1] = 0;
+    assert_eq!(status(d.import_surface(W, H, ffi::VA_RT_FORMAT_YUV420, None, &desc, memfd())), ffi::VA_STATUS_ERROR_INVALID_PARAMETER);
+    assert!(d.surfaces.is_empty());
+}

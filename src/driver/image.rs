@@ -694,6 +694,15 @@ impl Driver {
         let ten_bit = va_fourcc == ffi::VA_FOURCC_P010;
         let (node, coded) = self.frame_origin(va_fourcc)?;
         let device = super::frames::FrameSource::open(&*self.opener, node, coded, width, height, ten_bit)?;
+        let d = device.format();
+        if d.num_planes != 1 || tiled_layout(d).is_some() {
+            // MM21 (two buffers), NV12_32L32, NV12_4L4: not a layout an application's linear buffer has.
+            return Err(bad(format!(
+                "the decoder writes {} in {} buffer(s) here; only a linear single-buffer NV12/P010 layout is imported",
+                crate::v4l2::fourcc_to_string(d.fourcc),
+                d.num_planes
+            )));
+        }
         if !super::frames::frame_fits(&format, &[layout.size as usize], device.format()) {
             let d = device.format();
             return Err(bad(format!(
