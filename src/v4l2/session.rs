@@ -1669,6 +1669,25 @@ mod tests {
     }
 
     #[test]
+    fn dmabuf_capture_qbuf_carries_every_plane() {
+        // MM21 on a multi-planar queue: two dma-bufs, each with its length.
+        let mut b = qbuf_buffer(QueueType::VideoCaptureMplane, 3, MemoryType::DmaBuf, 2);
+        assert_eq!((b.0.index, b.0.memory, b.0.length), (3, MemoryType::DmaBuf as u32, 2));
+        assert!(set_plane(&mut b, 0, 0, 28160, Some(11)));
+        assert!(set_plane(&mut b, 1, 0, 14080, Some(12)));
+        let planes = b.1.as_ref().unwrap();
+        // SAFETY: reading the fd member of the union just written.
+        let fds = unsafe { (planes[0].m.fd, planes[1].m.fd) };
+        assert_eq!((planes[0].length, planes[1].length, fds), (28160, 14080, (11, 12)));
+        // A single-planar queue has one plane only.
+        let mut b = qbuf_buffer(QueueType::VideoCapture, 0, MemoryType::DmaBuf, 1);
+        assert!(set_plane(&mut b, 0, 0, 4096, Some(7)));
+        assert!(!set_plane(&mut b, 1, 0, 4096, Some(8)));
+        // SAFETY: as above.
+        assert_eq!((b.0.length, unsafe { b.0.m.fd }), (4096, 7));
+    }
+
+    #[test]
     fn session_is_send() {
         fn is_send<T: Send>() {}
         is_send::<DecoderSession>();
