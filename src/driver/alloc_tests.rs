@@ -46,6 +46,8 @@ fn driver(name: &str, script: Script, profile: ffi::VAProfile) -> (Driver, FakeH
         V4L2_PIX_FMT_VP9_FRAME,
         V4L2_PIX_FMT_AV1_FRAME,
     ];
+    // A tiled CAPTURE format in the script is the node's only one for every codec.
+    let tiled = script.capture_formats.iter().copied().find(|&f| crate::tiling::TiledFormat::from_v4l2_fourcc(f).is_some());
     let node = DecoderNode {
         video_path: format!("/fake/{name}").into(),
         media_path: None,
@@ -54,7 +56,7 @@ fn driver(name: &str, script: Script, profile: ffi::VAProfile) -> (Driver, FakeH
         coded_formats: coded.to_vec(),
         multiplanar: true,
         ten_bit_formats: vec![],
-        tiled_capture: vec![],
+        tiled_capture: tiled.map(|t| coded.iter().map(|&c| (c, t)).collect()).unwrap_or_default(),
     };
     let fake = FakeHandle::new(script);
     let d = Driver::with_opener(vec![node], fake.opener());
@@ -126,6 +128,14 @@ fn h264_four_slice_idr(target: u32, _previous: u32) -> Buffers {
 #[test]
 fn mpeg2_frames_allocate_nothing_in_steady_state() {
     assert_no_allocations("MPEG-2", "alloc-mpeg2", Script::default(), ffi::VAProfileMPEG2Main, mpeg2_i_frame);
+}
+
+#[test]
+fn mm21_frames_allocate_nothing_in_steady_state() {
+    // MediaTek's two-buffer CAPTURE format on frames (DMABUF): each QBUF
+    // passes two dma-bufs, from the frame's inline planes.
+    let script = Script { capture_formats: vec![crate::v4l2::V4L2_PIX_FMT_MM21], ..Script::default() };
+    assert_no_allocations("MPEG-2 into MM21 frames", "alloc-mm21", script, ffi::VAProfileMPEG2Main, mpeg2_i_frame);
 }
 
 #[test]

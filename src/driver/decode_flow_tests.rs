@@ -441,9 +441,10 @@ fn a_failed_create_bufs_fails_the_picture_and_the_next_one_grows_the_pool() {
 
 #[test]
 fn mmap_contexts_allocate_capture_memory_with_the_first_picture() {
-    // Devices without DMABUF CAPTURE, and MM21 (two buffers per picture): the
-    // queue is set up empty at vaCreateContext, the first picture creates one buffer.
-    let mm21 = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() };
+    // Devices without DMABUF CAPTURE (linear, or MM21 with two buffers per
+    // picture): the queue is set up empty at vaCreateContext, the first
+    // picture creates one buffer.
+    let mm21 = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], dmabuf: false, ..Script::default() };
     for (name, n, script) in [
         ("mmap-deferred", node("mmap-deferred", None), Script { dmabuf: false, ..Script::default() }),
         ("mm21-deferred", node("mm21-deferred", Some(V4L2_PIX_FMT_MM21)), mm21),
@@ -497,9 +498,10 @@ fn contexts_outside_the_device_frame_sizes_allocate_nothing() {
 
 #[test]
 fn tiled_capture_decodes_and_exports_with_its_modifier() {
-    for (fourcc, objects) in [(V4L2_PIX_FMT_NV12_32L32, 1), (V4L2_PIX_FMT_MM21, 2)] {
-        let name = format!("tiled-{}", crate::v4l2::fourcc_to_string(fourcc));
-        let script = Script { capture_formats: vec![fourcc], ..Script::default() };
+    // MM21 on frames (DMABUF: a dma-buf per plane) and on MMAP buffers.
+    for (fourcc, objects, dmabuf) in [(V4L2_PIX_FMT_NV12_32L32, 1, true), (V4L2_PIX_FMT_MM21, 2, true), (V4L2_PIX_FMT_MM21, 2, false)] {
+        let name = format!("tiled-{}-{}", crate::v4l2::fourcc_to_string(fourcc), if dmabuf { "dmabuf" } else { "mmap" });
+        let script = Script { capture_formats: vec![fourcc], dmabuf, ..Script::default() };
         let r = Rig::on(node(&name, Some(fourcc)), script, ffi::VAProfileMPEG2Main, 2);
         assert!(r.fake.calls().iter().any(|c| matches!(c, Call::SetCaptureFormat { fourcc: f, .. } if *f == fourcc)));
         r.picture(r.s[0]).unwrap();
@@ -633,4 +635,207 @@ fn a_capture_qbuf_failure_after_the_request_shifts_nothing() {
         assert_eq!(r.picture_of(s), Some((queued[k].1, queued[k].0)), "surface {k}");
     }
     r.assert_accounted();
+}
+
+const PRIME_2: u32 = ffi::VA_SURFACE_ATTRIB_MEM_TYPE_DRM_PRIME_2;
+
+/// The first 8 bytes of dma-buf `fd` (one of the fake's memfds): the
+/// timestamp a job stamped there ([`Script::stamp_pictures`]).
+fn stamp_of(fd: i32) -> u64 {
+    nix::unistd::lseek(fd, 0, nix::unistd::Whence::SeekSet).unwrap();
+    let mut b = [0u8; 8];
+    assert_eq!(nix::unistd::read(fd, &mut b).unwrap(), 8);
+    u64::from_le_bytes(b)
+}
+
+/// Which memory dma-buf `fd` is: (device, inode).
+fn memory_of(fd: i32) -> (u64, u64) {
+    let st = nix::sys::stat::fstat(fd).unwrap();
+    (st.st_dev as u64, st.st_ino as u64)
+}
+
+/// An export of an MM21 picture: NV12 in two objects (luma, chroma), each
+/// with the MTK modifier, planes at offset 0 with equal pitches; returns the
+/// objects' fds (the caller closes them).
+fn mm21_export_fds(d: &ffi::VADRMPRIMESurfaceDescriptor, separate: bool) -> [i32; 2] {
+    assert_eq!((d.fourcc, d.num_objects), (ffi::VA_FOURCC_NV12, 2));
+    for o in &d.objects[..2] {
+        assert_eq!(o.drm_format_modifier, crate::tiling::DRM_FORMAT_MOD_MTK_16L_32S_TILE);
+        assert!(o.size > 0);
+    }
+    let planes: Vec<(u32, u32, u32)> = if separate {
+        assert_eq!(d.num_layers, 2);
+        (0..2).map(|i| (d.layers[i].object_index[0], d.layers[i].offset[0], d.layers[i].pitch[0])).collect()
+    } else {
+        assert_eq!((d.num_layers, d.layers[0].num_planes), (1, 2));
+        (0..2).map(|i| (d.layers[0].object_index[i], d.layers[0].offset[i], d.layers[0].pitch[i])).collect()
+    };
+    assert_eq!(planes[0].0..=planes[1].0, 0..=1, "luma in object 0, chroma in object 1");
+    assert_eq!((planes[0].1, planes[1].1), (0, 0));
+    assert_eq!(planes[0].2, planes[1].2);
+    [d.objects[0].fd, d.objects[1].fd]
+}
+
+fn close_all(fds: impl IntoIterator<Item = i32>) {
+    for fd in fds {
+        nix::unistd::close(fd).unwrap();
+    }
+}
+
+/// The bytes of image `id`'s buffer.
+fn image_bytes(d: &Driver, image: &ffi::VAImage) -> Vec<u8> {
+    lock(&d.buffer(image.buf).unwrap()).bytes().unwrap().to_vec()
+}
+
+fn nv12_image(d: &Driver) -> ffi::VAImage {
+    d.create_image(&image::image_format(crate::format::PixelFormat::Nv12), W, H).unwrap()
+}
+
+/// mpv's interop probe (and GStreamer, Chromium) export surfaces before any
+/// context exists. On an MM21 device whose CAPTURE queue takes dma-bufs, such
+/// a surface owns a frame of two dma-bufs (luma, chroma), exported as two
+/// objects with the MTK modifier; the context that decodes into the surface
+/// adopts the frame, and every picture lands in the very dma-bufs exported.
+#[test]
+fn a_two_buffer_surface_exported_before_any_context_shows_its_pictures() {
+    let script = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], stamp_pictures: true, ..Script::default() };
+    let fake = FakeHandle::new(script);
+    let d = Driver::with_opener(vec![node("early-mm21", Some(V4L2_PIX_FMT_MM21))], fake.opener());
+    let s = d.create_surfaces(W, H, ffi::VA_RT_FORMAT_YUV420, None, 2).unwrap();
+    let flags = ffi::VA_EXPORT_SURFACE_SEPARATE_LAYERS | ffi::VA_EXPORT_SURFACE_READ_ONLY;
+    let early = mm21_export_fds(&d.export_surface(s[0], PRIME_2, flags).unwrap(), true);
+    let calls = fake.calls();
+    assert!(calls.iter().any(|c| matches!(c, Call::AllocateFrames { count: 1, .. })), "the surface's own frame: {calls:?}");
+    assert!(!calls.iter().any(|c| matches!(c, Call::AllocCapture { .. })), "no context yet: {calls:?}");
+    let memory = early.map(memory_of);
+    assert_ne!(memory[0], memory[1], "two dma-bufs");
+
+    // A context with both surfaces as render targets: frames (DMABUF), the
+    // early-exported one adopted as the first surface's slot.
+    let cfg = d.create_config(ffi::VAProfileMPEG2Main, ffi::VAEntrypointVLD, &[]).unwrap();
+    let ctx = d.create_context(cfg, W, H, &s).map_err(|e| e.msg).unwrap();
+    lock(&d.context(ctx).unwrap()).set_timeouts(SYNC, FENCE);
+    let r = Rig { d, fake, ctx, s };
+    let calls = r.fake.calls();
+    assert!(calls.iter().any(|c| matches!(c, Call::AllocCapture { memory: CaptureMemory::DmaBuf, .. })), "{calls:?}");
+    let adopted = lock(&r.context()).surface_slot(r.s[0]).expect("the first surface has its slot");
+    assert!(calls.iter().any(|c| matches!(c, Call::AddCapture { indices, .. } if indices.contains(&adopted.0))), "{calls:?}");
+
+    for round in 0..2 {
+        r.picture(r.s[0]).unwrap();
+        assert_eq!(r.sync(r.s[0]), ffi::VA_STATUS_SUCCESS, "round {round}");
+        let (slot, ts) = r.picture_of(r.s[0]).unwrap();
+        assert_eq!(slot, adopted.0, "round {round}: decoded into its own frame");
+        assert_eq!(early.map(stamp_of), [ts, ts], "round {round}: the picture is in both dma-bufs exported before the context");
+        // Exported again: the same two dma-bufs.
+        let again = mm21_export_fds(&r.d.export_surface(r.s[0], PRIME_2, ffi::VA_EXPORT_SURFACE_COMPOSED_LAYERS).unwrap(), false);
+        assert_eq!(again.map(memory_of), memory, "round {round}");
+        close_all(again);
+        // vaGetImage detiles both buffers: the stamp opens the luma and the chroma plane.
+        let img = nv12_image(&r.d);
+        r.d.get_image(r.s[0], 0, 0, W, H, img.image_id).unwrap();
+        let bytes = image_bytes(&r.d, &img);
+        let c = img.offsets[1] as usize;
+        assert_eq!((&bytes[..8], &bytes[c..c + 8]), (&ts.to_le_bytes()[..], &ts.to_le_bytes()[..]), "round {round}");
+        r.d.destroy_image(img.image_id).unwrap();
+    }
+    // The other render target decodes into a frame of its own (allocated as the pool grows).
+    r.picture(r.s[1]).unwrap();
+    assert_eq!(r.sync(r.s[1]), ffi::VA_STATUS_SUCCESS);
+    let (slot, ts) = r.picture_of(r.s[1]).unwrap();
+    assert_ne!(slot, adopted.0);
+    let other = mm21_export_fds(&r.d.export_surface(r.s[1], PRIME_2, flags).unwrap(), true);
+    assert_eq!(other.map(stamp_of), [ts, ts]);
+    assert!(other.map(memory_of).iter().all(|m| !memory.contains(m)));
+    close_all(other.into_iter().chain(early));
+    r.assert_accounted();
+}
+
+/// vaPutImage / vaGetImage on an MM21 surface without a context: its own
+/// frame's two buffers are tiled into and detiled from, and a context adopts
+/// the frame with the picture put there.
+#[test]
+fn images_of_a_two_buffer_surface_without_a_context_use_both_buffers() {
+    let script = Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() };
+    let fake = FakeHandle::new(script);
+    let d = Driver::with_opener(vec![node("put-mm21", Some(V4L2_PIX_FMT_MM21))], fake.opener());
+    let s = d.create_surfaces(W, H, ffi::VA_RT_FORMAT_YUV420, None, 1).unwrap();
+    let src = nv12_image(&d);
+    {
+        let buf = d.buffer(src.buf).unwrap();
+        let mut buf = lock(&buf);
+        let buffer::BufferStore::Owned(v) = &mut buf.store else { panic!("an owned image buffer") };
+        for (i, b) in v.iter_mut().enumerate() {
+            *b = (i * 7 % 251) as u8;
+        }
+    }
+    let whole = image::Rect { x: 0, y: 0, w: W, h: H };
+    d.put_image(s[0], src.image_id, whole, whole).unwrap();
+    assert!(fake.calls().iter().any(|c| matches!(c, Call::AllocateFrames { .. })), "the surface's own frame");
+    let back = nv12_image(&d);
+    d.get_image(s[0], 0, 0, W, H, back.image_id).unwrap();
+    let check = |img: &ffi::VAImage, what: &str| {
+        let (a, b) = (image_bytes(&d, &src), image_bytes(&d, img));
+        for (p, rows) in [(0, H), (1, H / 2)] {
+            for y in 0..rows as usize {
+                let row = |bytes: &[u8], i: &ffi::VAImage| {
+                    let at = i.offsets[p] as usize + y * i.pitches[p] as usize;
+                    bytes[at..at + W as usize].to_vec()
+                };
+                assert_eq!(row(&a, &src), row(&b, img), "{what}: plane {p} row {y}");
+            }
+        }
+    };
+    check(&back, "read back before a context");
+    // The export: two objects (the own frame's dma-bufs).
+    close_all(mm21_export_fds(&d.export_surface(s[0], PRIME_2, 0).unwrap(), false));
+    // A context adopts the frame: the picture put is there.
+    let cfg = d.create_config(ffi::VAProfileMPEG2Main, ffi::VAEntrypointVLD, &[]).unwrap();
+    d.create_context(cfg, W, H, &s).map_err(|e| e.msg).unwrap();
+    assert!(fake.calls().iter().any(|c| matches!(c, Call::AddCapture { .. })), "the frame adopted");
+    let after = nv12_image(&d);
+    d.get_image(s[0], 0, 0, W, H, after.image_id).unwrap();
+    check(&after, "read back from the context");
+    for i in [src, back, after] {
+        d.destroy_image(i.image_id).unwrap();
+    }
+}
+
+/// Imports stay single-buffer and linear: on an MM21 device (two tiled
+/// buffers per picture) an application's buffer is refused with
+/// VA_STATUS_ERROR_INVALID_PARAMETER, one object or two.
+#[test]
+fn imports_into_a_two_buffer_device_are_refused() {
+    let fake = FakeHandle::new(Script { capture_formats: vec![V4L2_PIX_FMT_MM21], ..Script::default() });
+    let d = Driver::with_opener(vec![node("import-mm21", Some(V4L2_PIX_FMT_MM21))], fake.opener());
+    let pitch = W.next_multiple_of(16);
+    let size = pitch * H * 3 / 2;
+    let mut desc = ffi::VADRMPRIMESurfaceDescriptor {
+        fourcc: ffi::VA_FOURCC_NV12,
+        width: W,
+        height: H,
+        num_objects: 1,
+        num_layers: 1,
+        ..Default::default()
+    };
+    desc.objects[0].size = size;
+    desc.objects[0].drm_format_modifier = crate::format::DRM_FORMAT_MOD_LINEAR;
+    desc.layers[0].drm_format = drm_fourcc::DrmFourcc::Nv12 as u32;
+    desc.layers[0].num_planes = 2;
+    desc.layers[0].offset[1] = pitch * H;
+    desc.layers[0].pitch = [pitch, pitch, 0, 0];
+    let memfd = || {
+        let fd = nix::sys::memfd::memfd_create(c"import", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC).unwrap();
+        nix::unistd::ftruncate(&fd, size as i64).unwrap();
+        fd
+    };
+    let linear = d.import_surface(W, H, ffi::VA_RT_FORMAT_YUV420, None, &desc, memfd());
+    let e = linear.expect_err("a linear import into an MM21 device");
+    assert_eq!(e.status as u32, ffi::VA_STATUS_ERROR_INVALID_PARAMETER);
+    assert!(e.msg.contains("MM21"), "{}", e.msg);
+    desc.num_objects = 2;
+    desc.layers[0].object_index[1] = 1;
+    desc.layers[0].offset[1] = 0;
+    assert_eq!(status(d.import_surface(W, H, ffi::VA_RT_FORMAT_YUV420, None, &desc, memfd())), ffi::VA_STATUS_ERROR_INVALID_PARAMETER);
+    assert!(d.surfaces.is_empty());
 }

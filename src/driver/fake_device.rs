@@ -11,8 +11,9 @@
 //! - whether the OUTPUT queue has HOLD_CAPTURE_BUF; without it the fake does
 //!   what the kernel does: it ignores the flag and returns the CAPTURE buffer
 //!   after the first request;
-//! - the CAPTURE formats offered (linear NV12, tiled ones), whether the queue
-//!   takes dma-bufs (frames are memfds then) and VIDIOC_REMOVE_BUFS;
+//! - the CAPTURE formats offered (linear NV12, tiled ones: `MM21` has two
+//!   buffers per picture), whether the queue takes dma-bufs (frames are
+//!   memfds then, one per memory plane) and VIDIOC_REMOVE_BUFS;
 //! - the H.264/HEVC decode mode (slice- or frame-based) and whether the
 //!   frame-based value is offered;
 //! - per queued request, in queue order, how it completes ([`Completion`]):
@@ -21,7 +22,9 @@
 //! - the completion order: in order, or in pairs whose CAPTURE buffers come
 //!   back later one first;
 //! - one-shot errnos for chosen ioctls ([`FakeOp`]);
-//! - reader fences still pending on exported CAPTURE buffers.
+//! - reader fences still pending on exported CAPTURE buffers;
+//! - whether jobs stamp their timestamp into the CAPTURE memory they write
+//!   (to tell which dma-bufs a picture landed in).
 //!
 //! Every call is recorded ([`Call`]) so that tests can check what reached the
 //! device: which requests were queued with which timestamp and CAPTURE index,
@@ -109,6 +112,11 @@ pub struct Script {
     /// (CAPTURE index, memory plane): a pending reader fence on that plane's dma-buf only
     /// (MM21's chroma buffer read by a consumer after the luma one).
     pub pending_plane_fences: Vec<(u32, usize)>,
+    /// A job writes its request's timestamp (8 bytes, little-endian) at the
+    /// start of every memory plane of its CAPTURE buffer, so a test can see
+    /// which memory a picture landed in (a frame's dma-bufs: every export of
+    /// them sees it).
+    pub stamp_pictures: bool,
     /// Room reserved up front in the call log and in each device's request
     /// log (both grow with every frame): with enough, a run of frames
     /// allocates nothing in the fake.
@@ -129,6 +137,7 @@ impl Default for Script {
             failures: Vec::new(),
             pending_fences: Vec::new(),
             pending_plane_fences: Vec::new(),
+            stamp_pictures: false,
             log_capacity: 0,
         }
     }
@@ -368,11 +377,6 @@ fn layout(fourcc: u32, width: u32, height: u32) -> (u32, u32, Vec<u32>) {
     (pitch, rows, sizes)
 }
 
-/// A memfd of `len` bytes, as a frame (mapped like a dma-buf).
-fn memfd_frame(len: usize) -> Result<Frame, V4l2Error> {
-    Ok(Frame::new(memfd(len)?, len))
-}
-
 fn memfd(len: usize) -> Result<OwnedFd, V4l2Error> {
     let fd =
         nix::sys::memfd::memfd_create(c"fake-capture", nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC).map_err(|e| ioctl(Op::ExpBuf, e))?;
@@ -504,6 +508,9 @@ impl FakeDevice {
             }
         };
         self.requests[k].completed = true;
+        if self.script(|s| s.stamp_pictures) {
+            self.stamp(capture, ts);
+        }
         if hold && hold_supported && !self.flush_requested {
             self.held = Some((capture, ts));
             return Some(None);
@@ -515,6 +522,21 @@ impl FakeDevice {
             _ => ts,
         };
         Some(Some(DequeuedCapture { index: capture, error: completion == Completion::DeviceError, timestamp_ns }))
+    }
+
+    /// [`Script::stamp_pictures`]: `timestamp_ns` at the start of every memory plane of CAPTURE `index`.
+    fn stamp(&mut self, index: u32, timestamp_ns: u64) {
+        let Some(c) = self.captures.get_mut(index as usize) else { return };
+        let bytes = timestamp_ns.to_le_bytes();
+        for plane in 0..crate::v4l2::MAX_FRAME_PLANES {
+            let dst = match &mut c.memory {
+                Memory::Planes(p) => p.get_mut(plane).map(|v| &mut v[..]),
+                Memory::Frame(f) => f.as_mut().and_then(|f| f.plane_bytes_mut(plane)),
+            };
+            if let Some(dst) = dst.and_then(|d| d.get_mut(..bytes.len())) {
+                dst.copy_from_slice(&bytes);
+            }
+        }
     }
 
     /// DQBUF every dequeueable CAPTURE buffer (and recycle finished requests).
@@ -714,13 +736,16 @@ impl DecoderDevice for FakeDevice {
         self.script(|s| s.dmabuf)
     }
     fn allocate_frames(&mut self, count: u32) -> Result<Vec<Frame>, V4l2Error> {
-        self.ioctls += 2 + 2 * u64::from(count);
-        self.record(Call::AllocateFrames { handle: self.handle, count });
         let sizes = self.buffer_sizes();
-        if sizes.len() != 1 {
-            return Err(unsupported("frames of a multi-buffer CAPTURE format"));
-        }
-        (0..count).map(|_| memfd_frame(sizes[0] as usize)).collect()
+        self.ioctls += 2 + (1 + sizes.len() as u64) * u64::from(count);
+        self.record(Call::AllocateFrames { handle: self.handle, count });
+        // One memfd per memory plane (MM21: luma and chroma), as EXPBUF of each plane gives.
+        (0..count)
+            .map(|_| {
+                let planes = sizes.iter().map(|&s| Ok((memfd(s as usize)?, s as usize))).collect::<Result<Vec<_>, V4l2Error>>()?;
+                Frame::from_planes(planes).ok_or_else(|| unsupported("frames of this CAPTURE format"))
+            })
+            .collect()
     }
     fn grow_capture(&mut self, extra: u32) -> Result<Range<u32>, V4l2Error> {
         self.ioctls += 2;
@@ -819,6 +844,9 @@ impl DecoderDevice for FakeDevice {
                 Some(c) if c.removed || matches!(c.memory, Memory::Frame(None)) => {
                     return Err(V4l2Error::State(format!("CAPTURE {cap_index} has no memory")))
                 }
+                Some(c) if !self.fits_format(c) => {
+                    return Err(V4l2Error::State(format!("CAPTURE {cap_index}: a frame of another number of memory planes")))
+                }
                 Some(c) if c.queued => return Err(V4l2Error::State(format!("CAPTURE {cap_index} already queued"))),
                 Some(_) => {}
             }
@@ -860,7 +888,7 @@ impl DecoderDevice for FakeDevice {
         self.ioctls += 1;
         self.record(Call::QueueCapture { handle: self.handle, index: cap_index });
         match self.captures.get(cap_index as usize) {
-            Some(c) if !c.queued && !c.removed && !matches!(c.memory, Memory::Frame(None)) => {}
+            Some(c) if !c.queued && !c.removed && !matches!(c.memory, Memory::Frame(None)) && self.fits_format(c) => {}
             _ => return Err(V4l2Error::State(format!("CAPTURE {cap_index} cannot be queued"))),
         }
         if let Some(errno) = self.fail(FakeOp::QueueCapture) {
@@ -907,30 +935,28 @@ impl DecoderDevice for FakeDevice {
         let c = self.captures.get(index as usize).filter(|c| !c.queued)?;
         match &c.memory {
             Memory::Planes(p) => p.get(plane).map(|v| &v[..]),
-            Memory::Frame(f) if plane == 0 => f.as_ref()?.bytes(),
-            Memory::Frame(_) => None,
+            Memory::Frame(f) => f.as_ref()?.plane_bytes(plane),
         }
     }
     fn capture_plane_mut(&mut self, index: u32, plane: usize) -> Option<&mut [u8]> {
         let c = self.captures.get_mut(index as usize).filter(|c| !c.queued)?;
         match &mut c.memory {
             Memory::Planes(p) => p.get_mut(plane).map(|v| &mut v[..]),
-            Memory::Frame(f) if plane == 0 => f.as_mut()?.bytes_mut(),
-            Memory::Frame(_) => None,
+            Memory::Frame(f) => f.as_mut()?.plane_bytes_mut(plane),
         }
     }
     fn capture_planes(&self, index: u32) -> Option<Vec<&[u8]>> {
         let c = self.captures.get(index as usize).filter(|c| !c.queued)?;
         match &c.memory {
             Memory::Planes(p) => Some(p.iter().map(|v| &v[..]).collect()),
-            Memory::Frame(f) => Some(vec![f.as_ref()?.bytes()?]),
+            Memory::Frame(f) => f.as_ref()?.planes_bytes(),
         }
     }
     fn capture_planes_mut(&mut self, index: u32) -> Option<Vec<&mut [u8]>> {
         let c = self.captures.get_mut(index as usize).filter(|c| !c.queued)?;
         match &mut c.memory {
             Memory::Planes(p) => Some(p.iter_mut().map(|v| &mut v[..]).collect()),
-            Memory::Frame(f) => Some(vec![f.as_mut()?.bytes_mut()?]),
+            Memory::Frame(f) => f.as_mut()?.planes_bytes_mut(),
         }
     }
     fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
@@ -940,10 +966,10 @@ impl DecoderDevice for FakeDevice {
             Memory::Frame(_) => self.buffer_sizes().get(plane).copied().ok_or_else(|| ioctl(Op::QueryBuf, Errno::EINVAL)),
         }
     }
-    fn capture_buffer_size(&self, index: u32) -> Option<usize> {
+    fn capture_buffer_size(&self, index: u32, plane: usize) -> Option<usize> {
         match &self.captures.get(index as usize)?.memory {
-            Memory::Planes(p) => p.first().map(Vec::len),
-            Memory::Frame(f) => f.as_ref().map(Frame::len),
+            Memory::Planes(p) => p.get(plane).map(Vec::len),
+            Memory::Frame(f) => f.as_ref()?.lens().get(plane).copied(),
         }
     }
     fn capture_dmabuf(&mut self, index: u32) -> Result<BorrowedFd<'_>, V4l2Error> {
@@ -962,7 +988,7 @@ impl DecoderDevice for FakeDevice {
         c.exported = true;
         match &c.memory {
             Memory::Planes(_) => Ok(c.exports.iter().map(|fd| fd.as_fd()).collect()),
-            Memory::Frame(Some(f)) => Ok(vec![f.fd()]),
+            Memory::Frame(Some(f)) => Ok(f.fds().collect()),
             Memory::Frame(None) => Err(V4l2Error::State(format!("CAPTURE {index} has no frame"))),
         }
     }
@@ -981,7 +1007,18 @@ impl FakeDevice {
         let c = self.captures.get(index as usize).filter(|c| c.exported)?;
         match &c.memory {
             Memory::Planes(_) => c.exports.get(plane).map(|fd| fd.as_fd()),
-            Memory::Frame(f) => f.as_ref().filter(|_| plane == 0).map(|f| f.fd()),
+            Memory::Frame(f) => f.as_ref()?.plane_fd(plane),
+        }
+    }
+
+    /// Whether CAPTURE buffer `c` can take a picture of the current format: a
+    /// frame has one dma-buf per memory plane of it (as vb2 checks at QBUF).
+    fn fits_format(&self, c: &CaptureBuffer) -> bool {
+        match (&c.memory, &self.capture_format) {
+            (Memory::Frame(Some(f)), Some(fmt)) => {
+                f.num_planes() == fmt.num_planes && f.lens().iter().zip(&fmt.sizeimage).all(|(&l, &s)| l >= s as usize)
+            }
+            _ => true,
         }
     }
 

@@ -19,6 +19,10 @@
 //!   (`V4L2_MEMORY_DMABUF`) pinned to the surface, so the early export shows
 //!   the surface's pictures. A frame whose layout the context cannot decode
 //!   into is dropped with a warning (the early export then shows no pictures).
+//!
+//! Formats whose planes are separate V4L2 buffers (MediaTek's `MM21`) are no
+//! exception: their frames hold one dma-buf per plane, exported as that many
+//! objects, and [`frame_fits`] compares every plane.
 
 use crate::device::{DecoderNode, DeviceOpener};
 use crate::driver::error::{VaError, VaResult};
@@ -94,22 +98,24 @@ pub fn negotiate_formats(
     Ok(capture)
 }
 
-/// Whether a frame allocated with format `frame` (of `len` bytes) can carry the
-/// pictures of a context whose CAPTURE format is `ctx`: the same pixel format
-/// (linear or a single-buffer tiled one), plane count, pitch and height (so the
-/// same plane offsets), and enough bytes. MM21 (two buffers) never gets frames:
-/// its contexts use MMAP CAPTURE buffers.
-pub fn frame_fits(frame: &CaptureFormat, len: usize, ctx: &CaptureFormat) -> bool {
+/// Whether a frame allocated with format `frame` (its dma-bufs of `lens`
+/// bytes, one per memory plane) can carry the pictures of a context whose
+/// CAPTURE format is `ctx`: the same pixel format (linear or tiled), the same
+/// memory planes (one buffer, or MM21's two), and per plane the same pitch,
+/// the same height (so the same plane offsets) and enough bytes.
+pub fn frame_fits(frame: &CaptureFormat, lens: &[usize], ctx: &CaptureFormat) -> bool {
+    let n = ctx.num_planes;
     frame.fourcc == ctx.fourcc
-        && frame.num_planes == 1
-        && ctx.num_planes == 1
-        && frame.bytesperline[0] == ctx.bytesperline[0]
+        && (1..=crate::v4l2::MAX_FRAME_PLANES).contains(&n)
+        && frame.num_planes == n
+        && lens.len() == n
         && frame.height == ctx.height
-        && len >= ctx.sizeimage[0] as usize
+        && (0..n).all(|i| frame.bytesperline[i] == ctx.bytesperline[i] && lens[i] >= ctx.sizeimage[i] as usize)
 }
 
 /// A second handle on a decoder with a context's formats, which allocates
-/// frames for that context's CAPTURE queue (see [`crate::v4l2::frame`]).
+/// frames for that context's CAPTURE queue (see [`crate::v4l2::frame`]),
+/// one dma-buf per memory plane of that format.
 pub struct FrameSource {
     session: Box<dyn DecoderDevice>,
     format: CaptureFormat,
@@ -135,7 +141,7 @@ impl FrameSource {
         &self.format
     }
 
-    /// Allocate `count` frames (one REQBUFS, QUERYBUF + EXPBUF each, REQBUFS 0).
+    /// Allocate `count` frames (one REQBUFS, QUERYBUF + an EXPBUF per memory plane each, REQBUFS 0).
     pub fn allocate(&mut self, count: u32) -> VaResult<Vec<Frame>> {
         self.session.allocate_frames(count).map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "allocate CAPTURE frames: {e}"))
     }
@@ -239,17 +245,51 @@ mod tests {
         let nv12 = crate::v4l2::V4L2_PIX_FMT_NV12;
         let p010 = crate::v4l2::V4L2_PIX_FMT_P010;
         let ctx = cf(nv12, 192, 144, 192 * 144 * 3 / 2);
-        assert!(frame_fits(&ctx, ctx.sizeimage[0] as usize, &ctx));
+        assert!(frame_fits(&ctx, &[ctx.sizeimage[0] as usize], &ctx));
         // A larger buffer of the same layout still fits.
-        assert!(frame_fits(&ctx, 1 << 20, &ctx));
+        assert!(frame_fits(&ctx, &[1 << 20], &ctx));
         // Too small, another pitch, another height (chroma offset), another format.
-        assert!(!frame_fits(&ctx, 100, &ctx));
-        assert!(!frame_fits(&cf(nv12, 256, 144, 256 * 216), 1 << 20, &ctx));
-        assert!(!frame_fits(&cf(nv12, 192, 160, 192 * 240), 1 << 20, &ctx));
-        assert!(!frame_fits(&cf(p010, 192, 144, 192 * 216), 1 << 20, &ctx));
+        assert!(!frame_fits(&ctx, &[100], &ctx));
+        assert!(!frame_fits(&cf(nv12, 256, 144, 256 * 216), &[1 << 20], &ctx));
+        assert!(!frame_fits(&cf(nv12, 192, 160, 192 * 240), &[1 << 20], &ctx));
+        assert!(!frame_fits(&cf(p010, 192, 144, 192 * 216), &[1 << 20], &ctx));
+        // Another number of memory planes, or of dma-bufs.
         let mut two = ctx.clone();
         two.num_planes = 2;
-        assert!(!frame_fits(&two, 1 << 20, &ctx));
+        assert!(!frame_fits(&two, &[1 << 20], &ctx));
+        assert!(!frame_fits(&ctx, &[1 << 20, 1 << 20], &ctx));
+        assert!(!frame_fits(&ctx, &[], &ctx));
+    }
+
+    #[test]
+    fn two_buffer_frames_fit_when_every_plane_does() {
+        // MM21 at 176x144: luma 176x160 (32-row tiles), chroma 176x80.
+        let mm21 = crate::v4l2::V4L2_PIX_FMT_MM21;
+        let ctx = CaptureFormat {
+            fourcc: mm21,
+            width: 176,
+            height: 160,
+            bytesperline: [176, 176, 0],
+            sizeimage: [176 * 160, 176 * 80, 0],
+            num_planes: 2,
+        };
+        let lens = [176 * 160, 176 * 80];
+        assert!(frame_fits(&ctx, &lens, &ctx));
+        assert!(frame_fits(&ctx, &[1 << 20, 1 << 20], &ctx));
+        // A short chroma buffer, a short luma one, one dma-buf for two planes.
+        assert!(!frame_fits(&ctx, &[lens[0], lens[1] - 1], &ctx));
+        assert!(!frame_fits(&ctx, &[lens[0] - 1, lens[1]], &ctx));
+        assert!(!frame_fits(&ctx, &[1 << 20], &ctx));
+        // Another chroma pitch, another height, a single-buffer frame of the same fourcc.
+        let mut other = ctx.clone();
+        other.bytesperline[1] = 192;
+        assert!(!frame_fits(&other, &lens, &ctx));
+        let mut other = ctx.clone();
+        other.height = 192;
+        assert!(!frame_fits(&other, &lens, &ctx));
+        let mut one = ctx.clone();
+        one.num_planes = 1;
+        assert!(!frame_fits(&one, &lens[..1], &ctx));
     }
 
     #[test]
@@ -264,7 +304,7 @@ mod tests {
         let f = import_format(&l, 176, 144).unwrap();
         assert_eq!((f.bytesperline[0], f.height, f.width), (192, 144, 192));
         // It fits a context whose CAPTURE format has that pitch and height.
-        assert!(frame_fits(&f, l.size as usize, &cf(nv12, 192, 144, 192 * 216)));
+        assert!(frame_fits(&f, &[l.size as usize], &cf(nv12, 192, 144, 192 * 216)));
         let bad = |m: &dyn Fn(&mut ImportLayout)| {
             let mut b = l;
             m(&mut b);

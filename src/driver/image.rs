@@ -437,9 +437,12 @@ impl Driver {
             let own =
                 g.own_frame.as_ref().ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x}: own frame vanished"))?;
             if let Some(t) = tiled_layout(&own.format) {
-                let src =
-                    own.frame.bytes().ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
-                return self.detile_out(&image, &t?, &[src], width, height);
+                // Every memory plane of the frame (MM21: luma and chroma buffers).
+                let src = own
+                    .frame
+                    .planes_bytes()
+                    .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
+                return self.detile_out(&image, &t?, &src, width, height);
             }
             let layout = slot_layout(&own.format)?;
             let src =
@@ -586,11 +589,11 @@ impl Driver {
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
             if let Some(t) = tiled_layout(&own.format) {
                 let t = t?;
-                let bytes = own
+                let mut planes = own
                     .frame
-                    .bytes_mut()
+                    .planes_bytes_mut()
                     .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: frame not mapped"))?;
-                return self.put_tiled(&image, src, &mut [bytes], &t, dst);
+                return self.put_tiled(&image, src, &mut planes, &t, dst);
             }
             let layout = slot_layout(&own.format)?;
             let dst_bytes =
@@ -691,7 +694,16 @@ impl Driver {
         let ten_bit = va_fourcc == ffi::VA_FOURCC_P010;
         let (node, coded) = self.frame_origin(va_fourcc)?;
         let device = super::frames::FrameSource::open(&*self.opener, node, coded, width, height, ten_bit)?;
-        if !super::frames::frame_fits(&format, layout.size as usize, device.format()) {
+        let d = device.format();
+        if d.num_planes != 1 || tiled_layout(d).is_some() {
+            // MM21 (two buffers), NV12_32L32, NV12_4L4: not a layout an application's linear buffer has.
+            return Err(bad(format!(
+                "the decoder writes {} in {} buffer(s) here; only a linear single-buffer NV12/P010 layout is imported",
+                crate::v4l2::fourcc_to_string(d.fourcc),
+                d.num_planes
+            )));
+        }
+        if !super::frames::frame_fits(&format, &[layout.size as usize], device.format()) {
             let d = device.format();
             return Err(bad(format!(
                 "pitch {}, chroma after {} rows, {} bytes; the decoder writes pitch {}, chroma after {} rows, {} bytes",
@@ -742,12 +754,24 @@ impl Driver {
                 .as_ref()
                 .ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: own frame vanished"))?;
             let layout = picture_layout(&own.format)?;
+            let dup = |fd: std::os::fd::BorrowedFd<'_>| {
+                fd.try_clone_to_owned().map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))
+            };
             if let SlotLayout::Tiled(t) = &layout {
                 check_tiled_export(t)?;
+                if t.num_buffers() > 1 {
+                    // MM21: one object per dma-buf of the frame, as for a slot.
+                    let objects = own
+                        .frame
+                        .fds()
+                        .zip(own.frame.lens())
+                        .map(|(fd, &len)| Ok((dup(fd)?, to_u32(len)?)))
+                        .collect::<VaResult<Vec<_>>>()?;
+                    drop(g);
+                    return tiled_export(t, s_w, s_h, objects, separate);
+                }
             }
-            let fd =
-                own.frame.fd().try_clone_to_owned().map_err(|e| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "duplicate dma-buf fd: {e}"))?;
-            (layout, fd, to_u32(own.frame.len())?)
+            (layout, dup(own.frame.fd())?, to_u32(own.frame.len())?)
         };
         let layout = match layout {
             SlotLayout::Linear(l) => l,

@@ -344,8 +344,8 @@ impl Driver {
         let (node, coded) = self.frame_origin(fourcc)?;
         let own = OwnFrame::allocate(&*self.opener, node, coded, w, h, ten_bit)?;
         log::debug!(
-            "surface {surface:#x}: own frame of {} bytes ({:?}, as for {})",
-            own.frame.len(),
+            "surface {surface:#x}: own frame of {:?} bytes ({:?}, as for {})",
+            own.frame.lens(),
             own.format,
             crate::v4l2::fourcc_to_string(coded)
         );

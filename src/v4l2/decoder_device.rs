@@ -134,8 +134,8 @@ pub trait DecoderDevice: Send {
     /// Length in bytes of plane `plane` of CAPTURE buffer `index`, as the device reports it
     /// (asked once per buffer, on its first export, and remembered).
     fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error>;
-    /// Size of CAPTURE buffer `index`'s memory (plane 0).
-    fn capture_buffer_size(&self, index: u32) -> Option<usize>;
+    /// Size of memory plane `plane` of CAPTURE buffer `index` (a frame's dma-buf, or the mapped buffer).
+    fn capture_buffer_size(&self, index: u32, plane: usize) -> Option<usize>;
     /// The one dma-buf of CAPTURE buffer `index` (exported once), for consumers.
     fn capture_dmabuf(&mut self, index: u32) -> Result<BorrowedFd<'_>, V4l2Error>;
     /// One dma-buf per memory plane of CAPTURE buffer `index` (MM21: luma, chroma).
@@ -279,8 +279,8 @@ impl DecoderDevice for DecoderSession {
     fn capture_plane_length(&mut self, index: u32, plane: usize) -> Result<u32, V4l2Error> {
         DecoderSession::capture_plane_length(self, index, plane)
     }
-    fn capture_buffer_size(&self, index: u32) -> Option<usize> {
-        DecoderSession::capture_buffer_size(self, index)
+    fn capture_buffer_size(&self, index: u32, plane: usize) -> Option<usize> {
+        DecoderSession::capture_buffer_size(self, index, plane)
     }
     fn capture_dmabuf(&mut self, index: u32) -> Result<BorrowedFd<'_>, V4l2Error> {
         DecoderSession::capture_dmabuf(self, index)

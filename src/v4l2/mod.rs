@@ -23,7 +23,7 @@ pub use controls::{codec_controls, ControlSpec, HevcEntryPointOffset};
 pub use decoder_device::DecoderDevice;
 pub use error::{Op, V4l2Error};
 pub use fourcc::*;
-pub use frame::Frame;
+pub use frame::{Frame, MAX_FRAME_PLANES};
 pub use session::{CaptureFormat, CaptureMemory, DecoderSession, DequeuedCapture};
 
 use std::fs::File;

@@ -15,7 +15,7 @@
 
 use std::fs::File;
 use std::ops::Range;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -149,19 +149,17 @@ impl CaptureBuffer {
         }
     }
 
-    /// The buffer's bytes (plane `plane`; a frame has one).
+    /// The buffer's bytes (memory plane `plane`: a frame has one per dma-buf).
     fn bytes(&self, plane: usize) -> Option<&[u8]> {
         match &self.frame {
-            Some(f) if plane == 0 => f.bytes(),
-            Some(_) => None,
+            Some(f) => f.plane_bytes(plane),
             None => self.planes.get(plane).map(|m| &m[..]),
         }
     }
 
     fn bytes_mut(&mut self, plane: usize) -> Option<&mut [u8]> {
         match &mut self.frame {
-            Some(f) if plane == 0 => f.bytes_mut(),
-            Some(_) => None,
+            Some(f) => f.plane_bytes_mut(plane),
             None => self.planes.get_mut(plane).map(|m| &mut m[..]),
         }
     }
@@ -574,33 +572,24 @@ impl DecoderSession {
     }
 
     /// Allocate `count` frames from this handle's CAPTURE queue with the current
-    /// format: REQBUFS (MMAP), QUERYBUF and EXPBUF each, REQBUFS 0. The queue is
-    /// left without buffers; the memory lives on in the returned dma-bufs.
-    /// Single-buffer formats only (NV12, P010).
+    /// format: REQBUFS (MMAP), QUERYBUF and EXPBUF of every memory plane each,
+    /// REQBUFS 0. The queue is left without buffers; the memory lives on in the
+    /// returned dma-bufs (one per memory plane: two for MM21).
     pub fn allocate_frames(&mut self, count: u32) -> Result<Vec<Frame>, V4l2Error> {
         self.check_capture_unallocated()?;
-        if self.capture_fmt.as_ref().is_some_and(|f| f.num_planes != 1) {
-            return Err(V4l2Error::Unsupported("frames of a multi-buffer CAPTURE format".into()));
+        let planes = self.capture_fmt.as_ref().map(|f| f.num_planes).unwrap_or(1);
+        if planes == 0 || planes > super::frame::MAX_FRAME_PLANES {
+            return Err(V4l2Error::Unsupported(format!("frames of a CAPTURE format with {planes} memory planes")));
         }
         let count = count.clamp(1, MAX_BUFFERS);
         let rb = self.reqbufs_mem(self.cap_q, MemoryType::Mmap, count)?;
         let mut frames = Vec::with_capacity(rb.count as usize);
         let mut result = Ok(());
         for index in 0..rb.count {
-            let len =
-                match self.query_capture_planes(index).and_then(|qb| qb.planes.first().map(|p| p.length).ok_or_else(|| no_plane(index, 0)))
-                {
-                    Ok(l) => l,
-                    Err(e) => {
-                        result = Err(e);
-                        break;
-                    }
-                };
-            self.count();
-            match v4l2r::ioctl::expbuf::<OwnedFd>(&self.video, self.cap_q, index as usize, 0, ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC) {
-                Ok(fd) => frames.push(Frame::new(fd, len as usize)),
+            match self.export_for_frame(index, planes) {
+                Ok(f) => frames.push(f),
                 Err(e) => {
-                    result = Err(ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index} (frame allocation)"))));
+                    result = Err(e);
                     break;
                 }
             }
@@ -612,6 +601,26 @@ impl DecoderSession {
             return Err(V4l2Error::Invalid("REQBUFS gave 0 CAPTURE buffers".into()));
         }
         Ok(frames)
+    }
+
+    /// QUERYBUF of MMAP CAPTURE buffer `index` and EXPBUF of each of its
+    /// `planes` memory planes: the frame that outlives the buffer.
+    fn export_for_frame(&self, index: u32, planes: usize) -> Result<Frame, V4l2Error> {
+        let qb = self.query_capture_planes(index)?;
+        if qb.planes.len() < planes {
+            return Err(no_plane(index, qb.planes.len()));
+        }
+        let mut fds = Vec::with_capacity(planes);
+        for (plane, p) in qb.planes.iter().take(planes).enumerate() {
+            self.count();
+            let fd =
+                v4l2r::ioctl::expbuf::<OwnedFd>(&self.video, self.cap_q, index as usize, plane, ExpbufFlags::RDWR | ExpbufFlags::CLOEXEC)
+                    .map_err(|e| {
+                    ioctl_err(Op::ExpBuf, Errno::from(e), self.ctx(format_args!("CAPTURE {index} plane {plane} (frame allocation)")))
+                })?;
+            fds.push((fd, p.length as usize));
+        }
+        Frame::from_planes(fds).ok_or_else(|| V4l2Error::Invalid(format!("CAPTURE {index}: {planes} memory planes for a frame")))
     }
 
     /// Whether DMABUF CAPTURE buffers can be given back one by one while
@@ -798,14 +807,14 @@ impl DecoderSession {
     }
 
     /// Read-only views of every memory plane of a CAPTURE buffer (one for a
-    /// frame or a single-buffer format, two for MM21). `None` while queued.
+    /// single-buffer format, two for MM21, MMAP or frame). `None` while queued.
     pub fn capture_planes(&self, index: u32) -> Option<Vec<&[u8]>> {
         let buf = self.captures.get(index as usize)?;
         if buf.queued {
             return None;
         }
         match &buf.frame {
-            Some(f) => Some(vec![f.bytes()?]),
+            Some(f) => f.planes_bytes(),
             None => Some(buf.planes.iter().map(|m| &m[..]).collect()),
         }
     }
@@ -818,7 +827,7 @@ impl DecoderSession {
             return None;
         }
         match &mut buf.frame {
-            Some(f) => Some(vec![f.bytes_mut()?]),
+            Some(f) => f.planes_bytes_mut(),
             None => Some(buf.planes.iter_mut().map(|m| &mut m[..]).collect()),
         }
     }
@@ -885,16 +894,21 @@ impl DecoderSession {
         }
     }
 
-    /// One dma-buf per memory plane of MMAP CAPTURE buffer `index` of a
-    /// multi-buffer format (MM21: luma, chroma), each exported once with
-    /// VIDIOC_EXPBUF (plane 0 is the one [`Self::capture_dmabuf`] would give
-    /// and the one polled for reader fences). Single-buffer formats: that one fd.
+    /// One dma-buf per memory plane of CAPTURE buffer `index` of a
+    /// multi-buffer format (MM21: luma, chroma): its frame's (DMABUF), or each
+    /// exported once with VIDIOC_EXPBUF (MMAP; plane 0 is the one
+    /// [`Self::capture_dmabuf`] would give). Single-buffer formats: that one fd.
     pub fn capture_dmabufs(&mut self, index: u32) -> Result<Vec<BorrowedFd<'_>>, V4l2Error> {
         let Some(buf) = self.captures.get(index as usize) else {
             return Err(V4l2Error::State(format!("export of CAPTURE {index}: no such buffer")));
         };
+        if buf.frame.is_some() {
+            let buf = &mut self.captures[index as usize];
+            buf.exported = true;
+            return Ok(buf.frame.iter().flat_map(|f| f.fds()).collect());
+        }
         let n = buf.planes.len();
-        if buf.frame.is_some() || n <= 1 {
+        if n <= 1 {
             return self.capture_dmabuf(index).map(|fd| vec![fd]);
         }
         if buf.export.is_none() {
@@ -927,20 +941,20 @@ impl DecoderSession {
     pub fn exported_capture_dmabuf(&self, index: u32, plane: usize) -> Option<BorrowedFd<'_>> {
         let buf = self.captures.get(index as usize).filter(|b| b.exported)?;
         match (&buf.frame, &buf.export, plane) {
-            (Some(f), _, 0) => Some(f.fd()),
+            (Some(f), _, p) => f.plane_fd(p),
             (None, Some(fd), 0) => Some(fd.as_fd()),
             (None, Some(_), p) => buf.more_exports.get(p - 1).map(|fd| fd.as_fd()),
             _ => None,
         }
     }
 
-    /// Size of CAPTURE buffer `index`'s memory (plane 0): the frame's size
-    /// (DMABUF) or the QUERYBUF length (MMAP).
-    pub fn capture_buffer_size(&self, index: u32) -> Option<usize> {
+    /// Size of memory plane `plane` of CAPTURE buffer `index`: its frame's
+    /// dma-buf (DMABUF) or the QUERYBUF length (MMAP).
+    pub fn capture_buffer_size(&self, index: u32, plane: usize) -> Option<usize> {
         let buf = self.captures.get(index as usize)?;
         match &buf.frame {
-            Some(f) => Some(f.len()),
-            None => buf.planes.first().map(|m| m.len()),
+            Some(f) => f.lens().get(plane).copied(),
+            None => buf.planes.get(plane).map(|m| m.len()),
         }
     }
 
@@ -1107,6 +1121,9 @@ impl DecoderSession {
                 Some(b) if b.frame.is_none() && self.capture_memory == CaptureMemory::DmaBuf => {
                     return Err(V4l2Error::State(format!("CAPTURE {cap_index} has no frame")))
                 }
+                Some(b) if b.frame.as_ref().is_some_and(|f| f.num_planes() != cap_planes) => {
+                    return Err(V4l2Error::State(format!("CAPTURE {cap_index}: a frame of other than {cap_planes} memory planes")))
+                }
                 Some(b) if b.queued => return Err(V4l2Error::State(format!("CAPTURE {cap_index} already queued"))),
                 Some(_) => {}
             }
@@ -1140,7 +1157,7 @@ impl DecoderSession {
         qb.0.timestamp.tv_sec = sec;
         qb.0.timestamp.tv_usec = usec;
         qb.0.__bindgen_anon_1.request_fd = req_fd;
-        set_plane(&mut qb, bytes as u32, 0, None);
+        set_plane(&mut qb, 0, bytes as u32, 0, None);
         self.count();
         if let Err(e) = v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb) {
             let e = ioctl_err(Op::QBuf, convert_errno(e), self.ctx(format_args!("OUTPUT {out_index} ({bytes} bytes, ts {timestamp_ns})")));
@@ -1171,15 +1188,18 @@ impl DecoderSession {
     /// QBUF CAPTURE `cap_index` alone: for a request already queued whose
     /// CAPTURE QBUF failed in [`Self::queue_decode`] (it waits for one).
     pub fn queue_capture(&mut self, cap_index: u32) -> Result<(), V4l2Error> {
+        let cap_planes = self.capture_fmt.as_ref().map(|f| f.num_planes).unwrap_or(1).max(1);
         match self.captures.get(cap_index as usize) {
             None => return Err(V4l2Error::State(format!("no CAPTURE buffer {cap_index}"))),
             Some(b) if b.frame.is_none() && self.capture_memory == CaptureMemory::DmaBuf => {
                 return Err(V4l2Error::State(format!("CAPTURE {cap_index} has no frame")))
             }
+            Some(b) if b.frame.as_ref().is_some_and(|f| f.num_planes() != cap_planes) => {
+                return Err(V4l2Error::State(format!("CAPTURE {cap_index}: a frame of other than {cap_planes} memory planes")))
+            }
             Some(b) if b.queued => return Err(V4l2Error::State(format!("CAPTURE {cap_index} already queued"))),
             Some(_) => {}
         }
-        let cap_planes = self.capture_fmt.as_ref().map(|f| f.num_planes).unwrap_or(1).max(1);
         self.qbuf_capture(cap_index, cap_planes).map_err(|errno| ioctl_err(Op::QBuf, errno, self.ctx(format_args!("CAPTURE {cap_index}"))))
     }
 
@@ -1189,9 +1209,15 @@ impl DecoderSession {
         let queued = match self.captures[cap_index as usize].frame.as_ref() {
             Some(frame) => {
                 // DMABUF: always the same frame at this index (vb2 keeps
-                // the attachment, nothing is re-mapped per frame).
-                let mut qb = qbuf_buffer(self.cap_q, cap_index, MemoryType::DmaBuf, 1);
-                set_plane(&mut qb, 0, u32::try_from(frame.len()).unwrap_or(u32::MAX), Some(frame.raw_fd()));
+                // the attachment, nothing is re-mapped per frame), one
+                // dma-buf per memory plane (checked against the format by the caller).
+                let mut qb = qbuf_buffer(self.cap_q, cap_index, MemoryType::DmaBuf, frame.num_planes());
+                for (plane, (fd, &len)) in frame.fds().zip(frame.lens()).enumerate() {
+                    if !set_plane(&mut qb, plane, 0, u32::try_from(len).unwrap_or(u32::MAX), Some(fd.as_raw_fd())) {
+                        // A multi-buffer frame on a single-planar queue (no such format exists there).
+                        return Err(Errno::EINVAL);
+                    }
+                }
                 v4l2r::ioctl::qbuf::<_, ()>(&self.video, qb)
             }
             None => v4l2r::ioctl::qbuf::<_, ()>(&self.video, qbuf_buffer(self.cap_q, cap_index, MemoryType::Mmap, cap_planes)),
@@ -1533,18 +1559,21 @@ fn qbuf_buffer(queue: QueueType, index: u32, memory: MemoryType, planes: usize) 
     b
 }
 
-/// Plane 0 of `b`: bytes used, length and (DMABUF) the dma-buf fd, in the
-/// first entry of the planes array of a multi-planar buffer, or in the
-/// buffer's own fields of a single-planar one (as v4l2r fills them).
-fn set_plane(b: &mut UncheckedV4l2Buffer, bytesused: u32, length: u32, fd: Option<i32>) {
+/// Memory plane `plane` of `b`: bytes used, length and (DMABUF) the dma-buf
+/// fd, in the planes array of a multi-planar buffer, or in the buffer's own
+/// fields of a single-planar one (as v4l2r fills them; plane 0 only there).
+/// `false` when `b` has no such plane.
+fn set_plane(b: &mut UncheckedV4l2Buffer, plane: usize, bytesused: u32, length: u32, fd: Option<i32>) -> bool {
     match &mut b.1 {
         Some(planes) => {
-            planes[0].bytesused = bytesused;
-            planes[0].length = length;
+            let Some(p) = planes.get_mut(plane) else { return false };
+            p.bytesused = bytesused;
+            p.length = length;
             if let Some(fd) = fd {
-                planes[0].m.fd = fd;
+                p.m.fd = fd;
             }
         }
+        None if plane > 0 => return false,
         None => {
             b.0.bytesused = bytesused;
             b.0.length = length;
@@ -1553,6 +1582,7 @@ fn set_plane(b: &mut UncheckedV4l2Buffer, bytesused: u32, length: u32, fd: Optio
             }
         }
     }
+    true
 }
 
 fn no_plane(index: u32, plane: usize) -> V4l2Error {
@@ -1636,6 +1666,25 @@ mod tests {
         let e = DecoderSession::open(Path::new("/nonexistent/video99"), None, true).err().unwrap();
         assert_eq!(e.errno(), Some(Errno::ENOENT));
         assert_eq!(e.op(), Some(Op::Open));
+    }
+
+    #[test]
+    fn dmabuf_capture_qbuf_carries_every_plane() {
+        // MM21 on a multi-planar queue: two dma-bufs, each with its length.
+        let mut b = qbuf_buffer(QueueType::VideoCaptureMplane, 3, MemoryType::DmaBuf, 2);
+        assert_eq!((b.0.index, b.0.memory, b.0.length), (3, MemoryType::DmaBuf as u32, 2));
+        assert!(set_plane(&mut b, 0, 0, 28160, Some(11)));
+        assert!(set_plane(&mut b, 1, 0, 14080, Some(12)));
+        let planes = b.1.as_ref().unwrap();
+        // SAFETY: reading the fd member of the union just written.
+        let fds = unsafe { (planes[0].m.fd, planes[1].m.fd) };
+        assert_eq!((planes[0].length, planes[1].length, fds), (28160, 14080, (11, 12)));
+        // A single-planar queue has one plane only.
+        let mut b = qbuf_buffer(QueueType::VideoCapture, 0, MemoryType::DmaBuf, 1);
+        assert!(set_plane(&mut b, 0, 0, 4096, Some(7)));
+        assert!(!set_plane(&mut b, 1, 0, 4096, Some(8)));
+        // SAFETY: as above.
+        assert_eq!((b.0.length, unsafe { b.0.m.fd }), (4096, 7));
     }
 
     #[test]

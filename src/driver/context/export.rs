@@ -58,7 +58,7 @@ impl Context {
     pub fn export_slot(&mut self, slot: SlotId) -> VaResult<(OwnedFd, u32)> {
         let queried = self.queue.session.capture_plane_length(slot.0, 0).map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
         let size = match self.queue.session.capture_memory() {
-            CaptureMemory::DmaBuf => self.queue.session.capture_buffer_size(slot.0).map(|s| s as u32).unwrap_or(queried),
+            CaptureMemory::DmaBuf => self.queue.session.capture_buffer_size(slot.0, 0).map(|s| s as u32).unwrap_or(queried),
             CaptureMemory::Mmap => queried,
         };
         let fd = self.queue.session.capture_dmabuf(slot.0).map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
@@ -67,12 +67,16 @@ impl Context {
     }
 
     /// Like [`Self::export_slot`] for every memory plane of `slot` (MM21: luma
-    /// and chroma buffers): owned duplicates and each plane's size.
+    /// and chroma buffers, MMAP or a frame's dma-bufs): owned duplicates and
+    /// each plane's size.
     pub fn export_slot_planes(&mut self, slot: SlotId) -> VaResult<Vec<(OwnedFd, u32)>> {
         let n = self.queue.capture.num_planes.max(1);
+        let dmabuf = self.queue.session.capture_memory() == CaptureMemory::DmaBuf;
         let mut sizes = Vec::with_capacity(n);
         for plane in 0..n {
-            sizes.push(self.queue.session.capture_plane_length(slot.0, plane).map_err(|e| v4l2_err("query CAPTURE buffer", e))?);
+            let queried = self.queue.session.capture_plane_length(slot.0, plane).map_err(|e| v4l2_err("query CAPTURE buffer", e))?;
+            let own = if dmabuf { self.queue.session.capture_buffer_size(slot.0, plane).map(|s| s as u32) } else { None };
+            sizes.push(own.unwrap_or(queried));
         }
         let fds = self.queue.session.capture_dmabufs(slot.0).map_err(|e| v4l2_err("export CAPTURE buffer", e))?;
         fds.iter()
@@ -95,16 +99,19 @@ impl Context {
             let e = va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "surface {surface:#x}: this context's CAPTURE queue takes no dma-bufs");
             return Err(Box::new((e, Some(own))));
         }
-        if !frame_fits(&own.format, own.frame.len(), &self.queue.capture) {
+        if !frame_fits(&own.format, own.frame.lens(), &self.queue.capture) {
+            let ctx = &self.queue.capture;
             let e = va_err!(
                 VA_STATUS_ERROR_INVALID_SURFACE,
-                "surface {surface:#x}: its buffer (pitch {}, {} rows, {} bytes) does not fit this context's CAPTURE format (pitch {}, {} rows, {} bytes)",
-                own.format.bytesperline[0],
+                "surface {surface:#x}: its buffer ({}, pitch {:?}, {} rows, {:?} bytes) does not fit this context's CAPTURE format ({}, pitch {:?}, {} rows, {:?} bytes)",
+                crate::v4l2::fourcc_to_string(own.format.fourcc),
+                &own.format.bytesperline[..own.format.num_planes.min(3)],
                 own.format.height,
-                own.frame.len(),
-                self.queue.capture.bytesperline[0],
-                self.queue.capture.height,
-                self.queue.capture.sizeimage[0]
+                own.frame.lens(),
+                crate::v4l2::fourcc_to_string(ctx.fourcc),
+                &ctx.bytesperline[..ctx.num_planes.min(3)],
+                ctx.height,
+                &ctx.sizeimage[..ctx.num_planes.min(3)]
             );
             return Err(Box::new((e, Some(own))));
         }

@@ -134,11 +134,15 @@ impl Context {
         let max_slots = crate::pool::max_slots_for(budget, frame_bytes);
         // Frames (DMABUF) where the device's CAPTURE queue takes them: picture
         // memory then exists independently of this queue (surfaces can own it
-        // before a context exists, see super::frames). MMAP otherwise.
+        // before a context exists, see super::frames). Formats whose planes are
+        // separate buffers (MM21) too: a frame has one dma-buf per plane.
+        // MMAP otherwise.
         // The allocation handle is opened when the first frame is needed (a
         // context that never decodes costs no second handle).
-        let frames_from = (capture.num_planes == 1 && crate::settings::settings().capture_frames && session.capture_supports_dmabuf())
-            .then(|| FrameOrigin { opener: opener.clone(), node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
+        let frames_from = ((1..=crate::v4l2::MAX_FRAME_PLANES).contains(&capture.num_planes)
+            && crate::settings::settings().capture_frames
+            && session.capture_supports_dmabuf())
+        .then(|| FrameOrigin { opener: opener.clone(), node: node.clone(), coded_fourcc: config.coded_fourcc, width, height, ten_bit });
         let mut frames = None;
         let got = match &frames_from {
             Some(origin) => {

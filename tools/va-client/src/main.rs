@@ -37,7 +37,7 @@
 //! call may fail, but each must return (no crash, no hang); prints the status
 //! counts and `fuzz rounds=R pictures=P` at the end.
 //!
-//! `early-export RECORD`, `put-image [--record RECORD [--visl-tiled-pattern] [--export-refused]] [--lone-refused]` and `import RECORD`
+//! `early-export RECORD`, `put-image [--record RECORD [--visl-tiled-pattern] [--export-refused]]` and `import RECORD`
 //! check surface memory against the VA-API contract (see `surfaces.rs`):
 //! surfaces exported before any decode (mpv's probe, GStreamer's context
 //! without render targets, surfaces adopted by a later context) show the
@@ -885,8 +885,8 @@ fn main() {
                 "usage: va-client replay RECORD [--export-every-frame | --export-frames A-B,...] [--fence-hold N] [--fence-delay-ms T] [--frames M] [--device PATH]\n\
                  \x20      va-client churn N [--record RECORD] [--decode-every K] [--pictures P] [--warmup W] [--device PATH]\n\
                  \x20      va-client fuzz RECORD [--rounds R] [--seed S] [--frames M] [--device PATH]\n\
-                 \x20      va-client early-export RECORD [--frames M] [--device PATH]\n\
-                 \x20      va-client put-image [--record RECORD [--visl-tiled-pattern] [--export-refused]] [--lone-refused] [--device PATH]\n\
+                 \x20      va-client early-export RECORD [--frames M] [--visl-tiled-pattern] [--device PATH]\n\
+                 \x20      va-client put-image [--record RECORD [--visl-tiled-pattern] [--export-refused]] [--device PATH]\n\
                  \x20      va-client import RECORD [--frames M] [--source export,udmabuf] [--device PATH]\n\
                  \x20      va-client limits PROFILE [--device PATH]\n\
                  \x20      va-client image-bench RECORD [--reps K] [--device PATH]\n\
