@@ -124,33 +124,44 @@ pub(crate) enum Which {
 /// pointers and writes the (possibly adjusted) values back, so they are
 /// copied into memory we own and may let the kernel write.
 /// (The `v4l2_ext_control` array holds raw pointers into `bytes`, so it is
-/// built per call and never stored: the scratch stays `Send`.)
+/// built per call, on the stack up to [`INLINE_CONTROLS`], and never stored:
+/// the scratch stays `Send`.)
 #[derive(Default, Debug)]
 pub(crate) struct CtrlScratch {
     bytes: Vec<u8>,
 }
 
+/// Controls per S_EXT_CTRLS laid out without a heap list (a request carries
+/// at most eight today: H.264 with prediction weights and decode mode).
+const INLINE_CONTROLS: usize = 16;
+
+/// An empty control, to initialise the control arrays.
+const NO_CONTROL: bindings::v4l2_ext_control =
+    bindings::v4l2_ext_control { id: 0, size: 0, reserved2: [0], __bindgen_anon_1: bindings::v4l2_ext_control__bindgen_ty_1 { value: 0 } };
+
 impl CtrlScratch {
-    fn fill(&mut self, specs: &[ControlSpec<'_>]) -> Vec<bindings::v4l2_ext_control> {
+    /// Copy the payloads of `specs` into `bytes` (each 8-byte aligned) and
+    /// point `ctrls[i]` at the copy of `specs[i]`. `ctrls` has `specs.len()` entries.
+    fn fill(&mut self, specs: &[ControlSpec<'_>], ctrls: &mut [bindings::v4l2_ext_control]) {
         self.bytes.clear();
-        let mut offsets = Vec::with_capacity(specs.len());
         for s in specs {
             let pad = (8 - self.bytes.len() % 8) % 8;
             self.bytes.resize(self.bytes.len() + pad, 0);
-            offsets.push(self.bytes.len());
             self.bytes.extend_from_slice(s.data);
         }
+        // The same layout again, now that `bytes` no longer moves.
         let base = self.bytes.as_mut_ptr();
-        let mut ctrls = Vec::with_capacity(specs.len());
-        for (s, off) in specs.iter().zip(offsets) {
-            ctrls.push(bindings::v4l2_ext_control {
+        let mut off = 0usize;
+        for (s, c) in specs.iter().zip(ctrls.iter_mut()) {
+            off += (8 - off % 8) % 8;
+            *c = bindings::v4l2_ext_control {
                 id: s.id,
                 size: s.data.len() as u32,
                 reserved2: [0],
                 __bindgen_anon_1: bindings::v4l2_ext_control__bindgen_ty_1 { p_u8: base.wrapping_add(off) },
-            });
+            };
+            off += s.data.len();
         }
-        ctrls
     }
 }
 
@@ -190,10 +201,18 @@ pub(crate) fn s_ext_ctrls(
     if specs.is_empty() {
         return Ok(());
     }
-    let mut ctrls = scratch.fill(specs);
-    let res = v4l2r::ioctl::s_ext_ctrls(fd, which_v4l2r(which), ctrls.as_mut_slice());
-    let ids: Vec<u32> = specs.iter().map(|s| s.id).collect();
-    res.map_err(|e| to_failure(e, &ids))
+    let mut inline = [NO_CONTROL; INLINE_CONTROLS];
+    let mut heap = Vec::new();
+    let ctrls: &mut [bindings::v4l2_ext_control] = if specs.len() <= INLINE_CONTROLS {
+        &mut inline[..specs.len()]
+    } else {
+        heap.resize(specs.len(), NO_CONTROL);
+        &mut heap
+    };
+    scratch.fill(specs, ctrls);
+    let res = v4l2r::ioctl::s_ext_ctrls(fd, which_v4l2r(which), ctrls);
+    // The failed control's ID is looked up only on failure (no list per call).
+    res.map_err(|e| to_failure(e, |i| specs.get(i).map(|s| s.id)))
 }
 
 /// VIDIOC_S_EXT_CTRLS with plain 32-bit values (menus, integers, booleans).
@@ -203,12 +222,11 @@ pub(crate) fn s_ext_ctrl_values(fd: &impl AsRawFd, which: Which, values: &[(u32,
     }
     let mut ctrls = value_controls(values);
     let res = v4l2r::ioctl::s_ext_ctrls(fd, which_v4l2r(which), ctrls.as_mut_slice());
-    let ids: Vec<u32> = values.iter().map(|v| v.0).collect();
-    res.map_err(|e| to_failure(e, &ids))
+    res.map_err(|e| to_failure(e, |i| values.get(i).map(|v| v.0)))
 }
 
-fn to_failure(e: v4l2r::ioctl::ExtControlError, ids: &[u32]) -> ExtCtrlsFailure {
-    let failed_id = ids.get(e.error_idx as usize).copied();
+fn to_failure(e: v4l2r::ioctl::ExtControlError, id_at: impl Fn(usize) -> Option<u32>) -> ExtCtrlsFailure {
+    let failed_id = id_at(e.error_idx as usize);
     ExtCtrlsFailure { errno: Errno::from(e), failed_id }
 }
 
@@ -395,15 +413,21 @@ mod tests {
         let b = [9u8; 16];
         let specs = [ControlSpec { id: 1, data: &a }, ControlSpec { id: 2, data: &b }];
         let mut s = CtrlScratch::default();
-        let c = s.fill(&specs);
-        assert_eq!(c.len(), 2);
+        let mut c = [NO_CONTROL; 2];
+        s.fill(&specs, &mut c);
         assert_eq!({ c[0].size }, 3);
         assert_eq!({ c[1].size }, 16);
         assert_eq!(&s.bytes[0..3], &a);
         assert_eq!(&s.bytes[8..24], &b);
+        // The controls point at the copies.
+        let base = s.bytes.as_ptr() as usize;
+        // SAFETY: reading the pointer member of a union written by `fill` just above.
+        let (p0, p1) = unsafe { (c[0].__bindgen_anon_1.p_u8 as usize, c[1].__bindgen_anon_1.p_u8 as usize) };
+        assert_eq!((p0 - base, p1 - base), (0, 8));
         // Refill with fewer controls reuses the buffer.
-        let c = s.fill(&specs[..1]);
-        assert_eq!(c.len(), 1);
+        let mut c = [NO_CONTROL; 1];
+        s.fill(&specs[..1], &mut c);
+        assert_eq!({ c[0].id }, 1);
         let v = value_controls(&[(5, 1), (6, 0)]);
         assert_eq!(v.len(), 2);
         assert_eq!({ v[1].id }, 6);
