@@ -17,11 +17,16 @@ teardown cancel out. Clients per stream:
 Measured per client and length:
   - CPU time (user+sys of the client and its children, from wait4), --reps repetitions,
     interleaved (every client once per round), median; absolute times are the guest's
-    (TCG: slow, only ratios between clients of one run mean anything);
+    (TCG: slow, only ratios between clients of one run mean anything); also user time
+    alone: visl draws its pattern in device_run, which the mem2mem core runs in the
+    context of the ioctl that made the job ready when the device is idle, so a client
+    queueing one picture at a time pays visl's drawing as its sys time;
   - ioctls from `strace -f -ttt -e trace=ioctl` (one run): request path (QBUF, DQBUF,
     S_EXT_CTRLS, MEDIA_REQUEST_IOC_QUEUE/REINIT, MEDIA_IOC_REQUEST_ALLOC) and the rest;
   - heap allocations from tests/bench/alloc-count.c (LD_PRELOAD, one run, the started
-    process only);
+    process only); for the clients through the driver also their call sites
+    (V4L2RVA_ALLOC_SITES=1), printed per owner object under the table (replay and export
+    also per allocating function, tests/bench/alloc_sites.py; full lists in the out dir);
   - CAPTURE buffers: the driver's teardown summary (LIBVA_V4L2_REQUEST_LOG=info, buffers and
     MiB); for the anchor the distinct CAPTURE indices it queued (scripts/strace-requeue).
 Then vaInitialize time (median of --reps runs through libva, ctypes), and per stream the
@@ -43,6 +48,8 @@ import subprocess
 import sys
 import tempfile
 import time
+
+import alloc_sites
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -73,9 +80,10 @@ def driver_env(driver_dir, log=None):
 def command(client, stream, codec, frames, record_path, va_client):
     anchor, va = CODECS[codec]
     if client == 'anchor':
-        return ['gst-launch-1.0', '-q', 'filesrc', 'location=' + stream, '!', 'parsebin', '!', anchor, '!', 'fakesink']
+        return ['gst-launch-1.0', '-q', '--no-fault', 'filesrc', 'location=' + stream, '!', 'parsebin', '!', anchor, '!', 'fakesink']
     if client == 'gst-va':
-        return ['gst-launch-1.0', '-q', 'filesrc', 'location=' + stream, '!', 'parsebin', '!', va, '!', 'fakesink']
+        # --no-fault: a crashing element exits instead of waiting for a debugger.
+        return ['gst-launch-1.0', '-q', '--no-fault', 'filesrc', 'location=' + stream, '!', 'parsebin', '!', va, '!', 'fakesink']
     if client == 'ffmpeg':
         return ['ffmpeg', '-nostdin', '-hide_banner', '-v', 'error', '-hwaccel', 'vaapi', '-hwaccel_device', RENDER,
                 '-hwaccel_output_format', 'vaapi', '-i', stream, '-f', 'null', '-']
@@ -83,6 +91,11 @@ def command(client, stream, codec, frames, record_path, va_client):
         return [va_client, 'replay', record_path, '--frames', str(frames), '--device', RENDER] + (
             ['--export-every-frame'] if client == 'export' else [])
     raise ValueError(client)
+
+
+# User CPU seconds of the last run() (the CPU figures are user+sys; user alone leaves out
+# the kernel, where visl draws its test pattern: see the module doc).
+LAST_USER = [0.0]
 
 
 def run(cmd, env, log, wrap=()):
@@ -98,9 +111,11 @@ def run(cmd, env, log, wrap=()):
             if time.monotonic() > deadline:
                 os.killpg(p.pid, 9)
                 pid, status, ru = os.wait4(p.pid, 0)
+                LAST_USER[0] = 0.0
                 return 124, 0.0, p.pid
             time.sleep(0.02)
     rc = os.waitstatus_to_exitcode(status)
+    LAST_USER[0] = ru.ru_utime
     return rc, ru.ru_utime + ru.ru_stime, p.pid
 
 
@@ -128,6 +143,26 @@ def alloc_count(path, pid):
     except OSError:
         pass
     return None
+
+
+def site_report(client, alloc_pids, n, sdir, va_client):
+    """Per-owner allocations per frame (one line, for the table's footer); the full report with
+    the allocating functions goes to CLIENT-alloc-sites.txt, and for the driver-only clients
+    (replay, export) is printed too."""
+    (counts_n, pid_n), (counts_2n, pid_2n) = alloc_pids[n], alloc_pids[2 * n]
+    if pid_n is None or pid_2n is None:
+        return None
+    try:
+        per_chain = alloc_sites.marginal(counts_n, pid_n, counts_2n, pid_2n, n)
+    except OSError:
+        return None
+    path = os.path.join(sdir, '%s-alloc-sites.txt' % client)
+    with open(path, 'w') as f:
+        alloc_sites.report(per_chain, {'va-client': va_client}, out=f)
+    text = open(path).read()
+    if client in ('replay', 'export'):
+        return text.rstrip()
+    return text.splitlines()[0] if text else None
 
 
 def capture_peak(err_path):
@@ -218,24 +253,37 @@ def main():
             env = dict(os.environ) if client == 'anchor' else driver_env(args.driver_dir, log)
             return command(client, paths[k], codec, k, rec, args.va_client), env
 
-        cpu = {(c, k): [] for c in clients for k in (n, 2 * n)}
-        for c in clients:   # warm-up: page cache, GStreamer registry; not measured
+        # Warm-up (page cache, GStreamer registry; not measured). A client that cannot decode
+        # the stream at all (GStreamer 1.22's v4l2slh265dec crashes on visl) is left out of
+        # this stream's table, and said so, rather than timed failing.
+        dropped = []
+        for c in clients:
             cmd, env = cmd_env(c, n)
-            run(cmd, env, os.path.join(sdir, '%s-warmup' % c))
+            rc, _, _ = run(cmd, env, os.path.join(sdir, '%s-warmup' % c))
+            if rc != 0:
+                dropped.append('%s (%s exit %d, %s-warmup.err)' % (c, CODECS[codec][0] if c == 'anchor' else c, rc, c))
+                if c != 'anchor':
+                    failed.append('%s %s: warm-up exit %d' % (name, c, rc))
+        live = [c for c in clients if not any(d.startswith(c + ' ') for d in dropped)]
+        cpu = {(c, k): [] for c in live for k in (n, 2 * n)}
+        user = {(c, k): [] for c in live for k in (n, 2 * n)}
         for r in range(args.reps):
-            for c in clients:
+            for c in live:
                 for k in (n, 2 * n):
                     cmd, env = cmd_env(c, k)
                     rc, secs, _ = run(cmd, env, os.path.join(sdir, '%s-%d-cpu%d' % (c, k, r)))
                     if rc != 0:
                         failed.append('%s %s %d frames: exit %d' % (name, c, k, rc))
                     cpu[(c, k)].append(secs)
+                    user[(c, k)].append(LAST_USER[0])
         rows = []
-        for c in clients:
+        for c in live:
             row = {'client': c}
             med = {k: statistics.median(cpu[(c, k)]) for k in (n, 2 * n)}
             row['cpu_ms'] = per_frame(med[2 * n] * 1000, med[n] * 1000, n)
-            ioc, allocs = {}, {}
+            umed = {k: statistics.median(user[(c, k)]) for k in (n, 2 * n)}
+            row['user_ms'] = per_frame(umed[2 * n] * 1000, umed[n] * 1000, n)
+            ioc, allocs, alloc_pids = {}, {}, {}
             for k in (n, 2 * n):
                 cmd, env = cmd_env(c, k)
                 slog = os.path.join(sdir, '%s-%d-strace' % (c, k))
@@ -247,8 +295,11 @@ def main():
                     os.unlink(counts)
                 cmd, env = cmd_env(c, k, log=None if c == 'anchor' else 'info')
                 env = dict(env, LD_PRELOAD=args.alloc_count, V4L2RVA_ALLOC_COUNT_OUT=counts)
+                if c != 'anchor':
+                    env['V4L2RVA_ALLOC_SITES'] = '1'
                 _, _, pid = run(cmd, env, alog)
                 allocs[k] = alloc_count(counts, pid)
+                alloc_pids[k] = (counts, pid)
                 if k == 2 * n:
                     if c == 'anchor':
                         row['capture'] = anchor_buffers(slog + '.txt')
@@ -259,6 +310,8 @@ def main():
             row['req'] = per_frame(ioc[2 * n][0], ioc[n][0], n)
             row['other'] = per_frame(ioc[2 * n][1], ioc[n][1], n)
             row['allocs'] = per_frame(allocs[2 * n], allocs[n], n)
+            if c != 'anchor':
+                row['sites'] = site_report(c, alloc_pids, n, sdir, args.va_client)
             rows.append(row)
         rc, _, _ = run([args.va_client, 'image-bench', rec, '--reps', '30', '--device', RENDER], driver_env(args.driver_dir),
                        os.path.join(sdir, 'image-bench'))
@@ -266,15 +319,20 @@ def main():
         if rc != 0 or not image_line:
             failed.append('%s: va-client image-bench failed (%d)' % (name, rc))
         anchor_cpu = next((r['cpu_ms'] for r in rows if r['client'] == 'anchor'), None)
+        anchor_user = next((r['user_ms'] for r in rows if r['client'] == 'anchor'), None)
         print('\n%s (%s, %d vs %d frames, CPU median of %d interleaved runs)' % (name, codec, n, 2 * n, args.reps))
         print('| client | ioctls/frame request path | other ioctls/frame | CPU ms/frame (guest) | CPU vs anchor | '
-              'allocations/frame | CAPTURE buffers (MiB) |')
-        print('|---|---|---|---|---|---|---|')
+              'user CPU ms/frame | user CPU vs anchor | allocations/frame | CAPTURE buffers (MiB) |')
+        print('|---|---|---|---|---|---|---|---|---|')
+        for d in dropped:
+            print('| %s | not measured: could not decode this stream |  |  |  |  |  |  |  |' % d)
         for r in rows:
             ratio = r['cpu_ms'] / anchor_cpu if anchor_cpu and r['cpu_ms'] is not None else None
-            print('| %s | %s | %s | %s | %s | %s | %s%s |' % (
+            uratio = r['user_ms'] / anchor_user if anchor_user and r['user_ms'] is not None else None
+            print('| %s | %s | %s | %s | %s | %s | %s | %s | %s%s |' % (
                 'v4l2codecs (anchor)' if r['client'] == 'anchor' else r['client'], fmt(r['req']), fmt(r['other']),
-                fmt(r['cpu_ms'], '%.2f'), fmt(ratio, '%.2fx'), fmt(r['allocs']), fmt(r.get('capture'), '%d'),
+                fmt(r['cpu_ms'], '%.2f'), fmt(ratio, '%.2fx'), fmt(r['user_ms'], '%.2f'), fmt(uratio, '%.2fx'),
+                fmt(r['allocs']), fmt(r.get('capture'), '%d'),
                 '' if r.get('capture_mib') is None else ' (%.1f)' % r['capture_mib']))
             if r['client'] == 'replay' and name.startswith('h264') and r['req'] is not None and r['req'] > SINGLE_SLICE_IOCTL_FLOOR + 0.05:
                 failed.append('%s: the driver makes %.2f request-path ioctls per single-slice frame (floor %.0f)'
@@ -284,6 +342,9 @@ def main():
             extra = (by['export']['req'] + by['export']['other']) - (by['replay']['req'] + by['replay']['other'])
             if extra > 0.05:
                 failed.append('%s: exporting every frame adds %.2f ioctls per frame' % (name, extra))
+        for r in rows:
+            if r.get('sites'):
+                print('%s %s' % (r['client'], r['sites']))
         print(image_line)
         sys.stdout.flush()
     print('\nvaInitialize (vaGetDisplayDRM + vaInitialize, median): %.1f ms (guest)' % init_ms)
