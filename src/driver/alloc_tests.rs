@@ -4,9 +4,10 @@
 //! ([`crate::test_alloc`]), switched on only around the measured calls. Each codec decodes the same recorded
 //! picture again and again, as new frames into rotating surfaces, over the
 //! fake device ([`super::fake_device`]), as a client does: vaBeginPicture,
-//! vaRenderPicture, vaEndPicture, vaSyncSurface. Frames 10..N are measured;
-//! creating and destroying the VA buffers (the application's own
-//! allocations) is not. `V4L2RVA_ALLOC_TRACE=1` prints the call stack of
+//! vaRenderPicture, vaEndPicture, vaSyncSurface. Frames 10..N are measured,
+//! vaCreateBuffer and vaDestroyBuffer of the picture's buffers included
+//! (the driver recycles destroyed buffers); the client's own data is
+//! prepared outside the count. `V4L2RVA_ALLOC_TRACE=1` prints the call stack of
 //! each allocation of the first measured frame.
 //!
 //! A unit test rather than a test of its own under `tests/`: the fake device
@@ -78,19 +79,23 @@ fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl 
     for n in 0..FRAMES {
         let target = s[n % s.len()];
         let previous = s[(n + s.len() - 1) % s.len()];
-        let ids: Vec<u32> =
-            picture(target, previous).iter().map(|(t, bytes)| d.create_buffer(*t, bytes.len() as u32, 1, Some(bytes)).unwrap()).collect();
+        // The client's own data, prepared outside the count.
+        let bufs = picture(target, previous);
+        let mut ids = Vec::with_capacity(bufs.len());
         let frame = || {
+            for (t, bytes) in &bufs {
+                ids.push(d.create_buffer(*t, bytes.len() as u32, 1, Some(bytes)).unwrap());
+            }
             d.begin_picture(ctx, target).unwrap();
             d.render_picture(ctx, &ids).unwrap();
             d.end_picture(ctx).unwrap();
             d.sync_surface(target).unwrap();
+            for &id in &ids {
+                d.destroy_buffer(id).unwrap();
+            }
         };
         // V4L2RVA_ALLOC_TRACE=1: the call stack of each allocation of the first measured frame.
         let ((), allocs) = if n == WARM_UP && trace { count_traced(frame) } else { count(frame) };
-        for id in ids {
-            d.destroy_buffer(id).unwrap();
-        }
         if n >= WARM_UP {
             counts.push(allocs);
         }

@@ -42,6 +42,11 @@ use surface::Surface;
 pub use crate::format::{MAX_HEIGHT, MAX_WIDTH};
 /// Upper bound on a single VA buffer the application may create.
 pub const MAX_BUFFER_BYTES: usize = 256 << 20;
+/// Most destroyed VA buffers kept for reuse (a picture has a few; field pairs
+/// and multi-slice pictures some dozens).
+const SPARE_BUFFERS: usize = 64;
+/// Most bytes the kept buffers may hold together.
+const SPARE_BUFFER_BYTES: usize = 16 << 20;
 
 /// Lock a mutex, ignoring poisoning: a panic is caught by the guard and the
 /// objects stay structurally valid (every mutation is completed or not begun).
@@ -55,6 +60,11 @@ pub struct Driver {
     pub contexts: ObjectTable<Arc<Mutex<Context>>>,
     pub surfaces: ObjectTable<Mutex<Surface>>,
     pub buffers: ObjectTable<Mutex<Buffer>>,
+    /// Destroyed VA buffers kept for the next vaCreateBuffer (their object and
+    /// bytes): a client creates and destroys a few per picture, so recycling
+    /// them makes decoding allocation-free in steady state. Bounded by
+    /// [`SPARE_BUFFERS`] and [`SPARE_BUFFER_BYTES`].
+    spare_buffers: Mutex<Vec<Arc<Mutex<Buffer>>>>,
     pub images: ObjectTable<Mutex<image::Image>>,
     /// Opens decoder handles for contexts and frames (the V4L2 device; a fake in tests).
     opener: Arc<dyn DeviceOpener>,
@@ -81,6 +91,7 @@ impl Driver {
             contexts: ObjectTable::new(ObjectKind::Context),
             surfaces: ObjectTable::new(ObjectKind::Surface),
             buffers: ObjectTable::new(ObjectKind::Buffer),
+            spare_buffers: Mutex::new(Vec::new()),
             images: ObjectTable::new(ObjectKind::Image),
             opener,
         }
@@ -451,6 +462,24 @@ impl Driver {
             .checked_mul(num_elements as usize)
             .filter(|t| *t <= MAX_BUFFER_BYTES)
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "buffer of {num_elements} x {size} bytes"))?;
+        if let Some(spare) = self.take_spare_buffer(total) {
+            {
+                let mut b = lock(&spare);
+                if let BufferStore::Owned(bytes) = &mut b.store {
+                    bytes.clear();
+                    bytes.resize(total, 0);
+                    if let Some(d) = data {
+                        let n = d.len().min(total);
+                        bytes[..n].copy_from_slice(&d[..n]);
+                    }
+                }
+                b.buf_type = buf_type;
+                b.element_size = size;
+                b.num_elements = num_elements;
+                b.map_count = 0;
+            }
+            return self.buffers.insert_arc(spare).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"));
+        }
         let mut bytes = vec![0u8; total];
         if let Some(d) = data {
             let n = d.len().min(total);
@@ -461,12 +490,47 @@ impl Driver {
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))
     }
 
+    /// A spare buffer for `total` bytes: the smallest whose memory holds them,
+    /// else the largest (its memory grows once).
+    fn take_spare_buffer(&self, total: usize) -> Option<Arc<Mutex<Buffer>>> {
+        let mut spares = lock(&self.spare_buffers);
+        let capacity = |b: &Arc<Mutex<Buffer>>| match &lock(b).store {
+            BufferStore::Owned(v) => v.capacity(),
+            BufferStore::Derived { .. } => 0,
+        };
+        let fits = (0..spares.len()).filter(|&i| capacity(&spares[i]) >= total).min_by_key(|&i| capacity(&spares[i]));
+        let i = fits.or_else(|| (0..spares.len()).max_by_key(|&i| capacity(&spares[i])))?;
+        Some(spares.swap_remove(i))
+    }
+
     pub fn buffer(&self, id: u32) -> VaResult<Arc<Mutex<Buffer>>> {
         self.buffers.get(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))
     }
 
     pub fn destroy_buffer(&self, id: u32) -> VaResult<()> {
-        self.buffers.remove(id).map(|_| ()).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))
+        let b = self.buffers.remove(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))?;
+        // Kept for the next vaCreateBuffer when nothing else holds it (a picture
+        // being assembled may) and it owns its bytes; within the bounds.
+        if Arc::strong_count(&b) == 1 {
+            let size = match &lock(&b).store {
+                BufferStore::Owned(v) => Some(v.capacity()),
+                BufferStore::Derived { .. } => None,
+            };
+            let mut spares = lock(&self.spare_buffers);
+            if let Some(size) = size {
+                let held: usize = spares
+                    .iter()
+                    .map(|s| match &lock(s).store {
+                        BufferStore::Owned(v) => v.capacity(),
+                        BufferStore::Derived { .. } => 0,
+                    })
+                    .sum();
+                if spares.len() < SPARE_BUFFERS && held + size <= SPARE_BUFFER_BYTES {
+                    spares.push(b);
+                }
+            }
+        }
+        Ok(())
     }
 
     pub fn buffer_set_num_elements(&self, id: u32, n: u32) -> VaResult<()> {
@@ -656,6 +720,53 @@ mod tests {
             Ok(_) => ffi::VA_STATUS_SUCCESS,
             Err(e) => e.status as u32,
         }
+    }
+
+    #[test]
+    fn destroyed_buffers_are_recycled_within_bounds() {
+        let d = Driver::new(Vec::new());
+        let bytes = |id: u32| d.buffer(id).unwrap().lock().unwrap().bytes().unwrap().to_vec();
+        // A destroyed buffer's memory carries the next one, with the new contents
+        // and a fresh size; a new ID.
+        let a = d.create_buffer(ffi::VASliceDataBufferType, 64, 1, Some(&[7; 64])).unwrap();
+        let pa = d.map_buffer(a).unwrap();
+        d.destroy_buffer(a).unwrap();
+        let b = d.create_buffer(ffi::VAPictureParameterBufferType, 16, 2, Some(&[3; 20])).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(d.map_buffer(b).unwrap(), pa);
+        let got = bytes(b);
+        assert_eq!(got.len(), 32);
+        assert!(got[..20].iter().all(|&x| x == 3) && got[20..].iter().all(|&x| x == 0));
+        {
+            let g = d.buffer(b).unwrap();
+            let g = g.lock().unwrap();
+            assert_eq!((g.buf_type, g.element_size, g.num_elements), (ffi::VAPictureParameterBufferType, 16, 2));
+        }
+        assert_eq!(status(d.map_buffer(a)), ffi::VA_STATUS_ERROR_INVALID_BUFFER);
+        // A buffer something still holds (a picture being assembled) is not kept.
+        let held = d.buffer(b).unwrap();
+        d.destroy_buffer(b).unwrap();
+        assert!(d.spare_buffers.lock().unwrap().is_empty());
+        drop(held);
+        // At most SPARE_BUFFERS are kept, and at most SPARE_BUFFER_BYTES.
+        let ids: Vec<u32> = (0..SPARE_BUFFERS + 8).map(|_| d.create_buffer(ffi::VASliceDataBufferType, 8, 1, None).unwrap()).collect();
+        for id in ids {
+            d.destroy_buffer(id).unwrap();
+        }
+        assert_eq!(d.spare_buffers.lock().unwrap().len(), SPARE_BUFFERS);
+        let big = d.create_buffer(ffi::VASliceDataBufferType, (SPARE_BUFFER_BYTES + 1) as u32, 1, None).unwrap();
+        d.destroy_buffer(big).unwrap();
+        let held: usize = d
+            .spare_buffers
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|s| match &s.lock().unwrap().store {
+                BufferStore::Owned(v) => v.capacity(),
+                BufferStore::Derived { .. } => 0,
+            })
+            .sum();
+        assert!(held <= SPARE_BUFFER_BYTES, "{held} bytes kept");
     }
 
     #[test]

@@ -34,9 +34,15 @@ struct TableInner<T> {
     objects: HashMap<u32, Arc<T>>,
 }
 
+/// Room every table starts with: with IDs always new, insertions and removals
+/// leave tombstones, and a table at most half full clears them in place where
+/// a small full one would allocate a new table (a VA buffer per slice makes
+/// that churn every picture).
+const INITIAL_CAPACITY: usize = 64;
+
 impl<T> ObjectTable<T> {
     pub fn new(kind: ObjectKind) -> Self {
-        ObjectTable { kind, inner: Mutex::new(TableInner { next: 1, objects: HashMap::new() }) }
+        ObjectTable { kind, inner: Mutex::new(TableInner { next: 1, objects: HashMap::with_capacity(INITIAL_CAPACITY) }) }
     }
 
     fn lock(&self) -> MutexGuard<'_, TableInner<T>> {
@@ -51,6 +57,11 @@ impl<T> ObjectTable<T> {
 
     /// Insert an object and return its fresh ID, or `None` when the table is full.
     pub fn insert(&self, obj: T) -> Option<u32> {
+        self.insert_arc(Arc::new(obj))
+    }
+
+    /// Insert an object already in an `Arc` (a recycled one: no allocation).
+    pub fn insert_arc(&self, obj: Arc<T>) -> Option<u32> {
         let mut inner = self.lock();
         if inner.objects.len() as u32 >= COUNTER_MASK {
             return None;
@@ -63,7 +74,7 @@ impl<T> ObjectTable<T> {
             }
             let id = self.tag() | counter;
             if let std::collections::hash_map::Entry::Vacant(slot) = inner.objects.entry(id) {
-                slot.insert(Arc::new(obj));
+                slot.insert(obj);
                 return Some(id);
             }
         }
