@@ -136,6 +136,37 @@ fn image_planes(image: &ffi::VAImage) -> [LinearPlane; 2] {
     ]
 }
 
+/// The bytes vaGetImage may copy as one span: when the whole picture
+/// (`width`x`height` covering the image) sits at the same plane offsets and
+/// pitches in the frame (`layout`) and in `image`, the span from the first
+/// plane's start to the last one's end, if it holds little besides pixels (row
+/// padding and the gap between planes at most 1/16 of it; the image's bytes
+/// outside its pixels are the caller's padding). One copy instead of one per
+/// plane: fewer calls, and the C library picks its copy strategy by size.
+fn one_span(layout: &FrameLayout, image: &ffi::VAImage, width: u32, height: u32) -> Option<usize> {
+    if (width, height) != (image.width as u32, image.height as u32) {
+        return None;
+    }
+    let format = layout.format;
+    let mut pixels = 0usize;
+    let mut end = 0usize;
+    for (p, plane) in layout.planes().iter().enumerate() {
+        let rows = format.plane_rows(p, height)?;
+        let row_bytes = format.plane_row_bytes(p, width)?;
+        let same = plane.buffer == 0
+            && plane.offset == image.offsets[p] as usize
+            && plane.pitch == image.pitches[p] as usize
+            && rows <= plane.rows
+            && row_bytes <= plane.row_bytes;
+        if !same || plane.offset < end {
+            return None;
+        }
+        pixels = pixels.checked_add(rows.checked_mul(row_bytes)?)?;
+        end = plane.offset.checked_add(plane.pitch.checked_mul(rows - 1)?)?.checked_add(row_bytes)?;
+    }
+    (end <= image.data_size as usize && end - pixels <= pixels / 16).then_some(end)
+}
+
 /// The DRM PRIME descriptor exporting a tiled picture: NV12 with the
 /// layout's modifier on every object, pitches = `bytesperline`, plane offsets
 /// of the layout; one object (`NV12_32L32`) or one per plane (`MM21`:
@@ -519,6 +550,13 @@ impl Driver {
             fourcc,
             || crate::v4l2::fourcc_to_string(fourcc),
             |dst| {
+                if let Some(n) = one_span(layout, image, width, height) {
+                    // Laid out alike in both: the picture is one span, one copy.
+                    let src = src.get(..n).ok_or_else(|| va_err!(VA_STATUS_ERROR_OPERATION_FAILED, "short slot"))?;
+                    let dst = dst.get_mut(..n).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "short image"))?;
+                    dst.copy_from_slice(src);
+                    return Ok(());
+                }
                 let format = layout.format;
                 for (p, plane) in layout.planes().iter().enumerate() {
                     let rows = format.plane_rows(p, height).unwrap_or(0).min(plane.rows);
@@ -851,6 +889,31 @@ mod tests {
         m.num_planes = 2;
         assert!(slot_layout(&m).is_err());
         assert!(slot_layout(&cf(crate::v4l2::V4L2_PIX_FMT_NV15, 64, 64, 80, 80 * 96)).is_err());
+    }
+
+    #[test]
+    fn whole_pictures_laid_out_alike_are_one_span() {
+        // visl's 1280x720 NV12: chroma right after luma in the slot and the image.
+        let l = slot_layout(&cf(V4L2_PIX_FMT_NV12, 1280, 720, 1280, 1280 * 720 * 3 / 2)).unwrap();
+        let img = va_image(&l, 1280, 720, 1, 1280 * 720 * 3 / 2).unwrap();
+        assert_eq!(one_span(&l, &img, 1280, 720), Some(1280 * 720 * 3 / 2));
+        // Part of the image: per plane.
+        assert_eq!(one_span(&l, &img, 1280, 700), None);
+        // A shorter image with the frame's plane offsets: the rows between its
+        // planes are its padding.
+        let cropped = va_image(&l, 1280, 700, 1, 1280 * 720 * 3 / 2).unwrap();
+        assert_eq!(one_span(&l, &cropped, 1280, 700), Some(1280 * 720 + 1280 * 350));
+        // Another pitch in the image.
+        let mut other = img;
+        other.pitches[1] = 1536;
+        assert_eq!(one_span(&l, &other, 1280, 720), None);
+        // Row padding up to 1/16 is copied along; more is not.
+        let l = slot_layout(&cf(V4L2_PIX_FMT_NV12, 1280, 720, 1344, 1344 * 720 * 3 / 2)).unwrap();
+        let img = va_image(&l, 1280, 720, 1, 1344 * 720 * 3 / 2).unwrap();
+        assert_eq!(one_span(&l, &img, 1280, 720), Some(1344 * 1079 + 1280));
+        let l = slot_layout(&cf(V4L2_PIX_FMT_NV12, 1280, 720, 2048, 2048 * 720 * 3 / 2)).unwrap();
+        let img = va_image(&l, 1280, 720, 1, 2048 * 720 * 3 / 2).unwrap();
+        assert_eq!(one_span(&l, &img, 1280, 720), None);
     }
 
     #[test]
