@@ -69,11 +69,25 @@ fn driver(name: &str, script: Script, profile: ffi::VAProfile) -> (Driver, FakeH
     (d, fake, ctx, s)
 }
 
+/// How the client reads each decoded picture back after syncing it.
+#[derive(Clone, Copy, PartialEq)]
+enum Readback {
+    /// Not at all (a decode-only client).
+    None,
+    /// vaDeriveImage, vaMapBuffer, vaUnmapBuffer, vaDestroyImage (gst-va's
+    /// system-memory output).
+    Derive,
+    /// vaGetImage into an image created once (ffmpeg's and mpv's copy-back).
+    GetImage,
+}
+
 /// Decode `FRAMES` frames (the buffers `picture` gives for each target
-/// surface and the previous frame's surface), syncing each; returns the
-/// allocations of each measured frame.
-fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl Fn(u32, u32) -> Buffers) -> Vec<u64> {
+/// surface and the previous frame's surface), syncing each and reading it
+/// back as `readback` says; returns the allocations of each measured frame.
+fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, readback: Readback, picture: impl Fn(u32, u32) -> Buffers) -> Vec<u64> {
     let (d, _fake, ctx, s) = driver(name, script, profile);
+    let nv12 = ffi::VAImageFormat { fourcc: ffi::VA_FOURCC_NV12, ..Default::default() };
+    let image = (readback == Readback::GetImage).then(|| d.create_image(&nv12, W, H).unwrap().image_id);
     let mut counts = Vec::with_capacity(FRAMES);
     let trace = std::env::var_os("V4L2RVA_ALLOC_TRACE").is_some();
     for n in 0..FRAMES {
@@ -90,6 +104,16 @@ fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl 
             d.render_picture(ctx, &ids).unwrap();
             d.end_picture(ctx).unwrap();
             d.sync_surface(target).unwrap();
+            match readback {
+                Readback::None => {}
+                Readback::Derive => {
+                    let derived = d.derive_image(target).unwrap();
+                    assert!(!d.map_buffer(derived.buf).unwrap().is_null());
+                    d.unmap_buffer(derived.buf).unwrap();
+                    d.destroy_image(derived.image_id).unwrap();
+                }
+                Readback::GetImage => d.get_image(target, 0, 0, W, H, image.unwrap()).unwrap(),
+            }
             for &id in &ids {
                 d.destroy_buffer(id).unwrap();
             }
@@ -100,6 +124,17 @@ fn per_frame(name: &str, script: Script, profile: ffi::VAProfile, picture: impl 
             counts.push(allocs);
         }
     }
+    // A kept VA buffer holds no reference to the context: a derived image's
+    // view lets go of it when destroyed.
+    let c = d.context(ctx).unwrap();
+    let before = Arc::strong_count(&c);
+    let derived = d.derive_image(s[0]).unwrap();
+    // (A tiled picture's derived image is a copy, not a view.)
+    if matches!(lock(&d.buffer(derived.buf).unwrap()).store, BufferStore::Derived { .. }) {
+        assert_eq!(Arc::strong_count(&c), before + 1, "{name}: the view holds the context");
+    }
+    d.destroy_image(derived.image_id).unwrap();
+    assert_eq!(Arc::strong_count(&c), before, "{name}: a kept view still holds the context");
     counts
 }
 
@@ -115,7 +150,19 @@ fn with_slices<P: crate::va_sys::abi::VaPod>(mut bufs: Buffers, slices: &[(P, &[
 /// Decode `picture` over the fake device scripted as `script` and assert that frames
 /// `WARM_UP..FRAMES` allocate nothing.
 fn assert_no_allocations(what: &str, name: &str, script: Script, profile: ffi::VAProfile, picture: impl Fn(u32, u32) -> Buffers) {
-    let counts = per_frame(name, Script { log_capacity: LOG, ..script }, profile, picture);
+    assert_no_allocations_reading(what, name, script, profile, Readback::None, picture)
+}
+
+/// [`assert_no_allocations`] with each picture read back as `readback` says.
+fn assert_no_allocations_reading(
+    what: &str,
+    name: &str,
+    script: Script,
+    profile: ffi::VAProfile,
+    readback: Readback,
+    picture: impl Fn(u32, u32) -> Buffers,
+) {
+    let counts = per_frame(name, Script { log_capacity: LOG, ..script }, profile, readback, picture);
     println!("{what}: allocations per frame over frames {WARM_UP}..{FRAMES}: {counts:?}");
     assert!(counts.iter().all(|&n| n == 0), "{what} frames allocate: {counts:?}");
 }
@@ -133,6 +180,27 @@ fn h264_four_slice_idr(target: u32, _previous: u32) -> Buffers {
 #[test]
 fn mpeg2_frames_allocate_nothing_in_steady_state() {
     assert_no_allocations("MPEG-2", "alloc-mpeg2", Script::default(), ffi::VAProfileMPEG2Main, mpeg2_i_frame);
+}
+
+#[test]
+fn reading_pictures_back_allocates_nothing_in_steady_state() {
+    let script = || Script::default();
+    assert_no_allocations_reading(
+        "MPEG-2, vaDeriveImage per frame",
+        "alloc-derive",
+        script(),
+        ffi::VAProfileMPEG2Main,
+        Readback::Derive,
+        mpeg2_i_frame,
+    );
+    assert_no_allocations_reading(
+        "MPEG-2, vaGetImage per frame",
+        "alloc-getimage",
+        script(),
+        ffi::VAProfileMPEG2Main,
+        Readback::GetImage,
+        mpeg2_i_frame,
+    );
 }
 
 #[test]

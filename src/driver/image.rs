@@ -31,7 +31,7 @@ use crate::v4l2::CaptureFormat;
 use crate::va_err;
 use crate::va_sys::ffi;
 use std::os::fd::IntoRawFd;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// A VA image: its description (the bytes live in the buffer `image.buf`,
 /// owned or a view of a CAPTURE slot, see [`BufferStore`]).
@@ -353,7 +353,15 @@ impl Driver {
 
     fn insert_image(&self, mut image: ffi::VAImage) -> VaResult<ffi::VAImage> {
         let buf = image.buf;
-        let id = self.images.insert(Mutex::new(Image { image })).ok_or_else(|| {
+        let spare = lock(&self.spare_images).pop();
+        let obj = match spare {
+            Some(obj) => {
+                lock(&obj).image = image;
+                obj
+            }
+            None => Arc::new(Mutex::new(Image { image })),
+        };
+        let id = self.images.insert_arc(obj).ok_or_else(|| {
             let _ = self.destroy_buffer(buf);
             va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many images")
         })?;
@@ -373,6 +381,13 @@ impl Driver {
     pub fn destroy_image(&self, id: u32) -> VaResult<()> {
         let img = self.images.remove(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_IMAGE, "unknown image {id:#x}"))?;
         let buf = lock(&img).image.buf;
+        // Kept for the next image when nothing else holds it.
+        if Arc::strong_count(&img) == 1 {
+            let mut spares = lock(&self.spare_images);
+            if spares.len() < super::SPARE_IMAGES {
+                spares.push(img);
+            }
+        }
         self.destroy_buffer(buf)
     }
 
@@ -420,7 +435,7 @@ impl Driver {
             store: BufferStore::Derived { context: ctx, slot },
             map_count: 0,
         };
-        let buf_id = self.buffers.insert(Mutex::new(buf)).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))?;
+        let buf_id = self.insert_view_buffer(buf)?;
         image.buf = buf_id;
         self.insert_image(image)
     }

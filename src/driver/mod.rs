@@ -47,6 +47,9 @@ pub const MAX_BUFFER_BYTES: usize = 256 << 20;
 const SPARE_BUFFERS: usize = 64;
 /// Most bytes the kept buffers may hold together.
 const SPARE_BUFFER_BYTES: usize = 16 << 20;
+/// Most destroyed VA image objects kept for reuse (a client derives or creates
+/// one or two per picture).
+const SPARE_IMAGES: usize = 16;
 
 /// Lock a mutex, ignoring poisoning: a panic is caught by the guard and the
 /// objects stay structurally valid (every mutation is completed or not begun).
@@ -66,6 +69,9 @@ pub struct Driver {
     /// [`SPARE_BUFFERS`] and [`SPARE_BUFFER_BYTES`].
     spare_buffers: Mutex<Vec<Arc<Mutex<Buffer>>>>,
     pub images: ObjectTable<Mutex<image::Image>>,
+    /// Destroyed VA image objects kept for the next image (vaDeriveImage per
+    /// frame, as gst-va does, then allocates nothing). At most [`SPARE_IMAGES`].
+    spare_images: Mutex<Vec<Arc<Mutex<image::Image>>>>,
     /// Opens decoder handles for contexts and frames (the V4L2 device; a fake in tests).
     opener: Arc<dyn DeviceOpener>,
 }
@@ -92,6 +98,7 @@ impl Driver {
             surfaces: ObjectTable::new(ObjectKind::Surface),
             buffers: ObjectTable::new(ObjectKind::Buffer),
             spare_buffers: Mutex::new(Vec::new()),
+            spare_images: Mutex::new(Vec::new()),
             images: ObjectTable::new(ObjectKind::Image),
             opener,
         }
@@ -494,13 +501,27 @@ impl Driver {
     /// else the largest (its memory grows once).
     fn take_spare_buffer(&self, total: usize) -> Option<Arc<Mutex<Buffer>>> {
         let mut spares = lock(&self.spare_buffers);
-        let capacity = |b: &Arc<Mutex<Buffer>>| match &lock(b).store {
-            BufferStore::Owned(v) => v.capacity(),
-            BufferStore::Derived { .. } => 0,
-        };
+        let capacity = spare_capacity;
         let fits = (0..spares.len()).filter(|&i| capacity(&spares[i]) >= total).min_by_key(|&i| capacity(&spares[i]));
         let i = fits.or_else(|| (0..spares.len()).max_by_key(|&i| capacity(&spares[i])))?;
         Some(spares.swap_remove(i))
+    }
+
+    /// Insert a buffer that is a view (a derived image's), into a kept buffer
+    /// object without bytes if there is one (the last view's).
+    pub(crate) fn insert_view_buffer(&self, buf: Buffer) -> VaResult<u32> {
+        let spare = {
+            let mut spares = lock(&self.spare_buffers);
+            spares.iter().position(|s| spare_capacity(s) == 0).map(|i| spares.swap_remove(i))
+        };
+        let obj = match spare {
+            Some(obj) => {
+                *lock(&obj) = buf;
+                obj
+            }
+            None => Arc::new(Mutex::new(buf)),
+        };
+        self.buffers.insert_arc(obj).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))
     }
 
     pub fn buffer(&self, id: u32) -> VaResult<Arc<Mutex<Buffer>>> {
@@ -510,24 +531,22 @@ impl Driver {
     pub fn destroy_buffer(&self, id: u32) -> VaResult<()> {
         let b = self.buffers.remove(id).ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_BUFFER, "unknown buffer {id:#x}"))?;
         // Kept for the next vaCreateBuffer when nothing else holds it (a picture
-        // being assembled may) and it owns its bytes; within the bounds.
+        // being assembled may), within the bounds. A view lets go of its
+        // context here: a kept buffer holds bytes or nothing.
         if Arc::strong_count(&b) == 1 {
-            let size = match &lock(&b).store {
-                BufferStore::Owned(v) => Some(v.capacity()),
-                BufferStore::Derived { .. } => None,
-            };
-            let mut spares = lock(&self.spare_buffers);
-            if let Some(size) = size {
-                let held: usize = spares
-                    .iter()
-                    .map(|s| match &lock(s).store {
-                        BufferStore::Owned(v) => v.capacity(),
-                        BufferStore::Derived { .. } => 0,
-                    })
-                    .sum();
-                if spares.len() < SPARE_BUFFERS && held + size <= SPARE_BUFFER_BYTES {
-                    spares.push(b);
+            let view = {
+                let mut g = lock(&b);
+                match g.store {
+                    BufferStore::Derived { .. } => Some(std::mem::replace(&mut g.store, BufferStore::Owned(Vec::new()))),
+                    BufferStore::Owned(_) => None,
                 }
+            };
+            drop(view);
+            let size = spare_capacity(&b);
+            let mut spares = lock(&self.spare_buffers);
+            let held: usize = spares.iter().map(spare_capacity).sum();
+            if spares.len() < SPARE_BUFFERS && held + size <= SPARE_BUFFER_BYTES {
+                spares.push(b);
             }
         }
         Ok(())
@@ -636,6 +655,14 @@ impl Driver {
     pub fn decoded_slot(&self, surface: u32) -> VaResult<(Arc<Mutex<Context>>, SlotId)> {
         self.picture_slot(surface)?
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet"))
+    }
+}
+
+/// Bytes a kept buffer's memory holds (0 for a view).
+fn spare_capacity(b: &Arc<Mutex<Buffer>>) -> usize {
+    match &lock(b).store {
+        BufferStore::Owned(v) => v.capacity(),
+        BufferStore::Derived { .. } => 0,
     }
 }
 
