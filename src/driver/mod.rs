@@ -473,12 +473,7 @@ impl Driver {
             {
                 let mut b = lock(&spare);
                 if let BufferStore::Owned(bytes) = &mut b.store {
-                    bytes.clear();
-                    bytes.resize(total, 0);
-                    if let Some(d) = data {
-                        let n = d.len().min(total);
-                        bytes[..n].copy_from_slice(&d[..n]);
-                    }
+                    fill_buffer_bytes(bytes, total, data);
                 }
                 b.buf_type = buf_type;
                 b.element_size = size;
@@ -487,11 +482,8 @@ impl Driver {
             }
             return self.buffers.insert_arc(spare).ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"));
         }
-        let mut bytes = vec![0u8; total];
-        if let Some(d) = data {
-            let n = d.len().min(total);
-            bytes[..n].copy_from_slice(&d[..n]);
-        }
+        let mut bytes = Vec::with_capacity(total);
+        fill_buffer_bytes(&mut bytes, total, data);
         self.buffers
             .insert(Mutex::new(Buffer::owned(buf_type, size, num_elements, bytes)))
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_ALLOCATION_FAILED, "too many buffers"))
@@ -656,6 +648,17 @@ impl Driver {
         self.picture_slot(surface)?
             .ok_or_else(|| va_err!(VA_STATUS_ERROR_INVALID_SURFACE, "surface {surface:#x} belongs to no decode context yet"))
     }
+}
+
+/// A VA buffer's `total` bytes: the application's `data` (at most `total`),
+/// zeros after it; each byte written once (slice data is copied, not zeroed
+/// first).
+fn fill_buffer_bytes(bytes: &mut Vec<u8>, total: usize, data: Option<&[u8]>) {
+    bytes.clear();
+    if let Some(d) = data {
+        bytes.extend_from_slice(&d[..d.len().min(total)]);
+    }
+    bytes.resize(total, 0);
 }
 
 /// Bytes a kept buffer's memory holds (0 for a view).
