@@ -29,6 +29,11 @@ Measured per client and length:
     also per allocating function, tests/bench/alloc_sites.py; full lists in the out dir);
   - CAPTURE buffers: the driver's teardown summary (LIBVA_V4L2_REQUEST_LOG=info, buffers and
     MiB); for the anchor the distinct CAPTURE indices it queued (scripts/strace-requeue).
+  - with --instructions, user-space instructions (valgrind --tool=cachegrind
+    --cache-sim=no, "I refs", the started process and its threads, one run each): unlike
+    CPU time under TCG, a count that does not depend on the emulator's speed or the
+    host's load, so the one CPU comparison with the anchor this guest can make (the
+    kernel's share, visl's drawing included, is not in it).
 Then vaInitialize time (median of --reps runs through libva, ctypes), and per stream the
 download throughput of its first picture: vaGetImage and vaDeriveImage + map + copy as
 ratios to a memcpy of the same bytes (va-client image-bench).
@@ -207,6 +212,16 @@ def va_initialize_ms(driver_dir, reps):
     return statistics.median(times)
 
 
+def instructions(cmd, env, log):
+    """User-space instructions of one run of `cmd` under cachegrind (None if it failed)."""
+    rc, _, _ = run(cmd, env, log, wrap=['valgrind', '--tool=cachegrind', '--cache-sim=no', '--cachegrind-out-file=/dev/null'])
+    try:
+        m = re.search(r'I\s+refs:\s+([\d,]+)', open(log + '.err', errors='replace').read())
+    except OSError:
+        m = None
+    return int(m.group(1).replace(',', '')) if rc == 0 and m else None
+
+
 def per_frame(v2, v1, n):
     return None if v2 is None or v1 is None else (v2 - v1) / n
 
@@ -223,6 +238,7 @@ def main():
     ap.add_argument('--clients', default='anchor,ffmpeg,gst-va,replay,export')
     ap.add_argument('--out', default=None)
     ap.add_argument('--driver-dir', default=os.path.join(ROOT, 'build', 'driver'))
+    ap.add_argument('--instructions', action='store_true', help='also count user-space instructions under valgrind')
     ap.add_argument('--alloc-count', required=True, help='alloc-count.so (tests/bench/alloc-count.c)')
     ap.add_argument('--va-client', default=os.environ.get('V4L2RVA_VA_CLIENT',
                                                           os.path.join(ROOT, 'tools', 'va-client', 'target', 'release', 'va-client')))
@@ -312,6 +328,11 @@ def main():
             row['allocs'] = per_frame(allocs[2 * n], allocs[n], n)
             if c != 'anchor':
                 row['sites'] = site_report(c, alloc_pids, n, sdir, args.va_client)
+            if args.instructions:
+                ins = {k: instructions(*cmd_env(c, k), os.path.join(sdir, '%s-%d-instructions' % (c, k))) for k in (n, 2 * n)}
+                row['instructions'] = per_frame(ins[2 * n], ins[n], n)
+                if row['instructions'] is None:
+                    failed.append('%s %s: no instruction count under valgrind' % (name, c))
             rows.append(row)
         rc, _, _ = run([args.va_client, 'image-bench', rec, '--reps', '30', '--device', RENDER], driver_env(args.driver_dir),
                        os.path.join(sdir, 'image-bench'))
@@ -342,6 +363,12 @@ def main():
             extra = (by['export']['req'] + by['export']['other']) - (by['replay']['req'] + by['replay']['other'])
             if extra > 0.05:
                 failed.append('%s: exporting every frame adds %.2f ioctls per frame' % (name, extra))
+        if args.instructions:
+            anchor_ins = next((r['instructions'] for r in rows if r['client'] == 'anchor'), None)
+            print('user-space instructions per frame (valgrind): ' + ', '.join(
+                '%s %s%s' % (r['client'], fmt(None if r['instructions'] is None else r['instructions'] / 1e6, '%.2fM'),
+                             '' if not anchor_ins or r['instructions'] is None or r['client'] == 'anchor'
+                             else ' (%.2fx)' % (r['instructions'] / anchor_ins)) for r in rows))
         for r in rows:
             if r.get('sites'):
                 print('%s %s' % (r['client'], r['sites']))
