@@ -162,7 +162,7 @@ fn one_span(layout: &FrameLayout, image: &ffi::VAImage, width: u32, height: u32)
             return None;
         }
         pixels = pixels.checked_add(rows.checked_mul(row_bytes)?)?;
-        end = plane.offset.checked_add(plane.pitch.checked_mul(rows - 1)?)?.checked_add(row_bytes)?;
+        end = plane.offset.checked_add(plane.pitch.checked_mul(rows.checked_sub(1)?)?)?.checked_add(row_bytes)?;
     }
     (end <= image.data_size as usize && end - pixels <= pixels / 16).then_some(end)
 }
